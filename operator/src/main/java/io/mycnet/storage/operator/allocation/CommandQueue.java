@@ -4,6 +4,7 @@ import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.watch.WatchEvent;
 import io.mycnet.storage.api.v1.NodeCommand;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -12,15 +13,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Durable per-node command queues in etcd. A command is written under {@code
- * commands/<node>/<sequence>} together with a marker {@code command-ids/<node>/<id>} and the node's
- * sequence counter, in the same transaction as the decision that causes it (see {@link Batch}); it
- * is delivered in sequence order and removed only when the agent acknowledges it. Enqueuing an id
- * that is already queued does nothing, so a retried decision never queues a command twice.
+ * Durable per-node command queues in etcd. A command lives under {@code commands/<node>/<id>},
+ * written in the same transaction as the decision that causes it (see {@link Batch}) and guarded on
+ * the key being absent, so a command id is queued at most once. Its place in the queue is etcd's
+ * create revision of the key — strictly increasing, assigned by the transaction that queued it — so
+ * no counter has to be read or contended on. It is delivered in that order (the revision is
+ * reported as {@link NodeCommand#getSequence()}) and removed only when the agent acknowledges it.
  */
 public final class CommandQueue {
   private static final Logger LOG = LoggerFactory.getLogger(CommandQueue.class);
-  private static final int MAX_ATTEMPTS = 50;
 
   private final EtcdStore store;
   private final EtcdKeys keys;
@@ -30,28 +31,22 @@ public final class CommandQueue {
     this.keys = keys;
   }
 
-  /** The node's queued commands, oldest first. */
+  /** The node's queued commands, oldest first, each with its sequence (create revision). */
   public List<NodeCommand> pending(String nodeId) {
-    List<NodeCommand> out = new ArrayList<>();
-    for (Versioned<NodeCommand> v : store.list(keys.commands(nodeId), NodeCommand.parser())) {
-      out.add(v.value());
+    List<Versioned<NodeCommand>> all = store.list(keys.commands(nodeId), NodeCommand.parser());
+    all.sort(Comparator.comparingLong(Versioned::createRevision));
+    List<NodeCommand> out = new ArrayList<>(all.size());
+    for (Versioned<NodeCommand> v : all) {
+      out.add(v.value().toBuilder().setSequence(v.createRevision()).build());
     }
     return out;
   }
 
   /** Enqueues one command in a transaction of its own. Idempotent by command id. */
   public void enqueue(String nodeId, NodeCommand command) {
-    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      Batch batch = batch();
-      batch.add(nodeId, command);
-      EtcdStore.Txn txn = store.txn();
-      batch.stage(txn);
-      if (txn.isEmpty() || txn.commit()) {
-        return;
-      }
-    }
-    throw new StoreUnavailableException(
-        "enqueue of " + command.getCommandId() + " for " + nodeId + " kept conflicting", null);
+    EtcdStore.Txn txn = store.txn();
+    batch().add(nodeId, command).stage(txn);
+    txn.commit(); // false: the id is already queued, which is what was asked
   }
 
   /**
@@ -59,28 +54,18 @@ public final class CommandQueue {
    * never queued): acknowledging twice is harmless.
    */
   public boolean ack(String nodeId, String commandId) {
-    String marker = keys.commandId(nodeId, commandId);
-    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      var seq = store.getString(marker);
-      if (seq.isEmpty()) {
-        return false;
-      }
-      String commandKey = keys.command(nodeId, Long.parseLong(seq.get()));
-      Versioned<NodeCommand> cmd = store.get(commandKey, NodeCommand.parser());
-      EtcdStore.Txn txn = store.txn().delete(marker);
-      if (cmd.exists()) {
-        txn.requireUnchanged(cmd).delete(commandKey);
-      }
-      if (txn.commit()) {
-        return true;
-      }
+    String key = keys.command(nodeId, commandId);
+    Versioned<NodeCommand> cmd = store.get(key, NodeCommand.parser());
+    if (!cmd.exists()) {
+      return false;
     }
-    throw new StoreUnavailableException("ack of " + commandId + " kept conflicting", null);
+    return store.txn().requireUnchanged(cmd).delete(key).commit();
   }
 
   /**
    * Calls {@code onEnqueued} for every command written to the node's queue from now on. Combine
-   * with {@link #pending} (read after the watch is open) to miss nothing.
+   * with {@link #pending} (read after the watch is open) to miss nothing. The callback runs on the
+   * etcd client's event thread: it must not block or call etcd synchronously.
    */
   public Watch.Watcher watch(String nodeId, Consumer<NodeCommand> onEnqueued) {
     return store.watchPrefix(
@@ -88,7 +73,10 @@ public final class CommandQueue {
         e -> {
           if (e.getEventType() == WatchEvent.EventType.PUT) {
             try {
-              onEnqueued.accept(NodeCommand.parseFrom(e.getKeyValue().getValue().getBytes()));
+              onEnqueued.accept(
+                  NodeCommand.parseFrom(e.getKeyValue().getValue().getBytes()).toBuilder()
+                      .setSequence(e.getKeyValue().getCreateRevision())
+                      .build());
             } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
               LOG.error("unreadable command in the queue of {}", nodeId, ex);
             }
@@ -102,9 +90,10 @@ public final class CommandQueue {
   }
 
   /**
-   * Commands for several nodes, staged into a caller's transaction: {@link #stage} reads each
-   * node's sequence counter, guards the transaction on it and adds the writes, so the commands land
-   * exactly when the caller's decision does.
+   * Commands for several nodes, staged into a caller's transaction: each is written with a guard
+   * that its key is absent, so the commands land exactly when the caller's decision does, and a
+   * command id already queued makes the whole transaction fail (the caller re-reads and finds its
+   * decision already made).
    */
   public final class Batch {
     private final Map<String, List<NodeCommand>> byNode = new LinkedHashMap<>();
@@ -123,39 +112,15 @@ public final class CommandQueue {
       return byNode;
     }
 
-    /** Reads the counters and markers now, and adds guards and writes to {@code txn}. */
+    /** Adds guards and writes to {@code txn}; reads nothing. */
     public void stage(EtcdStore.Txn txn) {
       for (Map.Entry<String, List<NodeCommand>> e : byNode.entrySet()) {
-        String node = e.getKey();
-        String seqKey = keys.commandSequence(node);
-        var seq = readSequence(seqKey);
-        long next = seq.value();
-        boolean any = false;
         for (NodeCommand c : e.getValue()) {
-          String marker = keys.commandId(node, c.getCommandId());
-          if (store.getString(marker).isPresent()) {
-            continue; // already queued by an earlier attempt of the same decision
-          }
-          next++;
-          txn.requireAbsent(marker);
-          txn.put(keys.command(node, next), c.toBuilder().setSequence(next).build());
-          txn.putString(marker, Long.toString(next));
-          any = true;
-        }
-        if (any) {
-          txn.requireModRevision(seqKey, seq.modRevision());
-          txn.putString(seqKey, Long.toString(next));
+          String key = keys.command(e.getKey(), c.getCommandId());
+          txn.requireAbsent(key);
+          txn.put(key, c.toBuilder().clearSequence().build());
         }
       }
-    }
-
-    private Versioned<Long> readSequence(String seqKey) {
-      Versioned<String> raw = store.getVersionedString(seqKey);
-      return new Versioned<>(
-          seqKey,
-          raw.exists() ? Long.parseLong(raw.value()) : 0L,
-          raw.modRevision(),
-          raw.createRevision());
     }
   }
 }

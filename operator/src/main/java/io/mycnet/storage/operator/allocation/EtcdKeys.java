@@ -62,8 +62,18 @@ public final class EtcdKeys {
     return prefix + "/usage/namespaces/";
   }
 
+  /** Quota usage is kept in this many counters per namespace, so allocations rarely collide. */
+  public static final int NAMESPACE_USAGE_SHARDS = 16;
+
+  /** The prefix of one namespace's usage counters. */
   public String namespaceUsage(String namespace) {
-    return namespaceUsages() + id("namespace", namespace);
+    return namespaceUsages() + id("namespace", namespace) + "/";
+  }
+
+  /** One of the namespace's usage counters; a volume always counts in the same one. */
+  public String namespaceUsageShard(String namespace, String volumeId) {
+    int shard = Math.floorMod(volumeId.hashCode(), NAMESPACE_USAGE_SHARDS);
+    return namespaceUsage(namespace) + String.format("%02d", shard);
   }
 
   public String namespaces() {
@@ -82,21 +92,17 @@ public final class EtcdKeys {
     return commandsAll() + id("node id", nodeId) + "/";
   }
 
-  /** Zero-padded so that etcd's lexical key order is the sequence order. */
-  public String command(String nodeId, long sequence) {
-    return commands(nodeId) + String.format("%020d", sequence);
+  /** One queued command; its queue position is the key's create revision. */
+  public String command(String nodeId, String commandId) {
+    return commands(nodeId) + id("command id", commandId);
   }
 
-  public String commandSequence(String nodeId) {
-    return prefix + "/command-seq/" + id("node id", nodeId);
+  public String slots() {
+    return prefix + "/slots/";
   }
 
-  public String commandIds(String nodeId) {
-    return prefix + "/command-ids/" + id("node id", nodeId) + "/";
-  }
-
-  public String commandId(String nodeId, String commandId) {
-    return commandIds(nodeId) + id("command id", commandId);
+  public String slot(int slot) {
+    return slots() + String.format("%06d", slot);
   }
 
   public String leader() {

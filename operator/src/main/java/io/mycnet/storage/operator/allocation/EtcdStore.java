@@ -41,7 +41,23 @@ import java.util.function.Consumer;
  */
 public final class EtcdStore {
   /** A guard every transaction carries: key must exist with exactly this create revision. */
-  public record Fence(String key, long createRevision) {}
+  public record Fence(String key, long createRevision) {
+    /** Set on a control plane that is not (or no longer) the leader: nothing it writes lands. */
+    public static Fence notLeader(String key) {
+      return new Fence(key, -1);
+    }
+
+    public boolean isNotLeader() {
+      return createRevision < 0;
+    }
+  }
+
+  /** A fenced write was refused because this process is not the leader. */
+  public static final class NotLeaderException extends StoreUnavailableException {
+    public NotLeaderException(String message) {
+      super(message, null);
+    }
+  }
 
   private final Client client;
   private final KV kv;
@@ -82,6 +98,97 @@ public final class EtcdStore {
       return Versioned.absent(key);
     }
     return parse(r.getKvs().get(0), parser);
+  }
+
+  /** Reads several keys in one round trip (one read-only transaction), in the order given. */
+  public <T extends Message> List<Versioned<T>> getAll(List<String> keys, Parser<T> parser) {
+    if (keys.isEmpty()) {
+      return List.of();
+    }
+    List<Op> gets = new ArrayList<>(keys.size());
+    for (String k : keys) {
+      gets.add(Op.get(bytes(k), GetOption.DEFAULT));
+    }
+    TxnResponse r =
+        await(kv.txn().Then(gets.toArray(Op[]::new)).commit(), "read of " + keys.size() + " keys");
+    List<Versioned<T>> out = new ArrayList<>(keys.size());
+    List<GetResponse> answers = r.getGetResponses();
+    for (int i = 0; i < keys.size(); i++) {
+      GetResponse g = answers.get(i);
+      out.add(
+          g.getKvs().isEmpty() ? Versioned.absent(keys.get(i)) : parse(g.getKvs().get(0), parser));
+    }
+    return out;
+  }
+
+  /**
+   * Reads several keys of different record types in one round trip; parse each with {@link
+   * #parse(Versioned, Parser)}.
+   */
+  public List<Versioned<byte[]>> getAllRaw(List<String> keys) {
+    List<Op> gets = new ArrayList<>(keys.size());
+    for (String k : keys) {
+      gets.add(Op.get(bytes(k), GetOption.DEFAULT));
+    }
+    TxnResponse r =
+        await(kv.txn().Then(gets.toArray(Op[]::new)).commit(), "read of " + keys.size() + " keys");
+    List<Versioned<byte[]>> out = new ArrayList<>(keys.size());
+    List<GetResponse> answers = r.getGetResponses();
+    for (int i = 0; i < keys.size(); i++) {
+      GetResponse g = answers.get(i);
+      if (g.getKvs().isEmpty()) {
+        out.add(Versioned.absent(keys.get(i)));
+      } else {
+        KeyValue k = g.getKvs().get(0);
+        out.add(
+            new Versioned<>(
+                keys.get(i), k.getValue().getBytes(), k.getModRevision(), k.getCreateRevision()));
+      }
+    }
+    return out;
+  }
+
+  /** Parses a raw read. */
+  public static <T extends Message> Versioned<T> parse(Versioned<byte[]> raw, Parser<T> parser) {
+    if (!raw.exists()) {
+      return Versioned.absent(raw.key());
+    }
+    try {
+      return new Versioned<>(
+          raw.key(), parser.parseFrom(raw.value()), raw.modRevision(), raw.createRevision());
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("etcd key " + raw.key() + " holds an unreadable record", e);
+    }
+  }
+
+  /** Reads several string values in one round trip, in the order given. */
+  public List<Versioned<String>> getAllStrings(List<String> keys) {
+    if (keys.isEmpty()) {
+      return List.of();
+    }
+    List<Op> gets = new ArrayList<>(keys.size());
+    for (String k : keys) {
+      gets.add(Op.get(bytes(k), GetOption.DEFAULT));
+    }
+    TxnResponse r =
+        await(kv.txn().Then(gets.toArray(Op[]::new)).commit(), "read of " + keys.size() + " keys");
+    List<Versioned<String>> out = new ArrayList<>(keys.size());
+    List<GetResponse> answers = r.getGetResponses();
+    for (int i = 0; i < keys.size(); i++) {
+      GetResponse g = answers.get(i);
+      if (g.getKvs().isEmpty()) {
+        out.add(Versioned.absent(keys.get(i)));
+      } else {
+        KeyValue k = g.getKvs().get(0);
+        out.add(
+            new Versioned<>(
+                keys.get(i),
+                k.getValue().toString(StandardCharsets.UTF_8),
+                k.getModRevision(),
+                k.getCreateRevision()));
+      }
+    }
+    return out;
   }
 
   /** Reads every key under a prefix, in key order, parsed. */
@@ -187,12 +294,21 @@ public final class EtcdStore {
         "put " + key);
   }
 
-  /** Starts a guarded transaction. */
+  /** Starts a guarded transaction, fenced when a fence is set. */
   public Txn txn() {
-    return new Txn();
+    return new Txn(true);
   }
 
-  /** Watches every key under a prefix from the current revision on. */
+  /** Starts a transaction without the fence (leader election itself uses this). */
+  Txn unfencedTxn() {
+    return new Txn(false);
+  }
+
+  /**
+   * Watches every key under a prefix from the current revision on. {@code onEvent} runs on the etcd
+   * client's event thread: it must not block, and must not call etcd synchronously (hand work off
+   * to an executor), or the client stalls.
+   */
   public Watch.Watcher watchPrefix(String prefix, Consumer<WatchEvent> onEvent) {
     return client
         .getWatchClient()
@@ -226,6 +342,17 @@ public final class EtcdStore {
   public final class Txn {
     private final List<Cmp> cmps = new ArrayList<>();
     private final List<Op> ops = new ArrayList<>();
+    private final boolean fenced;
+
+    private Txn(boolean fenced) {
+      this.fenced = fenced;
+    }
+
+    /** Puts a string attached to a lease. */
+    public Txn putWithLease(String key, String value, long leaseId) {
+      ops.add(Op.put(bytes(key), bytes(value), PutOption.builder().withLeaseId(leaseId).build()));
+      return this;
+    }
 
     /**
      * Guards on a key's modification revision as read; revision 0 means "the key must not exist".
@@ -274,7 +401,10 @@ public final class EtcdStore {
      *     applied, so callers re-read before deciding again
      */
     public boolean commit() {
-      Fence f = fence;
+      Fence f = fenced ? fence : null;
+      if (f != null && f.isNotLeader()) {
+        throw new NotLeaderException("this control plane is not the leader; its writes are fenced");
+      }
       List<Cmp> all = new ArrayList<>(cmps);
       if (f != null) {
         all.add(
@@ -284,6 +414,13 @@ public final class EtcdStore {
           await(
               kv.txn().If(all.toArray(Cmp[]::new)).Then(ops.toArray(Op[]::new)).commit(),
               "transaction of " + ops.size() + " writes");
+      if (!r.isSucceeded() && f != null) {
+        Versioned<String> leader = getVersionedString(f.key());
+        if (leader.createRevision() != f.createRevision()) {
+          throw new NotLeaderException(
+              "leadership was lost (the leader key changed); this control plane stops writing");
+        }
+      }
       return r.isSucceeded();
     }
   }

@@ -52,6 +52,39 @@ public final class NodeRegistry {
    */
   public NodeRecord register(NodeRecord reported) {
     String nodeId = EtcdKeys.id("node id", reported.getNodeId());
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      Versioned<NodeRecord> current = store.get(keys.node(nodeId), NodeRecord.parser());
+      if (current.exists()) {
+        break;
+      }
+      // A new node: claim the lowest free placement slot together with the record.
+      java.util.Set<Integer> used = new java.util.HashSet<>();
+      for (String k : store.keys(keys.slots())) {
+        used.add(Integer.parseInt(k.substring(keys.slots().length())));
+      }
+      int slot = 0;
+      while (used.contains(slot)) {
+        slot++;
+      }
+      NodeRecord created =
+          reported.toBuilder()
+              .setSchemaVersion(SCHEMA_VERSION)
+              .setState(NodeState.NODE_STATE_UP)
+              .setJoinedAtUnixMs(clock.millis())
+              .setLastSeenUnixMs(clock.millis())
+              .setLeaseLostAtUnixMs(0)
+              .setPlacementSlot(slot)
+              .build();
+      if (store
+          .txn()
+          .requireAbsent(keys.node(nodeId))
+          .requireAbsent(keys.slot(slot))
+          .putString(keys.slot(slot), nodeId)
+          .put(keys.node(nodeId), created)
+          .commit()) {
+        return created;
+      }
+    }
     return update(
         nodeId,
         existing -> {
@@ -62,6 +95,7 @@ public final class NodeRegistry {
                 .setLeaseLostAtUnixMs(0);
           } else {
             b.setState(existing.getState())
+                .setPlacementSlot(existing.getPlacementSlot())
                 .setJoinedAtUnixMs(existing.getJoinedAtUnixMs())
                 .setLeaseLostAtUnixMs(existing.getLeaseLostAtUnixMs())
                 .clearCertificateSerials()
@@ -182,7 +216,9 @@ public final class NodeRegistry {
     if (l != 0) {
       store.revokeLease(l);
     }
-    store.txn().delete(keys.node(nodeId)).delete(keys.liveness(nodeId)).commit();
+    EtcdStore.Txn txn = store.txn().delete(keys.node(nodeId)).delete(keys.liveness(nodeId));
+    existing.ifPresent(r -> txn.delete(keys.slot(r.getPlacementSlot())));
+    txn.commit();
     return existing;
   }
 }

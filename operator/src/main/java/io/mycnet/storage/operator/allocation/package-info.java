@@ -26,12 +26,11 @@
  *       manager</td></tr>
  *   <tr><td>{@code liveness/<node>}</td><td>last renewal time; attached to the node's lease</td>
  *       <td>heartbeats</td></tr>
- *   <tr><td>{@code commands/<node>/<seq>}</td><td>{@code NodeCommand}, seq zero-padded to 20
- *       digits so key order is delivery order</td><td>the transaction of the decision</td></tr>
- *   <tr><td>{@code command-seq/<node>}</td><td>last sequence number used</td><td>same</td></tr>
- *   <tr><td>{@code command-ids/<node>/<id>}</td><td>the sequence of a queued command id;
- *       makes enqueueing idempotent; deleted with the command on acknowledgement</td>
- *       <td>same</td></tr>
+ *   <tr><td>{@code commands/<node>/<command id>}</td><td>{@code NodeCommand}; its create
+ *       revision is its place in the queue; written only when absent, deleted on
+ *       acknowledgement</td><td>the transaction of the decision</td></tr>
+ *   <tr><td>{@code slots/<slot>}</td><td>the node holding that placement slot</td>
+ *       <td>registration</td></tr>
  *   <tr><td>{@code leader}</td><td>the leading control plane's identity, attached to its lease;
  *       its create revision fences every write of the leader</td><td>leader election</td></tr>
  * </table>
@@ -39,10 +38,9 @@
  * <h2>Transactions</h2>
  *
  * Each decision is one etcd transaction, guarded by the modification revisions of everything it was
- * computed from (the allocation key, each touched usage key, each touched command sequence) and,
- * when leader election is on, by the leadership key's create revision. On a conflict the decision
- * is re-read and re-made. A transaction whose answer was lost may have been applied: every
- * operation re-reads before deciding, so a retry finds its own earlier write and does not apply it
- * again.
+ * computed from (the allocation key, each touched usage key, each queued command key) and, when
+ * leader election is on, by the leadership key's create revision. On a conflict the decision is
+ * re-read and re-made. A transaction whose answer was lost may have been applied: every operation
+ * re-reads before deciding, so a retry finds its own earlier write and does not apply it again.
  */
 package io.mycnet.storage.operator.allocation;

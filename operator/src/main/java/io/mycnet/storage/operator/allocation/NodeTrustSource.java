@@ -1,0 +1,17 @@
+package io.mycnet.storage.operator.allocation;
+
+import io.mycnet.storage.operator.model.TrustTier;
+
+/**
+ * Where the control plane's trust decisions come from (the trust engine in a running control
+ * plane). A node the source knows nothing about has tier {@link TrustTier#NONE}: it holds no data
+ * until it has earned trust.
+ */
+public interface NodeTrustSource {
+  /** A node's tier and score. */
+  record NodeTrust(TrustTier tier, double score) {
+    public static final NodeTrust UNKNOWN = new NodeTrust(TrustTier.NONE, 0.0);
+  }
+
+  NodeTrust trustOf(String nodeId);
+}

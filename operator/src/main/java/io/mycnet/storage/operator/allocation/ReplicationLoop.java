@@ -1,0 +1,108 @@
+package io.mycnet.storage.operator.allocation;
+
+import io.etcd.jetcd.Watch;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the {@link ReplicationManager} while this control plane leads: a pass every {@code
+ * interval}, and an extra pass as soon as something it watches happens — a node's liveness lease
+ * appears or expires, the trust engine reports a tier transition ({@link #tierChanged}), or a
+ * replica fails an audit ({@link #auditFailed}). Passes never overlap; triggers during a pass are
+ * coalesced into one more pass.
+ */
+public final class ReplicationLoop implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ReplicationLoop.class);
+
+  private final ReplicationManager manager;
+  private final NodeRegistry registry;
+  private final BooleanSupplier isLeader;
+  private final Duration interval;
+  private final ScheduledExecutorService executor;
+  private final AtomicBoolean pending = new AtomicBoolean();
+  private Watch.Watcher livenessWatch;
+
+  public ReplicationLoop(
+      ReplicationManager manager,
+      NodeRegistry registry,
+      BooleanSupplier isLeader,
+      Duration interval) {
+    this.manager = manager;
+    this.registry = registry;
+    this.isLeader = isLeader;
+    this.interval = interval;
+    this.executor =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "replication-loop");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  public void start() {
+    livenessWatch = registry.watchLiveness((node, live) -> trigger());
+    executor.scheduleWithFixedDelay(
+        this::pass, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** Asks for a pass as soon as possible. */
+  public void trigger() {
+    if (pending.compareAndSet(false, true)) {
+      executor.execute(this::pass);
+    }
+  }
+
+  /** The trust engine moved a node to another tier: re-check what it may hold. */
+  public void tierChanged(String nodeId) {
+    trigger();
+  }
+
+  /** A replica failed an integrity audit: mark it stale and replace it. */
+  public void auditFailed(String volumeId, String nodeId) {
+    executor.execute(
+        () -> {
+          try {
+            if (isLeader.getAsBoolean()) {
+              manager.replicaFailedAudit(volumeId, nodeId);
+            }
+          } catch (RuntimeException e) {
+            LOG.warn("marking {} on {} stale failed: {}", volumeId, nodeId, e.getMessage());
+          }
+        });
+    trigger();
+  }
+
+  private void pass() {
+    pending.set(false);
+    if (!isLeader.getAsBoolean()) {
+      return;
+    }
+    try {
+      manager.reconcile();
+    } catch (EtcdStore.NotLeaderException e) {
+      LOG.info("replication pass skipped: {}", e.getMessage());
+    } catch (RuntimeException e) {
+      LOG.warn("replication pass failed, retrying on the next one: {}", e.getMessage());
+    }
+  }
+
+  @Override
+  public void close() {
+    if (livenessWatch != null) {
+      livenessWatch.close();
+    }
+    executor.shutdownNow();
+    try {
+      executor.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
