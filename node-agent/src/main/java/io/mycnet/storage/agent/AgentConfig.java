@@ -1,0 +1,382 @@
+package io.mycnet.storage.agent;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The agent's settings, from (highest precedence first) command-line flags {@code --name=value},
+ * environment variables {@code MYCNET_NAME} (upper case, '-' as '_'), and a properties file given
+ * by {@code --config} / {@code MYCNET_CONFIG} ({@code name=value} lines).
+ *
+ * <table>
+ *   <caption>settings</caption>
+ *   <tr><th>name</th><th>meaning</th><th>default</th></tr>
+ *   <tr><td>node-id</td><td>DNS-1123 subdomain, becomes the certificate CN</td><td>required</td></tr>
+ *   <tr><td>topology</td><td>{@code region=eu/zone=eu-1/rack=r3/node=n17}</td><td>required</td></tr>
+ *   <tr><td>owner</td><td>the node's owner/operator</td><td>required</td></tr>
+ *   <tr><td>data-dir</td><td>replicas, agent state, identity; created 0700</td><td>required</td></tr>
+ *   <tr><td>capacity</td><td>bytes offered: {@code 500GiB}, {@code 2TiB}, {@code 1073741824};
+ *       at most the file system's size</td><td>required</td></tr>
+ *   <tr><td>control-plane</td><td>session (mutual TLS) address host:port</td><td>required</td></tr>
+ *   <tr><td>join-address</td><td>join (TLS) address host:port</td><td>control-plane port + 1</td></tr>
+ *   <tr><td>token-file</td><td>file holding the bootstrap token</td><td>required until joined</td></tr>
+ *   <tr><td>ca-file</td><td>PEM CA certificate to verify the control plane at the join</td>
+ *       <td>required until joined</td></tr>
+ *   <tr><td>listen</td><td>host:port of the agent's health endpoint (port 0: any free port)</td>
+ *       <td>required</td></tr>
+ *   <tr><td>encryption-at-rest</td><td>{@code true}/{@code false}: whether replicas are
+ *       encrypted at rest (reported as a trust factor)</td><td>false</td></tr>
+ *   <tr><td>probe-bytes</td><td>size of the disk probe's sequential write</td><td>4MiB</td></tr>
+ *   <tr><td>probe-interval</td><td>how often the disk probe runs</td><td>10m</td></tr>
+ * </table>
+ */
+public record AgentConfig(
+    String nodeId,
+    String topology,
+    String owner,
+    Path dataDir,
+    long capacityBytes,
+    String controlPlane,
+    String joinAddress,
+    Path tokenFile,
+    Path caFile,
+    String listen,
+    boolean encryptionAtRest,
+    long probeBytes,
+    Duration probeInterval) {
+
+  public static final List<String> SETTINGS =
+      List.of(
+          "config",
+          "node-id",
+          "topology",
+          "owner",
+          "data-dir",
+          "capacity",
+          "control-plane",
+          "join-address",
+          "token-file",
+          "ca-file",
+          "listen",
+          "encryption-at-rest",
+          "probe-bytes",
+          "probe-interval");
+
+  private static final Pattern NODE_ID =
+      Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+  private static final Pattern TOPOLOGY_SEGMENT = Pattern.compile("[A-Za-z0-9][-A-Za-z0-9_.]*");
+  private static final Pattern SIZE =
+      Pattern.compile("(\\d+)\\s*(B|KiB|MiB|GiB|TiB|PiB|KB|MB|GB|TB|PB|K|M|G|T|P)?");
+  public static final Pattern TOKEN = Pattern.compile("[a-z0-9]{6}\\.[a-z0-9]{16}");
+
+  static String envName(String setting) {
+    return "MYCNET_" + setting.toUpperCase(Locale.ROOT).replace('-', '_');
+  }
+
+  /**
+   * Reads and validates the settings.
+   *
+   * @throws ConfigException naming the first setting that is missing or invalid
+   */
+  public static AgentConfig load(String[] args, Map<String, String> env) {
+    Map<String, String> flags = new LinkedHashMap<>();
+    for (String a : args) {
+      int eq = a.indexOf('=');
+      if (!a.startsWith("--") || eq < 3) {
+        throw new ConfigException(
+            a.startsWith("--") ? a.substring(2) : a, "arguments are --name=value flags");
+      }
+      String name = a.substring(2, eq);
+      if (!SETTINGS.contains(name)) {
+        throw new ConfigException(name, "unknown setting; known: " + String.join(", ", SETTINGS));
+      }
+      flags.put(name, a.substring(eq + 1));
+    }
+    Map<String, String> file = new LinkedHashMap<>();
+    String configPath = flags.getOrDefault("config", env.get(envName("config")));
+    if (configPath != null) {
+      Properties p = new Properties();
+      try (Reader r = Files.newBufferedReader(Path.of(configPath))) {
+        p.load(r);
+      } catch (IOException e) {
+        throw new ConfigException("config", "cannot read " + configPath + ": " + e.getMessage());
+      }
+      for (String k : p.stringPropertyNames()) {
+        if (!SETTINGS.contains(k) || k.equals("config")) {
+          throw new ConfigException("config", configPath + ": unknown setting '" + k + "'");
+        }
+        file.put(k, p.getProperty(k).strip());
+      }
+    }
+    Lookup l = new Lookup(flags, env, file);
+
+    String nodeId = l.required("node-id");
+    if (nodeId.length() > 253 || !NODE_ID.matcher(nodeId).matches()) {
+      throw new ConfigException(
+          "node-id",
+          "'"
+              + nodeId
+              + "' is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.'), e.g."
+              + " n17");
+    }
+    String topology = l.required("topology");
+    for (String seg : topology.split("/", -1)) {
+      int eq = seg.indexOf('=');
+      if (eq <= 0
+          || !TOPOLOGY_SEGMENT.matcher(seg.substring(0, eq)).matches()
+          || !TOPOLOGY_SEGMENT.matcher(seg.substring(eq + 1)).matches()) {
+        throw new ConfigException(
+            "topology",
+            "segment '"
+                + seg
+                + "' of '"
+                + topology
+                + "' is not level=value; expected e.g. region=eu/zone=eu-1/rack=r3/node=n17");
+      }
+    }
+    String owner = l.required("owner");
+    Path dataDir = Path.of(l.required("data-dir")).toAbsolutePath();
+    prepareDataDir(dataDir);
+    long capacity = size("capacity", l.required("capacity"));
+    if (capacity <= 0) {
+      throw new ConfigException("capacity", "must be more than 0 bytes");
+    }
+    try {
+      long total = Files.getFileStore(dataDir).getTotalSpace();
+      if (total > 0 && capacity > total) {
+        throw new ConfigException(
+            "capacity",
+            capacity
+                + " bytes is more than the size of the data directory's file system ("
+                + total
+                + " bytes)");
+      }
+    } catch (IOException e) {
+      throw new ConfigException("data-dir", "cannot read its file system: " + e.getMessage());
+    }
+    String controlPlane = l.required("control-plane");
+    int cpPort = port("control-plane", controlPlane, false);
+    String joinAddress = l.get("join-address");
+    if (joinAddress == null) {
+      joinAddress = controlPlane.substring(0, controlPlane.lastIndexOf(':') + 1) + (cpPort + 1);
+    } else {
+      port("join-address", joinAddress, false);
+    }
+    boolean joined = Files.exists(dataDir.resolve("identity").resolve("node.crt"));
+    Path tokenFile = optionalFile(l, "token-file", !joined);
+    if (tokenFile != null) {
+      readToken(tokenFile);
+    }
+    Path caFile = optionalFile(l, "ca-file", !joined);
+    if (caFile != null) {
+      try {
+        String pem = Files.readString(caFile);
+        if (!pem.contains("-----BEGIN CERTIFICATE-----")) {
+          throw new ConfigException("ca-file", caFile + " holds no PEM certificate");
+        }
+      } catch (IOException e) {
+        throw new ConfigException("ca-file", "cannot read " + caFile + ": " + e.getMessage());
+      }
+    }
+    String listen = l.required("listen");
+    port("listen", listen, true);
+    String enc = l.get("encryption-at-rest");
+    boolean encryption;
+    if (enc == null || enc.equalsIgnoreCase("false")) {
+      encryption = false;
+    } else if (enc.equalsIgnoreCase("true")) {
+      encryption = true;
+    } else {
+      throw new ConfigException("encryption-at-rest", "'" + enc + "' is neither true nor false");
+    }
+    String pb = l.get("probe-bytes");
+    long probeBytes = pb == null ? 4L << 20 : size("probe-bytes", pb);
+    if (probeBytes < 64 * 1024 || probeBytes > 1L << 30) {
+      throw new ConfigException("probe-bytes", "must be between 64KiB and 1GiB");
+    }
+    String pi = l.get("probe-interval");
+    Duration probeInterval = pi == null ? Duration.ofMinutes(10) : duration("probe-interval", pi);
+    if (probeInterval.toSeconds() < 1) {
+      throw new ConfigException("probe-interval", "must be at least 1s");
+    }
+    return new AgentConfig(
+        nodeId,
+        topology,
+        owner,
+        dataDir,
+        capacity,
+        controlPlane,
+        joinAddress,
+        tokenFile,
+        caFile,
+        listen,
+        encryption,
+        probeBytes,
+        probeInterval);
+  }
+
+  /** Reads the bootstrap token from a token file: its first line that is not blank or a comment. */
+  public static String readToken(Path file) {
+    try {
+      for (String line : Files.readAllLines(file)) {
+        String s = line.strip();
+        if (s.isEmpty() || s.startsWith("#")) {
+          continue;
+        }
+        String token = s.split("\\s+")[0];
+        if (!TOKEN.matcher(token).matches()) {
+          throw new ConfigException(
+              "token-file",
+              file
+                  + " does not start with a token of the form <id>.<secret> (6 and 16 characters"
+                  + " of [a-z0-9])");
+        }
+        return token;
+      }
+    } catch (IOException e) {
+      throw new ConfigException("token-file", "cannot read " + file + ": " + e.getMessage());
+    }
+    throw new ConfigException("token-file", file + " holds no token");
+  }
+
+  private static void prepareDataDir(Path dir) {
+    try {
+      if (!Files.exists(dir)) {
+        Files.createDirectories(
+            dir,
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      }
+      if (!Files.isDirectory(dir)) {
+        throw new ConfigException("data-dir", dir + " is not a directory");
+      }
+      if (!Files.isWritable(dir)) {
+        throw new ConfigException("data-dir", dir + " is not writable by this process");
+      }
+    } catch (IOException e) {
+      throw new ConfigException("data-dir", "cannot create " + dir + ": " + e.getMessage());
+    }
+  }
+
+  private static Path optionalFile(Lookup l, String name, boolean required) {
+    String v = required ? l.required(name) : l.get(name);
+    if (v == null) {
+      return null;
+    }
+    Path p = Path.of(v);
+    if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
+      throw new ConfigException(name, p + " is not a readable file");
+    }
+    return p;
+  }
+
+  /** Parses sizes: 1073741824, 500MiB, 2TiB (binary), 10GB (decimal). */
+  static long size(String setting, String v) {
+    Matcher m = SIZE.matcher(v.strip());
+    if (!m.matches()) {
+      throw new ConfigException(
+          setting, "'" + v + "' is not a size; use e.g. 500GiB, 2TiB or a number of bytes");
+    }
+    long n;
+    try {
+      n = Long.parseLong(m.group(1));
+    } catch (NumberFormatException e) {
+      throw new ConfigException(setting, "'" + v + "' is too large");
+    }
+    String unit = m.group(2) == null ? "B" : m.group(2);
+    long mult =
+        switch (unit) {
+          case "B" -> 1L;
+          case "KiB", "K" -> 1L << 10;
+          case "MiB", "M" -> 1L << 20;
+          case "GiB", "G" -> 1L << 30;
+          case "TiB", "T" -> 1L << 40;
+          case "PiB", "P" -> 1L << 50;
+          case "KB" -> 1_000L;
+          case "MB" -> 1_000_000L;
+          case "GB" -> 1_000_000_000L;
+          case "TB" -> 1_000_000_000_000L;
+          default -> 1_000_000_000_000_000L;
+        };
+    try {
+      return Math.multiplyExact(n, mult);
+    } catch (ArithmeticException e) {
+      throw new ConfigException(setting, "'" + v + "' is too large");
+    }
+  }
+
+  static Duration duration(String setting, String v) {
+    try {
+      if (v.startsWith("P")) {
+        return Duration.parse(v);
+      }
+      if (v.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+      }
+      long n = Long.parseLong(v.substring(0, v.length() - 1));
+      switch (v.charAt(v.length() - 1)) {
+        case 's':
+          return Duration.ofSeconds(n);
+        case 'm':
+          return Duration.ofMinutes(n);
+        case 'h':
+          return Duration.ofHours(n);
+        default:
+          break;
+      }
+    } catch (RuntimeException e) {
+      // fall through
+    }
+    throw new ConfigException(setting, "'" + v + "' is not a duration (e.g. 500ms, 30s, 10m)");
+  }
+
+  /** Checks host:port and returns the port. */
+  static int port(String setting, String v, boolean allowZero) {
+    int colon = v.lastIndexOf(':');
+    if (colon <= 0 || colon == v.length() - 1) {
+      throw new ConfigException(setting, "'" + v + "' is not host:port");
+    }
+    try {
+      int p = Integer.parseInt(v.substring(colon + 1));
+      if (p < (allowZero ? 0 : 1) || p > 65535) {
+        throw new ConfigException(
+            setting, "'" + v + "': port must be " + (allowZero ? 0 : 1) + " to 65535");
+      }
+      return p;
+    } catch (NumberFormatException e) {
+      throw new ConfigException(setting, "'" + v + "': port is not a number");
+    }
+  }
+
+  private record Lookup(
+      Map<String, String> flags, Map<String, String> env, Map<String, String> file) {
+    String get(String name) {
+      String v = flags.get(name);
+      if (v == null) {
+        v = env.get(envName(name));
+      }
+      if (v == null) {
+        v = file.get(name);
+      }
+      return v == null || v.isBlank() ? null : v.strip();
+    }
+
+    String required(String name) {
+      String v = get(name);
+      if (v == null) {
+        throw new ConfigException(name, "is required");
+      }
+      return v;
+    }
+  }
+}

@@ -1,0 +1,129 @@
+package io.mycnet.storage.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AgentConfigTest {
+  @TempDir Path dir;
+  Path token;
+  Path ca;
+
+  @BeforeEach
+  void files() throws Exception {
+    token = Files.writeString(dir.resolve("token"), "# bootstrap\nabcdef.0123456789abcdef\n");
+    ca = Files.writeString(dir.resolve("ca.crt"), "-----BEGIN CERTIFICATE-----\nx\n");
+  }
+
+  List<String> valid() {
+    return new ArrayList<>(
+        List.of(
+            "--node-id=n17",
+            "--topology=region=eu/zone=eu-1/rack=r3/node=n17",
+            "--owner=acme",
+            "--data-dir=" + dir.resolve("data"),
+            "--capacity=500MiB",
+            "--control-plane=127.0.0.1:7443",
+            "--token-file=" + token,
+            "--ca-file=" + ca,
+            "--listen=127.0.0.1:0"));
+  }
+
+  AgentConfig load(List<String> args, Map<String, String> env) {
+    return AgentConfig.load(args.toArray(String[]::new), env);
+  }
+
+  List<String> without(String name) {
+    List<String> a = valid();
+    a.removeIf(s -> s.startsWith("--" + name + "="));
+    return a;
+  }
+
+  List<String> with(String name, String value) {
+    List<String> a = without(name);
+    a.add("--" + name + "=" + value);
+    return a;
+  }
+
+  @Test
+  void validFlagsGiveTheSettingsAndCreateAnOwnerOnlyDataDirectory() throws Exception {
+    AgentConfig c = load(valid(), Map.of());
+    assertThat(c.nodeId()).isEqualTo("n17");
+    assertThat(c.capacityBytes()).isEqualTo(500L << 20);
+    assertThat(c.joinAddress()).isEqualTo("127.0.0.1:7444");
+    assertThat(c.encryptionAtRest()).isFalse();
+    assertThat(c.probeBytes()).isEqualTo(4L << 20);
+    assertThat(
+            java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(c.dataDir())))
+        .isEqualTo("rwx------");
+  }
+
+  @Test
+  void flagsBeatEnvironmentWhichBeatsTheConfigFile() throws Exception {
+    Path file =
+        Files.writeString(dir.resolve("agent.properties"), "owner=from-file\ncapacity=1GiB\n");
+    List<String> args = without("owner");
+    args.removeIf(s -> s.startsWith("--capacity="));
+    args.add("--config=" + file);
+    AgentConfig fromFile = load(args, Map.of());
+    assertThat(fromFile.owner()).isEqualTo("from-file");
+    AgentConfig fromEnv = load(args, Map.of("MYCNET_OWNER", "from-env"));
+    assertThat(fromEnv.owner()).isEqualTo("from-env");
+    args.add("--owner=from-flag");
+    assertThat(load(args, Map.of("MYCNET_OWNER", "from-env")).owner()).isEqualTo("from-flag");
+    assertThat(fromFile.capacityBytes()).isEqualTo(1L << 30);
+  }
+
+  @Test
+  void eachInvalidSettingIsNamed() {
+    assertBad(without("node-id"), "node-id", "is required");
+    assertBad(with("node-id", "Node_17"), "node-id", "DNS-1123");
+    assertBad(with("topology", "region=eu/zone"), "topology", "segment 'zone'");
+    assertBad(with("capacity", "lots"), "capacity", "'lots' is not a size");
+    assertBad(with("capacity", "0"), "capacity", "more than 0");
+    assertBad(with("capacity", "1000000PiB"), "capacity", "too large");
+    assertBad(with("capacity", "1000PiB"), "capacity", "size of the data directory's file system");
+    assertBad(with("control-plane", "localhost"), "control-plane", "not host:port");
+    assertBad(with("listen", "127.0.0.1:70000"), "listen", "port must be");
+    assertBad(
+        with("token-file", dir.resolve("nope").toString()), "token-file", "not a readable file");
+    assertBad(with("encryption-at-rest", "yes"), "encryption-at-rest", "neither true nor false");
+    assertBad(with("probe-interval", "soon"), "probe-interval", "not a duration");
+    List<String> unknown = valid();
+    unknown.add("--colour=blue");
+    assertBad(unknown, "colour", "unknown setting");
+  }
+
+  @Test
+  void tokenAndCaAreRequiredOnlyUntilTheNodeHasJoined() throws Exception {
+    assertBad(without("token-file"), "token-file", "is required");
+    Files.createDirectories(dir.resolve("data/identity"));
+    Files.writeString(dir.resolve("data/identity/node.crt"), "x");
+    List<String> args = without("token-file");
+    args.removeIf(s -> s.startsWith("--ca-file="));
+    assertThat(load(args, Map.of()).tokenFile()).isNull();
+  }
+
+  @Test
+  void malformedTokenFileIsRefused() throws Exception {
+    Files.writeString(token, "not-a-token\n");
+    assertBad(valid(), "token-file", "<id>.<secret>");
+  }
+
+  private void assertBad(List<String> args, String setting, String text) {
+    assertThatThrownBy(() -> load(args, Map.of()))
+        .isInstanceOfSatisfying(
+            ConfigException.class, e -> assertThat(e.setting()).isEqualTo(setting))
+        .hasMessageContaining("invalid setting " + setting)
+        .hasMessageContaining(text);
+  }
+}

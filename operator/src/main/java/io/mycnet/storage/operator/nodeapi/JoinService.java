@@ -1,0 +1,245 @@
+package io.mycnet.storage.operator.nodeapi;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import io.mycnet.storage.api.v1.IssuedCertificate;
+import io.mycnet.storage.api.v1.JoinRequest;
+import io.mycnet.storage.api.v1.JoinResponse;
+import io.mycnet.storage.api.v1.NodeJoinGrpc;
+import io.mycnet.storage.api.v1.NodeRecord;
+import io.mycnet.storage.api.v1.RevocationRecord;
+import io.mycnet.storage.operator.allocation.NodeRegistry;
+import io.mycnet.storage.operator.allocation.StoreUnavailableException;
+import io.mycnet.storage.operator.model.TopologyPath;
+import io.mycnet.storage.operator.security.BootstrapTokens;
+import io.mycnet.storage.operator.security.CertificateAuthority;
+import io.mycnet.storage.operator.security.CsrRejectedException;
+import io.mycnet.storage.operator.security.NodeCertificate;
+import io.mycnet.storage.operator.security.NodeIds;
+import io.mycnet.storage.operator.security.SecurityStore;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.bouncycastle.pkcs.PKCS10CertificationRequest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code NodeJoin.Join}: bootstrap token + CSR in, node certificate + CA bundle out. See {@code
+ * join.proto} for the status codes.
+ */
+final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
+  private static final Logger LOG = LoggerFactory.getLogger(JoinService.class);
+
+  private final NodeApiSettings settings;
+  private final CertificateAuthority ca;
+  private final BootstrapTokens tokens;
+  private final SecurityStore security;
+  private final NodeRegistry registry;
+  private final RefusalLog refusals;
+  private final Cache<String, AtomicInteger> failures =
+      Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(Duration.ofMinutes(1)).build();
+
+  JoinService(
+      NodeApiSettings settings,
+      CertificateAuthority ca,
+      BootstrapTokens tokens,
+      SecurityStore security,
+      NodeRegistry registry,
+      RefusalLog refusals) {
+    this.settings = settings;
+    this.ca = ca;
+    this.tokens = tokens;
+    this.security = security;
+    this.registry = registry;
+    this.refusals = refusals;
+  }
+
+  @Override
+  public void join(JoinRequest req, StreamObserver<JoinResponse> out) {
+    String host = NodePeer.remoteHost();
+    try {
+      out.onNext(doJoin(req, host));
+      out.onCompleted();
+    } catch (StatusRuntimeException e) {
+      out.onError(e);
+    } catch (StoreUnavailableException e) {
+      refusals.refused(
+          "join-etcd:" + host, "join of " + req.getNodeId() + " failed: " + e.getMessage());
+      out.onError(
+          Status.UNAVAILABLE
+              .withDescription("the control plane cannot reach etcd right now; retry later")
+              .asRuntimeException());
+    }
+  }
+
+  private JoinResponse doJoin(JoinRequest req, String host) {
+    AtomicInteger failed = failures.getIfPresent(host);
+    if (failed != null && failed.get() >= settings.joinFailuresPerMinute()) {
+      refusals.refused("join-rate:" + host, "too many failed joins from " + host);
+      throw Status.RESOURCE_EXHAUSTED
+          .withDescription(
+              "too many failed join attempts from "
+                  + host
+                  + " (limit "
+                  + settings.joinFailuresPerMinute()
+                  + " per minute); fix the token and retry in a minute")
+          .asRuntimeException();
+    }
+    String nodeId = req.getNodeId();
+    validate(req);
+
+    BootstrapTokens.Check check = tokens.check(req.getBootstrapToken());
+    if (check instanceof BootstrapTokens.Refused r) {
+      throw deny(host, Status.UNAUTHENTICATED, "join-token:" + r.tokenId(), nodeId, r.reason());
+    }
+    BootstrapTokens.Token token = ((BootstrapTokens.Accepted) check).token();
+    Optional<RevocationRecord> nodeRevoked = security.nodeRevocation(nodeId);
+    if (nodeRevoked.isPresent()) {
+      throw deny(
+          host,
+          Status.PERMISSION_DENIED,
+          "join-node-revoked:" + nodeId,
+          nodeId,
+          "node "
+              + nodeId
+              + " was removed from the cluster at "
+              + Instant.ofEpochMilli(nodeRevoked.get().getRevokedAtUnixMs())
+              + " ("
+              + nodeRevoked.get().getReason()
+              + "): an administrator must re-admit it before it can join again");
+    }
+    Optional<RevocationRecord> tokenRevoked = security.tokenRevocation(token.id());
+    if (tokenRevoked.isPresent()) {
+      throw deny(
+          host,
+          Status.PERMISSION_DENIED,
+          "join-token-revoked:" + token.id(),
+          nodeId,
+          "bootstrap token "
+              + token.id()
+              + " was revoked at "
+              + Instant.ofEpochMilli(tokenRevoked.get().getRevokedAtUnixMs())
+              + " ("
+              + tokenRevoked.get().getReason()
+              + "): ask for a new token");
+    }
+    PKCS10CertificationRequest csr;
+    try {
+      csr = ca.checkCsr(req.getCsrDer().toByteArray(), nodeId);
+    } catch (CsrRejectedException e) {
+      throw Status.INVALID_ARGUMENT
+          .withDescription("csr_der: " + e.getMessage())
+          .asRuntimeException();
+    }
+    if (token.usage() == BootstrapTokens.Usage.SINGLE_USE) {
+      Optional<String> other = security.claimSingleUse(token.id(), nodeId);
+      if (other.isPresent()) {
+        throw deny(
+            host,
+            Status.PERMISSION_DENIED,
+            "join-token-spent:" + token.id() + ":" + nodeId,
+            nodeId,
+            "bootstrap token "
+                + token.id()
+                + " is single-use and was already used by node "
+                + other.get()
+                + ": ask for a new token");
+      }
+    }
+    NodeCertificate cert = ca.signNode(csr, nodeId);
+    List<String> liveSerials = security.recordIssued(cert, token.id());
+    NodeRecord.Builder rec =
+        NodeRecord.newBuilder()
+            .setNodeId(nodeId)
+            .setTopologyPath(TopologyPath.parse(req.getTopologyPath()).toString())
+            .setOwner(req.getOwner())
+            .setCapacityBytes(req.getCapacityBytes())
+            .setAddress(req.getAddress())
+            .putAllLabels(req.getLabelsMap());
+    registry.register(rec.addCertificateSerials(cert.serial()).build());
+    registry.update(
+        nodeId,
+        r ->
+            r == null || r.getCertificateSerialsList().equals(liveSerials)
+                ? null
+                : r.toBuilder()
+                    .clearCertificateSerials()
+                    .addAllCertificateSerials(liveSerials)
+                    .build());
+    LOG.info(
+        "node {} joined from {} with {} token {} (certificate {} valid until {})",
+        nodeId,
+        host,
+        token.usage(),
+        token.id(),
+        cert.serial(),
+        cert.notAfter());
+    return JoinResponse.newBuilder()
+        .setCertificate(issued(ca, cert))
+        .setHeartbeatIntervalMs(settings.heartbeatInterval().toMillis())
+        .build();
+  }
+
+  static IssuedCertificate issued(CertificateAuthority ca, NodeCertificate cert) {
+    return IssuedCertificate.newBuilder()
+        .setCertificatePem(cert.pem())
+        .setCaBundlePem(ca.bundlePem())
+        .setSerial(cert.serial())
+        .setNotBeforeUnixMs(cert.notBefore().toEpochMilli())
+        .setNotAfterUnixMs(cert.notAfter().toEpochMilli())
+        .setRenewAfterUnixMs(cert.renewAfter().toEpochMilli())
+        .build();
+  }
+
+  private StatusRuntimeException deny(
+      String host, Status status, String key, String nodeId, String why) {
+    failures.get(host, h -> new AtomicInteger()).incrementAndGet();
+    refusals.refused(key + ":" + host, "join of node " + nodeId + " from " + host + ": " + why);
+    return status.withDescription(why).asRuntimeException();
+  }
+
+  private static void validate(JoinRequest req) {
+    String p = NodeIds.problem(req.getNodeId());
+    if (p != null) {
+      throw invalid("node_id: " + p);
+    }
+    try {
+      TopologyPath.parse(req.getTopologyPath());
+    } catch (IllegalArgumentException e) {
+      throw invalid("topology_path: " + e.getMessage());
+    }
+    if (req.getOwner().isBlank()) {
+      throw invalid("owner is empty: set the node's owner (mycnet.io/owner)");
+    }
+    if (req.getCapacityBytes() <= 0) {
+      throw invalid(
+          "capacity_bytes must be positive, was " + req.getCapacityBytes() + ": set the capacity");
+    }
+    String addr = req.getAddress();
+    int colon = addr.lastIndexOf(':');
+    if (colon <= 0 || colon == addr.length() - 1) {
+      throw invalid("address '" + addr + "' is not host:port");
+    }
+    try {
+      int port = Integer.parseInt(addr.substring(colon + 1));
+      if (port < 1 || port > 65535) {
+        throw invalid("address '" + addr + "': port must be 1 to 65535");
+      }
+    } catch (NumberFormatException e) {
+      throw invalid("address '" + addr + "': port is not a number");
+    }
+    if (req.getCsrDer().isEmpty()) {
+      throw invalid("csr_der is empty: send a PKCS#10 CSR in DER encoding");
+    }
+  }
+
+  private static StatusRuntimeException invalid(String why) {
+    return Status.INVALID_ARGUMENT.withDescription(why).asRuntimeException();
+  }
+}

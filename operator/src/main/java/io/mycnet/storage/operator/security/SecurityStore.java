@@ -1,0 +1,319 @@
+package io.mycnet.storage.operator.security;
+
+import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.watch.WatchEvent;
+import io.mycnet.storage.api.v1.IssuedCertificateRecord;
+import io.mycnet.storage.api.v1.RevocationRecord;
+import io.mycnet.storage.api.v1.TokenUseRecord;
+import io.mycnet.storage.operator.allocation.EtcdKeys;
+import io.mycnet.storage.operator.allocation.EtcdStore;
+import io.mycnet.storage.operator.allocation.StoreUnavailableException;
+import io.mycnet.storage.operator.allocation.Versioned;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The durable security state of the node API in etcd, so that it survives control-plane restarts:
+ *
+ * <table>
+ *   <caption>etcd keys under {@code <prefix>/security/}</caption>
+ *   <tr><th>key</th><th>value</th></tr>
+ *   <tr><td>{@code issued/<node>/<serial>}</td><td>{@code IssuedCertificateRecord}, kept until the
+ *       certificate expires</td></tr>
+ *   <tr><td>{@code token-uses/<token-id>}</td><td>{@code TokenUseRecord}: the node a single-use
+ *       token was spent on</td></tr>
+ *   <tr><td>{@code revoked-serials/<serial>}</td><td>{@code RevocationRecord}</td></tr>
+ *   <tr><td>{@code revoked-nodes/<node>}</td><td>{@code RevocationRecord}; deleted when an
+ *       administrator re-admits the node</td></tr>
+ *   <tr><td>{@code revoked-tokens/<token-id>}</td><td>{@code RevocationRecord}</td></tr>
+ * </table>
+ *
+ * Revocations are also held in memory, kept current by an etcd watch ({@link #startWatching}), so
+ * that the per-call certificate check costs no etcd round trip and a revocation written by any
+ * process (another control plane, an admin command) takes effect at once.
+ */
+public final class SecurityStore implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(SecurityStore.class);
+  public static final int SCHEMA_VERSION = 1;
+  private static final int MAX_ATTEMPTS = 20;
+
+  private final EtcdStore store;
+  private final Clock clock;
+  private final String root;
+  private final Map<String, RevocationRecord> revokedSerials = new ConcurrentHashMap<>();
+  private final Map<String, RevocationRecord> revokedNodes = new ConcurrentHashMap<>();
+  private final Map<String, RevocationRecord> revokedTokens = new ConcurrentHashMap<>();
+  private final List<Consumer<RevocationRecord>> listeners = new CopyOnWriteArrayList<>();
+  private volatile Watch.Watcher watcher;
+
+  public SecurityStore(EtcdStore store, EtcdKeys keys, Clock clock) {
+    this.store = store;
+    this.clock = clock;
+    this.root = keys.prefix() + "/security/";
+  }
+
+  String issuedPrefix(String nodeId) {
+    return root + "issued/" + EtcdKeys.id("node id", nodeId) + "/";
+  }
+
+  String tokenUseKey(String tokenId) {
+    return root + "token-uses/" + EtcdKeys.id("token id", tokenId);
+  }
+
+  String revokedSerialsPrefix() {
+    return root + "revoked-serials/";
+  }
+
+  String revokedNodesPrefix() {
+    return root + "revoked-nodes/";
+  }
+
+  String revokedTokensPrefix() {
+    return root + "revoked-tokens/";
+  }
+
+  /**
+   * Loads every revocation and keeps the in-memory view current with a watch. {@code onRevoked} is
+   * called for each revocation seen from then on (e.g. to end a removed node's session).
+   */
+  public synchronized void startWatching() {
+    if (watcher != null) {
+      return;
+    }
+    watcher =
+        store.watchPrefix(
+            root + "revoked-",
+            e -> {
+              String key = e.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
+              if (e.getEventType() == WatchEvent.EventType.DELETE) {
+                if (key.startsWith(revokedNodesPrefix())) {
+                  String node = key.substring(revokedNodesPrefix().length());
+                  revokedNodes.remove(node);
+                  LOG.info("node {} was re-admitted", node);
+                }
+                return;
+              }
+              try {
+                RevocationRecord r =
+                    RevocationRecord.parseFrom(e.getKeyValue().getValue().getBytes());
+                if (remember(key, r)) {
+                  for (Consumer<RevocationRecord> l : listeners) {
+                    l.accept(r);
+                  }
+                }
+              } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+                LOG.error("unreadable revocation record at {}", key, ex);
+              }
+            });
+    for (String prefix :
+        List.of(revokedSerialsPrefix(), revokedNodesPrefix(), revokedTokensPrefix())) {
+      for (Versioned<RevocationRecord> v : store.list(prefix, RevocationRecord.parser())) {
+        remember(v.key(), v.value());
+      }
+    }
+    LOG.info(
+        "revocations loaded: {} certificate(s), {} node(s), {} token(s)",
+        revokedSerials.size(),
+        revokedNodes.size(),
+        revokedTokens.size());
+  }
+
+  private boolean remember(String key, RevocationRecord r) {
+    if (key.startsWith(revokedSerialsPrefix())) {
+      return revokedSerials.put(r.getSerial(), r) == null;
+    } else if (key.startsWith(revokedNodesPrefix())) {
+      return revokedNodes.put(r.getNodeId(), r) == null;
+    } else if (key.startsWith(revokedTokensPrefix())) {
+      return revokedTokens.put(r.getTokenId(), r) == null;
+    }
+    return false;
+  }
+
+  /** Called for every revocation seen by the watch. */
+  public void onRevoked(Consumer<RevocationRecord> listener) {
+    listeners.add(listener);
+  }
+
+  /** From memory (watch-fed); use after {@link #startWatching}. */
+  public Optional<RevocationRecord> cachedSerialRevocation(String serial) {
+    return Optional.ofNullable(revokedSerials.get(serial));
+  }
+
+  /** From memory (watch-fed); use after {@link #startWatching}. */
+  public Optional<RevocationRecord> cachedNodeRevocation(String nodeId) {
+    return Optional.ofNullable(revokedNodes.get(nodeId));
+  }
+
+  /** Read from etcd (authoritative). */
+  public Optional<RevocationRecord> nodeRevocation(String nodeId) {
+    return Optional.ofNullable(
+        store
+            .get(revokedNodesPrefix() + EtcdKeys.id("node id", nodeId), RevocationRecord.parser())
+            .value());
+  }
+
+  /** Read from etcd (authoritative). */
+  public Optional<RevocationRecord> tokenRevocation(String tokenId) {
+    return Optional.ofNullable(
+        store
+            .get(
+                revokedTokensPrefix() + EtcdKeys.id("token id", tokenId), RevocationRecord.parser())
+            .value());
+  }
+
+  /** Read from etcd (authoritative). */
+  public Optional<RevocationRecord> serialRevocation(String serial) {
+    return Optional.ofNullable(
+        store
+            .get(revokedSerialsPrefix() + EtcdKeys.id("serial", serial), RevocationRecord.parser())
+            .value());
+  }
+
+  /**
+   * Spends a single-use token on {@code nodeId}. Returns empty when the token is now (or already
+   * was) bound to this node, or the id of the other node it was spent on.
+   */
+  public Optional<String> claimSingleUse(String tokenId, String nodeId) {
+    String key = tokenUseKey(tokenId);
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      Versioned<TokenUseRecord> current = store.get(key, TokenUseRecord.parser());
+      if (current.exists()) {
+        String owner = current.value().getNodeId();
+        return owner.equals(nodeId) ? Optional.empty() : Optional.of(owner);
+      }
+      TokenUseRecord use =
+          TokenUseRecord.newBuilder()
+              .setSchemaVersion(SCHEMA_VERSION)
+              .setTokenId(tokenId)
+              .setNodeId(nodeId)
+              .setUsedAtUnixMs(clock.millis())
+              .build();
+      if (store.txn().requireAbsent(key).put(key, use).commit()) {
+        return Optional.empty();
+      }
+    }
+    throw new StoreUnavailableException("claim of token " + tokenId + " kept conflicting", null);
+  }
+
+  /**
+   * Records an issued certificate and forgets the node's expired ones. Returns the serials of the
+   * node's certificates that are still valid (this one included).
+   */
+  public List<String> recordIssued(NodeCertificate cert, String tokenId) {
+    String prefix = issuedPrefix(cert.nodeId());
+    IssuedCertificateRecord rec =
+        IssuedCertificateRecord.newBuilder()
+            .setSchemaVersion(SCHEMA_VERSION)
+            .setNodeId(cert.nodeId())
+            .setSerial(cert.serial())
+            .setNotAfterUnixMs(cert.notAfter().toEpochMilli())
+            .setTokenId(tokenId == null ? "" : tokenId)
+            .build();
+    EtcdStore.Txn txn = store.txn().put(prefix + cert.serial(), rec);
+    List<String> live = new ArrayList<>();
+    live.add(cert.serial());
+    long now = clock.millis();
+    for (Versioned<IssuedCertificateRecord> v :
+        store.list(prefix, IssuedCertificateRecord.parser())) {
+      if (v.value().getNotAfterUnixMs() < now) {
+        txn.delete(v.key());
+      } else if (!v.value().getSerial().equals(cert.serial())) {
+        live.add(v.value().getSerial());
+      }
+    }
+    txn.commit();
+    return live;
+  }
+
+  /**
+   * Revokes a node: its id (refused at join and on every call until re-admitted), every certificate
+   * issued to it that has not expired, and every single-use token it joined with. One etcd
+   * transaction; idempotent.
+   *
+   * @return the revoked certificate serials
+   */
+  public List<String> revokeNode(String nodeId, String reason) {
+    long now = clock.millis();
+    EtcdStore.Txn txn = store.txn();
+    txn.put(
+        revokedNodesPrefix() + EtcdKeys.id("node id", nodeId),
+        RevocationRecord.newBuilder()
+            .setSchemaVersion(SCHEMA_VERSION)
+            .setNodeId(nodeId)
+            .setRevokedAtUnixMs(now)
+            .setReason(reason)
+            .build());
+    List<String> serials = new ArrayList<>();
+    java.util.Set<String> tokensSeen = new java.util.HashSet<>();
+    for (Versioned<IssuedCertificateRecord> v :
+        store.list(issuedPrefix(nodeId), IssuedCertificateRecord.parser())) {
+      IssuedCertificateRecord rec = v.value();
+      serials.add(rec.getSerial());
+      txn.put(
+          revokedSerialsPrefix() + rec.getSerial(),
+          RevocationRecord.newBuilder()
+              .setSchemaVersion(SCHEMA_VERSION)
+              .setSerial(rec.getSerial())
+              .setNodeId(nodeId)
+              .setRevokedAtUnixMs(now)
+              .setReason(reason)
+              .build());
+      if (!rec.getTokenId().isEmpty() && tokensSeen.add(rec.getTokenId())) {
+        Versioned<TokenUseRecord> use =
+            store.get(tokenUseKey(rec.getTokenId()), TokenUseRecord.parser());
+        if (use.exists() && use.value().getNodeId().equals(nodeId)) {
+          txn.put(
+              revokedTokensPrefix() + rec.getTokenId(),
+              RevocationRecord.newBuilder()
+                  .setSchemaVersion(SCHEMA_VERSION)
+                  .setTokenId(rec.getTokenId())
+                  .setNodeId(nodeId)
+                  .setRevokedAtUnixMs(now)
+                  .setReason("single-use token of removed node " + nodeId + ": " + reason)
+                  .build());
+        }
+      }
+    }
+    txn.commit();
+    LOG.info("revoked node {} and {} certificate(s): {}", nodeId, serials.size(), reason);
+    return serials;
+  }
+
+  /** Revokes a bootstrap token: no join with it is accepted from now on. */
+  public void revokeToken(String tokenId, String reason) {
+    store
+        .txn()
+        .put(
+            revokedTokensPrefix() + EtcdKeys.id("token id", tokenId),
+            RevocationRecord.newBuilder()
+                .setSchemaVersion(SCHEMA_VERSION)
+                .setTokenId(tokenId)
+                .setRevokedAtUnixMs(clock.millis())
+                .setReason(reason)
+                .build())
+        .commit();
+  }
+
+  /** Lets a removed node join again (with a valid token). Its old certificates stay revoked. */
+  public void readmitNode(String nodeId) {
+    store.txn().delete(revokedNodesPrefix() + EtcdKeys.id("node id", nodeId)).commit();
+    revokedNodes.remove(nodeId);
+  }
+
+  @Override
+  public synchronized void close() {
+    if (watcher != null) {
+      watcher.close();
+      watcher = null;
+    }
+  }
+}
