@@ -1,88 +1,117 @@
 package io.mycnet.storage.operator.allocation;
 
-import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.LoadingCache;
+import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.watch.WatchEvent;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.NodeUsage;
-import java.time.Duration;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The cluster as placement sees it, read from etcd once and then kept current by watches on {@code
- * nodes/} and {@code usage/nodes/}: a watch event invalidates the cached listing, so placement does
- * not read etcd for every decision. Trust is looked up at {@link #nodes()} time from the {@link
- * NodeTrustSource}, so a tier change needs no invalidation here.
+ * The cluster as placement sees it: every node record and node usage counter, read from etcd once
+ * and then kept current event by event by watches on {@code nodes/} and {@code usage/nodes/} that
+ * start at the revision of that read, so nothing is missed and placement never reads etcd for a
+ * decision. Each snapshot carries the usage counter's modification revision, so an allocation can
+ * guard its transaction on exactly what it decided from; if the cache was behind, the guard fails
+ * and the decision is made again. Trust is looked up at {@link #nodes()} time from the {@link
+ * NodeTrustSource}, so a tier change needs nothing here.
  *
- * <p>The cache may lag etcd by the watch delay. That is safe: the allocation transaction re-reads
- * the usage of every node it chose and is guarded by those revisions.
+ * <p>When a watch breaks (etcd restarted, the revision was compacted), the cache re-reads
+ * everything on next use; {@link #invalidate()} forces the same.
  */
 public final class ClusterViewCache implements AutoCloseable {
-  private static final String RECORDS = "records";
-  private static final String USAGES = "usages";
+  private static final Logger LOG = LoggerFactory.getLogger(ClusterViewCache.class);
 
   private final EtcdStore store;
   private final EtcdKeys keys;
   private final NodeTrustSource trust;
-  private final LoadingCache<String, Map<String, Object>> cache;
+  private final Map<String, Versioned<NodeRecord>> records = new ConcurrentHashMap<>();
+  private final Map<String, Versioned<NodeUsage>> usages = new ConcurrentHashMap<>();
   private final List<Watch.Watcher> watchers = new ArrayList<>();
-  private final java.util.concurrent.ExecutorService invalidator =
-      java.util.concurrent.Executors.newSingleThreadExecutor(
-          r -> {
-            Thread t = new Thread(r, "cluster-view-invalidator");
-            t.setDaemon(true);
-            return t;
-          });
+  private volatile boolean stale = true;
+  private volatile boolean closed;
 
   public ClusterViewCache(EtcdStore store, EtcdKeys keys, NodeTrustSource trust) {
     this.store = store;
     this.keys = keys;
     this.trust = trust;
-    this.cache =
-        Caffeine.newBuilder()
-            // A safety net only: watches invalidate on every change.
-            .expireAfterWrite(Duration.ofSeconds(30))
-            .build(this::load);
-    // Watch callbacks run on the etcd client's event thread, which also completes the reads a
-    // load waits for: invalidating there could block on an in-flight load forever. Hand it off.
-    watchers.add(
-        store.watchPrefix(keys.nodes(), e -> invalidator.execute(() -> cache.invalidate(RECORDS))));
-    watchers.add(
-        store.watchPrefix(
-            keys.nodeUsages(), e -> invalidator.execute(() -> cache.invalidate(USAGES))));
   }
 
-  private Map<String, Object> load(String what) {
-    Map<String, Object> out = new HashMap<>();
-    if (RECORDS.equals(what)) {
-      for (Versioned<NodeRecord> v : store.list(keys.nodes(), NodeRecord.parser())) {
-        out.put(v.value().getNodeId(), v.value());
-      }
-    } else {
-      for (Versioned<NodeUsage> v : store.list(keys.nodeUsages(), NodeUsage.parser())) {
-        out.put(v.value().getNodeId(), v.value());
-      }
+  private synchronized void reloadIfStale() {
+    if (!stale || closed) {
+      return;
     }
-    return out;
+    watchers.forEach(Watch.Watcher::close);
+    watchers.clear();
+    EtcdStore.Listing<NodeRecord> r = store.listWithRevision(keys.nodes(), NodeRecord.parser());
+    EtcdStore.Listing<NodeUsage> u = store.listWithRevision(keys.nodeUsages(), NodeUsage.parser());
+    records.clear();
+    usages.clear();
+    r.values().forEach(v -> records.put(v.key(), v));
+    u.values().forEach(v -> usages.put(v.key(), v));
+    stale = false;
+    watchers.add(
+        store.watchPrefixFrom(
+            keys.nodes(),
+            r.revision() + 1,
+            e -> apply(records, e, NodeRecord.parser()),
+            this::watchBroke));
+    watchers.add(
+        store.watchPrefixFrom(
+            keys.nodeUsages(),
+            u.revision() + 1,
+            e -> apply(usages, e, NodeUsage.parser()),
+            this::watchBroke));
+  }
+
+  private static <T extends com.google.protobuf.Message> void apply(
+      Map<String, Versioned<T>> map, WatchEvent e, com.google.protobuf.Parser<T> parser) {
+    KeyValue kv = e.getKeyValue();
+    String key = kv.getKey().toString(StandardCharsets.UTF_8);
+    if (e.getEventType() == WatchEvent.EventType.DELETE) {
+      map.remove(key);
+      return;
+    }
+    try {
+      Versioned<T> v =
+          new Versioned<>(
+              key,
+              parser.parseFrom(kv.getValue().getBytes()),
+              kv.getModRevision(),
+              kv.getCreateRevision());
+      map.merge(key, v, (old, neu) -> neu.modRevision() >= old.modRevision() ? neu : old);
+    } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+      LOG.error("unreadable record at {}", key, ex);
+    }
+  }
+
+  private void watchBroke(Throwable t) {
+    if (!closed) {
+      LOG.warn("cluster view watch broke ({}); re-reading on next use", t.toString());
+      stale = true;
+    }
   }
 
   /** Every registered node with its reservations and current trust, in node-id order. */
   public List<NodeSnapshot> nodes() {
-    Map<String, Object> records = cache.get(RECORDS);
-    Map<String, Object> usages = cache.get(USAGES);
+    reloadIfStale();
     List<NodeSnapshot> out = new ArrayList<>(records.size());
-    for (Object o : records.values()) {
-      NodeRecord r = (NodeRecord) o;
-      NodeUsage u = (NodeUsage) usages.get(r.getNodeId());
+    for (Versioned<NodeRecord> v : records.values()) {
+      NodeRecord r = v.value();
+      Versioned<NodeUsage> u = usages.get(keys.nodeUsage(r.getNodeId()));
       NodeTrustSource.NodeTrust t = trust.trustOf(r.getNodeId());
       out.add(
           new NodeSnapshot(
               r,
-              u == null ? 0 : u.getReservedBytes(),
-              u == null ? 0 : u.getReplicaCount(),
+              u == null ? 0 : u.value().getReservedBytes(),
+              u == null ? 0 : u.value().getReplicaCount(),
+              u == null ? 0 : u.modRevision(),
               t.tier(),
               t.score()));
     }
@@ -90,15 +119,15 @@ public final class ClusterViewCache implements AutoCloseable {
     return out;
   }
 
-  /** Drops the cached listings (after a write this process made and wants to see at once). */
+  /** Re-reads everything from etcd on next use (after a decision found the cache behind). */
   public void invalidate() {
-    cache.invalidateAll();
+    stale = true;
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
+    closed = true;
     watchers.forEach(Watch.Watcher::close);
     watchers.clear();
-    invalidator.shutdownNow();
   }
 }

@@ -202,6 +202,35 @@ public final class EtcdStore {
     return out;
   }
 
+  /** A prefix listing and the store revision it was read at. */
+  public record Listing<T>(List<Versioned<T>> values, long revision) {}
+
+  /** Reads every key under a prefix, parsed, with the revision of the read (to watch from). */
+  public <T extends Message> Listing<T> listWithRevision(String prefix, Parser<T> parser) {
+    GetResponse r =
+        await(kv.get(bytes(prefix), GetOption.builder().isPrefix(true).build()), "list " + prefix);
+    List<Versioned<T>> out = new ArrayList<>(r.getKvs().size());
+    for (KeyValue k : r.getKvs()) {
+      out.add(parse(k, parser));
+    }
+    return new Listing<>(out, r.getHeader().getRevision());
+  }
+
+  /**
+   * Watches every key under a prefix from {@code fromRevision} on; {@code onError} is told when the
+   * watch breaks (e.g. the revision was compacted) so the caller can re-list. Callbacks run on the
+   * etcd client's event thread: they must not block.
+   */
+  public Watch.Watcher watchPrefixFrom(
+      String prefix, long fromRevision, Consumer<WatchEvent> onEvent, Consumer<Throwable> onError) {
+    return client
+        .getWatchClient()
+        .watch(
+            bytes(prefix),
+            WatchOption.builder().isPrefix(true).withRevision(fromRevision).build(),
+            Watch.listener(r -> r.getEvents().forEach(onEvent), onError));
+  }
+
   /** Reads the keys under a prefix, without values, and the store revision of the read. */
   public List<String> keys(String prefix) {
     GetResponse r =

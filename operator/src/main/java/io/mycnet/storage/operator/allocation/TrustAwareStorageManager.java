@@ -137,34 +137,32 @@ public final class TrustAwareStorageManager {
             AllocationException.Reason.NO_PLACEMENT,
             "volume " + spec.volumeId() + " cannot be placed: " + outcome.explanation());
       }
+      Map<String, NodeSnapshot> snapshots = new HashMap<>();
       Map<String, NodeRecord> records = new HashMap<>();
-      nodes.forEach(n -> records.put(n.nodeId(), n.record()));
+      nodes.forEach(
+          n -> {
+            snapshots.put(n.nodeId(), n);
+            records.put(n.nodeId(), n.record());
+          });
 
       EtcdStore.Txn txn = store.txn();
       txn.requireAbsent(keys.allocation(spec.volumeId()));
       txn.requireUnchanged(ns);
       books.stage(txn, ns.value(), spec.volumeId(), spec.sizeBytes(), 1);
-      // Re-read every chosen node's reservation (one round trip): the cached view may lag.
-      boolean capacityChanged = false;
-      List<Versioned<NodeUsage>> usages =
-          store.getAll(
-              outcome.nodeIds().stream().map(keys::nodeUsage).toList(), NodeUsage.parser());
-      for (int i = 0; i < usages.size(); i++) {
-        String nodeId = outcome.nodeIds().get(i);
-        Versioned<NodeUsage> u = usages.get(i);
-        long reserved = u.exists() ? u.value().getReservedBytes() : 0;
-        NodeRecord rec = records.get(nodeId);
-        if (rec == null
-            || reserved + spec.sizeBytes() > (long) (rec.getCapacityBytes() * overcommit)) {
-          capacityChanged = true;
-          break;
-        }
-        txn.requireUnchanged(u);
-        txn.put(keys.nodeUsage(nodeId), addUsage(nodeId, u.value(), spec.sizeBytes(), 1));
-      }
-      if (capacityChanged) {
-        cluster.invalidate();
-        continue;
+      // Reserve on every chosen node, guarded on the counter revision the decision saw: if the
+      // cached view was behind, the transaction fails and the decision is made again.
+      for (String nodeId : outcome.nodeIds()) {
+        NodeSnapshot snap = snapshots.get(nodeId);
+        NodeUsage current =
+            snap.usageModRevision() == 0
+                ? null
+                : NodeUsage.newBuilder()
+                    .setNodeId(nodeId)
+                    .setReservedBytes(snap.reservedBytes())
+                    .setReplicaCount(snap.replicaCount())
+                    .build();
+        txn.requireModRevision(keys.nodeUsage(nodeId), snap.usageModRevision());
+        txn.put(keys.nodeUsage(nodeId), addUsage(nodeId, current, spec.sizeBytes(), 1));
       }
       long now = clock.millis();
       Allocation.Builder a =
@@ -205,7 +203,9 @@ public final class TrustAwareStorageManager {
       if (txn.commit()) {
         return allocation;
       }
-      cluster.invalidate();
+      if (attempt % 4 == 3) {
+        cluster.invalidate(); // repeated conflicts: make sure the view is not the cause
+      }
       backOff(attempt);
     }
     throw new StoreUnavailableException(
@@ -243,7 +243,6 @@ public final class TrustAwareStorageManager {
       }
       batch.stage(txn);
       if (txn.commit()) {
-        cluster.invalidate();
         return Optional.of(a);
       }
       backOff(attempt);
@@ -311,7 +310,6 @@ public final class TrustAwareStorageManager {
           a.toBuilder().setSizeBytes(newSizeBytes).setUpdatedAtUnixMs(clock.millis()).build();
       txn.put(existing.key(), resized);
       if (txn.commit()) {
-        cluster.invalidate();
         return resized;
       }
       backOff(attempt);
