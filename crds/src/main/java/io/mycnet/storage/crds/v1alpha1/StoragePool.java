@@ -1,5 +1,6 @@
 package io.mycnet.storage.crds.v1alpha1;
 
+import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.model.annotation.Group;
 import io.fabric8.kubernetes.model.annotation.Kind;
@@ -18,6 +19,31 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Singular("storagepool")
 @Plural("storagepools")
 @ShortNames("sp")
+@AdditionalPrinterColumn(
+    name = "Ready",
+    jsonPath = ".status.conditions[?(@.type==\"Ready\")].status",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Nodes",
+    jsonPath = ".status.nodes",
+    type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(
+    name = "Capacity",
+    jsonPath = ".status.capacity",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Used",
+    jsonPath = ".status.used",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Strategy",
+    jsonPath = ".spec.defaultStrategy",
+    type = AdditionalPrinterColumn.Type.STRING,
+    priority = 1)
+@AdditionalPrinterColumn(
+    name = "Age",
+    jsonPath = ".metadata.creationTimestamp",
+    type = AdditionalPrinterColumn.Type.DATE)
 public class StoragePool extends CustomResource<StoragePoolSpec, StoragePoolStatus> {
   public static final String GROUP = "storage.mycnet.io";
   public static final String VERSION = "v1alpha1";
@@ -25,10 +51,5 @@ public class StoragePool extends CustomResource<StoragePoolSpec, StoragePoolStat
   @Override
   protected StoragePoolSpec initSpec() {
     return new StoragePoolSpec();
-  }
-
-  @Override
-  protected StoragePoolStatus initStatus() {
-    return new StoragePoolStatus();
   }
 }

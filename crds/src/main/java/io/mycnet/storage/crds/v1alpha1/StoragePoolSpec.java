@@ -4,49 +4,59 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
-import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.kubernetes.api.model.LabelSelector;
-import java.util.ArrayList;
 import java.util.List;
 
-/** The intent of a {@link StoragePool}. */
+/**
+ * The intent of a {@link StoragePool}. Every field is optional; an unset field takes the default
+ * named in its description.
+ */
 public class StoragePoolSpec {
 
   @JsonPropertyDescription(
-      "Which nodes belong to the pool, by their labels. An empty selector selects every node.")
+      "Which nodes belong to the pool, matched against the labels the node agents register"
+          + " (matchLabels and matchExpressions with In, NotIn, Exists, DoesNotExist). Unset or"
+          + " empty selects every node.")
   private LabelSelector nodeSelector;
 
   @JsonPropertyDescription(
-      "Names of the failure-domain levels, outermost first. Default: region, zone, rack, node.")
-  private List<@Pattern("^[a-z][a-z0-9-]{0,30}$") String> hierarchyLevels =
-      new ArrayList<>(List.of("region", "zone", "rack", "node"));
+      "Names of the failure-domain levels, outermost first, as they appear in the nodes' topology"
+          + " paths. Default: region, zone, rack, node.")
+  @Size(min = 1, max = 8)
+  private List<@Pattern("^[a-z][a-z0-9-]{0,30}$") String> hierarchyLevels;
 
-  @JsonPropertyDescription("Strategy for volumes that do not name one.")
-  private ReplicationStrategyName defaultStrategy = ReplicationStrategyName.HIERARCHY_AWARE;
+  @JsonPropertyDescription(
+      "Replication strategy for claims that do not name one. Default: HIERARCHY_AWARE.")
+  private ReplicationStrategyName defaultStrategy;
 
-  @JsonPropertyDescription("Data classifications this pool accepts. Default: all four.")
-  private List<ClassificationName> classifications =
-      new ArrayList<>(List.of(ClassificationName.values()));
+  @JsonPropertyDescription(
+      "Data classifications this pool accepts; a claim of another classification is not placed"
+          + " here. Default: all four.")
+  @Size(min = 1, max = 4)
+  private List<ClassificationName> classifications;
 
   @JsonPropertyDescription(
       "How far reservations may exceed raw capacity: 1.0 means no overcommit, 2.0 twice the"
-          + " capacity.")
+          + " capacity. Default: 1.0.")
   @Min(1.0)
   @Max(10.0)
-  private Double overcommitRatio = 1.0;
+  private Double overcommitRatio;
 
-  @JsonPropertyDescription("Most concurrent rebuilds one node takes part in.")
+  @JsonPropertyDescription(
+      "Most concurrent rebuilds one node of the pool takes part in (as source or target)."
+          + " Default: 2.")
   @Min(1)
   @Max(64)
-  private Integer maxRebuildsPerNode = 2;
+  private Integer maxRebuildsPerNode;
 
-  @JsonPropertyDescription("Most concurrent rebuilds in the whole pool.")
+  @JsonPropertyDescription("Most concurrent rebuilds in the whole pool. Default: 8.")
   @Min(1)
   @Max(1024)
-  private Integer maxRebuildsPerPool = 8;
+  private Integer maxRebuildsPerPool;
 
-  @Required
-  @JsonPropertyDescription("Human-readable purpose of the pool, shown by kubectl get.")
+  @JsonPropertyDescription("Human-readable purpose of the pool.")
+  @Size(max = 256)
   private String description;
 
   public LabelSelector getNodeSelector() {

@@ -3,20 +3,24 @@ package io.mycnet.storage.crds.v1alpha1;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.kubernetes.api.model.Condition;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /** What the operator observed of a {@link StoragePool}. */
 public class StoragePoolStatus {
   @JsonPropertyDescription("The metadata.generation this status describes.")
   private Long observedGeneration;
 
-  @JsonPropertyDescription("Nodes in the pool by state (UP, DRAINING, DOWN, QUARANTINED).")
-  private Map<String, Integer> nodesByState = new LinkedHashMap<>();
+  @JsonPropertyDescription("Registered nodes the selector matches.")
+  private Integer nodes;
 
-  @JsonPropertyDescription("Nodes in the pool by trust tier (CRITICAL ... PUBLIC, NONE).")
-  private Map<String, Integer> nodesByTier = new LinkedHashMap<>();
+  @JsonPropertyDescription("Nodes in the pool by state (UP, DRAINING, DOWN, QUARANTINED).")
+  private Map<String, Integer> nodesByState = new TreeMap<>();
+
+  @JsonPropertyDescription(
+      "Nodes in the pool by trust tier (CRITICAL, SENSITIVE, STANDARD, PUBLIC, NONE).")
+  private Map<String, Integer> nodesByTier = new TreeMap<>();
 
   @JsonPropertyDescription("Raw capacity of the pool's nodes, bytes.")
   private Long capacityBytes;
@@ -24,7 +28,15 @@ public class StoragePoolStatus {
   @JsonPropertyDescription("Bytes reserved by allocations on the pool's nodes.")
   private Long usedBytes;
 
-  @JsonPropertyDescription("Kubernetes-style conditions; Ready says whether the pool is usable.")
+  @JsonPropertyDescription("capacityBytes as a quantity (e.g. 800Gi).")
+  private String capacity;
+
+  @JsonPropertyDescription("usedBytes as a quantity (e.g. 120Gi).")
+  private String used;
+
+  @JsonPropertyDescription(
+      "Kubernetes-style conditions. Ready: the spec is valid and the pool is in use;"
+          + " TopologyConforms: every node's topology path has the pool's hierarchy levels.")
   private List<Condition> conditions = new ArrayList<>();
 
   public Long getObservedGeneration() {
@@ -33,6 +45,14 @@ public class StoragePoolStatus {
 
   public void setObservedGeneration(Long observedGeneration) {
     this.observedGeneration = observedGeneration;
+  }
+
+  public Integer getNodes() {
+    return nodes;
+  }
+
+  public void setNodes(Integer nodes) {
+    this.nodes = nodes;
   }
 
   public Map<String, Integer> getNodesByState() {
@@ -65,6 +85,22 @@ public class StoragePoolStatus {
 
   public void setUsedBytes(Long usedBytes) {
     this.usedBytes = usedBytes;
+  }
+
+  public String getCapacity() {
+    return capacity;
+  }
+
+  public void setCapacity(String capacity) {
+    this.capacity = capacity;
+  }
+
+  public String getUsed() {
+    return used;
+  }
+
+  public void setUsed(String used) {
+    this.used = used;
   }
 
   public List<Condition> getConditions() {

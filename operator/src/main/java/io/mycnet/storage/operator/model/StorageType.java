@@ -3,12 +3,14 @@ package io.mycnet.storage.operator.model;
 /**
  * What a volume is for. The four network storage types and {@code SERVICE} (application storage)
  * each carry defaults (classification, replicas, consistency) that a claim may tighten, never
- * loosen.
+ * loosen. {@code DISCOVERY} data (service endpoints, announcements) is meant to be read widely, so
+ * it is the one type whose default is {@code PUBLIC}; a claim that needs it kept closer tightens
+ * it.
  */
 public enum StorageType {
   INFRASTRUCTURE(Classification.SENSITIVE, 3, ConsistencyLevel.STRONG),
   CONSENSUS(Classification.CRITICAL, 3, ConsistencyLevel.STRONG),
-  DISCOVERY(Classification.STANDARD, 3, ConsistencyLevel.EVENTUAL),
+  DISCOVERY(Classification.PUBLIC, 3, ConsistencyLevel.EVENTUAL),
   CONFIGURATION(Classification.SENSITIVE, 3, ConsistencyLevel.STRONG),
   SERVICE(Classification.STANDARD, 2, ConsistencyLevel.EVENTUAL);
 

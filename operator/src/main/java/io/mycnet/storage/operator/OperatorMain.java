@@ -1,0 +1,123 @@
+package io.mycnet.storage.operator;
+
+import io.etcd.jetcd.Client;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.mycnet.storage.operator.allocation.LeaderElection;
+import io.mycnet.storage.operator.runtime.ControlPlane;
+import io.mycnet.storage.operator.runtime.OperatorRuntime;
+import io.mycnet.storage.operator.runtime.OperatorSettings;
+import io.mycnet.storage.operator.trust.TrustEngine;
+import io.mycnet.storage.operator.trust.TrustPolicy;
+import java.net.InetAddress;
+import java.time.Clock;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The operator process in a cluster: reads {@link OperatorSettings} from {@code MYCNET_*}
+ * environment variables, connects to the Kubernetes API (in-cluster config or kubeconfig) and to
+ * etcd, and runs the reconcilers. With leader election on, one replica leads through a Lease; it
+ * then campaigns for the etcd leadership whose fence guards every allocation write, and it exits
+ * when it loses the Lease (Kubernetes restarts it as a standby). An invalid setting exits with code
+ * 2 and a message naming the variable.
+ */
+public final class OperatorMain {
+  private static final Logger LOG = LoggerFactory.getLogger(OperatorMain.class);
+
+  private OperatorMain() {}
+
+  public static void main(String[] args) throws Exception {
+    OperatorSettings settings;
+    try {
+      settings = OperatorSettings.fromEnvironment(System.getenv());
+    } catch (OperatorSettings.BadSetting e) {
+      System.err.println("mycnet operator: invalid setting " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    Clock clock = Clock.systemUTC();
+    String identity =
+        System.getenv().getOrDefault("POD_NAME", InetAddress.getLocalHost().getHostName());
+    Client etcd =
+        Client.builder().endpoints(settings.etcdEndpoints().toArray(String[]::new)).build();
+    KubernetesClient client = new KubernetesClientBuilder().build();
+    TrustEngine trust = new TrustEngine(TrustPolicy.defaults(), clock);
+
+    AtomicReference<LeaderElection> etcdElection = new AtomicReference<>();
+    ControlPlane cp =
+        new ControlPlane(
+            etcd,
+            settings,
+            clock,
+            trust,
+            () -> {
+              LeaderElection e = etcdElection.get();
+              return e == null || e.isLeader();
+            });
+    LeaderElectionConfiguration lease = null;
+    if (settings.leaderElection()) {
+      LeaderElection election =
+          new LeaderElection(
+              cp.store,
+              cp.keys,
+              identity,
+              settings.etcdLeaderTtl(),
+              new LeaderElection.Listener() {
+                @Override
+                public void elected(long term) {
+                  LOG.info(
+                      "etcd leadership won (term {}): allocation writes are fenced by it", term);
+                }
+
+                @Override
+                public void deposed(long term) {
+                  LOG.warn("etcd leadership lost (term {})", term);
+                }
+              });
+      etcdElection.set(election);
+      LeaderElectionConfiguration d = new LeaderElectionConfiguration(settings.leaseName());
+      lease =
+          new LeaderElectionConfiguration(
+              settings.leaseName(),
+              settings.leaseNamespace(),
+              d.getLeaseDuration(),
+              d.getRenewDeadline(),
+              d.getRetryPeriod(),
+              identity,
+              new LeaderCallbacks(
+                  election::start,
+                  election::close,
+                  leader -> LOG.info("operator leader: {}", leader)),
+              true);
+    }
+    OperatorRuntime runtime = new OperatorRuntime(client, cp, settings, clock, lease);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  LOG.info("shutting down");
+                  runtime.close();
+                  LeaderElection e = etcdElection.get();
+                  if (e != null) {
+                    e.close();
+                  }
+                  cp.close();
+                  client.close();
+                  etcd.close();
+                  stopped.countDown();
+                },
+                "shutdown"));
+    runtime.start();
+    LOG.info(
+        "mycnet operator started (health on port {}, leader election {})",
+        runtime.healthPort(),
+        settings.leaderElection() ? "on" : "off");
+    stopped.await();
+  }
+}

@@ -1,0 +1,142 @@
+package io.mycnet.storage.operator.reconciler.storageclaim;
+
+import io.mycnet.storage.api.v1.Allocation;
+import io.mycnet.storage.api.v1.Replica;
+import io.mycnet.storage.api.v1.ReplicaState;
+import io.mycnet.storage.crds.v1alpha1.ClaimPhase;
+import io.mycnet.storage.crds.v1alpha1.ClassificationName;
+import io.mycnet.storage.crds.v1alpha1.ConsistencyLevelName;
+import io.mycnet.storage.crds.v1alpha1.ReplicationStrategyName;
+import io.mycnet.storage.crds.v1alpha1.StorageClaim;
+import io.mycnet.storage.crds.v1alpha1.StorageClaimStatus;
+import io.mycnet.storage.operator.allocation.NodeTrustSource;
+import io.mycnet.storage.operator.reconciler.Conditions;
+import io.mycnet.storage.operator.wire.ProtoMapping;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Builds a {@link StorageClaimStatus} from the claim's allocation, or from why it has none. */
+final class StorageClaimStatusFactory {
+  /** True while every requested replica is healthy. */
+  static final String REPLICATED = "Replicated";
+
+  private final Conditions conditions;
+  private final NodeTrustSource trust;
+
+  StorageClaimStatusFactory(Conditions conditions, NodeTrustSource trust) {
+    this.conditions = conditions;
+    this.trust = trust;
+  }
+
+  static ClaimPhase phaseOf(Allocation a) {
+    return switch (a.getState()) {
+      case VOLUME_STATE_BOUND -> ClaimPhase.Bound;
+      case VOLUME_STATE_DEGRADED -> ClaimPhase.Degraded;
+      case VOLUME_STATE_REBUILDING -> ClaimPhase.Rebuilding;
+      case VOLUME_STATE_LOST -> ClaimPhase.Lost;
+      default -> ClaimPhase.Pending;
+    };
+  }
+
+  /**
+   * The status of a claim with a volume.
+   *
+   * @param problem null, or why the claim's current spec is not what the volume has (the volume
+   *     stays as it is): [reason, message]
+   */
+  StorageClaimStatus bound(StorageClaim claim, Allocation a, String[] problem) {
+    StorageClaimStatus s = base(claim);
+    Long gen = claim.getMetadata().getGeneration();
+    ClaimPhase phase = phaseOf(a);
+    s.setPhase(phase);
+    s.setVolumeId(a.getVolumeId());
+    s.setPool(a.getPool());
+    s.setSizeBytes(a.getSizeBytes());
+    s.setClassification(
+        ClassificationName.valueOf(ProtoMapping.fromProto(a.getClassification()).name()));
+    s.setConsistency(
+        ConsistencyLevelName.valueOf(ProtoMapping.fromProto(a.getConsistency()).name()));
+    s.setStrategy(ReplicationStrategyName.valueOf(ProtoMapping.fromProto(a.getStrategy()).name()));
+    s.setEpoch(a.getEpoch());
+    s.setPlacement(a.getPlacementNote());
+    int healthy = 0;
+    List<StorageClaimStatus.ReplicaStatus> replicas = new ArrayList<>();
+    for (Replica r : a.getReplicasList()) {
+      StorageClaimStatus.ReplicaStatus rs = new StorageClaimStatus.ReplicaStatus();
+      rs.setNode(r.getNodeId());
+      rs.setTopologyPath(r.getTopologyPath());
+      rs.setTrustScore(Math.round(trust.trustOf(r.getNodeId()).score() * 1000) / 1000.0);
+      rs.setState(r.getState().name().replace("REPLICA_STATE_", ""));
+      replicas.add(rs);
+      if (r.getState() == ReplicaState.REPLICA_STATE_HEALTHY) {
+        healthy++;
+      }
+    }
+    s.setReplicas(replicas);
+    s.setReplicasReady(healthy + "/" + a.getReplicaCount());
+    boolean usable = phase != ClaimPhase.Lost;
+    if (problem != null) {
+      s.setConditions(
+          conditions.set(s.getConditions(), Conditions.READY, false, problem[0], problem[1], gen));
+    } else {
+      s.setConditions(
+          conditions.set(
+              s.getConditions(),
+              Conditions.READY,
+              usable,
+              phase.name(),
+              usable
+                  ? "volume " + a.getVolumeId() + " is allocated in pool " + a.getPool()
+                  : "volume " + a.getVolumeId() + " has no healthy replica left",
+              gen));
+    }
+    s.setConditions(
+        conditions.set(
+            s.getConditions(),
+            REPLICATED,
+            phase == ClaimPhase.Bound,
+            phase.name(),
+            healthy + " of " + a.getReplicaCount() + " replicas healthy",
+            gen));
+    return s;
+  }
+
+  /** The status of a claim without a volume. */
+  StorageClaimStatus pending(StorageClaim claim, String reason, String message) {
+    return unbound(claim, ClaimPhase.Pending, reason, message);
+  }
+
+  /** The status of a claim whose volume was released from under it. */
+  StorageClaimStatus released(StorageClaim claim, String message) {
+    StorageClaimStatus s = unbound(claim, ClaimPhase.Released, "VolumeReleased", message);
+    StorageClaimStatus old = claim.getStatus();
+    if (old != null) {
+      s.setVolumeId(old.getVolumeId());
+      s.setPool(old.getPool());
+    }
+    return s;
+  }
+
+  private StorageClaimStatus unbound(
+      StorageClaim claim, ClaimPhase phase, String reason, String message) {
+    StorageClaimStatus s = base(claim);
+    Long gen = claim.getMetadata().getGeneration();
+    s.setPhase(phase);
+    s.setReplicas(new ArrayList<>());
+    s.setConditions(
+        conditions.set(s.getConditions(), Conditions.READY, false, reason, message, gen));
+    s.setConditions(
+        conditions.set(
+            s.getConditions(), REPLICATED, false, phase.name(), "no volume is allocated", gen));
+    return s;
+  }
+
+  private static StorageClaimStatus base(StorageClaim claim) {
+    StorageClaimStatus s = new StorageClaimStatus();
+    if (claim.getStatus() != null) {
+      s.setConditions(claim.getStatus().getConditions());
+    }
+    s.setObservedGeneration(claim.getMetadata().getGeneration());
+    return s;
+  }
+}

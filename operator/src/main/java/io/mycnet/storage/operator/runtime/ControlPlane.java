@@ -1,0 +1,112 @@
+package io.mycnet.storage.operator.runtime;
+
+import io.etcd.jetcd.Client;
+import io.mycnet.storage.operator.allocation.ClusterViewCache;
+import io.mycnet.storage.operator.allocation.CommandQueue;
+import io.mycnet.storage.operator.allocation.EtcdKeys;
+import io.mycnet.storage.operator.allocation.EtcdStore;
+import io.mycnet.storage.operator.allocation.NodeRegistry;
+import io.mycnet.storage.operator.allocation.NodeTrustSource;
+import io.mycnet.storage.operator.allocation.PlannerPlacement;
+import io.mycnet.storage.operator.allocation.ReplicaPlacer;
+import io.mycnet.storage.operator.allocation.ReplicationLoop;
+import io.mycnet.storage.operator.allocation.ReplicationManager;
+import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
+import io.mycnet.storage.operator.reconciler.AllocationEvents;
+import io.mycnet.storage.operator.reconciler.ReplicationTrigger;
+import io.mycnet.storage.operator.reconciler.storagepool.PoolDirectory;
+import io.mycnet.storage.operator.reconciler.storagepool.PoolScopedPlacer;
+import io.mycnet.storage.operator.reconciler.storagepool.StoragePoolMapper;
+import io.mycnet.storage.operator.trust.TrustEngine;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The domain services of one control plane over etcd, wired once: store, node registry, command
+ * queues, the trust engine as the node trust source, the pool directory scoping placement (the
+ * {@code placement} package's planner through {@link PlannerPlacement}), the allocation manager,
+ * and the replication manager with its loop. The reconcilers are built on top ({@link
+ * OperatorRuntime}).
+ */
+public final class ControlPlane implements AutoCloseable {
+  public final EtcdStore store;
+  public final EtcdKeys keys;
+  public final NodeRegistry registry;
+  public final CommandQueue queue;
+  public final TrustEngine trustEngine;
+  public final NodeTrustSource trust;
+  public final PoolDirectory pools;
+  public final ClusterViewCache cluster;
+  public final TrustAwareStorageManager manager;
+  public final ReplicationManager replication;
+  public final ReplicationLoop replicationLoop;
+  public final AllocationEvents allocationEvents;
+  public final ReplicationTrigger replicationTrigger;
+
+  /**
+   * @param isLeader whether this control plane may act (the replication loop checks it)
+   */
+  public ControlPlane(
+      Client etcd,
+      OperatorSettings settings,
+      Clock clock,
+      TrustEngine trustEngine,
+      BooleanSupplier isLeader) {
+    this.store = new EtcdStore(etcd, Duration.ofSeconds(5));
+    this.keys = new EtcdKeys(settings.etcdPrefix());
+    this.registry = new NodeRegistry(store, keys, clock, settings.nodeLeaseTtl());
+    this.queue = new CommandQueue(store, keys);
+    this.trustEngine = trustEngine;
+    this.trust = new EngineTrustSource(trustEngine);
+    this.pools = new PoolDirectory();
+    this.cluster = new ClusterViewCache(store, keys, trust);
+    ReplicaPlacer scoped = new PoolScopedPlacer(pools, new PlannerPlacement(pools::poolsOf));
+    this.manager =
+        new TrustAwareStorageManager(store, keys, queue, cluster, scoped, pools::overcommit, clock);
+    this.replication =
+        new ReplicationManager(
+            store,
+            keys,
+            registry,
+            queue,
+            cluster,
+            scoped,
+            trust,
+            pools::overcommit,
+            new ReplicationManager.Settings(
+                settings.downGracePeriod(),
+                StoragePoolMapper.DEFAULT_REBUILDS_PER_NODE,
+                StoragePoolMapper.DEFAULT_REBUILDS_PER_POOL),
+            clock);
+    this.replicationLoop =
+        new ReplicationLoop(replication, registry, isLeader, settings.replicationInterval());
+    this.allocationEvents = new AllocationEvents(manager);
+    ReplicationLoop loop = replicationLoop;
+    this.replicationTrigger =
+        new ReplicationTrigger() {
+          @Override
+          public void poolChanged(String pool) {
+            loop.trigger();
+          }
+
+          @Override
+          public void tierChanged(String nodeId) {
+            loop.tierChanged(nodeId);
+          }
+        };
+  }
+
+  /** Starts the etcd watches and the replication loop. */
+  public void start() {
+    allocationEvents.start();
+    replicationLoop.start();
+  }
+
+  @Override
+  public void close() {
+    replicationLoop.close();
+    allocationEvents.close();
+    cluster.close();
+  }
+}

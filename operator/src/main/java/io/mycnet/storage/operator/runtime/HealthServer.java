@@ -1,0 +1,90 @@
+package io.mycnet.storage.operator.runtime;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+
+/**
+ * {@code /metrics} (Prometheus text format), {@code /livez} and {@code /readyz} on the JDK's HTTP
+ * server. A probe answers 200 with "ok" or 503 with the failing checks, one per line.
+ */
+final class HealthServer implements AutoCloseable {
+  private final HttpServer server;
+
+  /**
+   * @param live checks for /livez: name to a supplier of null (healthy) or the problem
+   * @param ready checks for /readyz, same shape
+   */
+  HealthServer(
+      int port,
+      PrometheusMeterRegistry metrics,
+      Map<String, Supplier<String>> live,
+      Map<String, Supplier<String>> ready)
+      throws IOException {
+    server = HttpServer.create(new InetSocketAddress(port), 0);
+    server.setExecutor(
+        Executors.newFixedThreadPool(
+            2,
+            r -> {
+              Thread t = new Thread(r, "health-http");
+              t.setDaemon(true);
+              return t;
+            }));
+    server.createContext(
+        "/metrics",
+        ex -> respond(ex, 200, metrics.scrape(), "text/plain; version=0.0.4; charset=utf-8"));
+    server.createContext("/livez", ex -> probe(ex, live));
+    server.createContext("/readyz", ex -> probe(ex, ready));
+  }
+
+  void start() {
+    server.start();
+  }
+
+  int port() {
+    return server.getAddress().getPort();
+  }
+
+  private static void probe(HttpExchange ex, Map<String, Supplier<String>> checks)
+      throws IOException {
+    StringBuilder problems = new StringBuilder();
+    for (Map.Entry<String, Supplier<String>> c : checks.entrySet()) {
+      String p;
+      try {
+        p = c.getValue().get();
+      } catch (RuntimeException e) {
+        p = e.toString();
+      }
+      if (p != null) {
+        problems.append(c.getKey()).append(": ").append(p).append('\n');
+      }
+    }
+    if (problems.length() == 0) {
+      respond(ex, 200, "ok\n", "text/plain; charset=utf-8");
+    } else {
+      respond(ex, 503, problems.toString(), "text/plain; charset=utf-8");
+    }
+  }
+
+  private static void respond(HttpExchange ex, int code, String body, String type)
+      throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    ex.getResponseHeaders().set("Content-Type", type);
+    ex.sendResponseHeaders(code, bytes.length);
+    try (OutputStream out = ex.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+  }
+}

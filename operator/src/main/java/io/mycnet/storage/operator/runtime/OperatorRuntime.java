@@ -1,0 +1,167 @@
+package io.mycnet.storage.operator.runtime;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.mycnet.storage.operator.reconciler.Conditions;
+import io.mycnet.storage.operator.reconciler.KubeEvents;
+import io.mycnet.storage.operator.reconciler.servicenamespace.ServiceNamespaceReconciler;
+import io.mycnet.storage.operator.reconciler.storageclaim.StorageClaimReconciler;
+import io.mycnet.storage.operator.reconciler.storagepool.StoragePoolReconciler;
+import io.mycnet.storage.operator.reconciler.trustpolicy.TrustPolicyReconciler;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The JOSDK operator with the four reconcilers over one {@link ControlPlane}, Micrometer metrics
+ * and the health endpoints. Server-side apply, leader election, retry, rate limits, resync and
+ * watched namespaces all come from {@link OperatorSettings}.
+ */
+public final class OperatorRuntime implements AutoCloseable {
+  private final ControlPlane controlPlane;
+  private final OperatorSettings settings;
+  private final Operator operator;
+  private final KubeEvents events;
+  private final PrometheusMeterRegistry metrics;
+  private final ScheduledExecutorService etcdProbe;
+  private volatile String etcdProblem = "not checked yet";
+  private HealthServer health;
+
+  /**
+   * @param leaderElection the Lease election (cluster mode), or null when this is the only replica
+   *     (tests, local mode)
+   */
+  public OperatorRuntime(
+      KubernetesClient client,
+      ControlPlane controlPlane,
+      OperatorSettings settings,
+      Clock clock,
+      LeaderElectionConfiguration leaderElection) {
+    this.controlPlane = controlPlane;
+    this.settings = settings;
+    this.metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(metrics);
+    new JvmThreadMetrics().bindTo(metrics);
+    new ProcessorMetrics().bindTo(metrics);
+    new UptimeMetrics().bindTo(metrics);
+    this.events = new KubeEvents(client, clock);
+    this.operator =
+        new Operator(
+            o -> {
+              o.withKubernetesClient(client)
+                  .withCloseClientOnStop(false)
+                  .withUseSSAToPatchPrimaryResource(settings.useServerSideApply())
+                  .withConcurrentReconciliationThreads(settings.reconcileThreads())
+                  .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(metrics));
+              if (leaderElection != null) {
+                o.withLeaderElectionConfiguration(leaderElection);
+              }
+            });
+    Conditions conditions = new Conditions(clock);
+    ControlPlane cp = controlPlane;
+    operator.register(
+        new TrustPolicyReconciler(cp.trustEngine, cp.replicationTrigger, events, conditions),
+        o -> settings.configure(o, false));
+    operator.register(
+        new StoragePoolReconciler(
+            cp.pools, cp.cluster, cp.manager, cp.replicationTrigger, events, conditions),
+        o -> settings.configure(o, false));
+    operator.register(
+        new ServiceNamespaceReconciler(
+            cp.manager, cp.store, cp.keys, cp.pools, cp.allocationEvents, events, conditions),
+        o -> settings.configure(o, true));
+    operator.register(
+        new StorageClaimReconciler(
+            cp.manager,
+            cp.pools,
+            cp.trust,
+            cp.allocationEvents,
+            events,
+            conditions,
+            settings.pendingRecheck()),
+        o -> settings.configure(o, true));
+    this.etcdProbe =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "etcd-probe");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /** Starts the control plane's watches and loop, the operator and the health endpoints. */
+  public void start() {
+    controlPlane.start();
+    etcdProbe.scheduleWithFixedDelay(this::probeEtcd, 0, 5, TimeUnit.SECONDS);
+    operator.start();
+    if (settings.httpPort() >= 0) {
+      Map<String, Supplier<String>> live = new LinkedHashMap<>();
+      live.put("operator", () -> operator.getRuntimeInfo().isStarted() ? null : "not started");
+      Map<String, Supplier<String>> ready = new LinkedHashMap<>(live);
+      ready.put(
+          "informers",
+          () ->
+              operator.getRuntimeInfo().allEventSourcesAreHealthy()
+                  ? null
+                  : "unhealthy event sources: "
+                      + operator.getRuntimeInfo().unhealthyEventSources());
+      ready.put("etcd", () -> etcdProblem);
+      try {
+        health = new HealthServer(settings.httpPort(), metrics, live, ready);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot listen on port " + settings.httpPort(), e);
+      }
+      health.start();
+    }
+  }
+
+  private void probeEtcd() {
+    try {
+      controlPlane.store.getString(controlPlane.keys.leader());
+      etcdProblem = null;
+    } catch (RuntimeException e) {
+      etcdProblem = "unreachable: " + e.getMessage();
+    }
+  }
+
+  /** The port of the health endpoints, or -1 when they are off. */
+  public int healthPort() {
+    return health == null ? -1 : health.port();
+  }
+
+  public PrometheusMeterRegistry metrics() {
+    return metrics;
+  }
+
+  public Operator operator() {
+    return operator;
+  }
+
+  public KubeEvents events() {
+    return events;
+  }
+
+  @Override
+  public void close() {
+    if (health != null) {
+      health.close();
+    }
+    etcdProbe.shutdownNow();
+    operator.stop();
+    events.close();
+  }
+}

@@ -1,0 +1,321 @@
+package io.mycnet.storage.operator.runtime;
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
+import io.javaoperatorsdk.operator.processing.event.rate.LinearRateLimiter;
+import io.javaoperatorsdk.operator.processing.retry.GenericRetry;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+
+/**
+ * Every tunable of the operator process, read once ({@link #fromEnvironment}) and applied to every
+ * controller in one place ({@link #configure}).
+ *
+ * @param watchNamespaces namespaces whose ServiceNamespaces and StorageClaims are reconciled; empty
+ *     means all
+ * @param useServerSideApply patch status with server-side apply (a real API server); off against
+ *     the Fabric8 mock server, which answers SSA patches with 415
+ * @param leaderElection elect one active replica through a Lease (cluster mode); the etcd election
+ *     that fences allocation writes follows it
+ * @param leaseNamespace namespace of the Lease; null: the operator's own namespace
+ * @param resyncInterval longest time between two reconciles of a resource (status refresh)
+ * @param pendingRecheck how often a Pending claim is tried again
+ * @param httpPort port of /metrics, /livez, /readyz; 0 picks a free one, -1 disables
+ */
+public record OperatorSettings(
+    List<String> etcdEndpoints,
+    String etcdPrefix,
+    Set<String> watchNamespaces,
+    boolean useServerSideApply,
+    boolean leaderElection,
+    String leaseName,
+    String leaseNamespace,
+    Duration etcdLeaderTtl,
+    int reconcileThreads,
+    int retryMaxAttempts,
+    Duration retryInitialInterval,
+    double retryMultiplier,
+    Duration retryMaxInterval,
+    Duration rateLimitPeriod,
+    int rateLimitPerPeriod,
+    Duration resyncInterval,
+    Duration pendingRecheck,
+    Duration replicationInterval,
+    Duration nodeLeaseTtl,
+    Duration downGracePeriod,
+    int httpPort) {
+
+  /** A setting that cannot be used; the message names the environment variable. */
+  public static final class BadSetting extends IllegalArgumentException {
+    private static final long serialVersionUID = 1L;
+
+    public BadSetting(String variable, String problem) {
+      super(variable + ": " + problem);
+    }
+  }
+
+  /** Production defaults (cluster mode). */
+  public static OperatorSettings defaults() {
+    return new OperatorSettings(
+        List.of("http://127.0.0.1:2379"),
+        "/mycnet",
+        Set.of(),
+        true,
+        true,
+        "mycnet-operator",
+        null,
+        Duration.ofSeconds(15),
+        10,
+        8,
+        Duration.ofSeconds(2),
+        2.0,
+        Duration.ofMinutes(2),
+        Duration.ofSeconds(1),
+        100,
+        Duration.ofMinutes(5),
+        Duration.ofSeconds(30),
+        Duration.ofSeconds(30),
+        Duration.ofSeconds(15),
+        Duration.ofMinutes(10),
+        8080);
+  }
+
+  /**
+   * Settings for tests and benchmarks against the mock server: no SSA, no leader election, short
+   * intervals, no HTTP endpoint.
+   */
+  public static OperatorSettings forMockServer(List<String> etcdEndpoints, String etcdPrefix) {
+    OperatorSettings d = defaults();
+    return new OperatorSettings(
+        etcdEndpoints,
+        etcdPrefix,
+        Set.of(),
+        false,
+        false,
+        d.leaseName,
+        null,
+        d.etcdLeaderTtl,
+        d.reconcileThreads,
+        d.retryMaxAttempts,
+        Duration.ofMillis(200),
+        2.0,
+        Duration.ofSeconds(5),
+        d.rateLimitPeriod,
+        1000,
+        Duration.ofSeconds(10),
+        Duration.ofSeconds(1),
+        Duration.ofSeconds(30),
+        Duration.ofMinutes(10),
+        Duration.ofMinutes(10),
+        -1);
+  }
+
+  public OperatorSettings withHttpPort(int port) {
+    return new OperatorSettings(
+        etcdEndpoints,
+        etcdPrefix,
+        watchNamespaces,
+        useServerSideApply,
+        leaderElection,
+        leaseName,
+        leaseNamespace,
+        etcdLeaderTtl,
+        reconcileThreads,
+        retryMaxAttempts,
+        retryInitialInterval,
+        retryMultiplier,
+        retryMaxInterval,
+        rateLimitPeriod,
+        rateLimitPerPeriod,
+        resyncInterval,
+        pendingRecheck,
+        replicationInterval,
+        nodeLeaseTtl,
+        downGracePeriod,
+        port);
+  }
+
+  public OperatorSettings withReconcileThreads(int threads) {
+    return new OperatorSettings(
+        etcdEndpoints,
+        etcdPrefix,
+        watchNamespaces,
+        useServerSideApply,
+        leaderElection,
+        leaseName,
+        leaseNamespace,
+        etcdLeaderTtl,
+        threads,
+        retryMaxAttempts,
+        retryInitialInterval,
+        retryMultiplier,
+        retryMaxInterval,
+        rateLimitPeriod,
+        rateLimitPerPeriod,
+        resyncInterval,
+        pendingRecheck,
+        replicationInterval,
+        nodeLeaseTtl,
+        downGracePeriod,
+        httpPort);
+  }
+
+  /**
+   * Reads {@code MYCNET_*} variables over the defaults: ETCD_ENDPOINTS (comma separated),
+   * ETCD_PREFIX, WATCH_NAMESPACES (comma separated; empty: all), USE_SSA, LEADER_ELECTION,
+   * LEASE_NAME, LEASE_NAMESPACE, ETCD_LEADER_TTL, RECONCILE_THREADS, RETRY_MAX_ATTEMPTS,
+   * RETRY_INITIAL_INTERVAL, RETRY_MULTIPLIER, RETRY_MAX_INTERVAL, RATE_LIMIT_PERIOD,
+   * RATE_LIMIT_PER_PERIOD, RESYNC_INTERVAL, PENDING_RECHECK, REPLICATION_INTERVAL, NODE_LEASE_TTL,
+   * DOWN_GRACE_PERIOD, HTTP_PORT. Durations as ISO-8601 or 500ms, 15s, 10m, 2h.
+   *
+   * @throws BadSetting naming the variable
+   */
+  public static OperatorSettings fromEnvironment(Map<String, String> env) {
+    OperatorSettings d = defaults();
+    Function<String, String> get = k -> env.get("MYCNET_" + k);
+    return new OperatorSettings(
+        list(get.apply("ETCD_ENDPOINTS"), d.etcdEndpoints),
+        str(get.apply("ETCD_PREFIX"), d.etcdPrefix),
+        Set.copyOf(list(get.apply("WATCH_NAMESPACES"), List.of())),
+        bool("MYCNET_USE_SSA", get.apply("USE_SSA"), d.useServerSideApply),
+        bool("MYCNET_LEADER_ELECTION", get.apply("LEADER_ELECTION"), d.leaderElection),
+        str(get.apply("LEASE_NAME"), d.leaseName),
+        str(get.apply("LEASE_NAMESPACE"), null),
+        dur("MYCNET_ETCD_LEADER_TTL", get.apply("ETCD_LEADER_TTL"), d.etcdLeaderTtl),
+        num("MYCNET_RECONCILE_THREADS", get.apply("RECONCILE_THREADS"), d.reconcileThreads, 1),
+        num("MYCNET_RETRY_MAX_ATTEMPTS", get.apply("RETRY_MAX_ATTEMPTS"), d.retryMaxAttempts, 0),
+        dur(
+            "MYCNET_RETRY_INITIAL_INTERVAL",
+            get.apply("RETRY_INITIAL_INTERVAL"),
+            d.retryInitialInterval),
+        dbl("MYCNET_RETRY_MULTIPLIER", get.apply("RETRY_MULTIPLIER"), d.retryMultiplier),
+        dur("MYCNET_RETRY_MAX_INTERVAL", get.apply("RETRY_MAX_INTERVAL"), d.retryMaxInterval),
+        dur("MYCNET_RATE_LIMIT_PERIOD", get.apply("RATE_LIMIT_PERIOD"), d.rateLimitPeriod),
+        num(
+            "MYCNET_RATE_LIMIT_PER_PERIOD",
+            get.apply("RATE_LIMIT_PER_PERIOD"),
+            d.rateLimitPerPeriod,
+            1),
+        dur("MYCNET_RESYNC_INTERVAL", get.apply("RESYNC_INTERVAL"), d.resyncInterval),
+        dur("MYCNET_PENDING_RECHECK", get.apply("PENDING_RECHECK"), d.pendingRecheck),
+        dur(
+            "MYCNET_REPLICATION_INTERVAL",
+            get.apply("REPLICATION_INTERVAL"),
+            d.replicationInterval),
+        dur("MYCNET_NODE_LEASE_TTL", get.apply("NODE_LEASE_TTL"), d.nodeLeaseTtl),
+        dur("MYCNET_DOWN_GRACE_PERIOD", get.apply("DOWN_GRACE_PERIOD"), d.downGracePeriod),
+        num("MYCNET_HTTP_PORT", get.apply("HTTP_PORT"), d.httpPort, -1));
+  }
+
+  /**
+   * Applies namespaces (to namespaced resources), retry, rate limit and resync interval to one
+   * controller: the single place where they are set.
+   */
+  public <P extends HasMetadata> void configure(
+      ControllerConfigurationOverrider<P> o, boolean namespaced) {
+    if (namespaced) {
+      if (watchNamespaces.isEmpty()) {
+        o.watchingAllNamespaces();
+      } else {
+        o.settingNamespaces(new TreeSet<>(watchNamespaces));
+      }
+    }
+    o.withRetry(
+        new GenericRetry()
+            .setMaxAttempts(retryMaxAttempts)
+            .setInitialInterval(retryInitialInterval.toMillis())
+            .setIntervalMultiplier(retryMultiplier)
+            .setMaxInterval(retryMaxInterval.toMillis()));
+    o.withRateLimiter(new LinearRateLimiter(rateLimitPeriod, rateLimitPerPeriod));
+    o.withReconciliationMaxInterval(resyncInterval);
+  }
+
+  private static String str(String v, String dflt) {
+    return v == null || v.isBlank() ? dflt : v.trim();
+  }
+
+  private static List<String> list(String v, List<String> dflt) {
+    if (v == null) {
+      return dflt;
+    }
+    return Arrays.stream(v.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+  }
+
+  private static boolean bool(String name, String v, boolean dflt) {
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
+      return Boolean.parseBoolean(v);
+    }
+    throw new BadSetting(name, "must be true or false, was '" + v + "'");
+  }
+
+  private static int num(String name, String v, int dflt, int min) {
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    try {
+      int n = Integer.parseInt(v.trim());
+      if (n < min) {
+        throw new BadSetting(name, "must be >= " + min + ", was " + n);
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new BadSetting(name, "must be a whole number, was '" + v + "'");
+    }
+  }
+
+  private static double dbl(String name, String v, double dflt) {
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    try {
+      double n = Double.parseDouble(v.trim());
+      if (!(n >= 1.0)) {
+        throw new BadSetting(name, "must be >= 1.0, was " + n);
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new BadSetting(name, "must be a number, was '" + v + "'");
+    }
+  }
+
+  static Duration dur(String name, String v, Duration dflt) {
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    String s = v.trim();
+    try {
+      Duration d;
+      if (s.startsWith("P") || s.startsWith("p")) {
+        d = Duration.parse(s);
+      } else if (s.endsWith("ms")) {
+        d = Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2)));
+      } else {
+        long n = Long.parseLong(s.substring(0, s.length() - 1));
+        d =
+            switch (s.charAt(s.length() - 1)) {
+              case 's' -> Duration.ofSeconds(n);
+              case 'm' -> Duration.ofMinutes(n);
+              case 'h' -> Duration.ofHours(n);
+              default -> throw new BadSetting(name, "unknown unit in '" + v + "'");
+            };
+      }
+      if (d.isNegative()) {
+        throw new BadSetting(name, "must not be negative, was " + v);
+      }
+      return d;
+    } catch (RuntimeException e) {
+      if (e instanceof BadSetting b) {
+        throw b;
+      }
+      throw new BadSetting(name, "'" + v + "' is not a duration (e.g. 500ms, 15s, 10m, 2h, PT15S)");
+    }
+  }
+}

@@ -1,0 +1,60 @@
+package io.mycnet.storage.operator.runtime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class OperatorSettingsTest {
+  @Test
+  void defaultsAreClusterModeWithServerSideApplyAndLeaderElection() {
+    OperatorSettings s = OperatorSettings.fromEnvironment(Map.of());
+    assertThat(s).isEqualTo(OperatorSettings.defaults());
+    assertThat(s.useServerSideApply()).isTrue();
+    assertThat(s.leaderElection()).isTrue();
+    assertThat(s.watchNamespaces()).isEmpty();
+  }
+
+  @Test
+  void environmentOverridesEachSetting() {
+    OperatorSettings s =
+        OperatorSettings.fromEnvironment(
+            Map.of(
+                "MYCNET_ETCD_ENDPOINTS", "http://a:2379, http://b:2379",
+                "MYCNET_WATCH_NAMESPACES", "team-a,team-b",
+                "MYCNET_USE_SSA", "false",
+                "MYCNET_RETRY_INITIAL_INTERVAL", "500ms",
+                "MYCNET_RESYNC_INTERVAL", "PT1M",
+                "MYCNET_RATE_LIMIT_PER_PERIOD", "50"));
+    assertThat(s.etcdEndpoints()).containsExactly("http://a:2379", "http://b:2379");
+    assertThat(s.watchNamespaces()).isEqualTo(Set.of("team-a", "team-b"));
+    assertThat(s.useServerSideApply()).isFalse();
+    assertThat(s.retryInitialInterval()).isEqualTo(Duration.ofMillis(500));
+    assertThat(s.resyncInterval()).isEqualTo(Duration.ofMinutes(1));
+    assertThat(s.rateLimitPerPeriod()).isEqualTo(50);
+  }
+
+  @Test
+  void aBadValueNamesTheVariable() {
+    assertThatThrownBy(() -> OperatorSettings.fromEnvironment(Map.of("MYCNET_USE_SSA", "yes")))
+        .hasMessage("MYCNET_USE_SSA: must be true or false, was 'yes'");
+    assertThatThrownBy(
+            () -> OperatorSettings.fromEnvironment(Map.of("MYCNET_PENDING_RECHECK", "soon")))
+        .hasMessageStartingWith("MYCNET_PENDING_RECHECK: 'soon' is not a duration");
+    assertThatThrownBy(
+            () -> OperatorSettings.fromEnvironment(Map.of("MYCNET_RECONCILE_THREADS", "0")))
+        .hasMessage("MYCNET_RECONCILE_THREADS: must be >= 1, was 0");
+  }
+
+  @Test
+  void theMockServerSettingsSwitchServerSideApplyAndLeaderElectionOff() {
+    OperatorSettings s = OperatorSettings.forMockServer(List.of("http://x:1"), "/p");
+    assertThat(s.useServerSideApply()).isFalse();
+    assertThat(s.leaderElection()).isFalse();
+    assertThat(s.httpPort()).isEqualTo(-1);
+  }
+}
