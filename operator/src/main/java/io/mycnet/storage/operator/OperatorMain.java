@@ -6,14 +6,25 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.mycnet.storage.operator.allocation.LeaderElection;
+import io.mycnet.storage.operator.nodeapi.NodeApiServer;
+import io.mycnet.storage.operator.nodeapi.NodeApiSettings;
+import io.mycnet.storage.operator.nodeapi.TrustEvidenceFeed;
 import io.mycnet.storage.operator.runtime.ControlPlane;
+import io.mycnet.storage.operator.runtime.NodeApiConfig;
 import io.mycnet.storage.operator.runtime.OperatorRuntime;
 import io.mycnet.storage.operator.runtime.OperatorSettings;
+import io.mycnet.storage.operator.security.BootstrapTokens;
+import io.mycnet.storage.operator.security.CertificateAuthority;
+import io.mycnet.storage.operator.security.SecurityStore;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustPolicy;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,8 +34,10 @@ import org.slf4j.LoggerFactory;
  * environment variables, connects to the Kubernetes API (in-cluster config or kubeconfig) and to
  * etcd, and runs the reconcilers. With leader election on, one replica leads through a Lease; it
  * then campaigns for the etcd leadership whose fence guards every allocation write, and it exits
- * when it loses the Lease (Kubernetes restarts it as a standby). An invalid setting exits with code
- * 2 and a message naming the variable.
+ * when it loses the Lease (Kubernetes restarts it as a standby). With {@code MYCNET_CA_DIR} set it
+ * also serves the node API ({@link NodeApiConfig}): agents join and report there, and what it
+ * measures feeds the trust engine. An invalid setting exits with code 2 and a message naming the
+ * variable.
  */
 public final class OperatorMain {
   private static final Logger LOG = LoggerFactory.getLogger(OperatorMain.class);
@@ -33,8 +46,10 @@ public final class OperatorMain {
 
   public static void main(String[] args) throws Exception {
     OperatorSettings settings;
+    NodeApiConfig nodeApi;
     try {
       settings = OperatorSettings.fromEnvironment(System.getenv());
+      nodeApi = NodeApiConfig.fromEnvironment(System.getenv());
     } catch (OperatorSettings.BadSetting e) {
       System.err.println("mycnet operator: invalid setting " + e.getMessage());
       System.exit(2);
@@ -95,6 +110,47 @@ public final class OperatorMain {
                   leader -> LOG.info("operator leader: {}", leader)),
               true);
     }
+    // The node API: agents join and hold their sessions here; what it measures feeds the trust
+    // engine, whose tier transitions reach the replication loop.
+    NodeApiServer nodeServer = null;
+    ScheduledExecutorService evidenceTicker = null;
+    if (nodeApi != null) {
+      CertificateAuthority ca;
+      BootstrapTokens tokens;
+      try {
+        ca = CertificateAuthority.openOrCreate(nodeApi.caDir(), clock, nodeApi.nodeCertLifetime());
+        tokens = BootstrapTokens.load(nodeApi.tokenFile(), clock);
+      } catch (RuntimeException e) {
+        System.err.println(
+            "mycnet operator: invalid setting MYCNET_CA_DIR or MYCNET_TOKEN_FILE: "
+                + e.getMessage());
+        System.exit(2);
+        return;
+      }
+      NodeApiSettings apiSettings = NodeApiSettings.defaults();
+      TrustEvidenceFeed feed = new TrustEvidenceFeed(trust, clock, apiSettings.heartbeatInterval());
+      nodeServer =
+          new NodeApiServer(
+              apiSettings,
+              ca,
+              tokens,
+              new SecurityStore(cp.store, cp.keys, clock),
+              cp.registry,
+              cp.queue,
+              feed,
+              clock);
+      nodeServer.start(
+          new InetSocketAddress(nodeApi.sessionPort()), new InetSocketAddress(nodeApi.joinPort()));
+      evidenceTicker = Executors.newSingleThreadScheduledExecutor();
+      long every = apiSettings.heartbeatInterval().toMillis();
+      evidenceTicker.scheduleWithFixedDelay(feed::tick, every, every, TimeUnit.MILLISECONDS);
+      LOG.info(
+          "node API: session port {}, join port {}",
+          nodeServer.sessionPort(),
+          nodeServer.joinPort());
+    }
+    NodeApiServer nodeServerRef = nodeServer;
+    ScheduledExecutorService tickerRef = evidenceTicker;
     OperatorRuntime runtime = new OperatorRuntime(client, cp, settings, clock, lease);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -102,6 +158,12 @@ public final class OperatorMain {
             new Thread(
                 () -> {
                   LOG.info("shutting down");
+                  if (tickerRef != null) {
+                    tickerRef.shutdownNow();
+                  }
+                  if (nodeServerRef != null) {
+                    nodeServerRef.close();
+                  }
                   runtime.close();
                   LeaderElection e = etcdElection.get();
                   if (e != null) {
