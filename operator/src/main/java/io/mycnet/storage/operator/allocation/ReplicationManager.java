@@ -49,9 +49,12 @@ import org.slf4j.LoggerFactory;
  *       reservation, and queues its {@code DeleteReplica}.
  * </ol>
  *
- * Rebuilds are throttled: at most {@code maxRebuildsPerNode} concurrent rebuilds per node (as
- * target or source) and {@code maxRebuildsPerPool} per pool; the rest wait for a later pass, the
- * riskiest first (fewest healthy replicas, then strictest classification).
+ * A replica on a node that no longer belongs to its volume's pool is evacuated the same way.
+ *
+ * <p>Rebuilds are throttled by the volume's pool ({@link PoolRules}): at most {@code
+ * maxRebuildsPerNode} concurrent rebuilds per node (as target or source) and {@code
+ * maxRebuildsPerPool} per pool; the rest wait for a later pass, the riskiest first (fewest healthy
+ * replicas, then strictest classification).
  */
 public final class ReplicationManager {
   private static final Logger LOG = LoggerFactory.getLogger(ReplicationManager.class);
@@ -73,6 +76,38 @@ public final class ReplicationManager {
     }
   }
 
+  /**
+   * What the storage pools say: which nodes belong to a pool (a replica on a node that left its
+   * volume's pool is evacuated) and each pool's rebuild limits.
+   */
+  public interface PoolRules {
+    boolean contains(String pool, NodeRecord node);
+
+    int maxRebuildsPerNode(String pool);
+
+    int maxRebuildsPerPool(String pool);
+
+    /** Every node in every pool, with the limits of {@code settings}. */
+    static PoolRules uniform(Settings settings) {
+      return new PoolRules() {
+        @Override
+        public boolean contains(String pool, NodeRecord node) {
+          return true;
+        }
+
+        @Override
+        public int maxRebuildsPerNode(String pool) {
+          return settings.maxRebuildsPerNode();
+        }
+
+        @Override
+        public int maxRebuildsPerPool(String pool) {
+          return settings.maxRebuildsPerPool();
+        }
+      };
+    }
+  }
+
   /** What one reconcile pass did, for logs, status and tests. */
   public record Pass(
       List<String> nodesMarkedDown,
@@ -89,8 +124,10 @@ public final class ReplicationManager {
   private final NodeTrustSource trust;
   private final ToDoubleFunction<String> overcommitOfPool;
   private final Settings settings;
+  private final PoolRules pools;
   private final Clock clock;
 
+  /** A manager for which every node is in every pool and the limits are {@code settings}'. */
   public ReplicationManager(
       EtcdStore store,
       EtcdKeys keys,
@@ -102,6 +139,32 @@ public final class ReplicationManager {
       ToDoubleFunction<String> overcommitOfPool,
       Settings settings,
       Clock clock) {
+    this(
+        store,
+        keys,
+        registry,
+        queue,
+        cluster,
+        placer,
+        trust,
+        overcommitOfPool,
+        settings,
+        PoolRules.uniform(settings),
+        clock);
+  }
+
+  public ReplicationManager(
+      EtcdStore store,
+      EtcdKeys keys,
+      NodeRegistry registry,
+      CommandQueue queue,
+      ClusterViewCache cluster,
+      ReplicaPlacer placer,
+      NodeTrustSource trust,
+      ToDoubleFunction<String> overcommitOfPool,
+      Settings settings,
+      PoolRules pools,
+      Clock clock) {
     this.store = store;
     this.keys = keys;
     this.registry = registry;
@@ -111,6 +174,7 @@ public final class ReplicationManager {
     this.trust = trust;
     this.overcommitOfPool = overcommitOfPool;
     this.settings = settings;
+    this.pools = pools;
     this.clock = clock;
   }
 
@@ -253,7 +317,8 @@ public final class ReplicationManager {
         want = ReplicaState.REPLICA_STATE_LOST;
       } else if (r.getState() == ReplicaState.REPLICA_STATE_HEALTHY
           && (n.getState() == NodeState.NODE_STATE_QUARANTINED
-              || !trust.trustOf(r.getNodeId()).tier().allows(c))) {
+              || !trust.trustOf(r.getNodeId()).tier().allows(c)
+              || !pools.contains(a.getPool(), n))) {
         want = ReplicaState.REPLICA_STATE_STALE;
       }
       if (r.getState() == ReplicaState.REPLICA_STATE_REBUILDING
@@ -336,13 +401,14 @@ public final class ReplicationManager {
     if (healthyReplicas.isEmpty()) {
       return "no healthy replica left to copy from";
     }
-    if (perPool.getOrDefault(a.getPool(), 0) >= settings.maxRebuildsPerPool()) {
+    int perNodeLimit = pools.maxRebuildsPerNode(a.getPool());
+    if (perPool.getOrDefault(a.getPool(), 0) >= pools.maxRebuildsPerPool(a.getPool())) {
       return "deferred: pool " + a.getPool() + " has its maximum of rebuilds under way";
     }
     // Source: the most trusted healthy replica whose node can take another rebuild.
     Replica source =
         healthyReplicas.stream()
-            .filter(r -> perNode.getOrDefault(r.getNodeId(), 0) < settings.maxRebuildsPerNode())
+            .filter(r -> perNode.getOrDefault(r.getNodeId(), 0) < perNodeLimit)
             .max(
                 Comparator.comparingDouble((Replica r) -> trust.trustOf(r.getNodeId()).score())
                     .thenComparing(Replica::getNodeId, Comparator.reverseOrder()))
@@ -355,7 +421,7 @@ public final class ReplicationManager {
       excluded.add(r.getNodeId());
     }
     for (Map.Entry<String, Integer> e : perNode.entrySet()) {
-      if (e.getValue() >= settings.maxRebuildsPerNode()) {
+      if (e.getValue() >= perNodeLimit) {
         excluded.add(e.getKey());
       }
     }

@@ -77,6 +77,14 @@ public final class TrustAwareStorageManager {
         .commit();
   }
 
+  /**
+   * Deletes a namespace's storage policy: no new volume can be allocated in it from then on. Its
+   * existing volumes are not touched (the deletion policy decides about them).
+   */
+  public void deleteNamespace(String namespace) {
+    store.txn().delete(keys.namespace(EtcdKeys.id("namespace", namespace))).commit();
+  }
+
   public Optional<NamespaceRecord> getNamespace(String namespace) {
     return Optional.ofNullable(
         store.get(keys.namespace(namespace), NamespaceRecord.parser()).value());

@@ -78,6 +78,7 @@ public final class ControlPlane implements AutoCloseable {
                 settings.downGracePeriod(),
                 StoragePoolMapper.DEFAULT_REBUILDS_PER_NODE,
                 StoragePoolMapper.DEFAULT_REBUILDS_PER_POOL),
+            new PoolDirectoryRules(pools),
             clock);
     this.replicationLoop =
         new ReplicationLoop(replication, registry, isLeader, settings.replicationInterval());

@@ -82,7 +82,7 @@ public final class OperatorRuntime implements AutoCloseable {
         o -> settings.configure(o, false));
     operator.register(
         new ServiceNamespaceReconciler(
-            cp.manager, cp.store, cp.keys, cp.pools, cp.allocationEvents, events, conditions),
+            cp.manager, cp.pools, cp.allocationEvents, events, conditions),
         o -> settings.configure(o, true));
     operator.register(
         new StorageClaimReconciler(

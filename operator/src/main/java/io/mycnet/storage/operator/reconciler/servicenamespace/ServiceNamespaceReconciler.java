@@ -15,8 +15,6 @@ import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.crds.v1alpha1.DeletionPolicy;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespaceStatus;
-import io.mycnet.storage.operator.allocation.EtcdKeys;
-import io.mycnet.storage.operator.allocation.EtcdStore;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.reconciler.AllocationEvents;
 import io.mycnet.storage.operator.reconciler.Conditions;
@@ -35,8 +33,6 @@ public final class ServiceNamespaceReconciler
     implements Reconciler<ServiceNamespace>, Cleaner<ServiceNamespace> {
 
   private final TrustAwareStorageManager manager;
-  private final EtcdStore store;
-  private final EtcdKeys keys;
   private final PoolDirectory pools;
   private final AllocationEvents allocations;
   private final KubeEvents events;
@@ -45,15 +41,11 @@ public final class ServiceNamespaceReconciler
 
   public ServiceNamespaceReconciler(
       TrustAwareStorageManager manager,
-      EtcdStore store,
-      EtcdKeys keys,
       PoolDirectory pools,
       AllocationEvents allocations,
       KubeEvents events,
       Conditions conditions) {
     this.manager = manager;
-    this.store = store;
-    this.keys = keys;
     this.pools = pools;
     this.allocations = allocations;
     this.events = events;
@@ -130,7 +122,7 @@ public final class ServiceNamespaceReconciler
   @Override
   public DeleteControl cleanup(ServiceNamespace sn, Context<ServiceNamespace> context) {
     String id = ServiceNamespaceMapper.storeId(sn);
-    store.txn().delete(keys.namespace(id)).commit();
+    manager.deleteNamespace(id);
     List<Allocation> volumes =
         manager.list().stream().filter(a -> a.getNamespace().equals(id)).toList();
     DeletionPolicy policy =
