@@ -102,21 +102,9 @@ public final class EtcdStore {
 
   /** Reads several keys in one round trip (one read-only transaction), in the order given. */
   public <T extends Message> List<Versioned<T>> getAll(List<String> keys, Parser<T> parser) {
-    if (keys.isEmpty()) {
-      return List.of();
-    }
-    List<Op> gets = new ArrayList<>(keys.size());
-    for (String k : keys) {
-      gets.add(Op.get(bytes(k), GetOption.DEFAULT));
-    }
-    TxnResponse r =
-        await(kv.txn().Then(gets.toArray(Op[]::new)).commit(), "read of " + keys.size() + " keys");
     List<Versioned<T>> out = new ArrayList<>(keys.size());
-    List<GetResponse> answers = r.getGetResponses();
-    for (int i = 0; i < keys.size(); i++) {
-      GetResponse g = answers.get(i);
-      out.add(
-          g.getKvs().isEmpty() ? Versioned.absent(keys.get(i)) : parse(g.getKvs().get(0), parser));
+    for (Versioned<byte[]> raw : getAllRaw(keys)) {
+      out.add(parse(raw, parser));
     }
     return out;
   }
@@ -126,6 +114,9 @@ public final class EtcdStore {
    * #parse(Versioned, Parser)}.
    */
   public List<Versioned<byte[]>> getAllRaw(List<String> keys) {
+    if (keys.isEmpty()) {
+      return List.of();
+    }
     List<Op> gets = new ArrayList<>(keys.size());
     for (String k : keys) {
       gets.add(Op.get(bytes(k), GetOption.DEFAULT));
@@ -159,36 +150,6 @@ public final class EtcdStore {
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("etcd key " + raw.key() + " holds an unreadable record", e);
     }
-  }
-
-  /** Reads several string values in one round trip, in the order given. */
-  public List<Versioned<String>> getAllStrings(List<String> keys) {
-    if (keys.isEmpty()) {
-      return List.of();
-    }
-    List<Op> gets = new ArrayList<>(keys.size());
-    for (String k : keys) {
-      gets.add(Op.get(bytes(k), GetOption.DEFAULT));
-    }
-    TxnResponse r =
-        await(kv.txn().Then(gets.toArray(Op[]::new)).commit(), "read of " + keys.size() + " keys");
-    List<Versioned<String>> out = new ArrayList<>(keys.size());
-    List<GetResponse> answers = r.getGetResponses();
-    for (int i = 0; i < keys.size(); i++) {
-      GetResponse g = answers.get(i);
-      if (g.getKvs().isEmpty()) {
-        out.add(Versioned.absent(keys.get(i)));
-      } else {
-        KeyValue k = g.getKvs().get(0);
-        out.add(
-            new Versioned<>(
-                keys.get(i),
-                k.getValue().toString(StandardCharsets.UTF_8),
-                k.getModRevision(),
-                k.getCreateRevision()));
-      }
-    }
-    return out;
   }
 
   /** Reads every key under a prefix, in key order, parsed. */
