@@ -39,6 +39,11 @@ import java.util.regex.Pattern;
  *       encrypted at rest (reported as a trust factor)</td><td>false</td></tr>
  *   <tr><td>probe-bytes</td><td>size of the disk probe's sequential write</td><td>4MiB</td></tr>
  *   <tr><td>probe-interval</td><td>how often the disk probe runs</td><td>10m</td></tr>
+ *   <tr><td>data-listen</td><td>host:port of the data port (volume I/O and replica protocol,
+ *       mutual TLS); advertised to the control plane</td><td>the listen host, any free port</td></tr>
+ *   <tr><td>rebuild-bandwidth</td><td>bytes per second all rebuilds of this node may copy
+ *       ({@code 0}: unlimited)</td><td>200MiB</td></tr>
+ *   <tr><td>scrub-interval</td><td>how often every replica is verified in full</td><td>24h</td></tr>
  * </table>
  */
 public record AgentConfig(
@@ -54,7 +59,10 @@ public record AgentConfig(
     String listen,
     boolean encryptionAtRest,
     long probeBytes,
-    Duration probeInterval) {
+    Duration probeInterval,
+    String dataListen,
+    long rebuildBandwidth,
+    Duration scrubInterval) {
 
   public static final List<String> SETTINGS =
       List.of(
@@ -71,7 +79,10 @@ public record AgentConfig(
           "listen",
           "encryption-at-rest",
           "probe-bytes",
-          "probe-interval");
+          "probe-interval",
+          "data-listen",
+          "rebuild-bandwidth",
+          "scrub-interval");
 
   private static final Pattern NODE_ID =
       Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
@@ -210,6 +221,18 @@ public record AgentConfig(
     if (probeInterval.toSeconds() < 1) {
       throw new ConfigException("probe-interval", "must be at least 1s");
     }
+    String dataListen = l.get("data-listen");
+    if (dataListen == null) {
+      dataListen = listen.substring(0, listen.lastIndexOf(':')) + ":0";
+    }
+    port("data-listen", dataListen, true);
+    String rb = l.get("rebuild-bandwidth");
+    long rebuildBandwidth = rb == null ? 200L << 20 : size("rebuild-bandwidth", rb);
+    String si = l.get("scrub-interval");
+    Duration scrubInterval = si == null ? Duration.ofHours(24) : duration("scrub-interval", si);
+    if (scrubInterval.toMillis() < 100) {
+      throw new ConfigException("scrub-interval", "must be at least 100ms");
+    }
     return new AgentConfig(
         nodeId,
         topology,
@@ -223,7 +246,10 @@ public record AgentConfig(
         listen,
         encryption,
         probeBytes,
-        probeInterval);
+        probeInterval,
+        dataListen,
+        rebuildBandwidth,
+        scrubInterval);
   }
 
   /** Reads the bootstrap token from a token file: its first line that is not blank or a comment. */

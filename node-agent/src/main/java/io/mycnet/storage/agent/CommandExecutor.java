@@ -19,10 +19,27 @@ public final class CommandExecutor {
   private final AppliedCommands applied;
   private final long capacityBytes;
 
+  private PeerChannels peers;
+  private Rebuilder.RateLimiter limiter;
+  private ReplicatedVolume.Context context;
+  private java.util.concurrent.ExecutorService rebuilds;
+
   public CommandExecutor(ReplicaStore store, AppliedCommands applied, long capacityBytes) {
     this.store = store;
     this.applied = applied;
     this.capacityBytes = capacityBytes;
+  }
+
+  /** Enables rebuilds (the data path). */
+  synchronized void dataPath(
+      PeerChannels peers,
+      Rebuilder.RateLimiter limiter,
+      ReplicatedVolume.Context context,
+      java.util.concurrent.ExecutorService rebuilds) {
+    this.peers = peers;
+    this.limiter = limiter;
+    this.context = context;
+    this.rebuilds = rebuilds;
   }
 
   /** The result and whether the command was applied now (false for a repeat). */
@@ -34,28 +51,30 @@ public final class CommandExecutor {
       LOG.info("command {} was already applied; answering with its result again", c.getCommandId());
       return new Applied(prior.get(), false);
     }
+    byte[][] digest = new byte[1][];
     ReplicaStore.Outcome o =
         switch (c.getKindCase()) {
-          case CREATE_REPLICA ->
-              store.create(
-                  c.getCreateReplica().getVolumeId(),
-                  c.getCreateReplica().getEpoch(),
-                  c.getCreateReplica().getSizeBytes(),
-                  capacityBytes);
+          case CREATE_REPLICA -> create(c.getCreateReplica());
           case DELETE_REPLICA ->
               store.delete(c.getDeleteReplica().getVolumeId(), c.getDeleteReplica().getEpoch());
-          case REBUILD_REPLICA ->
-              new ReplicaStore.Outcome(false, "rebuild_replica: " + NOT_SUPPORTED);
-          case AUDIT_REPLICA -> new ReplicaStore.Outcome(false, "audit_replica: " + NOT_SUPPORTED);
+          case REBUILD_REPLICA -> rebuild(c.getRebuildReplica());
+          case AUDIT_REPLICA -> audit(c.getAuditReplica(), digest);
+          case ASSIGN_REPLICA -> assign(c.getAssignReplica());
           case KIND_NOT_SET -> new ReplicaStore.Outcome(false, "command has no kind");
         };
-    CommandResult r =
+    CommandResult.Builder rb =
         CommandResult.newBuilder()
             .setCommandId(c.getCommandId())
             .setOk(o.ok())
-            .setMessage(o.message())
-            .build();
-    applied.record(r);
+            .setMessage(o.message());
+    if (digest[0] != null) {
+      rb.setAuditDigest(com.google.protobuf.ByteString.copyFrom(digest[0]));
+    }
+    CommandResult r = rb.build();
+    if (c.getKindCase() != NodeCommand.KindCase.AUDIT_REPLICA) {
+      // Audits are answered afresh every time (a nonce is never reused).
+      applied.record(r);
+    }
     LOG.info(
         "command {} ({}): {}{}",
         c.getCommandId(),
@@ -63,5 +82,80 @@ public final class CommandExecutor {
         o.ok() ? "" : "FAILED ",
         o.message());
     return new Applied(r, true);
+  }
+
+  private ReplicaStore.Outcome create(io.mycnet.storage.api.v1.CreateReplica c) {
+    ReplicaStore.Outcome o =
+        store.create(c.getVolumeId(), c.getEpoch(), c.getSizeBytes(), capacityBytes);
+    if (o.ok() && !c.getNamespace().isEmpty()) {
+      return assign(
+          io.mycnet.storage.api.v1.AssignReplica.newBuilder()
+              .setVolumeId(c.getVolumeId())
+              .setEpoch(c.getEpoch())
+              .setSizeBytes(c.getSizeBytes())
+              .setConsistency(c.getConsistency())
+              .setPrimaryNodeId(c.getPrimaryNodeId())
+              .addAllPeers(c.getPeersList())
+              .setNamespace(c.getNamespace())
+              .addAllGrants(c.getGrantsList())
+              .build());
+    }
+    return o;
+  }
+
+  private ReplicaStore.Outcome assign(io.mycnet.storage.api.v1.AssignReplica a) {
+    ReplicatedVolume v = store.volume(a.getVolumeId());
+    if (v == null) {
+      return new ReplicaStore.Outcome(
+          true, "no replica of " + a.getVolumeId() + " here (yet): assignment noted nowhere");
+    }
+    try {
+      return new ReplicaStore.Outcome(true, v.assign(a));
+    } catch (java.io.IOException e) {
+      return new ReplicaStore.Outcome(false, e.getMessage());
+    }
+  }
+
+  private ReplicaStore.Outcome rebuild(io.mycnet.storage.api.v1.RebuildReplica c) {
+    if (peers == null) {
+      return new ReplicaStore.Outcome(false, "rebuild_replica: " + NOT_SUPPORTED);
+    }
+    ReplicaStore.Outcome o =
+        store.create(c.getVolumeId(), c.getEpoch(), c.getSizeBytes(), capacityBytes);
+    if (!o.ok()) {
+      return o;
+    }
+    ReplicatedVolume v = store.volume(c.getVolumeId());
+    if (v.rebuild != null) {
+      return new ReplicaStore.Outcome(true, "rebuild of " + c.getVolumeId() + " is under way");
+    }
+    Rebuilder r = new Rebuilder(v, c, peers, limiter, context);
+    v.rebuild = r;
+    rebuilds.execute(r);
+    return new ReplicaStore.Outcome(
+        true,
+        "rebuild of "
+            + c.getVolumeId()
+            + " from "
+            + c.getSourceNodeId()
+            + " started; completion is reported separately");
+  }
+
+  private ReplicaStore.Outcome audit(io.mycnet.storage.api.v1.AuditReplica c, byte[][] out) {
+    ReplicatedVolume v = store.volume(c.getVolumeId());
+    if (v == null) {
+      return new ReplicaStore.Outcome(false, "no replica of " + c.getVolumeId() + " here");
+    }
+    String p = v.replica().rangeProblem(c.getOffset(), c.getLength());
+    if (p != null || c.getNonce().size() < 16) {
+      return new ReplicaStore.Outcome(
+          false, p != null ? "audit range: " + p : "audit nonce must be at least 16 bytes");
+    }
+    try {
+      out[0] = v.replica().auditDigest(c.getNonce().toByteArray(), c.getOffset(), c.getLength());
+      return new ReplicaStore.Outcome(true, "audited " + c.getLength() + " bytes");
+    } catch (java.io.IOException e) {
+      return new ReplicaStore.Outcome(false, "audit failed: " + e.getMessage());
+    }
   }
 }

@@ -16,6 +16,10 @@ final class DurableFiles {
   private DurableFiles() {}
 
   static void write(Path file, String content, boolean ownerOnly) throws IOException {
+    write(file, content.getBytes(StandardCharsets.UTF_8), ownerOnly);
+  }
+
+  static void write(Path file, byte[] content, boolean ownerOnly) throws IOException {
     Path dir = file.toAbsolutePath().getParent();
     Files.createDirectories(dir);
     Path tmp =
@@ -28,7 +32,7 @@ final class DurableFiles {
             : Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
     try {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-        ch.write(ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8)));
+        ch.write(ByteBuffer.wrap(content));
         ch.force(true);
       }
       if (!ownerOnly) {

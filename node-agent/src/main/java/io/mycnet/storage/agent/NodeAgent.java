@@ -86,8 +86,21 @@ public final class NodeAgent implements AutoCloseable {
   private final CommandExecutor executor;
   private final FactorProbe probe;
 
+  private final IdentityKeys keys = new IdentityKeys();
+  private final PeerChannels peers = new PeerChannels(keys);
+  private final java.util.concurrent.ExecutorService background =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "rebuild-scrub");
+            t.setDaemon(true);
+            return t;
+          });
+  private final java.util.ArrayDeque<io.mycnet.storage.api.v1.ReplicaReport> pendingReports =
+      new java.util.ArrayDeque<>();
+  private DataServer dataServer;
   private Server healthServer;
   private String advertisedAddress;
+  private String healthAddress;
   private volatile boolean closed;
   // Owned by the agent thread:
   private NodeIdentity identity;
@@ -105,6 +118,82 @@ public final class NodeAgent implements AutoCloseable {
     this.applied = AppliedCommands.open(cfg.dataDir());
     this.executor = new CommandExecutor(store, applied, cfg.capacityBytes());
     this.probe = new FactorProbe(cfg.dataDir(), cfg.probeBytes(), cfg.encryptionAtRest());
+    ReplicatedVolume.Context ctx =
+        new ReplicatedVolume.Context() {
+          @Override
+          public String nodeId() {
+            return cfg.nodeId();
+          }
+
+          @Override
+          public PeerChannels peers() {
+            return peers;
+          }
+
+          @Override
+          public void report(io.mycnet.storage.api.v1.ReplicaReport r) {
+            NodeAgent.this.report(r);
+          }
+
+          @Override
+          public void recordEpoch(String volumeId, long epoch) {
+            try {
+              store.recordEpoch(volumeId, epoch);
+            } catch (IOException e) {
+              LOG.warn("cannot record epoch {} of {}: {}", epoch, volumeId, e.toString());
+            }
+          }
+        };
+    store.context(ctx);
+    executor.dataPath(peers, new Rebuilder.RateLimiter(cfg.rebuildBandwidth()), ctx, background);
+    NodeIdentity.load(cfg.dataDir()).ifPresent(keys::set);
+  }
+
+  /** Sends a replica report now, or after the next connect. */
+  void report(io.mycnet.storage.api.v1.ReplicaReport r) {
+    loop.execute(
+        () -> {
+          Session s = current;
+          if (s != null && s.welcomed) {
+            s.send(AgentMessage.newBuilder().setReplicaReport(r).build());
+          } else {
+            if (pendingReports.size() >= 1000) {
+              pendingReports.removeFirst();
+            }
+            pendingReports.addLast(r);
+          }
+        });
+  }
+
+  private void scrub() {
+    for (ReplicatedVolume v : store.volumes()) {
+      if (closed) {
+        return;
+      }
+      if (v.rebuild != null) {
+        continue;
+      }
+      try {
+        for (long off : v.replica().scrub()) {
+          LOG.warn(
+              "scrub: block at {} of the replica of {} is corrupt", off, v.replica().volumeId());
+          report(
+              io.mycnet.storage.api.v1.ReplicaReport.newBuilder()
+                  .setVolumeId(v.replica().volumeId())
+                  .setEpoch(v.epoch())
+                  .setKind(io.mycnet.storage.api.v1.ReplicaReport.Kind.INTEGRITY_FAULT)
+                  .setOffset(off)
+                  .setMessage("scrub: block at " + off + " failed its checksum")
+                  .build());
+        }
+      } catch (IOException | RuntimeException e) {
+        LOG.warn("scrub of {} failed: {}", v.replica().volumeId(), e.toString());
+      }
+    }
+  }
+
+  public String dataAddress() {
+    return advertisedAddress;
   }
 
   /** Serves health, measures, and starts connecting (in the background). */
@@ -123,7 +212,21 @@ public final class NodeAgent implements AutoCloseable {
       throw new UncheckedIOException(
           "cannot listen on " + cfg.listen() + " (setting listen): " + e.getMessage(), e);
     }
-    advertisedAddress = host + ":" + healthServer.getPort();
+    healthAddress = host + ":" + healthServer.getPort();
+    try {
+      dataServer = new DataServer(store, cfg.nodeId(), this::report).start(cfg.dataListen(), keys);
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "cannot listen on " + cfg.dataListen() + " (setting data-listen): " + e.getMessage(), e);
+    }
+    String dataHost = cfg.dataListen().substring(0, cfg.dataListen().lastIndexOf(':'));
+    if (dataHost.equals("0.0.0.0") || dataHost.equals("::") || dataHost.isEmpty()) {
+      dataHost = host.equals("0.0.0.0") ? "127.0.0.1" : host;
+    }
+    advertisedAddress = dataHost + ":" + dataServer.port();
+    long scrubMs = cfg.scrubInterval().toMillis();
+    loop.scheduleAtFixedRate(
+        () -> background.execute(this::scrub), scrubMs, scrubMs, TimeUnit.MILLISECONDS);
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(NodeSessionGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
     loop.execute(this::runProbe);
@@ -144,7 +247,7 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   public String advertisedAddress() {
-    return advertisedAddress;
+    return healthAddress;
   }
 
   // ---- connecting ----
@@ -242,6 +345,7 @@ public final class NodeAgent implements AutoCloseable {
 
   private void useIdentity(NodeIdentity id) {
     identity = id;
+    keys.set(id);
     if (id == channelIdentity && channel != null) {
       return;
     }
@@ -316,6 +420,9 @@ public final class NodeAgent implements AutoCloseable {
     s.lastAckNanos = System.nanoTime();
     LOG.info("session open as node {} (heartbeat every {} ms)", w.getNodeId(), s.intervalMs);
     sendInventory(s);
+    while (!pendingReports.isEmpty()) {
+      s.send(AgentMessage.newBuilder().setReplicaReport(pendingReports.removeFirst()).build());
+    }
     MeasuredFactors f = factors;
     if (f != null) {
       s.send(AgentMessage.newBuilder().setFactors(f).build());
@@ -357,6 +464,7 @@ public final class NodeAgent implements AutoCloseable {
     s.send(AgentMessage.newBuilder().setCommandResult(a.result()).build());
     if (a.fresh()
         && (c.getKindCase() == NodeCommand.KindCase.CREATE_REPLICA
+            || c.getKindCase() == NodeCommand.KindCase.REBUILD_REPLICA
             || c.getKindCase() == NodeCommand.KindCase.DELETE_REPLICA)) {
       sendInventory(s);
     }
@@ -451,6 +559,7 @@ public final class NodeAgent implements AutoCloseable {
     NodeIdentity id = NodeIdentity.save(cfg.dataDir(), kp.getPrivate(), r.getCertificate());
     LOG.info("renewed the node certificate: {} valid until {}", id.serial(), id.notAfter());
     identity = id;
+    keys.set(id);
     // Move the session to a channel with the new certificate.
     Session s = current;
     if (s != null) {
@@ -489,6 +598,11 @@ public final class NodeAgent implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    if (dataServer != null) {
+      dataServer.close();
+    }
+    background.shutdownNow();
+    peers.close();
     loop.shutdownNow();
     applied.close();
     LOG.info("agent {} stopped", cfg.nodeId());

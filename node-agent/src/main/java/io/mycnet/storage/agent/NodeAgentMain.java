@@ -38,7 +38,8 @@ public final class NodeAgentMain {
                   stopped.countDown();
                 },
                 "shutdown"));
-    System.out.println("ready health=" + agent.advertisedAddress());
+    System.out.println(
+        "ready health=" + agent.advertisedAddress() + " data=" + agent.dataAddress());
     System.out.flush();
     stopped.await();
   }

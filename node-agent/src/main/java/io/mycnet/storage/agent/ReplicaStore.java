@@ -39,6 +39,67 @@ public final class ReplicaStore {
   private final Path replicasDir;
   private final Path manifestFile;
   private final Map<String, Long> manifest = new TreeMap<>();
+  private final Map<String, ReplicatedVolume> open = new java.util.concurrent.ConcurrentHashMap<>();
+  private volatile ReplicatedVolume.Context context;
+
+  /** Wires the data path (peers, reports); volumes opened before stay as they are. */
+  void context(ReplicatedVolume.Context c) {
+    this.context = c;
+  }
+
+  /**
+   * The replicated volume of {@code volumeId}, opened on first use; null when this node holds no
+   * replica of it.
+   */
+  public ReplicatedVolume volume(String volumeId) {
+    if (volumeIdProblem(volumeId) != null) {
+      return null;
+    }
+    ReplicatedVolume v = open.get(volumeId);
+    if (v != null) {
+      return v;
+    }
+    synchronized (this) {
+      v = open.get(volumeId);
+      if (v != null) {
+        return v;
+      }
+      try {
+        Meta m = readMeta(volumeId);
+        if (m == null) {
+          return null;
+        }
+        Path dir = replicasDir.resolve(volumeId);
+        v =
+            new ReplicatedVolume(
+                VolumeReplica.open(volumeId, dir, m.sizeBytes()), m.epoch(), context);
+        open.put(volumeId, v);
+        return v;
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot open the replica of " + volumeId, e);
+      }
+    }
+  }
+
+  /** Every replica held here, opened. */
+  public List<ReplicatedVolume> volumes() {
+    List<ReplicatedVolume> out = new ArrayList<>();
+    for (String id : scan().keySet()) {
+      ReplicatedVolume v = volume(id);
+      if (v != null) {
+        out.add(v);
+      }
+    }
+    return out;
+  }
+
+  /** Records a newer epoch in the metadata file (assignments, rebuilds). */
+  synchronized void recordEpoch(String volumeId, long epoch) throws IOException {
+    Meta m = readMeta(volumeId);
+    if (m != null && m.epoch() < epoch) {
+      writeMeta(volumeId, epoch, m.sizeBytes());
+    }
+  }
 
   /** The outcome of a create or delete. */
   public record Outcome(boolean ok, String message) {}
@@ -113,6 +174,25 @@ public final class ReplicaStore {
                 + capacity
                 + " free");
       }
+      writeMeta(volumeId, epoch, sizeBytes);
+      ReplicatedVolume v = volume(volumeId);
+      if (v != null) {
+        v.learnEpoch(epoch);
+      }
+      manifest.put(volumeId, epoch);
+      writeManifest();
+      return new Outcome(
+          true,
+          existing == null
+              ? "created replica of " + volumeId + " at epoch " + epoch
+              : "replica of " + volumeId + " is at epoch " + epoch);
+    } catch (IOException e) {
+      return new Outcome(false, "cannot create the replica of " + volumeId + ": " + e.getMessage());
+    }
+  }
+
+  private void writeMeta(String volumeId, long epoch, long sizeBytes) throws IOException {
+    {
       Path dir = replicasDir.resolve(volumeId);
       Files.createDirectories(dir);
       Properties meta = new Properties();
@@ -130,15 +210,6 @@ public final class ReplicaStore {
               .reduce("", (a, b) -> a + b + "\n");
       DurableFiles.write(dir.resolve(META), text, true);
       DurableFiles.syncDirectory(replicasDir);
-      manifest.put(volumeId, epoch);
-      writeManifest();
-      return new Outcome(
-          true,
-          existing == null
-              ? "created replica of " + volumeId + " at epoch " + epoch
-              : "replica of " + volumeId + " is at epoch " + epoch);
-    } catch (IOException e) {
-      return new Outcome(false, "cannot create the replica of " + volumeId + ": " + e.getMessage());
     }
   }
 
@@ -162,6 +233,10 @@ public final class ReplicaStore {
                 + existing.epoch()
                 + ", newer than the command's "
                 + epoch);
+      }
+      ReplicatedVolume v = open.remove(volumeId);
+      if (v != null) {
+        v.close();
       }
       Path dir = replicasDir.resolve(volumeId);
       if (Files.exists(dir)) {

@@ -105,6 +105,7 @@ final class AgentSession implements StreamObserver<AgentMessage> {
         case FACTORS -> onFactors(m.getFactors());
         case COMMAND_RESULT -> onCommandResult(m.getCommandResult());
         case PONG -> onPong(m.getPong().getNonce());
+        case REPLICA_REPORT -> onReplicaReport(m.getReplicaReport());
         default ->
             throw Status.INVALID_ARGUMENT
                 .withDescription("empty AgentMessage: set one of its kinds")
@@ -326,8 +327,60 @@ final class AgentSession implements StreamObserver<AgentMessage> {
     } else {
       LOG.info("node {} did not apply command {}: {}", nodeId, r.getCommandId(), r.getMessage());
     }
+    var waiter = service.awaited().remove(r.getCommandId());
+    if (waiter != null) {
+      waiter.complete(r);
+    }
     notify(l -> l.onCommandAck(nodeId, r.getCommandId(), took, r.getOk()));
     notify(l -> l.onCommandResult(nodeId, r));
+  }
+
+  private void onReplicaReport(io.mycnet.storage.api.v1.ReplicaReport r) {
+    try {
+      EtcdKeys.id("volume id", r.getVolumeId());
+    } catch (IllegalArgumentException e) {
+      throw Status.INVALID_ARGUMENT
+          .withDescription("replica_report.volume_id: " + e.getMessage())
+          .asRuntimeException();
+    }
+    String vol = r.getVolumeId();
+    switch (r.getKind()) {
+      case REBUILD_PROGRESS, REBUILD_FAILED -> {
+        service.rebuilds().put(vol + "@" + nodeId, r);
+        LOG.info(
+            "rebuild of {} on {}: {} of {} bytes{}",
+            vol,
+            nodeId,
+            r.getBytesDone(),
+            r.getBytesTotal(),
+            r.getKind() == io.mycnet.storage.api.v1.ReplicaReport.Kind.REBUILD_FAILED
+                ? " (interrupted: " + r.getMessage() + ")"
+                : "");
+      }
+      case REBUILD_COMPLETE -> {
+        service.rebuilds().put(vol + "@" + nodeId, r);
+        LOG.info("rebuild of {} on {} complete at epoch {}", vol, nodeId, r.getEpoch());
+        service.replicaEvents().rebuildComplete(nodeId, vol, r.getEpoch());
+      }
+      case INTEGRITY_FAULT -> {
+        LOG.warn("integrity fault in the replica of {} on {}: {}", vol, nodeId, r.getMessage());
+        notify(l -> l.onIntegrityEvidence(nodeId, vol, false, r.getMessage()));
+        service.replicaEvents().replicaUnhealthy(vol, nodeId, r.getMessage());
+      }
+      case REPLICA_OUT_OF_SYNC -> {
+        LOG.warn(
+            "primary {} reports the replica of {} on {} out of sync: {}",
+            nodeId,
+            vol,
+            r.getNodeId(),
+            r.getMessage());
+        service.replicaEvents().replicaUnhealthy(vol, r.getNodeId(), r.getMessage());
+      }
+      default ->
+          throw Status.INVALID_ARGUMENT
+              .withDescription("replica_report.kind is unspecified")
+              .asRuntimeException();
+    }
   }
 
   private void ping() {

@@ -100,6 +100,26 @@ public final class ControlPlaneMain {
     NodeApiServer server =
         new NodeApiServer(
             settings, ca, tokens, security, registry, queue, NodeMeasurementListener.NONE, clock);
+    // The data path's control-plane side: rebuild completions and unhealthy replicas go to the
+    // replication manager (only completeRebuild / replicaFailedAudit are used here; reconcile
+    // passes are the operator's), and every epoch change is published to the replicas' agents.
+    io.mycnet.storage.operator.allocation.NodeTrustSource noTrust =
+        id -> io.mycnet.storage.operator.allocation.NodeTrustSource.NodeTrust.UNKNOWN;
+    io.mycnet.storage.operator.allocation.ReplicationManager replication =
+        new io.mycnet.storage.operator.allocation.ReplicationManager(
+            store,
+            keys,
+            registry,
+            queue,
+            new io.mycnet.storage.operator.allocation.ClusterViewCache(store, keys, noTrust),
+            new io.mycnet.storage.operator.allocation.PlannerPlacement(r -> java.util.Set.of()),
+            noTrust,
+            pool -> 1.0,
+            io.mycnet.storage.operator.allocation.ReplicationManager.Settings.defaults(),
+            clock);
+    server.replicaEvents(ReplicaEvents.of(replication));
+    AssignmentPublisher assignments =
+        new AssignmentPublisher(store, keys, queue, registry, clock).start();
     server.start(cfg.listen, cfg.joinListen);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -107,6 +127,7 @@ public final class ControlPlaneMain {
             new Thread(
                 () -> {
                   LOG.info("shutting down");
+                  assignments.close();
                   server.close();
                   client.close();
                   stopped.countDown();

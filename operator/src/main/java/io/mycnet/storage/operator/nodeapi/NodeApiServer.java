@@ -194,6 +194,25 @@ public final class NodeApiServer implements AutoCloseable {
     return joinServer.getPort();
   }
 
+  /** Where rebuild completions and unhealthy replicas go (the replication manager). */
+  public NodeApiServer replicaEvents(ReplicaEvents events) {
+    session.replicaEvents(events);
+    return this;
+  }
+
+  /** Latest rebuild progress per {@code volume@node} (bytes done / total), for status. */
+  public java.util.Map<String, io.mycnet.storage.api.v1.ReplicaReport> rebuildProgress() {
+    return java.util.Map.copyOf(session.rebuilds());
+  }
+
+  /** Completes with the result of {@code commandId} when its agent answers. */
+  java.util.concurrent.CompletableFuture<io.mycnet.storage.api.v1.CommandResult> awaitResult(
+      String commandId) {
+    return session
+        .awaited()
+        .computeIfAbsent(commandId, k -> new java.util.concurrent.CompletableFuture<>());
+  }
+
   /** Number of open sessions (agents connected). */
   public int sessionCount() {
     return session.sessions().size();

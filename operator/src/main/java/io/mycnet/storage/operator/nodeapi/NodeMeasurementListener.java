@@ -40,6 +40,12 @@ public interface NodeMeasurementListener {
   /** The agent's replica inventory (after every connect and every change). */
   default void onInventory(String nodeId, ReplicaInventory inventory) {}
 
+  /**
+   * Integrity evidence about a node: an audit it passed or failed, or a checksum fault its agent
+   * reported (scrub, read). Feeds the data-integrity factor.
+   */
+  default void onIntegrityEvidence(String nodeId, String volumeId, boolean passed, String detail) {}
+
   /** A session was accepted. */
   default void onSessionOpened(String nodeId, Instant at) {}
 

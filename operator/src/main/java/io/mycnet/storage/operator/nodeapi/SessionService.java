@@ -40,6 +40,32 @@ final class SessionService extends NodeSessionGrpc.NodeSessionImplBase {
   private final ScheduledExecutorService timer;
   private final ConcurrentHashMap<String, AgentSession> sessions = new ConcurrentHashMap<>();
   private final LongAdder heartbeats = new LongAdder();
+  private volatile ReplicaEvents replicaEvents = ReplicaEvents.NONE;
+  private final ConcurrentHashMap<String, io.mycnet.storage.api.v1.ReplicaReport> rebuilds =
+      new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<
+          String, java.util.concurrent.CompletableFuture<io.mycnet.storage.api.v1.CommandResult>>
+      awaited = new ConcurrentHashMap<>();
+
+  void replicaEvents(ReplicaEvents e) {
+    this.replicaEvents = e;
+  }
+
+  ReplicaEvents replicaEvents() {
+    return replicaEvents;
+  }
+
+  /** Latest rebuild report per "volume@node". */
+  ConcurrentHashMap<String, io.mycnet.storage.api.v1.ReplicaReport> rebuilds() {
+    return rebuilds;
+  }
+
+  /** Futures completed by the command result of a command id (audits). */
+  ConcurrentHashMap<
+          String, java.util.concurrent.CompletableFuture<io.mycnet.storage.api.v1.CommandResult>>
+      awaited() {
+    return awaited;
+  }
 
   SessionService(
       NodeApiSettings settings,

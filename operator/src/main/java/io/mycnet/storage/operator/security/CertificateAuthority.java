@@ -335,6 +335,43 @@ public final class CertificateAuthority {
     }
   }
 
+  /** The CN prefix of volume client certificates: {@code client:<service namespace>}. */
+  public static final String CLIENT_PREFIX = "client:";
+
+  /**
+   * Signs a volume client certificate for {@code namespace}: subject {@code CN=client:<namespace>,
+   * O=mycnet-storage clients}, client authentication only, the node lifetime. Agents admit it to
+   * the volumes of that namespace and to volumes shared with it (docs/data-path.md).
+   */
+  public X509Certificate signClient(PublicKey key, String namespace) {
+    if (namespace == null || !namespace.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?")) {
+      throw new IllegalArgumentException("namespace '" + namespace + "' is not a DNS-1123 label");
+    }
+    try {
+      Instant now = clock.instant();
+      X500Name subject =
+          new X500NameBuilder(BCStyle.INSTANCE)
+              .addRDN(BCStyle.O, "mycnet-storage clients")
+              .addRDN(BCStyle.CN, CLIENT_PREFIX + namespace)
+              .build();
+      X509v3CertificateBuilder b =
+          new JcaX509v3CertificateBuilder(
+              caCert,
+              randomSerial(random),
+              Date.from(now.minus(CLOCK_SKEW)),
+              Date.from(now.plus(nodeLifetime)),
+              subject,
+              key);
+      b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+      b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature));
+      b.addExtension(
+          Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_clientAuth));
+      return sign(b, caKey);
+    } catch (GeneralSecurityException | CertIOException e) {
+      throw new IllegalStateException("cannot sign a client certificate for " + namespace, e);
+    }
+  }
+
   /** A TLS server identity for the control plane: fresh key, in memory only. */
   public record ServerIdentity(PrivateKey key, X509Certificate certificate) {}
 

@@ -1,0 +1,594 @@
+package io.mycnet.storage.agent;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.mycnet.storage.api.v1.AccessGrant;
+import io.mycnet.storage.api.v1.AssignReplica;
+import io.mycnet.storage.api.v1.ConsistencyLevel;
+import io.mycnet.storage.api.v1.ReplicaMember;
+import io.mycnet.storage.api.v1.ReplicaReport;
+import io.mycnet.storage.api.v1.ReplicaState;
+import io.mycnet.storage.api.v1.ReplicaWrite;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One volume replica with its place in the replica set: epoch fencing, the primary's ordered
+ * forwarding to followers (STRONG: acknowledged when every in-sync follower made the write durable;
+ * EVENTUAL: when the primary did), the follower's in-order apply, and the catch-up log of a replica
+ * being rebuilt.
+ *
+ * <p>Writes carry a sequence number assigned by the primary; a follower applies them strictly in
+ * order. A follower that fails or times out is marked out of sync (reported to the control plane,
+ * never silently skipped); a STRONG write needs a majority of the replica set durable, so a primary
+ * cut off from its peers stops acknowledging. A follower answering "stale epoch" fences the
+ * primary: it stops serving.
+ */
+public final class ReplicatedVolume implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ReplicatedVolume.class);
+  static final long FORWARD_DEADLINE_MS = 5_000;
+  static final long ORDER_WAIT_MS = 5_000;
+
+  /** What a volume needs from the agent. */
+  interface Context {
+    String nodeId();
+
+    PeerChannels peers();
+
+    void report(ReplicaReport r);
+
+    void recordEpoch(String volumeId, long epoch);
+  }
+
+  private final VolumeReplica replica;
+  private final Context ctx;
+  private final Object order = new Object();
+  private volatile long epoch;
+  private volatile AssignReplica assignment;
+  private volatile boolean fenced;
+  private volatile String fencedWhy = "";
+  // Primary state, guarded by `order`:
+  private long lastSequence;
+  private final Map<String, ReplicaMember> attached = new LinkedHashMap<>();
+  private final Set<String> outOfSync = ConcurrentHashMap.newKeySet();
+  // Follower state, guarded by `order`:
+  private long applied;
+  // Rebuild state, guarded by `order`: null when not rebuilding.
+  private List<ReplicaWrite> catchUp;
+  private boolean attaching;
+  volatile Rebuilder rebuild;
+
+  ReplicatedVolume(VolumeReplica replica, long epoch, Context ctx) {
+    this.replica = replica;
+    this.epoch = epoch;
+    this.ctx = ctx;
+    try {
+      if (java.nio.file.Files.exists(replica.dir().resolve("assignment.pb"))) {
+        AssignReplica a =
+            AssignReplica.parseFrom(
+                java.nio.file.Files.readAllBytes(replica.dir().resolve("assignment.pb")));
+        this.assignment = a;
+        this.epoch = Math.max(epoch, a.getEpoch());
+      }
+    } catch (IOException e) {
+      LOG.warn("cannot read the assignment of {}: {}", replica.volumeId(), e.toString());
+    }
+  }
+
+  public VolumeReplica replica() {
+    return replica;
+  }
+
+  public long epoch() {
+    return epoch;
+  }
+
+  public AssignReplica assignment() {
+    return assignment;
+  }
+
+  public boolean isPrimary() {
+    AssignReplica a = assignment;
+    return a != null && a.getPrimaryNodeId().equals(ctx.nodeId()) && !fenced;
+  }
+
+  public boolean fenced() {
+    return fenced;
+  }
+
+  public Set<String> outOfSync() {
+    return Set.copyOf(outOfSync);
+  }
+
+  public long appliedSequence() {
+    synchronized (order) {
+      return Math.max(applied, lastSequence);
+    }
+  }
+
+  void learnEpoch(long e) {
+    if (e > epoch) {
+      epoch = e;
+    }
+  }
+
+  /** Applies an assignment (idempotent; an older epoch than known is refused). */
+  String assign(AssignReplica a) throws IOException {
+    if (a.getEpoch() < epoch && assignment != null && assignment.getEpoch() > a.getEpoch()) {
+      throw new IOException(
+          "stale assignment: the replica of "
+              + a.getVolumeId()
+              + " is at epoch "
+              + epoch
+              + ", newer than "
+              + a.getEpoch());
+    }
+    DurableFiles.write(replica.dir().resolve("assignment.pb"), a.toByteArray(), true);
+    synchronized (order) {
+      boolean wasPrimary = isPrimary();
+      assignment = a;
+      epoch = Math.max(epoch, a.getEpoch());
+      fenced = false;
+      if (a.getPrimaryNodeId().equals(ctx.nodeId())) {
+        if (!wasPrimary) {
+          lastSequence = Math.max(lastSequence, applied);
+        }
+        // Attached rebuild targets that are now members stay; out-of-sync marks persist until the
+        // control plane replaced the replica.
+        for (ReplicaMember m : a.getPeersList()) {
+          if (m.getState() == ReplicaState.REPLICA_STATE_REBUILDING) {
+            continue;
+          }
+          if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY) {
+            attached.remove(m.getNodeId());
+          }
+        }
+        attached.keySet().removeIf(n -> memberState(a, n) == null);
+      } else {
+        attached.clear();
+        applied = Math.max(applied, lastSequence);
+      }
+    }
+    ctx.recordEpoch(a.getVolumeId(), a.getEpoch());
+    return "replica of "
+        + a.getVolumeId()
+        + " at epoch "
+        + a.getEpoch()
+        + (a.getPrimaryNodeId().equals(ctx.nodeId())
+            ? " (primary)"
+            : " (follower of " + a.getPrimaryNodeId() + ")");
+  }
+
+  private static ReplicaState memberState(AssignReplica a, String nodeId) {
+    for (ReplicaMember m : a.getPeersList()) {
+      if (m.getNodeId().equals(nodeId)) {
+        return m.getState();
+      }
+    }
+    return null;
+  }
+
+  /** Checks the request's epoch against this replica's. */
+  void checkEpoch(long requestEpoch) {
+    if (requestEpoch < epoch) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "stale epoch "
+                  + requestEpoch
+                  + ": the replica of "
+                  + replica.volumeId()
+                  + " is at epoch "
+                  + epoch
+                  + "; ask Stat for the current epoch and primary")
+          .asRuntimeException();
+    }
+    if (requestEpoch > epoch) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "epoch "
+                  + requestEpoch
+                  + " is newer than this replica of "
+                  + replica.volumeId()
+                  + " knows (epoch "
+                  + epoch
+                  + "): it was replaced or has not heard of the change yet; retry shortly")
+          .asRuntimeException();
+    }
+    if (fenced) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "this replica of " + replica.volumeId() + " lost its role (fenced): " + fencedWhy)
+          .asRuntimeException();
+    }
+  }
+
+  // ---- primary: writes ----
+
+  /** A write on the primary. Returns the number of replicas that made it durable. */
+  int primaryWrite(long offset, byte[] data, long zeroLength) throws IOException {
+    AssignReplica a = assignment;
+    if (a == null || !a.getPrimaryNodeId().equals(ctx.nodeId())) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "this node is not the primary of "
+                  + replica.volumeId()
+                  + (a == null ? "" : "; the primary is " + a.getPrimaryNodeId()))
+          .asRuntimeException();
+    }
+    List<ReplicaMember> inSync = new ArrayList<>();
+    List<ReplicaMember> rebuilding = new ArrayList<>();
+    List<ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck>> syncF = new ArrayList<>();
+    List<ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck>> rebF = new ArrayList<>();
+    long seq;
+    synchronized (order) {
+      seq = ++lastSequence;
+      if (zeroLength > 0) {
+        replica.zero(offset, zeroLength);
+      } else {
+        replica.write(offset, data);
+      }
+      ReplicaWrite w =
+          ReplicaWrite.newBuilder()
+              .setVolumeId(replica.volumeId())
+              .setEpoch(a.getEpoch())
+              .setSequence(seq)
+              .setOffset(offset)
+              .setData(zeroLength > 0 ? ByteString.EMPTY : ByteString.copyFrom(data))
+              .setZeroLength(Math.max(0, zeroLength))
+              .build();
+      for (ReplicaMember m : a.getPeersList()) {
+        if (m.getNodeId().equals(ctx.nodeId()) || outOfSync.contains(m.getNodeId())) {
+          continue;
+        }
+        if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY) {
+          inSync.add(m);
+          syncF.add(forward(m, w));
+        }
+      }
+      for (ReplicaMember m : attached.values()) {
+        if (!outOfSync.contains(m.getNodeId()) && inSync.stream().noneMatch(x -> same(x, m))) {
+          rebuilding.add(m);
+          rebF.add(forward(m, w));
+        }
+      }
+    }
+    boolean strong = a.getConsistency() == ConsistencyLevel.CONSISTENCY_LEVEL_STRONG;
+    int durable = 1;
+    for (int i = 0; i < inSync.size(); i++) {
+      ReplicaMember m = inSync.get(i);
+      if (strong) {
+        if (await(m, syncF.get(i), seq)) {
+          durable++;
+        }
+      } else {
+        int idx = i;
+        syncF.get(i).addListener(() -> await(m, syncF.get(idx), seq), Runnable::run);
+      }
+    }
+    for (int i = 0; i < rebuilding.size(); i++) {
+      ReplicaMember m = rebuilding.get(i);
+      var f = rebF.get(i);
+      f.addListener(
+          () -> {
+            try {
+              f.get();
+            } catch (Exception e) {
+              synchronized (order) {
+                attached.remove(m.getNodeId());
+              }
+              LOG.info(
+                  "rebuild target {} of {} missed write {}: detached ({})",
+                  m.getNodeId(),
+                  replica.volumeId(),
+                  seq,
+                  e.toString());
+            }
+          },
+          Runnable::run);
+    }
+    if (fenced) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "write refused: this node lost the primary role of "
+                  + replica.volumeId()
+                  + ": "
+                  + fencedWhy)
+          .asRuntimeException();
+    }
+    if (strong) {
+      int members = 0;
+      for (ReplicaMember m : a.getPeersList()) {
+        if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY) {
+          members++;
+        }
+      }
+      members = Math.max(members, 1);
+      int majority = members / 2 + 1;
+      if (durable < majority) {
+        throw Status.UNAVAILABLE
+            .withDescription(
+                "write to "
+                    + replica.volumeId()
+                    + " is durable on "
+                    + durable
+                    + " of "
+                    + members
+                    + " replicas, fewer than the majority of "
+                    + majority
+                    + " a STRONG volume needs; not acknowledged")
+            .asRuntimeException();
+      }
+    }
+    return strong ? durable : 1;
+  }
+
+  private static boolean same(ReplicaMember a, ReplicaMember b) {
+    return a.getNodeId().equals(b.getNodeId());
+  }
+
+  private ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> forward(
+      ReplicaMember m, ReplicaWrite w) {
+    return ctx.peers()
+        .stub(m.getNodeId(), m.getAddress())
+        .withDeadlineAfter(FORWARD_DEADLINE_MS, TimeUnit.MILLISECONDS)
+        .apply(w);
+  }
+
+  /** Waits for one follower's ack; on failure marks it out of sync (or fences this primary). */
+  private boolean await(
+      ReplicaMember m, ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> f, long seq) {
+    try {
+      f.get(FORWARD_DEADLINE_MS + 1000, TimeUnit.MILLISECONDS);
+      return true;
+    } catch (ExecutionException e) {
+      Status s = Status.fromThrowable(e.getCause());
+      if (s.getCode() == Status.Code.FAILED_PRECONDITION
+          && s.getDescription() != null
+          && s.getDescription().startsWith("stale epoch")) {
+        fenced = true;
+        fencedWhy = "replica on " + m.getNodeId() + " is at a newer epoch: " + s.getDescription();
+        LOG.warn("fenced as primary of {}: {}", replica.volumeId(), fencedWhy);
+        return false;
+      }
+      markOutOfSync(m.getNodeId(), seq, s.getCode() + ": " + s.getDescription());
+    } catch (TimeoutException e) {
+      markOutOfSync(m.getNodeId(), seq, "no acknowledgement in time");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return false;
+  }
+
+  private void markOutOfSync(String node, long seq, String why) {
+    if (outOfSync.add(node)) {
+      LOG.warn(
+          "replica of {} on {} is out of sync at write {}: {}", replica.volumeId(), node, seq, why);
+      ctx.report(
+          ReplicaReport.newBuilder()
+              .setVolumeId(replica.volumeId())
+              .setEpoch(epoch)
+              .setKind(ReplicaReport.Kind.REPLICA_OUT_OF_SYNC)
+              .setNodeId(node)
+              .setMessage("write " + seq + " not made durable there: " + why)
+              .build());
+    }
+  }
+
+  /** Primary: a rebuild target asks for every write from now on. */
+  long attach(String nodeId) {
+    AssignReplica a = assignment;
+    if (!isPrimary()) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription("this node is not the primary of " + replica.volumeId())
+          .asRuntimeException();
+    }
+    ReplicaMember member = null;
+    for (ReplicaMember m : a.getPeersList()) {
+      if (m.getNodeId().equals(nodeId)) {
+        member = m;
+      }
+    }
+    if (member == null) {
+      throw Status.UNAVAILABLE
+          .withDescription(
+              nodeId
+                  + " is not in the replica set of "
+                  + replica.volumeId()
+                  + " at epoch "
+                  + a.getEpoch()
+                  + " that this primary knows; retry shortly")
+          .asRuntimeException();
+    }
+    synchronized (order) {
+      outOfSync.remove(nodeId);
+      attached.put(nodeId, member);
+      return lastSequence;
+    }
+  }
+
+  // ---- follower ----
+
+  /** Follower: applies a forwarded write in sequence order. */
+  long apply(String caller, ReplicaWrite w) throws IOException {
+    AssignReplica a = assignment;
+    boolean fromPrimary = a != null && a.getPrimaryNodeId().equals(caller);
+    boolean fromMember = a != null && memberState(a, caller) != null;
+    if (w.getEpoch() < epoch) {
+      checkEpoch(w.getEpoch());
+    }
+    if (!(fromPrimary || (w.getEpoch() > epoch && fromMember) || (a == null && rebuild != null))) {
+      throw Status.PERMISSION_DENIED
+          .withDescription(
+              caller + " is not the primary of " + replica.volumeId() + " this replica knows")
+          .asRuntimeException();
+    }
+    long deadline = System.currentTimeMillis() + ORDER_WAIT_MS;
+    synchronized (order) {
+      while (attaching
+          || (w.getSequence() != applied + 1
+              && w.getSequence() > applied
+              && w.getSequence() != 1)) {
+        long left = deadline - System.currentTimeMillis();
+        if (left <= 0) {
+          throw Status.ABORTED
+              .withDescription(
+                  "write "
+                      + w.getSequence()
+                      + " arrived but "
+                      + (applied + 1)
+                      + " never did: this replica of "
+                      + replica.volumeId()
+                      + " is out of sync")
+              .asRuntimeException();
+        }
+        try {
+          order.wait(left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw Status.CANCELLED.asRuntimeException();
+        }
+      }
+      if (w.getSequence() <= applied && w.getSequence() != 1) {
+        return applied; // a repeat
+      }
+      applyLocally(w);
+      applied = w.getSequence();
+      if (catchUp != null) {
+        catchUp.add(w);
+      }
+      order.notifyAll();
+      return applied;
+    }
+  }
+
+  private void applyLocally(ReplicaWrite w) throws IOException {
+    if (w.getZeroLength() > 0) {
+      replica.zero(w.getOffset(), w.getZeroLength());
+    } else {
+      replica.write(w.getOffset(), w.getData().toByteArray());
+    }
+  }
+
+  /** Waits until this replica applied {@code seq} (rebuild sources). */
+  void awaitApplied(long seq, long timeoutMs) {
+    long deadline = System.currentTimeMillis() + timeoutMs;
+    synchronized (order) {
+      while (Math.max(applied, lastSequence) < seq) {
+        long left = deadline - System.currentTimeMillis();
+        if (left <= 0) {
+          throw Status.UNAVAILABLE
+              .withDescription(
+                  "this replica of " + replica.volumeId() + " has not applied write " + seq)
+              .asRuntimeException();
+        }
+        try {
+          order.wait(left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw Status.CANCELLED.asRuntimeException();
+        }
+      }
+    }
+  }
+
+  // ---- rebuild target ----
+
+  void beginAttach() {
+    synchronized (order) {
+      attaching = true;
+      catchUp = new ArrayList<>();
+    }
+  }
+
+  void attached(long fromSequence) {
+    synchronized (order) {
+      attaching = false;
+      applied = fromSequence;
+      catchUp = new ArrayList<>();
+      order.notifyAll();
+    }
+  }
+
+  /** Stores a copied chunk and re-applies every forwarded write overlapping it, in order. */
+  void storeCopied(long offset, byte[] bytes, long[] entries) throws IOException {
+    synchronized (order) {
+      if (bytes != null) {
+        replica.storeCopied(offset, bytes, entries);
+      }
+      long end = offset + (bytes == null ? VolumeReplica.CHUNK : bytes.length);
+      for (ReplicaWrite w : catchUp == null ? List.<ReplicaWrite>of() : catchUp) {
+        long wEnd =
+            w.getOffset() + (w.getZeroLength() > 0 ? w.getZeroLength() : w.getData().size());
+        if (w.getOffset() < end && wEnd > offset) {
+          applyLocally(w);
+        }
+      }
+    }
+  }
+
+  void endRebuild(boolean ok) {
+    synchronized (order) {
+      attaching = false;
+      catchUp = null;
+      order.notifyAll();
+    }
+  }
+
+  @Override
+  public void close() {
+    Rebuilder r = rebuild;
+    if (r != null) {
+      r.cancel();
+    }
+    replica.close();
+  }
+
+  /** True when {@code namespace} may read ({@code write=false}) or write the volume. */
+  static String accessProblem(AssignReplica a, String namespace, boolean write) {
+    if (a == null) {
+      return "the replica has no assignment yet (namespace unknown): retry shortly";
+    }
+    if (a.getNamespace().equals(namespace)) {
+      return null;
+    }
+    for (AccessGrant g : a.getGrantsList()) {
+      if (g.getNamespace().equals(namespace)) {
+        if (write && g.getReadOnly()) {
+          return "namespace "
+              + namespace
+              + " has a read-only share of "
+              + a.getVolumeId()
+              + " (owned by "
+              + a.getNamespace()
+              + "): writes are refused";
+        }
+        return null;
+      }
+    }
+    return "namespace "
+        + namespace
+        + " has no access to "
+        + a.getVolumeId()
+        + " (owned by "
+        + a.getNamespace()
+        + ", not shared with it)";
+  }
+
+  static StatusRuntimeException notFound(String volumeId) {
+    return Status.NOT_FOUND
+        .withDescription("no replica of volume " + volumeId + " on this node")
+        .asRuntimeException();
+  }
+}

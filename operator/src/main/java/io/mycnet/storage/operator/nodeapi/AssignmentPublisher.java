@@ -1,0 +1,136 @@
+package io.mycnet.storage.operator.nodeapi;
+
+import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.watch.WatchEvent;
+import io.mycnet.storage.api.v1.Allocation;
+import io.mycnet.storage.api.v1.AssignReplica;
+import io.mycnet.storage.api.v1.NamespaceRecord;
+import io.mycnet.storage.api.v1.NodeCommand;
+import io.mycnet.storage.api.v1.NodeRecord;
+import io.mycnet.storage.api.v1.Replica;
+import io.mycnet.storage.api.v1.ReplicaMember;
+import io.mycnet.storage.api.v1.ReplicaState;
+import io.mycnet.storage.operator.allocation.CommandQueue;
+import io.mycnet.storage.operator.allocation.EtcdKeys;
+import io.mycnet.storage.operator.allocation.EtcdStore;
+import io.mycnet.storage.operator.allocation.NodeRegistry;
+import io.mycnet.storage.operator.allocation.Versioned;
+import java.time.Clock;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Tells every replica's node the volume's current epoch, primary, replica set (with data-port
+ * addresses) and access (owner namespace, shares) with an {@code AssignReplica} command whenever an
+ * allocation's epoch changes. Command ids are deterministic ({@code
+ * assign:<volume>:<incarnation>:<epoch>:<node>}), so a restart or a second control plane queues
+ * nothing twice that is still pending, and agents apply a repeat once. LOST replicas get nothing.
+ */
+public final class AssignmentPublisher implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(AssignmentPublisher.class);
+  private final EtcdStore store;
+  private final EtcdKeys keys;
+  private final CommandQueue queue;
+  private final NodeRegistry registry;
+  private final Clock clock;
+  private final ExecutorService worker =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "assignments");
+            t.setDaemon(true);
+            return t;
+          });
+  private Watch.Watcher watcher;
+
+  public AssignmentPublisher(
+      EtcdStore store, EtcdKeys keys, CommandQueue queue, NodeRegistry registry, Clock clock) {
+    this.store = store;
+    this.keys = keys;
+    this.queue = queue;
+    this.registry = registry;
+    this.clock = clock;
+  }
+
+  public AssignmentPublisher start() {
+    watcher =
+        store.watchPrefix(
+            keys.allocations(),
+            e -> {
+              if (e.getEventType() == WatchEvent.EventType.PUT) {
+                try {
+                  Allocation a = Allocation.parseFrom(e.getKeyValue().getValue().getBytes());
+                  worker.execute(() -> publish(a));
+                } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+                  LOG.error("unreadable allocation", ex);
+                }
+              }
+            });
+    worker.execute(
+        () -> {
+          for (Versioned<Allocation> v : store.list(keys.allocations(), Allocation.parser())) {
+            publish(v.value());
+          }
+        });
+    return this;
+  }
+
+  /** Queues the assignment of {@code a} to each of its replicas' nodes. */
+  public void publish(Allocation a) {
+    try {
+      AssignReplica.Builder b =
+          AssignReplica.newBuilder()
+              .setVolumeId(a.getVolumeId())
+              .setEpoch(a.getEpoch())
+              .setSizeBytes(a.getSizeBytes())
+              .setConsistency(a.getConsistency())
+              .setPrimaryNodeId(a.getPrimaryNodeId())
+              .setNamespace(a.getNamespace());
+      Versioned<NamespaceRecord> ns =
+          store.get(keys.namespace(a.getNamespace()), NamespaceRecord.parser());
+      if (ns.exists()) {
+        b.addAllGrants(ns.value().getSharesList());
+      }
+      for (Replica r : a.getReplicasList()) {
+        String address = registry.get(r.getNodeId()).map(NodeRecord::getAddress).orElse("");
+        b.addPeers(
+            ReplicaMember.newBuilder()
+                .setNodeId(r.getNodeId())
+                .setAddress(address)
+                .setState(r.getState()));
+      }
+      AssignReplica assign = b.build();
+      for (Replica r : a.getReplicasList()) {
+        if (r.getState() == ReplicaState.REPLICA_STATE_LOST) {
+          continue;
+        }
+        queue.enqueue(
+            r.getNodeId(),
+            NodeCommand.newBuilder()
+                .setCommandId(
+                    "assign:"
+                        + a.getVolumeId()
+                        + ":"
+                        + a.getIncarnation()
+                        + ":"
+                        + a.getEpoch()
+                        + ":"
+                        + r.getNodeId())
+                .setIssuedAtUnixMs(clock.millis())
+                .setAssignReplica(assign)
+                .build());
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("cannot publish the assignment of {}: {}", a.getVolumeId(), e.toString());
+    }
+  }
+
+  @Override
+  public void close() {
+    if (watcher != null) {
+      watcher.close();
+    }
+    worker.shutdownNow();
+  }
+}
