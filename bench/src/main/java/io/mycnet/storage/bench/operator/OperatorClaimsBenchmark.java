@@ -25,6 +25,7 @@ import io.mycnet.storage.operator.runtime.OperatorSettings;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustEvidence;
 import io.mycnet.storage.testsupport.EtcdCluster;
+import io.mycnet.storage.testsupport.MockApiServer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

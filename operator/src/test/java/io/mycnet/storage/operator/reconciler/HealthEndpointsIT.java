@@ -14,6 +14,7 @@ import io.mycnet.storage.operator.runtime.OperatorRuntime;
 import io.mycnet.storage.operator.runtime.OperatorSettings;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.testsupport.EtcdExtension;
+import io.mycnet.storage.testsupport.MockApiServer;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -20,6 +20,7 @@ import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustEvidence;
 import io.mycnet.storage.operator.trust.TrustEvidence.AuditKind;
 import io.mycnet.storage.operator.trust.TrustEvidence.RoundTrip;
+import io.mycnet.storage.testsupport.MockApiServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;

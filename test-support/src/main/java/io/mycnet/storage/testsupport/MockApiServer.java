@@ -1,4 +1,4 @@
-package io.mycnet.storage.operator.reconciler;
+package io.mycnet.storage.testsupport;
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespaced;
