@@ -18,9 +18,7 @@ public class AllocationException extends RuntimeException {
     /** The namespace's quota would be exceeded (RESOURCE_EXHAUSTED). */
     QUOTA_EXCEEDED,
     /** No set of nodes satisfies the request now (RESOURCE_EXHAUSTED / FAILED_PRECONDITION). */
-    NO_PLACEMENT,
-    /** This control plane is not the leader (UNAVAILABLE; retry against the leader). */
-    NOT_LEADER
+    NO_PLACEMENT
   }
 
   private final Reason reason;

@@ -109,10 +109,6 @@ public final class EtcdKeys {
     return prefix + "/leader";
   }
 
-  public String rebuilds() {
-    return prefix + "/rebuilds/";
-  }
-
   /**
    * Checks that an id is usable as one key segment: 1 to 253 characters of letters, digits and
    * {@code - _ . :} (Kubernetes names, UUIDs and {@code ns/name} pairs written as {@code ns.name}

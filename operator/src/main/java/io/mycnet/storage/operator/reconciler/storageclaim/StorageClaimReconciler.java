@@ -182,7 +182,6 @@ public final class StorageClaimReconciler
       case NOT_ALLOWED -> "NotAllowed";
       case QUOTA_EXCEEDED -> "QuotaExceeded";
       case NO_PLACEMENT -> "NoPlacement";
-      case NOT_LEADER -> "NotLeader";
     };
   }
 
