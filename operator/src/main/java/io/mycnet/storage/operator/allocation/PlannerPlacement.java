@@ -1,8 +1,11 @@
 package io.mycnet.storage.operator.allocation;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.operator.model.NodeState;
 import io.mycnet.storage.operator.model.TopologyPath;
+import io.mycnet.storage.operator.placement.AntiAffinity;
 import io.mycnet.storage.operator.placement.ClusterView;
 import io.mycnet.storage.operator.placement.GeoPoint;
 import io.mycnet.storage.operator.placement.InvalidPlacementRequestException;
@@ -25,9 +28,20 @@ import java.util.function.Function;
  * {@code s} bytes while {@code reserved + s <= capacity × overcommit}, which is the planner's rule
  * {@code free >= s / overcommit} for {@code free = capacity − reserved / overcommit}. Placement
  * slots come from the node records, where registration assigned them once.
+ *
+ * <p>A request's {@code geographicDistribution} makes distinct domains at the outermost level
+ * (regions by default) a hard rule: placement fails, explaining why, rather than put two replicas
+ * in one region.
+ *
+ * <p>Building a view indexes every node, so the last few views are kept (Caffeine) and reused while
+ * the snapshots they were built from are unchanged — replication passes, dry runs and bursts of
+ * requests between two cluster changes share one view.
  */
 public final class PlannerPlacement implements ReplicaPlacer {
+  private record ViewKey(List<NodeSnapshot> nodes, double overcommit) {}
+
   private final PlacementPlanner planner = new PlacementPlanner();
+  private final Cache<ViewKey, ClusterView> views = Caffeine.newBuilder().maximumSize(4).build();
   private final Function<NodeRecord, Set<String>> poolsOf;
 
   /**
@@ -40,10 +54,13 @@ public final class PlannerPlacement implements ReplicaPlacer {
 
   @Override
   public Outcome place(Query q, List<NodeSnapshot> nodes) {
-    ClusterView view = view(nodes, q.overcommitRatio());
+    ClusterView view =
+        views.get(
+            new ViewKey(List.copyOf(nodes), q.overcommitRatio()),
+            k -> view(k.nodes(), k.overcommit()));
     PlacementRequest request;
     try {
-      request =
+      PlacementRequest.Builder b =
           PlacementRequest.builder(q.volumeId())
               .sizeBytes(q.sizeBytes())
               .replicas(q.replicaCount())
@@ -52,8 +69,11 @@ public final class PlannerPlacement implements ReplicaPlacer {
               .pool(q.pool())
               .overcommitRatio(q.overcommitRatio())
               .keepReplicas(q.keepNodeIds())
-              .excludeNodes(q.excludedNodeIds())
-              .build();
+              .excludeNodes(q.excludedNodeIds());
+      if (q.geographicDistribution()) {
+        b.antiAffinity(AntiAffinity.HARD, null);
+      }
+      request = b.build();
     } catch (InvalidPlacementRequestException e) {
       throw AllocationException.invalid(e.getMessage());
     }

@@ -171,6 +171,28 @@ class TrustAwareStorageManagerIT {
   }
 
   @Test
+  void geographicDistributionRequiresDistinctRegions() {
+    StorageRequest two =
+        new StorageRequest(
+            "geo-2", "team-a", "default", GIB, StorageType.SERVICE, null, 2, null, true, null);
+    Allocation a = cp.manager.allocate(two);
+    assertThat(a.getReplicasList())
+        .extracting(r -> r.getTopologyPath().split("/")[0])
+        .doesNotHaveDuplicates();
+    // Three replicas cannot be in distinct regions of a two-region cluster: refused, not bent.
+    StorageRequest three =
+        new StorageRequest(
+            "geo-3", "team-a", "default", GIB, StorageType.SERVICE, null, 3, null, true, null);
+    assertThatThrownBy(() -> cp.manager.allocate(three))
+        .isInstanceOfSatisfying(
+            AllocationException.class,
+            e -> assertThat(e.reason()).isEqualTo(AllocationException.Reason.NO_PLACEMENT))
+        .hasMessageContaining("region");
+    assertThat(cp.manager.get("geo-3")).isEmpty();
+    assertThat(AllocationAudit.check(cp.store, cp.keys)).isEmpty();
+  }
+
+  @Test
   void releaseReturnsEverythingAndIsIdempotent() {
     Allocation a = cp.manager.allocate(req("rel", 7, StorageType.SERVICE));
     assertThat(cp.manager.release("rel")).contains(a);
