@@ -258,10 +258,11 @@ final class DataServer implements AutoCloseable {
             access(v, true);
             range(v, r.getOffset(), r.getData().size());
             v.checkEpoch(r.getEpoch());
-            int durable = v.primaryWrite(r.getOffset(), r.getData().toByteArray(), 0);
+            ReplicatedVolume.Written w =
+                v.primaryWrite(r.getOffset(), r.getData().toByteArray(), 0);
             return WriteResponse.newBuilder()
-                .setSequence(v.appliedSequence())
-                .setDurableReplicas(durable)
+                .setSequence(w.sequence())
+                .setDurableReplicas(w.durable())
                 .build();
           });
     }
@@ -278,11 +279,13 @@ final class DataServer implements AutoCloseable {
               throw Status.INVALID_ARGUMENT.withDescription(p).asRuntimeException();
             }
             v.checkEpoch(r.getEpoch());
-            int durable =
-                r.getLength() == 0 ? 1 : v.primaryWrite(r.getOffset(), null, r.getLength());
+            ReplicatedVolume.Written w =
+                r.getLength() == 0
+                    ? new ReplicatedVolume.Written(v.appliedSequence(), 1)
+                    : v.primaryWrite(r.getOffset(), null, r.getLength());
             return WriteResponse.newBuilder()
-                .setSequence(v.appliedSequence())
-                .setDurableReplicas(durable)
+                .setSequence(w.sequence())
+                .setDurableReplicas(w.durable())
                 .build();
           });
     }

@@ -156,6 +156,14 @@ public final class ReplicatedVolume implements AutoCloseable {
           }
         }
         attached.keySet().removeIf(n -> memberState(a, n) == null);
+        for (ReplicaMember m : a.getPeersList()) {
+          if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY
+              && outOfSync.contains(m.getNodeId())) {
+            // Marked while it was being rebuilt (or before this epoch): the control plane now
+            // counts it healthy, so say again that it is not.
+            reportOutOfSync(m.getNodeId(), "still out of sync at epoch " + a.getEpoch());
+          }
+        }
       } else {
         attached.clear();
         applied = Math.max(applied, lastSequence);
@@ -216,8 +224,11 @@ public final class ReplicatedVolume implements AutoCloseable {
 
   // ---- primary: writes ----
 
-  /** A write on the primary. Returns the number of replicas that made it durable. */
-  int primaryWrite(long offset, byte[] data, long zeroLength) throws IOException {
+  /** An acknowledged write: its place in the write order and how many replicas made it durable. */
+  record Written(long sequence, int durable) {}
+
+  /** A write on the primary. */
+  Written primaryWrite(long offset, byte[] data, long zeroLength) throws IOException {
     AssignReplica a = assignment;
     if (a == null || !a.getPrimaryNodeId().equals(ctx.nodeId())) {
       throw Status.FAILED_PRECONDITION
@@ -288,12 +299,17 @@ public final class ReplicatedVolume implements AutoCloseable {
               synchronized (order) {
                 attached.remove(m.getNodeId());
               }
-              LOG.info(
-                  "rebuild target {} of {} missed write {}: detached ({})",
+              // Never skipped silently: it stays out of sync (not forwarded to, reported) until it
+              // attaches again or the control plane replaces it.
+              Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+              Status s = Status.fromThrowable(cause);
+              markOutOfSync(
                   m.getNodeId(),
-                  replica.volumeId(),
                   seq,
-                  e.toString());
+                  "rebuild target missed the write, detached: "
+                      + s.getCode()
+                      + ": "
+                      + s.getDescription());
             }
           },
           Runnable::run);
@@ -331,7 +347,7 @@ public final class ReplicatedVolume implements AutoCloseable {
             .asRuntimeException();
       }
     }
-    return strong ? durable : 1;
+    return new Written(seq, strong ? durable : 1);
   }
 
   private static boolean same(ReplicaMember a, ReplicaMember b) {
@@ -340,10 +356,17 @@ public final class ReplicatedVolume implements AutoCloseable {
 
   private ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> forward(
       ReplicaMember m, ReplicaWrite w) {
-    return ctx.peers()
-        .stub(m.getNodeId(), m.getAddress())
-        .withDeadlineAfter(FORWARD_DEADLINE_MS, TimeUnit.MILLISECONDS)
-        .apply(w);
+    // Not in the client's call context: that is cancelled as soon as the client has its answer,
+    // which would cancel every forward still in flight (EVENTUAL followers, rebuild targets).
+    io.grpc.Context previous = io.grpc.Context.ROOT.attach();
+    try {
+      return ctx.peers()
+          .stub(m.getNodeId(), m.getAddress())
+          .withDeadlineAfter(FORWARD_DEADLINE_MS, TimeUnit.MILLISECONDS)
+          .apply(w);
+    } finally {
+      io.grpc.Context.ROOT.detach(previous);
+    }
   }
 
   /** Waits for one follower's ack; on failure marks it out of sync (or fences this primary). */
@@ -375,15 +398,19 @@ public final class ReplicatedVolume implements AutoCloseable {
     if (outOfSync.add(node)) {
       LOG.warn(
           "replica of {} on {} is out of sync at write {}: {}", replica.volumeId(), node, seq, why);
-      ctx.report(
-          ReplicaReport.newBuilder()
-              .setVolumeId(replica.volumeId())
-              .setEpoch(epoch)
-              .setKind(ReplicaReport.Kind.REPLICA_OUT_OF_SYNC)
-              .setNodeId(node)
-              .setMessage("write " + seq + " not made durable there: " + why)
-              .build());
+      reportOutOfSync(node, "write " + seq + " not made durable there: " + why);
     }
+  }
+
+  private void reportOutOfSync(String node, String message) {
+    ctx.report(
+        ReplicaReport.newBuilder()
+            .setVolumeId(replica.volumeId())
+            .setEpoch(epoch)
+            .setKind(ReplicaReport.Kind.REPLICA_OUT_OF_SYNC)
+            .setNodeId(node)
+            .setMessage(message)
+            .build());
   }
 
   /** Primary: a rebuild target asks for every write from now on. */
@@ -425,7 +452,11 @@ public final class ReplicatedVolume implements AutoCloseable {
     AssignReplica a = assignment;
     boolean fromPrimary = a != null && a.getPrimaryNodeId().equals(caller);
     boolean fromMember = a != null && memberState(a, caller) != null;
-    if (w.getEpoch() < epoch) {
+    // An older epoch is refused (fencing a deposed primary), except from the node that is still the
+    // primary at the newest epoch known here: assignments reach the nodes in no particular order,
+    // and a primary that merely has not learned of a membership change yet is not deposed.
+    boolean stillPrimary = fromPrimary && a.getEpoch() == epoch;
+    if (w.getEpoch() < epoch && !stillPrimary) {
       checkEpoch(w.getEpoch());
     }
     if (!(fromPrimary || (w.getEpoch() > epoch && fromMember) || (a == null && rebuild != null))) {

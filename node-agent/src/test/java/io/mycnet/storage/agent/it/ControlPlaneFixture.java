@@ -103,9 +103,14 @@ final class ControlPlaneFixture implements AutoCloseable {
 
   /** Starts an agent process and waits for it to be up (not necessarily joined). */
   JavaProcess startAgent(String nodeId, String token, String... extra) {
+    return startAgentAt(nodeId, token, "region=eu/zone=eu-1/rack=r1/node=" + nodeId, extra);
+  }
+
+  /** Starts an agent process at {@code topology} and waits for it to be up. */
+  JavaProcess startAgentAt(String nodeId, String token, String topology, String... extra) {
     List<String> args = new ArrayList<>();
     args.add("--node-id=" + nodeId);
-    args.add("--topology=region=eu/zone=eu-1/rack=r1/node=" + nodeId);
+    args.add("--topology=" + topology);
     args.add("--owner=tests");
     args.add("--data-dir=" + agentDataDir(nodeId));
     args.add("--capacity=1GiB");

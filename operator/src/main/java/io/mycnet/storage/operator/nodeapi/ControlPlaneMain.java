@@ -38,9 +38,10 @@ import org.slf4j.LoggerFactory;
  * ({@code /mycnet}), {@code lease-ttl} (15s), {@code heartbeat-interval} (5s), {@code
  * ping-interval} (30s), {@code node-cert-lifetime} (24h), {@code server-names} (localhost,
  * 127.0.0.1, ::1 and the host name), {@code join-failures-per-minute} (20), {@code max-sessions}
- * (20000). Durations: {@code 500ms}, {@code 15s}, {@code 10m}, {@code 24h} or ISO-8601. An invalid
- * setting stops the process with exit code 2 and a message naming it. Prints {@code ready
- * session=<port> join=<port>} on stdout once serving.
+ * (20000), {@code audit-interval} (0: off; else every volume's healthy replicas are audited whole
+ * that often, {@link AuditCoordinator}). Durations: {@code 500ms}, {@code 15s}, {@code 10m}, {@code
+ * 24h} or ISO-8601. An invalid setting stops the process with exit code 2 and a message naming it.
+ * Prints {@code ready session=<port> join=<port>} on stdout once serving.
  */
 public final class ControlPlaneMain {
   private static final Logger LOG = LoggerFactory.getLogger(ControlPlaneMain.class);
@@ -121,12 +122,40 @@ public final class ControlPlaneMain {
     AssignmentPublisher assignments =
         new AssignmentPublisher(store, keys, queue, registry, clock).start();
     server.start(cfg.listen, cfg.joinListen);
+    java.util.concurrent.ScheduledExecutorService auditor = null;
+    if (!cfg.auditInterval.isZero()) {
+      AuditCoordinator audits =
+          new AuditCoordinator(
+              store,
+              keys,
+              queue,
+              server,
+              NodeMeasurementListener.NONE,
+              ReplicaEvents.of(replication),
+              clock);
+      auditor =
+          java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "audits");
+                t.setDaemon(true);
+                return t;
+              });
+      auditor.scheduleWithFixedDelay(
+          () -> auditAll(store, keys, audits),
+          cfg.auditInterval.toMillis(),
+          cfg.auditInterval.toMillis(),
+          java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+    java.util.concurrent.ScheduledExecutorService auditorToStop = auditor;
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
                 () -> {
                   LOG.info("shutting down");
+                  if (auditorToStop != null) {
+                    auditorToStop.shutdownNow();
+                  }
                   assignments.close();
                   server.close();
                   client.close();
@@ -136,6 +165,23 @@ public final class ControlPlaneMain {
     System.out.println("ready session=" + server.sessionPort() + " join=" + server.joinPort());
     System.out.flush();
     stopped.await();
+  }
+
+  /** One audit pass: every volume, its whole range, every healthy replica. */
+  static void auditAll(EtcdStore store, EtcdKeys keys, AuditCoordinator audits) {
+    try {
+      for (var v : store.list(keys.allocations(), io.mycnet.storage.api.v1.Allocation.parser())) {
+        var a = v.value();
+        if (a.getSizeBytes() <= 0) {
+          continue;
+        }
+        AuditCoordinator.Outcome o =
+            audits.audit(a.getVolumeId(), 0, a.getSizeBytes(), Duration.ofSeconds(30));
+        LOG.info("audit of {}: {} {}", a.getVolumeId(), o.note(), o.failed());
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("audit pass failed: {}", e.toString());
+    }
   }
 
   static Map<String, String> parseFlags(String[] args) {
@@ -219,7 +265,8 @@ public final class ControlPlaneMain {
             "node-cert-lifetime",
             "server-names",
             "join-failures-per-minute",
-            "max-sessions");
+            "max-sessions",
+            "audit-interval");
 
     List<URI> etcdEndpoints = new ArrayList<>();
     Path caDir;
@@ -234,6 +281,7 @@ public final class ControlPlaneMain {
     List<String> serverNames;
     int joinFailuresPerMinute;
     int maxSessions;
+    Duration auditInterval;
 
     static Config from(Map<String, String> f) {
       Config c = new Config();
@@ -316,6 +364,13 @@ public final class ControlPlaneMain {
       c.serverNames = names;
       c.joinFailuresPerMinute = positive(f, "join-failures-per-minute", "20");
       c.maxSessions = positive(f, "max-sessions", "20000");
+      c.auditInterval =
+          f.containsKey("audit-interval")
+              ? duration("audit-interval", f.get("audit-interval"))
+              : Duration.ZERO;
+      if (c.auditInterval.isNegative()) {
+        throw new BadSetting("audit-interval", "must not be negative");
+      }
       return c;
     }
 

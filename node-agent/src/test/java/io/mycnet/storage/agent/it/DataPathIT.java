@@ -1,0 +1,707 @@
+package io.mycnet.storage.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.mycnet.storage.agent.NodeIdentity;
+import io.mycnet.storage.api.v1.AccessGrant;
+import io.mycnet.storage.api.v1.Allocation;
+import io.mycnet.storage.api.v1.NamespaceRecord;
+import io.mycnet.storage.api.v1.NodeRecord;
+import io.mycnet.storage.api.v1.ReadRequest;
+import io.mycnet.storage.api.v1.Replica;
+import io.mycnet.storage.api.v1.ReplicaRole;
+import io.mycnet.storage.api.v1.ReplicaState;
+import io.mycnet.storage.api.v1.StatRequest;
+import io.mycnet.storage.api.v1.TrimRequest;
+import io.mycnet.storage.api.v1.VolumeIoGrpc;
+import io.mycnet.storage.api.v1.VolumeStat;
+import io.mycnet.storage.api.v1.WriteRequest;
+import io.mycnet.storage.api.v1.WriteResponse;
+import io.mycnet.storage.operator.allocation.ClusterViewCache;
+import io.mycnet.storage.operator.allocation.NodeTrustSource;
+import io.mycnet.storage.operator.allocation.PlannerPlacement;
+import io.mycnet.storage.operator.allocation.ReplicaPlacer;
+import io.mycnet.storage.operator.allocation.ReplicationManager;
+import io.mycnet.storage.operator.allocation.StorageRequest;
+import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
+import io.mycnet.storage.operator.model.ConsistencyLevel;
+import io.mycnet.storage.operator.model.StorageType;
+import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.security.CertificateAuthority;
+import io.mycnet.storage.testsupport.EtcdExtension;
+import java.io.RandomAccessFile;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The replica data path end to end: a control plane and four agents (four zones) as separate
+ * processes against a real etcd; a STRONG 3-replica volume allocated through the real allocation
+ * path (the test drives the storage and replication managers against the same etcd, as the operator
+ * would, with every registered node trusted CRITICAL — test input); a client with a {@code
+ * client:<namespace>} certificate of the control plane's CA over mutual TLS to the agents' data
+ * ports.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class DataPathIT {
+  @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
+  static final String TOKEN = "fleet1.0123456789abcdef";
+  static final String VOL = "vol-dp";
+  static final int SIZE = 8 << 20;
+  static final String OWNER = "app";
+  static final String VIEWER = "viewer";
+  static final String STRANGER = "other";
+  static final List<String> NODES = List.of("d1", "d2", "d3", "d4");
+
+  @TempDir static Path dir;
+  static ControlPlaneFixture cp;
+  static final Map<String, JavaProcess> agents = new ConcurrentHashMap<>();
+  static final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  static CertificateAuthority ca;
+  static ClusterViewCache cluster;
+  static TrustAwareStorageManager manager;
+  static ReplicationManager replication;
+  static Allocation alloc;
+  static String primary;
+  static List<String> followers;
+  static String spare;
+
+  /** The volume's content as acknowledged writes made it. */
+  static final byte[] model = new byte[SIZE];
+
+  static final SecureRandom random = new SecureRandom();
+
+  @BeforeAll
+  static void start() throws Exception {
+    cp =
+        new ControlPlaneFixture(dir, ETCD.client(), ETCD.endpoints(), TOKEN + " reusable\n")
+            .startControlPlane();
+    List<CompletableFuture<Void>> starts = new ArrayList<>();
+    for (int i = 0; i < NODES.size(); i++) {
+      String id = NODES.get(i);
+      String topology = "region=eu/zone=z" + (i + 1) + "/rack=r1/node=" + id;
+      starts.add(
+          CompletableFuture.runAsync(
+              () ->
+                  agents.put(
+                      id,
+                      cp.startAgentAt(
+                          id,
+                          TOKEN,
+                          topology,
+                          "--scrub-interval=1s",
+                          "--rebuild-bandwidth=4MiB"))));
+    }
+    CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> NODES.stream().allMatch(n -> cp.registry.isLive(n)));
+    ca = CertificateAuthority.openOrCreate(cp.caDir, Clock.systemUTC(), Duration.ofHours(1));
+    NodeTrustSource trust = id -> new NodeTrustSource.NodeTrust(TrustTier.CRITICAL, 0.9);
+    cluster = new ClusterViewCache(cp.store, cp.keys, trust);
+    ReplicaPlacer placer = new PlannerPlacement(r -> java.util.Set.of("default"));
+    manager =
+        new TrustAwareStorageManager(
+            cp.store, cp.keys, cp.queue, cluster, placer, p -> 1.0, Clock.systemUTC());
+    replication =
+        new ReplicationManager(
+            cp.store,
+            cp.keys,
+            cp.registry,
+            cp.queue,
+            cluster,
+            placer,
+            trust,
+            p -> 1.0,
+            new ReplicationManager.Settings(Duration.ZERO, 2, 8),
+            Clock.systemUTC());
+    manager.putNamespace(
+        NamespaceRecord.newBuilder()
+            .setNamespace(OWNER)
+            .addShares(AccessGrant.newBuilder().setNamespace(VIEWER).setReadOnly(true))
+            .build());
+  }
+
+  @AfterAll
+  static void stopAll() throws Exception {
+    Path logs = Path.of("target", "datapath-it-logs");
+    if (cp != null && java.nio.file.Files.isDirectory(cp.dir.resolve("logs"))) {
+      java.nio.file.Files.createDirectories(logs);
+      try (var files = java.nio.file.Files.list(cp.dir.resolve("logs"))) {
+        for (Path f : files.toList()) {
+          java.nio.file.Files.copy(
+              f, logs.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
+    channels.values().forEach(ManagedChannel::shutdownNow);
+    if (cluster != null) {
+      cluster.close();
+    }
+    if (cp != null) {
+      cp.close();
+    }
+  }
+
+  // ---- client helpers ----
+
+  static String address(String node) {
+    return cp.registry.get(node).map(NodeRecord::getAddress).orElseThrow();
+  }
+
+  /** A VolumeIo stub to {@code node}'s data port as a client of {@code namespace}. */
+  static VolumeIoGrpc.VolumeIoBlockingStub io(String namespace, String node) {
+    ManagedChannel ch =
+        channels.computeIfAbsent(
+            namespace + "@" + node,
+            k -> {
+              try {
+                KeyPair kp = NodeIdentity.generateKeyPair();
+                X509Certificate cert = ca.signClient(kp.getPublic(), namespace);
+                String a = address(node);
+                int colon = a.lastIndexOf(':');
+                return NettyChannelBuilder.forAddress(
+                        a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
+                    .sslContext(
+                        GrpcSslContexts.forClient()
+                            .keyManager(kp.getPrivate(), cert)
+                            .trustManager(ca.certificate())
+                            .build())
+                    .overrideAuthority(node)
+                    .maxInboundMessageSize(8 << 20)
+                    .build();
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    return VolumeIoGrpc.newBlockingStub(ch).withDeadlineAfter(15, TimeUnit.SECONDS);
+  }
+
+  static VolumeStat stat(String ns, String node) {
+    return io(ns, node).stat(StatRequest.newBuilder().setVolumeId(VOL).build());
+  }
+
+  static byte[] read(String ns, String node, long epoch, long offset, long length) {
+    return io(ns, node)
+        .read(
+            ReadRequest.newBuilder()
+                .setVolumeId(VOL)
+                .setEpoch(epoch)
+                .setOffset(offset)
+                .setLength(length)
+                .build())
+        .getData()
+        .toByteArray();
+  }
+
+  static WriteResponse write(String ns, String node, long epoch, long offset, byte[] data) {
+    return io(ns, node)
+        .write(
+            WriteRequest.newBuilder()
+                .setVolumeId(VOL)
+                .setEpoch(epoch)
+                .setOffset(offset)
+                .setData(ByteString.copyFrom(data))
+                .build());
+  }
+
+  /** A write as the owner on the primary, acknowledged by {@code expectDurable} replicas. */
+  static long ownerWrite(long epoch, long offset, byte[] data, int expectDurable) {
+    WriteResponse r = write(OWNER, primary, epoch, offset, data);
+    assertThat(r.getDurableReplicas()).isEqualTo(expectDurable);
+    System.arraycopy(data, 0, model, (int) offset, data.length);
+    return r.getSequence();
+  }
+
+  static byte[] pattern(int n) {
+    byte[] b = new byte[n];
+    random.nextBytes(b);
+    return b;
+  }
+
+  static void assertCode(Status.Code code, Runnable call) {
+    assertThatThrownBy(call::run)
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(code));
+  }
+
+  /** Every byte of the replica on {@code node} equals the model. */
+  static void assertWholeVolumeMatches(String node, long epoch) {
+    int step = 1 << 20;
+    for (int off = 0; off < SIZE; off += step) {
+      byte[] got = read(OWNER, node, epoch, off, step);
+      byte[] want = Arrays.copyOfRange(model, off, off + step);
+      int diff = Arrays.mismatch(got, want);
+      assertThat(diff)
+          .as("first differing byte in %d+%d on %s (-1: none)", off, step, node)
+          .isEqualTo(-1);
+    }
+  }
+
+  static Allocation allocation() {
+    return manager.get(VOL).orElseThrow();
+  }
+
+  static long primaryEpoch() {
+    return stat(OWNER, primary).getEpoch();
+  }
+
+  // ---- the scenarios ----
+
+  @Test
+  @Order(1)
+  void strongVolumeIsAllocatedAndEveryReplicaHoldsItsAssignment() {
+    alloc =
+        manager.allocate(
+            StorageRequest.of(VOL, OWNER, "default", SIZE, StorageType.CONSENSUS)
+                .withConsistency(ConsistencyLevel.STRONG));
+    assertThat(alloc.getReplicasCount()).isEqualTo(3);
+    assertThat(alloc.getReplicasList().stream().map(Replica::getTopologyPath))
+        .as("three distinct zones")
+        .extracting(p -> p.split("/")[1])
+        .doesNotHaveDuplicates();
+    primary = alloc.getPrimaryNodeId();
+    List<String> holders = alloc.getReplicasList().stream().map(Replica::getNodeId).toList();
+    followers = holders.stream().filter(n -> !n.equals(primary)).toList();
+    spare = NODES.stream().filter(n -> !holders.contains(n)).findFirst().orElseThrow();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              for (String n : holders) {
+                VolumeStat s = stat(OWNER, n);
+                assertThat(s.getEpoch()).isEqualTo(1);
+                assertThat(s.getSizeBytes()).isEqualTo(SIZE);
+                assertThat(s.getNamespace()).isEqualTo(OWNER);
+                assertThat(s.getPrimaryNodeId()).isEqualTo(primary);
+                assertThat(s.getRole())
+                    .isEqualTo(
+                        n.equals(primary)
+                            ? ReplicaRole.REPLICA_ROLE_PRIMARY
+                            : ReplicaRole.REPLICA_ROLE_FOLLOWER);
+                assertThat(s.getConsistency())
+                    .isEqualTo(io.mycnet.storage.api.v1.ConsistencyLevel.CONSISTENCY_LEVEL_STRONG);
+                assertThat(cp.queue.pending(n)).isEmpty();
+              }
+            });
+    // The spare holds nothing.
+    assertCode(Status.Code.NOT_FOUND, () -> stat(OWNER, spare));
+  }
+
+  @Test
+  @Order(2)
+  void writesAreDurableOnEveryReplicaAndReadBackByteIdenticalFromEach() {
+    assertThat(ownerWrite(1, 12_388, pattern(64 * 1024), 3)).isEqualTo(1); // unaligned
+    assertThat(ownerWrite(1, 2 << 20, pattern(1 << 20), 3)).isEqualTo(2); // one aligned chunk
+    assertThat(ownerWrite(1, SIZE - 5000, pattern(5000), 3)).isEqualTo(3); // the last bytes
+    assertThat(ownerWrite(1, 12_388 + 1000, pattern(10), 3)).isEqualTo(4); // inside a block
+    // A trim zeroes a range (forwarded like a write).
+    WriteResponse trimmed =
+        io(OWNER, primary)
+            .trim(
+                TrimRequest.newBuilder()
+                    .setVolumeId(VOL)
+                    .setEpoch(1)
+                    .setOffset((2 << 20) + 8192)
+                    .setLength(4096)
+                    .build());
+    assertThat(trimmed.getSequence()).isEqualTo(5);
+    assertThat(trimmed.getDurableReplicas()).isEqualTo(3);
+    Arrays.fill(model, (2 << 20) + 8192, (2 << 20) + 8192 + 4096, (byte) 0);
+    for (String n : allocation().getReplicasList().stream().map(Replica::getNodeId).toList()) {
+      assertThat(read(OWNER, n, 1, 12_388, 64 * 1024))
+          .isEqualTo(Arrays.copyOfRange(model, 12_388, 12_388 + 64 * 1024));
+      assertThat(read(OWNER, n, 1, (2 << 20) + 8192, 4096)).isEqualTo(new byte[4096]);
+      assertWholeVolumeMatches(n, 1);
+      assertThat(stat(OWNER, n).getAppliedSequence()).isEqualTo(5);
+    }
+  }
+
+  @Test
+  @Order(3)
+  void aReadOnlyShareReadsButCannotWriteAndOtherNamespacesCannotRead() {
+    for (String n : followers) {
+      assertThat(read(VIEWER, n, 1, 2 << 20, 4096))
+          .isEqualTo(Arrays.copyOfRange(model, 2 << 20, (2 << 20) + 4096));
+    }
+    assertCode(Status.Code.PERMISSION_DENIED, () -> write(VIEWER, primary, 1, 0, pattern(100)));
+    assertCode(
+        Status.Code.PERMISSION_DENIED,
+        () ->
+            io(VIEWER, primary)
+                .trim(
+                    TrimRequest.newBuilder()
+                        .setVolumeId(VOL)
+                        .setEpoch(1)
+                        .setOffset(0)
+                        .setLength(4096)
+                        .build()));
+    assertCode(Status.Code.PERMISSION_DENIED, () -> read(STRANGER, primary, 1, 0, 4096));
+    assertCode(Status.Code.PERMISSION_DENIED, () -> stat(STRANGER, followers.get(0)));
+    assertCode(Status.Code.PERMISSION_DENIED, () -> write(STRANGER, primary, 1, 0, pattern(10)));
+    for (String n : allocation().getReplicasList().stream().map(Replica::getNodeId).toList()) {
+      assertThat(stat(OWNER, n).getAppliedSequence()).isEqualTo(5);
+      assertWholeVolumeMatches(n, 1);
+    }
+  }
+
+  @Test
+  @Order(4)
+  void badRequestsAreRefusedWithTheirCodesAndChangeNothing() {
+    assertCode(Status.Code.INVALID_ARGUMENT, () -> read(OWNER, primary, 1, SIZE, 1));
+    assertCode(Status.Code.INVALID_ARGUMENT, () -> read(OWNER, primary, 1, SIZE + 4096L, 10));
+    assertCode(Status.Code.INVALID_ARGUMENT, () -> read(OWNER, primary, 1, -1, 10));
+    assertCode(Status.Code.INVALID_ARGUMENT, () -> read(OWNER, primary, 1, 0, -1));
+    assertCode(
+        Status.Code.INVALID_ARGUMENT, () -> write(OWNER, primary, 1, SIZE - 10, pattern(100)));
+    assertCode(
+        Status.Code.INVALID_ARGUMENT,
+        () ->
+            io(OWNER, primary)
+                .trim(
+                    TrimRequest.newBuilder()
+                        .setVolumeId(VOL)
+                        .setEpoch(1)
+                        .setOffset(0)
+                        .setLength(-4096)
+                        .build()));
+    assertCode(
+        Status.Code.NOT_FOUND,
+        () ->
+            io(OWNER, primary)
+                .read(
+                    ReadRequest.newBuilder()
+                        .setVolumeId("vol-unknown")
+                        .setEpoch(1)
+                        .setLength(1)
+                        .build()));
+    assertCode(
+        Status.Code.NOT_FOUND,
+        () ->
+            io(OWNER, primary)
+                .write(
+                    WriteRequest.newBuilder()
+                        .setVolumeId("vol-unknown")
+                        .setEpoch(1)
+                        .setData(ByteString.copyFrom(pattern(10)))
+                        .build()));
+    assertCode(Status.Code.FAILED_PRECONDITION, () -> write(OWNER, primary, 0, 0, pattern(4096)));
+    assertCode(Status.Code.FAILED_PRECONDITION, () -> read(OWNER, primary, 0, 0, 4096));
+    assertCode(Status.Code.FAILED_PRECONDITION, () -> write(OWNER, primary, 2, 0, pattern(4096)));
+    // A follower is not the primary: it takes no client writes.
+    assertCode(
+        Status.Code.FAILED_PRECONDITION, () -> write(OWNER, followers.get(0), 1, 0, pattern(10)));
+    for (String n : allocation().getReplicasList().stream().map(Replica::getNodeId).toList()) {
+      assertThat(stat(OWNER, n).getAppliedSequence()).isEqualTo(5);
+      assertWholeVolumeMatches(n, 1);
+    }
+  }
+
+  @Test
+  @Order(5)
+  void anEventualVolumeReachesEveryReplicaAfterTheAnswerAndIsDeletedOnRelease() {
+    String vol = "vol-ev";
+    Allocation ev =
+        manager.allocate(StorageRequest.of(vol, OWNER, "default", 1 << 20, StorageType.SERVICE));
+    assertThat(ev.getConsistency())
+        .isEqualTo(io.mycnet.storage.api.v1.ConsistencyLevel.CONSISTENCY_LEVEL_EVENTUAL);
+    List<String> holders = ev.getReplicasList().stream().map(Replica::getNodeId).toList();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              for (String n : holders) {
+                assertThat(
+                        io(OWNER, n)
+                            .stat(StatRequest.newBuilder().setVolumeId(vol).build())
+                            .getPrimaryNodeId())
+                    .isEqualTo(ev.getPrimaryNodeId());
+              }
+            });
+    byte[] expected = new byte[1 << 20];
+    for (int i = 0; i < 8; i++) {
+      byte[] b = pattern(50_000);
+      WriteResponse r =
+          io(OWNER, ev.getPrimaryNodeId())
+              .write(
+                  WriteRequest.newBuilder()
+                      .setVolumeId(vol)
+                      .setEpoch(1)
+                      .setOffset(i * 100_000L)
+                      .setData(ByteString.copyFrom(b))
+                      .build());
+      assertThat(r.getDurableReplicas()).isEqualTo(1); // answered after the primary's write
+      assertThat(r.getSequence()).isEqualTo(i + 1);
+      System.arraycopy(b, 0, expected, i * 100_000, b.length);
+    }
+    // The follower gets every write in order, after the answers.
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              for (String n : holders) {
+                byte[] got =
+                    io(OWNER, n)
+                        .read(
+                            ReadRequest.newBuilder()
+                                .setVolumeId(vol)
+                                .setEpoch(1)
+                                .setLength(1 << 20)
+                                .build())
+                        .getData()
+                        .toByteArray();
+                assertThat(Arrays.mismatch(got, expected)).as("on %s", n).isEqualTo(-1);
+              }
+            });
+    assertThat(
+            io(OWNER, ev.getPrimaryNodeId())
+                .stat(StatRequest.newBuilder().setVolumeId(vol).build())
+                .getOutOfSyncList())
+        .isEmpty();
+    manager.release(vol);
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () -> {
+              for (String n : holders) {
+                assertCode(
+                    Status.Code.NOT_FOUND,
+                    () -> io(OWNER, n).stat(StatRequest.newBuilder().setVolumeId(vol).build()));
+              }
+            });
+  }
+
+  @Test
+  @Order(6)
+  void aKilledReplicaIsRebuiltOnAFourthNodeWithEveryAcknowledgedWrite() throws Exception {
+    String victim = followers.get(1);
+    String survivor = followers.get(0);
+    agents.get(victim).kill();
+    // Two of three durable is a majority: acknowledged, the dead follower marked out of sync.
+    ownerWrite(1, 100_000, pattern(300_000), 2);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> stat(OWNER, primary).getOutOfSyncList().contains(victim));
+
+    // The replication manager notices (lease gone, zero grace) and starts a rebuild on the spare.
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .pollInterval(Duration.ofMillis(300))
+        .until(() -> !replication.reconcile().rebuildsStarted().isEmpty());
+    Allocation rebuilding = allocation();
+    assertThat(rebuilding.getReplicasList())
+        .anySatisfy(
+            r -> {
+              assertThat(r.getNodeId()).isEqualTo(spare);
+              assertThat(r.getState()).isEqualTo(ReplicaState.REPLICA_STATE_REBUILDING);
+            });
+
+    // Writes keep coming while the spare is rebuilt; only acknowledged ones are expected.
+    AtomicBoolean stop = new AtomicBoolean();
+    List<long[]> unacknowledged = new ArrayList<>();
+    int[] acked = new int[1];
+    Thread writer =
+        new Thread(
+            () -> {
+              int slot = 0;
+              while (!stop.get() && slot < 40) {
+                long off = (5L << 20) + slot * 65_536L + 7;
+                byte[] data = pattern(65_536 - 14);
+                try {
+                  WriteResponse r = write(OWNER, primary, primaryEpoch(), off, data);
+                  synchronized (model) {
+                    System.arraycopy(data, 0, model, (int) off, data.length);
+                    acked[0]++;
+                  }
+                  assertThat(r.getDurableReplicas()).isGreaterThanOrEqualTo(2);
+                } catch (StatusRuntimeException e) {
+                  synchronized (model) {
+                    unacknowledged.add(new long[] {off, data.length});
+                  }
+                }
+                slot++;
+                try {
+                  Thread.sleep(50);
+                } catch (InterruptedException e) {
+                  return;
+                }
+              }
+            },
+            "writer");
+    writer.start();
+    try {
+      // The spare copies, catches up, reports in sync; completeRebuild counts it healthy and
+      // retires the dead replica.
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> {
+                Allocation a = allocation();
+                return a.getReplicasList().stream()
+                        .anyMatch(
+                            r ->
+                                r.getNodeId().equals(spare)
+                                    && r.getState() == ReplicaState.REPLICA_STATE_HEALTHY)
+                    && a.getReplicasList().stream().noneMatch(r -> r.getNodeId().equals(victim));
+              });
+    } finally {
+      stop.set(true);
+      writer.join(20_000);
+    }
+    assertThat(acked[0]).isGreaterThan(0);
+    Allocation done = allocation();
+    long epoch = done.getEpoch();
+    assertThat(epoch).isGreaterThanOrEqualTo(3);
+    assertThat(done.getReplicasList())
+        .extracting(Replica::getNodeId)
+        .containsExactlyInAnyOrder(primary, survivor, spare);
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              for (String n : List.of(primary, survivor, spare)) {
+                VolumeStat s = stat(OWNER, n);
+                assertThat(s.getEpoch()).isEqualTo(epoch);
+                assertThat(s.getRole())
+                    .isEqualTo(
+                        n.equals(primary)
+                            ? ReplicaRole.REPLICA_ROLE_PRIMARY
+                            : ReplicaRole.REPLICA_ROLE_FOLLOWER);
+              }
+            });
+    // Unacknowledged writes (refused for a stale epoch while the epoch moved) may or may not have
+    // landed: take their slots from the primary, then every byte of every replica must match.
+    synchronized (model) {
+      for (long[] u : unacknowledged) {
+        byte[] b = read(OWNER, primary, epoch, u[0], u[1]);
+        System.arraycopy(b, 0, model, (int) u[0], b.length);
+      }
+    }
+    for (String n : List.of(spare, survivor, primary)) {
+      assertWholeVolumeMatches(n, epoch);
+    }
+    // The rebuilt replica is a full member: a new write is durable on all three.
+    ownerWrite(epoch, 3 << 20, pattern(8192), 3);
+    assertThat(read(OWNER, spare, epoch, 3 << 20, 8192))
+        .isEqualTo(Arrays.copyOfRange(model, 3 << 20, (3 << 20) + 8192));
+    // The old epoch is refused now.
+    assertCode(Status.Code.FAILED_PRECONDITION, () -> write(OWNER, primary, 1, 0, pattern(10)));
+    alloc = done;
+  }
+
+  @Test
+  @Order(7)
+  void aBlockRewrittenWithAMatchingChecksumPassesReadsButFailsTheAudit() throws Exception {
+    String node = followers.get(0);
+    long epoch = allocation().getEpoch();
+    // The control plane again, now auditing every volume every second (same ports: the agents
+    // reconnect on their own).
+    int session = cp.sessionPort;
+    int join = cp.joinPort;
+    cp.controlPlane.stop();
+    cp.startControlPlane(
+        "--listen=127.0.0.1:" + session, "--join-listen=127.0.0.1:" + join, "--audit-interval=1s");
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> cp.controlPlane.countInStderr("audit of " + VOL + ": all agree []") > 0);
+    // Bytes and checksum changed together (bit rot the checksum cannot see, or a dishonest node).
+    long block = (2 << 20) / 4096 + 1;
+    byte[] bad = Arrays.copyOfRange(model, (int) block * 4096, (int) block * 4096 + 4096);
+    bad[100] ^= 0x01;
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(bad);
+    Path replica = cp.agentDataDir(node).resolve("replicas").resolve(VOL);
+    try (RandomAccessFile d = new RandomAccessFile(replica.resolve("data").toFile(), "rw");
+        RandomAccessFile c = new RandomAccessFile(replica.resolve("blocks.crc").toFile(), "rw")) {
+      d.seek(block * 4096);
+      d.write(bad);
+      c.seek(block * 8);
+      c.writeLong((0x4D594331L << 32) | crc.getValue());
+    }
+    // Reads pass the checksum: only the audit can tell.
+    assertThat(read(OWNER, node, epoch, block * 4096, 4096)).isEqualTo(bad);
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .until(
+            () ->
+                allocation().getReplicasList().stream()
+                    .anyMatch(
+                        r ->
+                            r.getNodeId().equals(node)
+                                && r.getState() == ReplicaState.REPLICA_STATE_STALE));
+    assertThat(cp.controlPlane.countInStderr(node + " failed: audit of " + VOL)).isPositive();
+    assertThat(agents.get(node).countInStderr("scrub: block")).isZero();
+    assertThat(allocation().getReplicasList())
+        .filteredOn(r -> !r.getNodeId().equals(node))
+        .allSatisfy(r -> assertThat(r.getState()).isEqualTo(ReplicaState.REPLICA_STATE_HEALTHY));
+  }
+
+  @Test
+  @Order(8)
+  void aCorruptBlockIsRefusedOnReadFoundByScrubAndTheReplicaReplaced() throws Exception {
+    String node = spare;
+    long epoch = allocation().getEpoch();
+    long blockOffset = 2 << 20; // written above, in every replica
+    Path data = cp.agentDataDir(node).resolve("replicas").resolve(VOL).resolve("data");
+    try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
+      f.seek(blockOffset + 17);
+      int b = f.read();
+      f.seek(blockOffset + 17);
+      f.write(b ^ 0x5a);
+    }
+    assertCode(Status.Code.DATA_LOSS, () -> read(OWNER, node, epoch, blockOffset, 4096));
+    // The other replicas still serve the good bytes.
+    assertThat(read(OWNER, primary, epoch, blockOffset, 4096))
+        .isEqualTo(Arrays.copyOfRange(model, (int) blockOffset, (int) blockOffset + 4096));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                agents
+                        .get(node)
+                        .countInStderr(
+                            "scrub: block at " + blockOffset + " of the replica of " + VOL)
+                    > 0);
+    // The control plane marks it STALE for the replication manager to replace.
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                allocation().getReplicasList().stream()
+                    .anyMatch(
+                        r ->
+                            r.getNodeId().equals(node)
+                                && r.getState() == ReplicaState.REPLICA_STATE_STALE));
+  }
+}
