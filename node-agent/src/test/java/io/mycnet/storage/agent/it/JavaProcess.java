@@ -127,6 +127,21 @@ final class JavaProcess implements AutoCloseable {
     return process.exitValue();
   }
 
+  /** Sends {@code signal} (e.g. {@code STOP}, {@code CONT}) to the process, by PID. */
+  void signal(String signal) {
+    try {
+      Process k = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).start();
+      if (!k.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) || k.exitValue() != 0) {
+        throw new IllegalStateException("kill -" + signal + " " + process.pid() + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** SIGKILL by PID. */
   void kill() {
     ProcessHandle.of(process.pid()).ifPresent(ProcessHandle::destroyForcibly);

@@ -1,0 +1,355 @@
+package io.mycnet.storage.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.mycnet.storage.agent.NodeIdentity;
+import io.mycnet.storage.api.v1.Allocation;
+import io.mycnet.storage.api.v1.NamespaceRecord;
+import io.mycnet.storage.api.v1.NodeRecord;
+import io.mycnet.storage.api.v1.ReadRequest;
+import io.mycnet.storage.api.v1.Replica;
+import io.mycnet.storage.api.v1.ReplicaRole;
+import io.mycnet.storage.api.v1.ReplicaState;
+import io.mycnet.storage.api.v1.StatRequest;
+import io.mycnet.storage.api.v1.VolumeIoGrpc;
+import io.mycnet.storage.api.v1.VolumeStat;
+import io.mycnet.storage.api.v1.WriteRequest;
+import io.mycnet.storage.api.v1.WriteResponse;
+import io.mycnet.storage.operator.allocation.ClusterViewCache;
+import io.mycnet.storage.operator.allocation.NodeTrustSource;
+import io.mycnet.storage.operator.allocation.PlannerPlacement;
+import io.mycnet.storage.operator.allocation.ReplicaPlacer;
+import io.mycnet.storage.operator.allocation.ReplicationManager;
+import io.mycnet.storage.operator.allocation.StorageRequest;
+import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
+import io.mycnet.storage.operator.model.ConsistencyLevel;
+import io.mycnet.storage.operator.model.StorageType;
+import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.security.CertificateAuthority;
+import io.mycnet.storage.testsupport.EtcdExtension;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A partitioned primary: the primary agent of a STRONG 3-replica volume is frozen (SIGSTOP: the
+ * process lives, its control-plane session and lease lapse), the replication manager (driven from
+ * the test, as in {@link DataPathIT}) makes a follower primary at a higher epoch and starts a
+ * rebuild of the lost replica on a fourth node. The new primary takes writes; the old one, thawed
+ * (SIGCONT) and still believing it is primary at the old epoch, has its writes refused with {@code
+ * FAILED_PRECONDITION} (the followers answer "stale epoch" and fence it); its refused write reaches
+ * no other replica, and once the rebuild completes every replica of the new set holds exactly the
+ * acknowledged writes and the old primary's replica is deleted.
+ */
+class PrimaryFailoverIT {
+  @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
+  static final String TOKEN = "fleet2.0123456789abcdef";
+  static final String VOL = "vol-failover";
+  static final int SIZE = 4 << 20;
+  static final String OWNER = "app";
+  static final List<String> NODES = List.of("f1", "f2", "f3", "f4");
+
+  @TempDir static Path dir;
+  static ControlPlaneFixture cp;
+  static final Map<String, JavaProcess> agents = new ConcurrentHashMap<>();
+  static final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  static CertificateAuthority ca;
+  static ClusterViewCache cluster;
+  static TrustAwareStorageManager manager;
+  static ReplicationManager replication;
+  static final byte[] model = new byte[SIZE];
+  static final SecureRandom random = new SecureRandom();
+
+  @BeforeAll
+  static void start() throws Exception {
+    cp =
+        new ControlPlaneFixture(dir, ETCD.client(), ETCD.endpoints(), TOKEN + " reusable\n")
+            .startControlPlane();
+    List<CompletableFuture<Void>> starts = new ArrayList<>();
+    for (int i = 0; i < NODES.size(); i++) {
+      String id = NODES.get(i);
+      String topology = "region=eu/zone=z" + (i + 1) + "/rack=r1/node=" + id;
+      // A slow rebuild (4 MiB at 1 MiB/s): the old primary is still there to be refused.
+      starts.add(
+          CompletableFuture.runAsync(
+              () ->
+                  agents.put(
+                      id, cp.startAgentAt(id, TOKEN, topology, "--rebuild-bandwidth=1MiB"))));
+    }
+    CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> NODES.stream().allMatch(n -> cp.registry.isLive(n)));
+    ca = CertificateAuthority.openOrCreate(cp.caDir, Clock.systemUTC(), Duration.ofHours(1));
+    NodeTrustSource trust = id -> new NodeTrustSource.NodeTrust(TrustTier.CRITICAL, 0.9);
+    cluster = new ClusterViewCache(cp.store, cp.keys, trust);
+    ReplicaPlacer placer = new PlannerPlacement(r -> Set.of("default"));
+    manager =
+        new TrustAwareStorageManager(
+            cp.store, cp.keys, cp.queue, cluster, placer, p -> 1.0, Clock.systemUTC());
+    replication =
+        new ReplicationManager(
+            cp.store,
+            cp.keys,
+            cp.registry,
+            cp.queue,
+            cluster,
+            placer,
+            trust,
+            p -> 1.0,
+            new ReplicationManager.Settings(Duration.ZERO, 2, 8),
+            Clock.systemUTC());
+    manager.putNamespace(NamespaceRecord.newBuilder().setNamespace(OWNER).build());
+  }
+
+  @AfterAll
+  static void stopAll() throws Exception {
+    Path logs = Path.of("target", "failover-it-logs");
+    if (cp != null && java.nio.file.Files.isDirectory(cp.dir.resolve("logs"))) {
+      java.nio.file.Files.createDirectories(logs);
+      try (var files = java.nio.file.Files.list(cp.dir.resolve("logs"))) {
+        for (Path f : files.toList()) {
+          java.nio.file.Files.copy(
+              f, logs.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
+    channels.values().forEach(ManagedChannel::shutdownNow);
+    if (cluster != null) {
+      cluster.close();
+    }
+    if (cp != null) {
+      cp.close();
+    }
+  }
+
+  static VolumeIoGrpc.VolumeIoBlockingStub io(String node) {
+    ManagedChannel ch =
+        channels.computeIfAbsent(
+            node,
+            k -> {
+              try {
+                KeyPair kp = NodeIdentity.generateKeyPair();
+                X509Certificate cert = ca.signClient(kp.getPublic(), OWNER);
+                String a = cp.registry.get(node).map(NodeRecord::getAddress).orElseThrow();
+                int colon = a.lastIndexOf(':');
+                return NettyChannelBuilder.forAddress(
+                        a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
+                    .sslContext(
+                        GrpcSslContexts.forClient()
+                            .keyManager(kp.getPrivate(), cert)
+                            .trustManager(ca.certificate())
+                            .build())
+                    .overrideAuthority(node)
+                    .maxInboundMessageSize(8 << 20)
+                    .build();
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    return VolumeIoGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS);
+  }
+
+  static VolumeStat stat(String node) {
+    return io(node).stat(StatRequest.newBuilder().setVolumeId(VOL).build());
+  }
+
+  static WriteResponse write(String node, long epoch, long offset, byte[] data) {
+    return io(node)
+        .write(
+            WriteRequest.newBuilder()
+                .setVolumeId(VOL)
+                .setEpoch(epoch)
+                .setOffset(offset)
+                .setData(ByteString.copyFrom(data))
+                .build());
+  }
+
+  static byte[] read(String node, long epoch, long offset, int length) {
+    return io(node)
+        .read(
+            ReadRequest.newBuilder()
+                .setVolumeId(VOL)
+                .setEpoch(epoch)
+                .setOffset(offset)
+                .setLength(length)
+                .build())
+        .getData()
+        .toByteArray();
+  }
+
+  /** An acknowledged write through {@code primary}, recorded in the model. */
+  static void ackedWrite(String primary, long epoch, long offset, byte[] data, int minDurable) {
+    assertThat(write(primary, epoch, offset, data).getDurableReplicas())
+        .isGreaterThanOrEqualTo(minDurable);
+    System.arraycopy(data, 0, model, (int) offset, data.length);
+  }
+
+  static byte[] pattern(int n) {
+    byte[] b = new byte[n];
+    random.nextBytes(b);
+    return b;
+  }
+
+  static void assertMatchesModel(String node, long epoch) {
+    for (int off = 0; off < SIZE; off += 1 << 20) {
+      byte[] got = read(node, epoch, off, 1 << 20);
+      assertThat(Arrays.mismatch(got, Arrays.copyOfRange(model, off, off + (1 << 20))))
+          .as("first byte differing in %d+1MiB on %s (-1: none)", off, node)
+          .isEqualTo(-1);
+    }
+  }
+
+  static Allocation allocation() {
+    return manager.get(VOL).orElseThrow();
+  }
+
+  static void awaitAssignment(List<String> nodes, long epoch, String primary) {
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              for (String n : nodes) {
+                VolumeStat s = stat(n);
+                assertThat(s.getEpoch()).as("epoch on %s", n).isEqualTo(epoch);
+                assertThat(s.getPrimaryNodeId()).as("primary on %s", n).isEqualTo(primary);
+              }
+            });
+  }
+
+  @Test
+  void aPartitionedPrimaryIsReplacedAtAHigherEpochAndItsWritesAreRefused() {
+    Allocation a =
+        manager.allocate(
+            StorageRequest.of(VOL, OWNER, "default", SIZE, StorageType.CONSENSUS)
+                .withConsistency(ConsistencyLevel.STRONG));
+    String oldPrimary = a.getPrimaryNodeId();
+    List<String> holders = a.getReplicasList().stream().map(Replica::getNodeId).toList();
+    awaitAssignment(holders, 1, oldPrimary);
+    ackedWrite(oldPrimary, 1, 0, pattern(256 * 1024), 3);
+    ackedWrite(oldPrimary, 1, 1 << 20, pattern(100_000), 3);
+
+    // Partition: the primary's process is frozen; its session and lease lapse, it is not killed.
+    JavaProcess frozen = agents.get(oldPrimary);
+    frozen.signal("STOP");
+    try {
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(200))
+          .until(() -> !replication.reconcile().rebuildsStarted().isEmpty());
+      Allocation moved = allocation();
+      String newPrimary = moved.getPrimaryNodeId();
+      assertThat(moved.getEpoch()).isEqualTo(2);
+      assertThat(newPrimary).isNotEqualTo(oldPrimary).isIn(holders);
+      assertThat(moved.getReplicasList())
+          .anySatisfy(
+              r -> {
+                assertThat(r.getNodeId()).isEqualTo(oldPrimary);
+                assertThat(r.getState()).isEqualTo(ReplicaState.REPLICA_STATE_LOST);
+              });
+      String follower =
+          holders.stream()
+              .filter(n -> !n.equals(oldPrimary) && !n.equals(newPrimary))
+              .findFirst()
+              .orElseThrow();
+      awaitAssignment(List.of(newPrimary, follower), 2, newPrimary);
+      assertThat(stat(newPrimary).getRole()).isEqualTo(ReplicaRole.REPLICA_ROLE_PRIMARY);
+      // The new primary takes writes at the new epoch (two HEALTHY replicas: a majority of two).
+      ackedWrite(newPrimary, 2, 2 << 20, pattern(64 * 1024), 2);
+      // The old epoch is refused by the new primary and by the follower.
+      assertCode(Status.Code.FAILED_PRECONDITION, () -> write(newPrimary, 1, 0, pattern(10)));
+      assertCode(Status.Code.FAILED_PRECONDITION, () -> write(follower, 1, 0, pattern(10)));
+    } finally {
+      frozen.signal("CONT");
+    }
+
+    // The old primary is back but has not been told anything (LOST replicas get no assignment):
+    // it still holds epoch 1 and believes it is the primary. Its write is forwarded, the followers
+    // answer "stale epoch", it is fenced and refuses the write.
+    Allocation moved = allocation();
+    String newPrimary = moved.getPrimaryNodeId();
+    String follower =
+        holders.stream()
+            .filter(n -> !n.equals(oldPrimary) && !n.equals(newPrimary))
+            .findFirst()
+            .orElseThrow();
+    byte[] refused = pattern(32 * 1024);
+    StatusRuntimeException e =
+        (StatusRuntimeException)
+            org.assertj.core.api.Assertions.catchThrowable(
+                () -> write(oldPrimary, 1, 3 << 20, refused));
+    assertThat(e).as("the old primary's write at epoch 1").isNotNull();
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(e.getStatus().getDescription()).contains("lost the primary role");
+    assertThat(frozen.countInStderr("fenced as primary of " + VOL)).isPositive();
+    // Fenced for good: the next write is refused before it is written anywhere.
+    assertCode(Status.Code.FAILED_PRECONDITION, () -> write(oldPrimary, 1, 0, pattern(10)));
+    // Nothing of the refused write reached the new primary or the follower.
+    for (String n : List.of(newPrimary, follower)) {
+      assertThat(read(n, 2, 3 << 20, refused.length)).isEqualTo(new byte[refused.length]);
+      assertMatchesModel(n, 2);
+    }
+
+    // The rebuild completes: the new replica is HEALTHY, the old primary's replica retired and
+    // deleted; every replica of the new set holds exactly the acknowledged writes.
+    String spare =
+        moved.getReplicasList().stream()
+            .filter(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING)
+            .map(Replica::getNodeId)
+            .findFirst()
+            .orElseThrow();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                allocation().getReplicasList().stream()
+                        .allMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_HEALTHY)
+                    && allocation().getReplicasList().stream()
+                        .noneMatch(r -> r.getNodeId().equals(oldPrimary)));
+    Allocation done = allocation();
+    assertThat(done.getReplicasList())
+        .extracting(Replica::getNodeId)
+        .containsExactlyInAnyOrder(newPrimary, follower, spare);
+    assertThat(done.getPrimaryNodeId()).isEqualTo(newPrimary);
+    awaitAssignment(List.of(newPrimary, follower, spare), done.getEpoch(), newPrimary);
+    ackedWrite(newPrimary, done.getEpoch(), 3 << 20, pattern(8192), 3);
+    for (String n : List.of(newPrimary, follower, spare)) {
+      assertMatchesModel(n, done.getEpoch());
+    }
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .ignoreExceptions()
+        .untilAsserted(() -> assertCode(Status.Code.NOT_FOUND, () -> stat(oldPrimary)));
+  }
+
+  static void assertCode(Status.Code code, Runnable call) {
+    assertThatThrownBy(call::run)
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(code));
+  }
+}
