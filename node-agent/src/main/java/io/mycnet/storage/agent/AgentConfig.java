@@ -343,27 +343,10 @@ public record AgentConfig(
 
   static Duration duration(String setting, String v) {
     try {
-      if (v.startsWith("P")) {
-        return Duration.parse(v);
-      }
-      if (v.endsWith("ms")) {
-        return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
-      }
-      long n = Long.parseLong(v.substring(0, v.length() - 1));
-      switch (v.charAt(v.length() - 1)) {
-        case 's':
-          return Duration.ofSeconds(n);
-        case 'm':
-          return Duration.ofMinutes(n);
-        case 'h':
-          return Duration.ofHours(n);
-        default:
-          break;
-      }
-    } catch (RuntimeException e) {
-      // fall through
+      return io.mycnet.storage.api.DurationText.parse(v);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(setting, "'" + v + "' is not a duration (e.g. 500ms, 30s, 10m)");
     }
-    throw new ConfigException(setting, "'" + v + "' is not a duration (e.g. 500ms, 30s, 10m)");
   }
 
   /** Checks host:port and returns the port. */

@@ -203,29 +203,10 @@ public final class ControlPlaneMain {
   /** Parses 500ms, 15s, 10m, 24h, 7d or ISO-8601 (PT15S). */
   static Duration duration(String setting, String v) {
     try {
-      if (v.startsWith("P") || v.startsWith("p")) {
-        return Duration.parse(v);
-      }
-      if (v.endsWith("ms")) {
-        return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
-      }
-      long n = Long.parseLong(v.substring(0, v.length() - 1));
-      switch (v.charAt(v.length() - 1)) {
-        case 's':
-          return Duration.ofSeconds(n);
-        case 'm':
-          return Duration.ofMinutes(n);
-        case 'h':
-          return Duration.ofHours(n);
-        case 'd':
-          return Duration.ofDays(n);
-        default:
-          break;
-      }
-    } catch (RuntimeException e) {
-      // fall through
+      return io.mycnet.storage.api.DurationText.parse(v);
+    } catch (IllegalArgumentException e) {
+      throw new BadSetting(setting, "'" + v + "' is not a duration (e.g. 500ms, 15s, 10m, 24h)");
     }
-    throw new BadSetting(setting, "'" + v + "' is not a duration (e.g. 500ms, 15s, 10m, 24h)");
   }
 
   static InetSocketAddress address(String setting, String v) {

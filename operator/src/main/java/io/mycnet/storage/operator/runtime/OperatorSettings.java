@@ -290,32 +290,15 @@ public record OperatorSettings(
     if (v == null || v.isBlank()) {
       return dflt;
     }
-    String s = v.trim();
+    Duration d;
     try {
-      Duration d;
-      if (s.startsWith("P") || s.startsWith("p")) {
-        d = Duration.parse(s);
-      } else if (s.endsWith("ms")) {
-        d = Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2)));
-      } else {
-        long n = Long.parseLong(s.substring(0, s.length() - 1));
-        d =
-            switch (s.charAt(s.length() - 1)) {
-              case 's' -> Duration.ofSeconds(n);
-              case 'm' -> Duration.ofMinutes(n);
-              case 'h' -> Duration.ofHours(n);
-              default -> throw new BadSetting(name, "unknown unit in '" + v + "'");
-            };
-      }
-      if (d.isNegative()) {
-        throw new BadSetting(name, "must not be negative, was " + v);
-      }
-      return d;
-    } catch (RuntimeException e) {
-      if (e instanceof BadSetting b) {
-        throw b;
-      }
+      d = io.mycnet.storage.api.DurationText.parse(v);
+    } catch (IllegalArgumentException e) {
       throw new BadSetting(name, "'" + v + "' is not a duration (e.g. 500ms, 15s, 10m, 2h, PT15S)");
     }
+    if (d.isNegative()) {
+      throw new BadSetting(name, "must not be negative, was " + v);
+    }
+    return d;
   }
 }
