@@ -5,16 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.mycnet.storage.agent.NodeIdentity;
 import io.mycnet.storage.api.v1.AccessGrant;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.NamespaceRecord;
-import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.ReadRequest;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaRole;
@@ -25,32 +20,20 @@ import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteRequest;
 import io.mycnet.storage.api.v1.WriteResponse;
-import io.mycnet.storage.operator.allocation.ClusterViewCache;
-import io.mycnet.storage.operator.allocation.NodeTrustSource;
-import io.mycnet.storage.operator.allocation.PlannerPlacement;
-import io.mycnet.storage.operator.allocation.ReplicaPlacer;
 import io.mycnet.storage.operator.allocation.ReplicationManager;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.model.ConsistencyLevel;
 import io.mycnet.storage.operator.model.StorageType;
-import io.mycnet.storage.operator.model.TrustTier;
-import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
-import java.security.KeyPair;
 import java.security.SecureRandom;
-import java.security.cert.X509Certificate;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -81,11 +64,9 @@ class DataPathIT {
   static final List<String> NODES = List.of("d1", "d2", "d3", "d4");
 
   @TempDir static Path dir;
+  static DataPathCluster dp;
   static ControlPlaneFixture cp;
-  static final Map<String, JavaProcess> agents = new ConcurrentHashMap<>();
-  static final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
-  static CertificateAuthority ca;
-  static ClusterViewCache cluster;
+  static Map<String, JavaProcess> agents;
   static TrustAwareStorageManager manager;
   static ReplicationManager replication;
   static Allocation alloc;
@@ -100,48 +81,20 @@ class DataPathIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cp =
-        new ControlPlaneFixture(dir, ETCD.client(), ETCD.endpoints(), TOKEN + " reusable\n")
-            .startControlPlane();
-    List<CompletableFuture<Void>> starts = new ArrayList<>();
-    for (int i = 0; i < NODES.size(); i++) {
-      String id = NODES.get(i);
-      String topology = "region=eu/zone=z" + (i + 1) + "/rack=r1/node=" + id;
-      starts.add(
-          CompletableFuture.runAsync(
-              () ->
-                  agents.put(
-                      id,
-                      cp.startAgentAt(
-                          id,
-                          TOKEN,
-                          topology,
-                          "--scrub-interval=1s",
-                          "--rebuild-bandwidth=4MiB"))));
-    }
-    CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .until(() -> NODES.stream().allMatch(n -> cp.registry.isLive(n)));
-    ca = CertificateAuthority.openOrCreate(cp.caDir, Clock.systemUTC(), Duration.ofHours(1));
-    NodeTrustSource trust = id -> new NodeTrustSource.NodeTrust(TrustTier.CRITICAL, 0.9);
-    cluster = new ClusterViewCache(cp.store, cp.keys, trust);
-    ReplicaPlacer placer = new PlannerPlacement(r -> java.util.Set.of("default"));
-    manager =
-        new TrustAwareStorageManager(
-            cp.store, cp.keys, cp.queue, cluster, placer, p -> 1.0, Clock.systemUTC());
-    replication =
-        new ReplicationManager(
-            cp.store,
-            cp.keys,
-            cp.registry,
-            cp.queue,
-            cluster,
-            placer,
-            trust,
-            p -> 1.0,
-            new ReplicationManager.Settings(Duration.ZERO, 2, 8),
-            Clock.systemUTC());
+    dp =
+        new DataPathCluster(
+            dir,
+            ETCD,
+            TOKEN,
+            NODES,
+            Duration.ofSeconds(15),
+            "datapath-it-logs",
+            "--scrub-interval=1s",
+            "--rebuild-bandwidth=4MiB");
+    cp = dp.cp;
+    agents = dp.agents;
+    manager = dp.manager;
+    replication = dp.replication;
     manager.putNamespace(
         NamespaceRecord.newBuilder()
             .setNamespace(OWNER)
@@ -151,85 +104,27 @@ class DataPathIT {
 
   @AfterAll
   static void stopAll() throws Exception {
-    Path logs = Path.of("target", "datapath-it-logs");
-    if (cp != null && java.nio.file.Files.isDirectory(cp.dir.resolve("logs"))) {
-      java.nio.file.Files.createDirectories(logs);
-      try (var files = java.nio.file.Files.list(cp.dir.resolve("logs"))) {
-        for (Path f : files.toList()) {
-          java.nio.file.Files.copy(
-              f, logs.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        }
-      }
-    }
-    channels.values().forEach(ManagedChannel::shutdownNow);
-    if (cluster != null) {
-      cluster.close();
-    }
-    if (cp != null) {
-      cp.close();
+    if (dp != null) {
+      dp.close();
     }
   }
 
   // ---- client helpers ----
 
-  static String address(String node) {
-    return cp.registry.get(node).map(NodeRecord::getAddress).orElseThrow();
-  }
-
-  /** A VolumeIo stub to {@code node}'s data port as a client of {@code namespace}. */
   static VolumeIoGrpc.VolumeIoBlockingStub io(String namespace, String node) {
-    ManagedChannel ch =
-        channels.computeIfAbsent(
-            namespace + "@" + node,
-            k -> {
-              try {
-                KeyPair kp = NodeIdentity.generateKeyPair();
-                X509Certificate cert = ca.signClient(kp.getPublic(), namespace);
-                String a = address(node);
-                int colon = a.lastIndexOf(':');
-                return NettyChannelBuilder.forAddress(
-                        a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
-                    .sslContext(
-                        GrpcSslContexts.forClient()
-                            .keyManager(kp.getPrivate(), cert)
-                            .trustManager(ca.certificate())
-                            .build())
-                    .overrideAuthority(node)
-                    .maxInboundMessageSize(8 << 20)
-                    .build();
-              } catch (Exception e) {
-                throw new IllegalStateException(e);
-              }
-            });
-    return VolumeIoGrpc.newBlockingStub(ch).withDeadlineAfter(15, TimeUnit.SECONDS);
+    return dp.io(namespace, node);
   }
 
   static VolumeStat stat(String ns, String node) {
-    return io(ns, node).stat(StatRequest.newBuilder().setVolumeId(VOL).build());
+    return dp.stat(ns, node, VOL);
   }
 
   static byte[] read(String ns, String node, long epoch, long offset, long length) {
-    return io(ns, node)
-        .read(
-            ReadRequest.newBuilder()
-                .setVolumeId(VOL)
-                .setEpoch(epoch)
-                .setOffset(offset)
-                .setLength(length)
-                .build())
-        .getData()
-        .toByteArray();
+    return dp.read(ns, node, VOL, epoch, offset, length);
   }
 
   static WriteResponse write(String ns, String node, long epoch, long offset, byte[] data) {
-    return io(ns, node)
-        .write(
-            WriteRequest.newBuilder()
-                .setVolumeId(VOL)
-                .setEpoch(epoch)
-                .setOffset(offset)
-                .setData(ByteString.copyFrom(data))
-                .build());
+    return dp.write(ns, node, VOL, epoch, offset, data);
   }
 
   /** A write as the owner on the primary, acknowledged by {@code expectDurable} replicas. */

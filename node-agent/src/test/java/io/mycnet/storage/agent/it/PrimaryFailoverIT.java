@@ -4,51 +4,27 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import com.google.protobuf.ByteString;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.mycnet.storage.agent.NodeIdentity;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.NamespaceRecord;
-import io.mycnet.storage.api.v1.NodeRecord;
-import io.mycnet.storage.api.v1.ReadRequest;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaRole;
 import io.mycnet.storage.api.v1.ReplicaState;
-import io.mycnet.storage.api.v1.StatRequest;
-import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
-import io.mycnet.storage.api.v1.WriteRequest;
 import io.mycnet.storage.api.v1.WriteResponse;
-import io.mycnet.storage.operator.allocation.ClusterViewCache;
-import io.mycnet.storage.operator.allocation.NodeTrustSource;
-import io.mycnet.storage.operator.allocation.PlannerPlacement;
-import io.mycnet.storage.operator.allocation.ReplicaPlacer;
 import io.mycnet.storage.operator.allocation.ReplicationManager;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.model.ConsistencyLevel;
 import io.mycnet.storage.operator.model.StorageType;
-import io.mycnet.storage.operator.model.TrustTier;
-import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.nio.file.Path;
-import java.security.KeyPair;
 import java.security.SecureRandom;
-import java.security.cert.X509Certificate;
-import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -74,11 +50,9 @@ class PrimaryFailoverIT {
   static final List<String> NODES = List.of("f1", "f2", "f3", "f4");
 
   @TempDir static Path dir;
+  static DataPathCluster dp;
   static ControlPlaneFixture cp;
-  static final Map<String, JavaProcess> agents = new ConcurrentHashMap<>();
-  static final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
-  static CertificateAuthority ca;
-  static ClusterViewCache cluster;
+  static Map<String, JavaProcess> agents;
   static TrustAwareStorageManager manager;
   static ReplicationManager replication;
   static final byte[] model = new byte[SIZE];
@@ -86,120 +60,40 @@ class PrimaryFailoverIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cp =
-        new ControlPlaneFixture(dir, ETCD.client(), ETCD.endpoints(), TOKEN + " reusable\n")
-            .startControlPlane();
-    List<CompletableFuture<Void>> starts = new ArrayList<>();
-    for (int i = 0; i < NODES.size(); i++) {
-      String id = NODES.get(i);
-      String topology = "region=eu/zone=z" + (i + 1) + "/rack=r1/node=" + id;
-      // A slow rebuild (4 MiB at 1 MiB/s): the old primary is still there to be refused.
-      starts.add(
-          CompletableFuture.runAsync(
-              () ->
-                  agents.put(
-                      id, cp.startAgentAt(id, TOKEN, topology, "--rebuild-bandwidth=1MiB"))));
-    }
-    CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .until(() -> NODES.stream().allMatch(n -> cp.registry.isLive(n)));
-    ca = CertificateAuthority.openOrCreate(cp.caDir, Clock.systemUTC(), Duration.ofHours(1));
-    NodeTrustSource trust = id -> new NodeTrustSource.NodeTrust(TrustTier.CRITICAL, 0.9);
-    cluster = new ClusterViewCache(cp.store, cp.keys, trust);
-    ReplicaPlacer placer = new PlannerPlacement(r -> Set.of("default"));
-    manager =
-        new TrustAwareStorageManager(
-            cp.store, cp.keys, cp.queue, cluster, placer, p -> 1.0, Clock.systemUTC());
-    replication =
-        new ReplicationManager(
-            cp.store,
-            cp.keys,
-            cp.registry,
-            cp.queue,
-            cluster,
-            placer,
-            trust,
-            p -> 1.0,
-            new ReplicationManager.Settings(Duration.ZERO, 2, 8),
-            Clock.systemUTC());
+    // A slow rebuild (4 MiB at 1 MiB/s): the old primary is still there to be refused.
+    dp =
+        new DataPathCluster(
+            dir,
+            ETCD,
+            TOKEN,
+            NODES,
+            Duration.ofSeconds(10),
+            "failover-it-logs",
+            "--rebuild-bandwidth=1MiB");
+    cp = dp.cp;
+    agents = dp.agents;
+    manager = dp.manager;
+    replication = dp.replication;
     manager.putNamespace(NamespaceRecord.newBuilder().setNamespace(OWNER).build());
   }
 
   @AfterAll
   static void stopAll() throws Exception {
-    Path logs = Path.of("target", "failover-it-logs");
-    if (cp != null && java.nio.file.Files.isDirectory(cp.dir.resolve("logs"))) {
-      java.nio.file.Files.createDirectories(logs);
-      try (var files = java.nio.file.Files.list(cp.dir.resolve("logs"))) {
-        for (Path f : files.toList()) {
-          java.nio.file.Files.copy(
-              f, logs.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        }
-      }
+    if (dp != null) {
+      dp.close();
     }
-    channels.values().forEach(ManagedChannel::shutdownNow);
-    if (cluster != null) {
-      cluster.close();
-    }
-    if (cp != null) {
-      cp.close();
-    }
-  }
-
-  static VolumeIoGrpc.VolumeIoBlockingStub io(String node) {
-    ManagedChannel ch =
-        channels.computeIfAbsent(
-            node,
-            k -> {
-              try {
-                KeyPair kp = NodeIdentity.generateKeyPair();
-                X509Certificate cert = ca.signClient(kp.getPublic(), OWNER);
-                String a = cp.registry.get(node).map(NodeRecord::getAddress).orElseThrow();
-                int colon = a.lastIndexOf(':');
-                return NettyChannelBuilder.forAddress(
-                        a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
-                    .sslContext(
-                        GrpcSslContexts.forClient()
-                            .keyManager(kp.getPrivate(), cert)
-                            .trustManager(ca.certificate())
-                            .build())
-                    .overrideAuthority(node)
-                    .maxInboundMessageSize(8 << 20)
-                    .build();
-              } catch (Exception e) {
-                throw new IllegalStateException(e);
-              }
-            });
-    return VolumeIoGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS);
   }
 
   static VolumeStat stat(String node) {
-    return io(node).stat(StatRequest.newBuilder().setVolumeId(VOL).build());
+    return dp.stat(OWNER, node, VOL);
   }
 
   static WriteResponse write(String node, long epoch, long offset, byte[] data) {
-    return io(node)
-        .write(
-            WriteRequest.newBuilder()
-                .setVolumeId(VOL)
-                .setEpoch(epoch)
-                .setOffset(offset)
-                .setData(ByteString.copyFrom(data))
-                .build());
+    return dp.write(OWNER, node, VOL, epoch, offset, data);
   }
 
   static byte[] read(String node, long epoch, long offset, int length) {
-    return io(node)
-        .read(
-            ReadRequest.newBuilder()
-                .setVolumeId(VOL)
-                .setEpoch(epoch)
-                .setOffset(offset)
-                .setLength(length)
-                .build())
-        .getData()
-        .toByteArray();
+    return dp.read(OWNER, node, VOL, epoch, offset, length);
   }
 
   /** An acknowledged write through {@code primary}, recorded in the model. */

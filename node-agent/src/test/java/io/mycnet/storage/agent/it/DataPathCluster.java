@@ -1,0 +1,188 @@
+package io.mycnet.storage.agent.it;
+
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.mycnet.storage.agent.NodeIdentity;
+import io.mycnet.storage.api.v1.NodeRecord;
+import io.mycnet.storage.api.v1.ReadRequest;
+import io.mycnet.storage.api.v1.StatRequest;
+import io.mycnet.storage.api.v1.VolumeIoGrpc;
+import io.mycnet.storage.api.v1.VolumeStat;
+import io.mycnet.storage.api.v1.WriteRequest;
+import io.mycnet.storage.api.v1.WriteResponse;
+import io.mycnet.storage.operator.allocation.ClusterViewCache;
+import io.mycnet.storage.operator.allocation.NodeTrustSource;
+import io.mycnet.storage.operator.allocation.PlannerPlacement;
+import io.mycnet.storage.operator.allocation.ReplicaPlacer;
+import io.mycnet.storage.operator.allocation.ReplicationManager;
+import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
+import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.security.CertificateAuthority;
+import io.mycnet.storage.testsupport.EtcdExtension;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.KeyPair;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The data-path tests' cluster: the control plane and one agent per node, each in its own zone, as
+ * processes over a real etcd; the allocation and replication managers the test drives against the
+ * same etcd (every node trusted CRITICAL — test input); and volume I/O clients, one mutual-TLS
+ * channel per (namespace, node), with client certificates from the control plane's CA.
+ */
+final class DataPathCluster implements AutoCloseable {
+  final ControlPlaneFixture cp;
+  final Map<String, JavaProcess> agents = new ConcurrentHashMap<>();
+  final CertificateAuthority ca;
+  final ClusterViewCache cluster;
+  final TrustAwareStorageManager manager;
+  final ReplicationManager replication;
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final Duration ioDeadline;
+  private final String logDir;
+
+  /**
+   * Starts the control plane and the agents ({@code nodes.get(i)} in zone {@code z<i+1>}, with
+   * {@code agentFlags}) and waits until every agent is live.
+   *
+   * @param logDir where, under {@code target/}, the processes' logs are kept after {@link #close}
+   */
+  DataPathCluster(
+      Path dir,
+      EtcdExtension etcd,
+      String token,
+      List<String> nodes,
+      Duration ioDeadline,
+      String logDir,
+      String... agentFlags)
+      throws Exception {
+    this.ioDeadline = ioDeadline;
+    this.logDir = logDir;
+    cp =
+        new ControlPlaneFixture(dir, etcd.client(), etcd.endpoints(), token + " reusable\n")
+            .startControlPlane();
+    List<CompletableFuture<Void>> starts = new ArrayList<>();
+    for (int i = 0; i < nodes.size(); i++) {
+      String id = nodes.get(i);
+      String topology = "region=eu/zone=z" + (i + 1) + "/rack=r1/node=" + id;
+      starts.add(
+          CompletableFuture.runAsync(
+              () -> agents.put(id, cp.startAgentAt(id, token, topology, agentFlags))));
+    }
+    CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> nodes.stream().allMatch(n -> cp.registry.isLive(n)));
+    ca = CertificateAuthority.openOrCreate(cp.caDir, Clock.systemUTC(), Duration.ofHours(1));
+    NodeTrustSource trust = id -> new NodeTrustSource.NodeTrust(TrustTier.CRITICAL, 0.9);
+    cluster = new ClusterViewCache(cp.store, cp.keys, trust);
+    ReplicaPlacer placer = new PlannerPlacement(r -> Set.of("default"));
+    manager =
+        new TrustAwareStorageManager(
+            cp.store, cp.keys, cp.queue, cluster, placer, p -> 1.0, Clock.systemUTC());
+    replication =
+        new ReplicationManager(
+            cp.store,
+            cp.keys,
+            cp.registry,
+            cp.queue,
+            cluster,
+            placer,
+            trust,
+            p -> 1.0,
+            new ReplicationManager.Settings(Duration.ZERO, 2, 8),
+            Clock.systemUTC());
+  }
+
+  String address(String node) {
+    return cp.registry.get(node).map(NodeRecord::getAddress).orElseThrow();
+  }
+
+  /** A VolumeIo stub to {@code node}'s data port as a client of {@code namespace}. */
+  VolumeIoGrpc.VolumeIoBlockingStub io(String namespace, String node) {
+    ManagedChannel ch =
+        channels.computeIfAbsent(
+            namespace + "@" + node,
+            k -> {
+              try {
+                KeyPair kp = NodeIdentity.generateKeyPair();
+                X509Certificate cert = ca.signClient(kp.getPublic(), namespace);
+                String a = address(node);
+                int colon = a.lastIndexOf(':');
+                return NettyChannelBuilder.forAddress(
+                        a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
+                    .sslContext(
+                        GrpcSslContexts.forClient()
+                            .keyManager(kp.getPrivate(), cert)
+                            .trustManager(ca.certificate())
+                            .build())
+                    .overrideAuthority(node)
+                    .maxInboundMessageSize(8 << 20)
+                    .build();
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    return VolumeIoGrpc.newBlockingStub(ch)
+        .withDeadlineAfter(ioDeadline.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  VolumeStat stat(String ns, String node, String volume) {
+    return io(ns, node).stat(StatRequest.newBuilder().setVolumeId(volume).build());
+  }
+
+  byte[] read(String ns, String node, String volume, long epoch, long offset, long length) {
+    return io(ns, node)
+        .read(
+            ReadRequest.newBuilder()
+                .setVolumeId(volume)
+                .setEpoch(epoch)
+                .setOffset(offset)
+                .setLength(length)
+                .build())
+        .getData()
+        .toByteArray();
+  }
+
+  WriteResponse write(String ns, String node, String volume, long epoch, long offset, byte[] data) {
+    return io(ns, node)
+        .write(
+            WriteRequest.newBuilder()
+                .setVolumeId(volume)
+                .setEpoch(epoch)
+                .setOffset(offset)
+                .setData(ByteString.copyFrom(data))
+                .build());
+  }
+
+  /** Keeps the processes' logs under {@code target/<logDir>}, then stops everything. */
+  @Override
+  public void close() throws Exception {
+    Path logs = Path.of("target", logDir);
+    if (Files.isDirectory(cp.dir.resolve("logs"))) {
+      Files.createDirectories(logs);
+      try (var files = Files.list(cp.dir.resolve("logs"))) {
+        for (Path f : files.toList()) {
+          Files.copy(f, logs.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
+    channels.values().forEach(ManagedChannel::shutdownNow);
+    cluster.close();
+    cp.close();
+  }
+}
