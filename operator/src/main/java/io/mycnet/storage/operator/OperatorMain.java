@@ -6,25 +6,20 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.mycnet.storage.operator.allocation.LeaderElection;
-import io.mycnet.storage.operator.nodeapi.NodeApiServer;
 import io.mycnet.storage.operator.nodeapi.NodeApiSettings;
-import io.mycnet.storage.operator.nodeapi.TrustEvidenceFeed;
 import io.mycnet.storage.operator.runtime.ControlPlane;
 import io.mycnet.storage.operator.runtime.NodeApiConfig;
+import io.mycnet.storage.operator.runtime.NodeApiRuntime;
 import io.mycnet.storage.operator.runtime.OperatorRuntime;
 import io.mycnet.storage.operator.runtime.OperatorSettings;
 import io.mycnet.storage.operator.security.BootstrapTokens;
 import io.mycnet.storage.operator.security.CertificateAuthority;
-import io.mycnet.storage.operator.security.SecurityStore;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustPolicy;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -112,8 +107,7 @@ public final class OperatorMain {
     }
     // The node API: agents join and hold their sessions here; what it measures feeds the trust
     // engine, whose tier transitions reach the replication loop.
-    NodeApiServer nodeServer = null;
-    ScheduledExecutorService evidenceTicker = null;
+    NodeApiRuntime nodeRuntime = null;
     if (nodeApi != null) {
       CertificateAuthority ca;
       BootstrapTokens tokens;
@@ -127,30 +121,22 @@ public final class OperatorMain {
         System.exit(2);
         return;
       }
-      NodeApiSettings apiSettings = NodeApiSettings.defaults();
-      TrustEvidenceFeed feed = new TrustEvidenceFeed(trust, clock, apiSettings.heartbeatInterval());
-      nodeServer =
-          new NodeApiServer(
-              apiSettings,
+      nodeRuntime =
+          new NodeApiRuntime(
+              cp,
+              NodeApiSettings.defaults(),
               ca,
               tokens,
-              new SecurityStore(cp.store, cp.keys, clock),
-              cp.registry,
-              cp.queue,
-              feed,
+              new InetSocketAddress(nodeApi.sessionPort()),
+              new InetSocketAddress(nodeApi.joinPort()),
+              nodeApi.auditInterval(),
               clock);
-      nodeServer.start(
-          new InetSocketAddress(nodeApi.sessionPort()), new InetSocketAddress(nodeApi.joinPort()));
-      evidenceTicker = Executors.newSingleThreadScheduledExecutor();
-      long every = apiSettings.heartbeatInterval().toMillis();
-      evidenceTicker.scheduleWithFixedDelay(feed::tick, every, every, TimeUnit.MILLISECONDS);
       LOG.info(
           "node API: session port {}, join port {}",
-          nodeServer.sessionPort(),
-          nodeServer.joinPort());
+          nodeRuntime.server().sessionPort(),
+          nodeRuntime.server().joinPort());
     }
-    NodeApiServer nodeServerRef = nodeServer;
-    ScheduledExecutorService tickerRef = evidenceTicker;
+    NodeApiRuntime nodeRuntimeRef = nodeRuntime;
     OperatorRuntime runtime = new OperatorRuntime(client, cp, settings, clock, lease);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -158,11 +144,8 @@ public final class OperatorMain {
             new Thread(
                 () -> {
                   LOG.info("shutting down");
-                  if (tickerRef != null) {
-                    tickerRef.shutdownNow();
-                  }
-                  if (nodeServerRef != null) {
-                    nodeServerRef.close();
+                  if (nodeRuntimeRef != null) {
+                    nodeRuntimeRef.close();
                   }
                   runtime.close();
                   LeaderElection e = etcdElection.get();

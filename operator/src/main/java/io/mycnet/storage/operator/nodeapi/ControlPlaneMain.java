@@ -141,7 +141,7 @@ public final class ControlPlaneMain {
                 return t;
               });
       auditor.scheduleWithFixedDelay(
-          () -> auditAll(store, keys, audits),
+          audits::auditEverything,
           cfg.auditInterval.toMillis(),
           cfg.auditInterval.toMillis(),
           java.util.concurrent.TimeUnit.MILLISECONDS);
@@ -165,23 +165,6 @@ public final class ControlPlaneMain {
     System.out.println("ready session=" + server.sessionPort() + " join=" + server.joinPort());
     System.out.flush();
     stopped.await();
-  }
-
-  /** One audit pass: every volume, its whole range, every healthy replica. */
-  static void auditAll(EtcdStore store, EtcdKeys keys, AuditCoordinator audits) {
-    try {
-      for (var v : store.list(keys.allocations(), io.mycnet.storage.api.v1.Allocation.parser())) {
-        var a = v.value();
-        if (a.getSizeBytes() <= 0) {
-          continue;
-        }
-        AuditCoordinator.Outcome o =
-            audits.audit(a.getVolumeId(), 0, a.getSizeBytes(), Duration.ofSeconds(30));
-        LOG.info("audit of {}: {} {}", a.getVolumeId(), o.note(), o.failed());
-      }
-    } catch (RuntimeException e) {
-      LOG.warn("audit pass failed: {}", e.toString());
-    }
   }
 
   static Map<String, String> parseFlags(String[] args) {

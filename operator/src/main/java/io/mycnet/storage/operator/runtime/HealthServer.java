@@ -3,17 +3,24 @@ package io.mycnet.storage.operator.runtime;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.mycnet.storage.operator.trust.TrustAssessment;
+import io.mycnet.storage.operator.trust.TrustEngine;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 
 /**
  * {@code /metrics} (Prometheus text format), {@code /livez} and {@code /readyz} on the JDK's HTTP
- * server. A probe answers 200 with "ok" or 503 with the failing checks, one per line.
+ * server. A probe answers 200 with "ok" or 503 with the failing checks, one per line. {@code
+ * /trust} lists every node's trust ({@code node<TAB>score<TAB>tier} lines) and {@code /trust/NODE}
+ * answers one node's explanation (404 for a node without a record): what {@code mycnet status} and
+ * {@code mycnet node explain} show.
  */
 final class HealthServer implements AutoCloseable {
   private final HttpServer server;
@@ -26,7 +33,8 @@ final class HealthServer implements AutoCloseable {
       int port,
       PrometheusMeterRegistry metrics,
       Map<String, Supplier<String>> live,
-      Map<String, Supplier<String>> ready)
+      Map<String, Supplier<String>> ready,
+      TrustEngine trust)
       throws IOException {
     server = HttpServer.create(new InetSocketAddress(port), 0);
     server.setExecutor(
@@ -42,6 +50,27 @@ final class HealthServer implements AutoCloseable {
         ex -> respond(ex, 200, metrics.scrape(), "text/plain; version=0.0.4; charset=utf-8"));
     server.createContext("/livez", ex -> probe(ex, live));
     server.createContext("/readyz", ex -> probe(ex, ready));
+    server.createContext("/trust", ex -> trust(ex, trust));
+  }
+
+  private static void trust(HttpExchange ex, TrustEngine trust) throws IOException {
+    String path = ex.getRequestURI().getPath();
+    String text = "text/plain; charset=utf-8";
+    if (path.equals("/trust") || path.equals("/trust/")) {
+      StringBuilder out = new StringBuilder();
+      for (String node : new TreeSet<>(trust.nodeIds())) {
+        TrustAssessment a = trust.assess(node);
+        out.append(String.format(Locale.ROOT, "%s\t%.3f\t%s%n", node, a.score(), a.tier()));
+      }
+      respond(ex, 200, out.toString(), text);
+      return;
+    }
+    String node = path.substring("/trust/".length());
+    if (!trust.nodeIds().contains(node)) {
+      respond(ex, 404, "no trust record for node '" + node + "'\n", text);
+      return;
+    }
+    respond(ex, 200, trust.assess(node).render(), text);
   }
 
   void start() {

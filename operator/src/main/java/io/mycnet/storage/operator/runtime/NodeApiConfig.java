@@ -15,9 +15,16 @@ import java.util.Map;
  * @param sessionPort port of the mutual-TLS session service (default 7443)
  * @param joinPort port of the join service (default 7444)
  * @param nodeCertLifetime lifetime of node certificates (default 24 h, renewed at 2/3)
+ * @param auditInterval {@code MYCNET_AUDIT_INTERVAL}: how often every volume is audited whole
+ *     (default 0: never)
  */
 public record NodeApiConfig(
-    Path caDir, Path tokenFile, int sessionPort, int joinPort, Duration nodeCertLifetime) {
+    Path caDir,
+    Path tokenFile,
+    int sessionPort,
+    int joinPort,
+    Duration nodeCertLifetime,
+    Duration auditInterval) {
 
   /** The node API settings, or null when {@code MYCNET_CA_DIR} is not set (node API off). */
   public static NodeApiConfig fromEnvironment(Map<String, String> env) {
@@ -43,7 +50,9 @@ public record NodeApiConfig(
         OperatorSettings.dur(
             "MYCNET_NODE_CERT_LIFETIME",
             env.get("MYCNET_NODE_CERT_LIFETIME"),
-            Duration.ofHours(24)));
+            Duration.ofHours(24)),
+        OperatorSettings.dur(
+            "MYCNET_AUDIT_INTERVAL", env.get("MYCNET_AUDIT_INTERVAL"), Duration.ZERO));
   }
 
   private static int port(Map<String, String> env, String name, int dflt) {

@@ -121,7 +121,8 @@ public final class OperatorRuntime implements AutoCloseable {
                       + operator.getRuntimeInfo().unhealthyEventSources());
       ready.put("etcd", () -> etcdProblem);
       try {
-        health = new HealthServer(settings.httpPort(), metrics, live, ready);
+        health =
+            new HealthServer(settings.httpPort(), metrics, live, ready, controlPlane.trustEngine);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot listen on port " + settings.httpPort(), e);
       }

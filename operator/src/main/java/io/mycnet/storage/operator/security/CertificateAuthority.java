@@ -344,8 +344,12 @@ public final class CertificateAuthority {
    * the volumes of that namespace and to volumes shared with it (docs/data-path.md).
    */
   public X509Certificate signClient(PublicKey key, String namespace) {
-    if (namespace == null || !namespace.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?")) {
-      throw new IllegalArgumentException("namespace '" + namespace + "' is not a DNS-1123 label");
+    // A service namespace's store id is <kubernetes namespace>.<name>: a DNS-1123 subdomain.
+    if (namespace == null
+        || namespace.length() > 253
+        || !namespace.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")) {
+      throw new IllegalArgumentException(
+          "namespace '" + namespace + "' is not a service namespace id (a DNS-1123 subdomain)");
     }
     try {
       Instant now = clock.instant();
