@@ -44,6 +44,9 @@ import java.util.regex.Pattern;
  *   <tr><td>rebuild-bandwidth</td><td>bytes per second all rebuilds of this node may copy
  *       ({@code 0}: unlimited)</td><td>200MiB</td></tr>
  *   <tr><td>scrub-interval</td><td>how often every replica is verified in full</td><td>24h</td></tr>
+ *   <tr><td>labels</td><td>{@code key=value,key=value}: the node's labels, sent at the join
+ *       (storage pools select nodes by them, e.g. {@code storage.mycnet.io/pool=core})</td>
+ *       <td>none</td></tr>
  * </table>
  */
 public record AgentConfig(
@@ -62,7 +65,8 @@ public record AgentConfig(
     Duration probeInterval,
     String dataListen,
     long rebuildBandwidth,
-    Duration scrubInterval) {
+    Duration scrubInterval,
+    Map<String, String> labels) {
 
   public static final List<String> SETTINGS =
       List.of(
@@ -82,7 +86,8 @@ public record AgentConfig(
           "probe-interval",
           "data-listen",
           "rebuild-bandwidth",
-          "scrub-interval");
+          "scrub-interval",
+          "labels");
 
   private static final Pattern NODE_ID =
       Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
@@ -249,7 +254,39 @@ public record AgentConfig(
         probeInterval,
         dataListen,
         rebuildBandwidth,
-        scrubInterval);
+        scrubInterval,
+        labels(l.get("labels")));
+  }
+
+  private static final Pattern LABEL_KEY =
+      Pattern.compile("([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
+  private static final Pattern LABEL_VALUE =
+      Pattern.compile("([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?");
+
+  /** Parses {@code key=value,key=value} with Kubernetes label syntax. */
+  static Map<String, String> labels(String v) {
+    Map<String, String> out = new LinkedHashMap<>();
+    if (v == null || v.isBlank()) {
+      return Map.of();
+    }
+    for (String pair : v.split(",")) {
+      String p = pair.strip();
+      int eq = p.indexOf('=');
+      if (eq <= 0) {
+        throw new ConfigException("labels", "'" + p + "' is not key=value");
+      }
+      String key = p.substring(0, eq).strip();
+      String value = p.substring(eq + 1).strip();
+      if (!LABEL_KEY.matcher(key).matches() || key.length() > 316) {
+        throw new ConfigException("labels", "'" + key + "' is not a label key");
+      }
+      if (!LABEL_VALUE.matcher(value).matches() || value.length() > 63) {
+        throw new ConfigException(
+            "labels", "'" + value + "' (of " + key + ") is not a label value");
+      }
+      out.put(key, value);
+    }
+    return Map.copyOf(out);
   }
 
   /** Reads the bootstrap token from a token file: its first line that is not blank or a comment. */

@@ -19,6 +19,14 @@ public final class CommandExecutor {
   private final AppliedCommands applied;
   private final long capacityBytes;
 
+  /**
+   * Assignments that arrived before their replica's create or rebuild command (a node's commands of
+   * one volume can be applied out of order): kept, newest epoch per volume, and applied when the
+   * replica appears.
+   */
+  private final java.util.Map<String, io.mycnet.storage.api.v1.AssignReplica> early =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   private PeerChannels peers;
   private Rebuilder.RateLimiter limiter;
   private ReplicatedVolume.Context context;
@@ -87,6 +95,9 @@ public final class CommandExecutor {
   private ReplicaStore.Outcome create(io.mycnet.storage.api.v1.CreateReplica c) {
     ReplicaStore.Outcome o =
         store.create(c.getVolumeId(), c.getEpoch(), c.getSizeBytes(), capacityBytes);
+    if (o.ok()) {
+      assignEarly(c.getVolumeId());
+    }
     if (o.ok() && !c.getNamespace().isEmpty()) {
       return assign(
           io.mycnet.storage.api.v1.AssignReplica.newBuilder()
@@ -106,14 +117,27 @@ public final class CommandExecutor {
   private ReplicaStore.Outcome assign(io.mycnet.storage.api.v1.AssignReplica a) {
     ReplicatedVolume v = store.volume(a.getVolumeId());
     if (v == null) {
+      early.merge(a.getVolumeId(), a, (old, neu) -> neu.getEpoch() >= old.getEpoch() ? neu : old);
       return new ReplicaStore.Outcome(
-          true, "no replica of " + a.getVolumeId() + " here (yet): assignment noted nowhere");
+          true, "no replica of " + a.getVolumeId() + " here yet: kept until it is created");
     }
     try {
       return new ReplicaStore.Outcome(true, v.assign(a));
     } catch (java.io.IOException e) {
       return new ReplicaStore.Outcome(false, e.getMessage());
     }
+  }
+
+  /** Applies an assignment that arrived before the replica; true when there was one. */
+  private boolean assignEarly(String volumeId) {
+    io.mycnet.storage.api.v1.AssignReplica a = early.remove(volumeId);
+    if (a == null) {
+      return false;
+    }
+    ReplicaStore.Outcome o = assign(a);
+    LOG.info(
+        "assignment of {} at epoch {} that came early: {}", volumeId, a.getEpoch(), o.message());
+    return o.ok();
   }
 
   private ReplicaStore.Outcome rebuild(io.mycnet.storage.api.v1.RebuildReplica c) {
@@ -125,6 +149,7 @@ public final class CommandExecutor {
     if (!o.ok()) {
       return o;
     }
+    assignEarly(c.getVolumeId());
     ReplicatedVolume v = store.volume(c.getVolumeId());
     if (v.rebuild != null) {
       return new ReplicaStore.Outcome(true, "rebuild of " + c.getVolumeId() + " is under way");

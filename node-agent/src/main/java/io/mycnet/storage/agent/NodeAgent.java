@@ -306,6 +306,7 @@ public final class NodeAgent implements AutoCloseable {
             .setCapacityBytes(cfg.capacityBytes())
             .setAddress(advertisedAddress)
             .setAgentVersion(VERSION)
+            .putAllLabels(cfg.labels())
             .build();
     ManagedChannel ch = channelTo(cfg.joinAddress(), NodeIdentity.joinTls(ca)).build();
     try {
