@@ -2,7 +2,8 @@
 # Data path throughput (bench/src/main/java/io/mycnet/storage/bench/datapath/): a real etcd, a
 # control plane and four agents as processes. (a) Rebuild of one replica between two agents vs a raw
 # TCP socket copy of the same bytes between two JVMs; (b) 4 KiB random and 1 MiB sequential writes
-# and reads of a 3-replica STRONG and a 3-replica EVENTUAL volume vs a 1-replica volume. Every figure
+# and reads of a 3-replica STRONG and a 3-replica EVENTUAL volume vs a 1-replica volume; (c) the same
+# on a 1-replica volume of a fifth agent with encryption-at-rest on vs the plain one. Every figure
 # is a ratio against a baseline of the same run. Bounded (a watchdog ends the run after --limit-s,
 # default 270 s), stops every process it started by PID. Prints figures, asserts nothing.
 # Usage: bench/datapath.sh [--rebuild-size=256MiB|1GiB] [--io-seconds=6] [--limit-s=270]

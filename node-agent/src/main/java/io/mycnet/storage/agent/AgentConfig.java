@@ -35,8 +35,13 @@ import java.util.regex.Pattern;
  *       <td>required until joined</td></tr>
  *   <tr><td>listen</td><td>host:port of the agent's health endpoint (port 0: any free port)</td>
  *       <td>required</td></tr>
- *   <tr><td>encryption-at-rest</td><td>{@code true}/{@code false}: whether replicas are
- *       encrypted at rest (reported as a trust factor)</td><td>false</td></tr>
+ *   <tr><td>encryption-at-rest</td><td>{@code true}/{@code false}: whether new replicas are
+ *       encrypted at rest (AES-256-GCM per 4 KiB block, a key per owning namespace; reported as the
+ *       encryption-compliance trust factor)</td><td>false</td></tr>
+ *   <tr><td>encryption-key-file</td><td>file holding the base64 32-byte master key the namespace
+ *       keys are derived from (local mode); readable by its owner only. Create one with {@code
+ *       head -c 32 /dev/urandom | base64 > key; chmod 600 key}</td>
+ *       <td>required when encryption-at-rest is true, refused otherwise</td></tr>
  *   <tr><td>probe-bytes</td><td>size of the disk probe's sequential write</td><td>4MiB</td></tr>
  *   <tr><td>probe-interval</td><td>how often the disk probe runs</td><td>10m</td></tr>
  *   <tr><td>data-listen</td><td>host:port of the data port (volume I/O and replica protocol,
@@ -61,6 +66,7 @@ public record AgentConfig(
     Path caFile,
     String listen,
     boolean encryptionAtRest,
+    Path encryptionKeyFile,
     long probeBytes,
     Duration probeInterval,
     String dataListen,
@@ -82,6 +88,7 @@ public record AgentConfig(
           "ca-file",
           "listen",
           "encryption-at-rest",
+          "encryption-key-file",
           "probe-bytes",
           "probe-interval",
           "data-listen",
@@ -216,6 +223,22 @@ public record AgentConfig(
     } else {
       throw new ConfigException("encryption-at-rest", "'" + enc + "' is neither true nor false");
     }
+    String kf = l.get("encryption-key-file");
+    Path encryptionKeyFile = null;
+    if (encryption) {
+      if (kf == null) {
+        throw new ConfigException(
+            "encryption-key-file",
+            "is required when encryption-at-rest is true (a file holding a base64 32-byte key,"
+                + " readable by its owner only)");
+      }
+      encryptionKeyFile = Path.of(kf).toAbsolutePath();
+      NamespaceKeys.load(encryptionKeyFile); // refuses to start on a bad key file
+    } else if (kf != null) {
+      throw new ConfigException(
+          "encryption-key-file",
+          "is set but encryption-at-rest is not true; set encryption-at-rest=true or drop it");
+    }
     String pb = l.get("probe-bytes");
     long probeBytes = pb == null ? 4L << 20 : size("probe-bytes", pb);
     if (probeBytes < 64 * 1024 || probeBytes > 1L << 30) {
@@ -250,6 +273,7 @@ public record AgentConfig(
         caFile,
         listen,
         encryption,
+        encryptionKeyFile,
         probeBytes,
         probeInterval,
         dataListen,

@@ -27,8 +27,8 @@ import java.util.concurrent.ThreadLocalRandom;
  *       file is deleted afterwards. Normalised: {@code 0.5 * min(1, MiB/s / 100) + 0.5 *
  *       latencyScore}, latencyScore 1 at a median of 1 ms or less, 0 at 100 ms or more, log-linear
  *       in between.
- *   <li>Encryption compliance: 1 when encryption at rest is on, else 0 (a setting for now; real
- *       encryption comes with the data path).
+ *   <li>Encryption compliance: 1 when encryption at rest is on and its key loaded (new replicas are
+ *       then encrypted, {@link VolumeReplica}), else 0.
  *   <li>Access control: the data directory's permissions: 1 for owner-only, 0.5 when only the group
  *       has access, 0 when others have access.
  * </ul>
@@ -42,6 +42,9 @@ public final class FactorProbe {
   private final long probeBytes;
   private final boolean encryptionAtRest;
 
+  /**
+   * @param encryptionAtRest true only when encryption at rest is on and its master key loaded
+   */
   public FactorProbe(Path dataDir, long probeBytes, boolean encryptionAtRest) {
     this.dataDir = dataDir;
     this.probeBytes = probeBytes;

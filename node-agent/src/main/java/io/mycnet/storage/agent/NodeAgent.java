@@ -114,10 +114,12 @@ public final class NodeAgent implements AutoCloseable {
     this.cfg = cfg;
     this.clock = clock;
     this.startedAtMs = clock.millis();
-    this.store = ReplicaStore.open(cfg.dataDir());
+    NamespaceKeys atRest =
+        cfg.encryptionAtRest() ? NamespaceKeys.load(cfg.encryptionKeyFile()) : null;
+    this.store = ReplicaStore.open(cfg.dataDir(), atRest);
     this.applied = AppliedCommands.open(cfg.dataDir());
     this.executor = new CommandExecutor(store, applied, cfg.capacityBytes());
-    this.probe = new FactorProbe(cfg.dataDir(), cfg.probeBytes(), cfg.encryptionAtRest());
+    this.probe = new FactorProbe(cfg.dataDir(), cfg.probeBytes(), atRest != null);
     ReplicatedVolume.Context ctx =
         new ReplicatedVolume.Context() {
           @Override

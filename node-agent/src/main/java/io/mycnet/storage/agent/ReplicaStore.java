@@ -22,9 +22,9 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * The replicas on this node. For now a replica is a directory {@code replicas/<volume>/} holding a
- * metadata file {@code replica.meta} (volume id, epoch, size); the block store comes with the data
- * path.
+ * The replicas on this node. A replica is a directory {@code replicas/<volume>/} holding a metadata
+ * file {@code replica.meta} (volume id, epoch, size) and the block store ({@link VolumeReplica},
+ * encrypted at rest when the agent has {@link NamespaceKeys}).
  *
  * <p>The agent also keeps a manifest ({@code state/replica-manifest}) of the replicas it created by
  * command and has not deleted, so that a replica whose directory disappeared (disk replaced,
@@ -38,6 +38,7 @@ public final class ReplicaStore {
 
   private final Path replicasDir;
   private final Path manifestFile;
+  private final NamespaceKeys keys;
   private final Map<String, Long> manifest = new TreeMap<>();
   private final Map<String, ReplicatedVolume> open = new java.util.concurrent.ConcurrentHashMap<>();
   private volatile ReplicatedVolume.Context context;
@@ -72,7 +73,7 @@ public final class ReplicaStore {
         Path dir = replicasDir.resolve(volumeId);
         v =
             new ReplicatedVolume(
-                VolumeReplica.open(volumeId, dir, m.sizeBytes()), m.epoch(), context);
+                VolumeReplica.open(volumeId, dir, m.sizeBytes(), keys), m.epoch(), context);
         open.put(volumeId, v);
         return v;
       } catch (IOException e) {
@@ -104,13 +105,23 @@ public final class ReplicaStore {
   /** The outcome of a create or delete. */
   public record Outcome(boolean ok, String message) {}
 
-  private ReplicaStore(Path dataDir) {
+  private ReplicaStore(Path dataDir, NamespaceKeys keys) {
     this.replicasDir = dataDir.resolve("replicas");
     this.manifestFile = dataDir.resolve("state").resolve("replica-manifest");
+    this.keys = keys;
   }
 
+  /** The store of an agent without at-rest encryption. */
   public static ReplicaStore open(Path dataDir) {
-    ReplicaStore s = new ReplicaStore(dataDir);
+    return open(dataDir, null);
+  }
+
+  /**
+   * The store; with {@code keys} (at-rest encryption on) new replicas are encrypted with their
+   * owning namespace's key.
+   */
+  public static ReplicaStore open(Path dataDir, NamespaceKeys keys) {
+    ReplicaStore s = new ReplicaStore(dataDir, keys);
     try {
       Files.createDirectories(s.replicasDir);
       Files.createDirectories(s.manifestFile.getParent());

@@ -85,6 +85,15 @@ public final class ReplicatedVolume implements AutoCloseable {
     } catch (IOException e) {
       LOG.warn("cannot read the assignment of {}: {}", replica.volumeId(), e.toString());
     }
+    AssignReplica a = assignment;
+    if (a != null) {
+      try {
+        replica.bindNamespace(a.getNamespace());
+      } catch (IOException e) {
+        // The replica refuses I/O with this message; it is not reported corrupt.
+        LOG.error("cannot use the replica of {}: {}", replica.volumeId(), e.getMessage());
+      }
+    }
   }
 
   public VolumeReplica replica() {
@@ -135,6 +144,8 @@ public final class ReplicatedVolume implements AutoCloseable {
               + ", newer than "
               + a.getEpoch());
     }
+    // An encrypted replica needs its owning namespace's key, and keeps that namespace.
+    replica.bindNamespace(a.getNamespace());
     DurableFiles.write(replica.dir().resolve("assignment.pb"), a.toByteArray(), true);
     synchronized (order) {
       boolean wasPrimary = isPrimary();

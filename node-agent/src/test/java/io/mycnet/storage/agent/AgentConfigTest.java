@@ -119,6 +119,50 @@ class AgentConfigTest {
     assertBad(valid(), "token-file", "<id>.<secret>");
   }
 
+  Path keyFile(String content, String perms) throws Exception {
+    Path f = dir.resolve("master.key");
+    Files.writeString(f, content);
+    Files.setPosixFilePermissions(
+        f, java.nio.file.attribute.PosixFilePermissions.fromString(perms));
+    return f;
+  }
+
+  List<String> encrypted(Path key) {
+    List<String> a = with("encryption-at-rest", "true");
+    if (key != null) {
+      a.add("--encryption-key-file=" + key);
+    }
+    return a;
+  }
+
+  @Test
+  void encryptionAtRestTakesAnOwnerOnlyBase64KeyOf32Bytes() throws Exception {
+    String good = java.util.Base64.getEncoder().encodeToString(new byte[32]);
+    AgentConfig c = load(encrypted(keyFile(good + "\n", "rw-------")), Map.of());
+    assertThat(c.encryptionAtRest()).isTrue();
+    assertThat(c.encryptionKeyFile()).isEqualTo(dir.resolve("master.key").toAbsolutePath());
+    assertThat(NamespaceKeys.load(c.encryptionKeyFile())).isNotNull();
+    assertThat(load(valid(), Map.of()).encryptionKeyFile()).isNull();
+  }
+
+  @Test
+  void aMissingOrBadKeyFileRefusesToStartNamingTheSetting() throws Exception {
+    String good = java.util.Base64.getEncoder().encodeToString(new byte[32]);
+    assertBad(encrypted(null), "encryption-key-file", "is required when encryption-at-rest");
+    assertBad(encrypted(dir.resolve("absent.key")), "encryption-key-file", "does not exist");
+    assertBad(encrypted(keyFile(good, "rw-r-----")), "encryption-key-file", "accessible to group");
+    assertBad(encrypted(keyFile(good, "rw----r--")), "encryption-key-file", "chmod 600");
+    assertBad(encrypted(keyFile("not base64!", "rw-------")), "encryption-key-file", "base64");
+    assertBad(
+        encrypted(keyFile(java.util.Base64.getEncoder().encodeToString(new byte[16]), "rw-------")),
+        "encryption-key-file",
+        "decodes to 16 bytes");
+    assertBad(encrypted(dir), "encryption-key-file", "not a regular file");
+    List<String> keyWithoutEncryption = valid();
+    keyWithoutEncryption.add("--encryption-key-file=" + keyFile(good, "rw-------"));
+    assertBad(keyWithoutEncryption, "encryption-key-file", "encryption-at-rest is not true");
+  }
+
   private void assertBad(List<String> args, String setting, String text) {
     assertThatThrownBy(() -> load(args, Map.of()))
         .isInstanceOfSatisfying(

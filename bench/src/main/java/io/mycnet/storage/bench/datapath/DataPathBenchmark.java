@@ -71,7 +71,9 @@ import java.util.stream.Stream;
  *       replicas), a 3-replica STRONG and a 3-replica EVENTUAL volume, one synchronous client
  *       (queue depth 1) on the primary: 1 MiB sequential writes, 4 KiB random writes, 4 KiB random
  *       reads, 1 MiB sequential reads, each bounded in count and time. Replicated figures are
- *       printed as ratios of the 1-replica ones.
+ *       printed as ratios of the 1-replica ones. A fifth agent runs with {@code
+ *       encryption-at-rest=true} in a pool of its own (so no other volume lands there) and holds a
+ *       1-replica volume too: its figures are printed as ratios of the plain 1-replica ones.
  *   <li>Rebuild: a 2-replica volume filled with {@code --rebuild-size} (256 MiB; {@code
  *       --rebuild-size=1GiB} for 1 GiB) of data, its follower SIGKILLed, the replication manager
  *       starts a rebuild onto a spare node; timed from the rebuild decision to the agent's "rebuild
@@ -87,6 +89,8 @@ public final class DataPathBenchmark {
   static final String OWNER = "app";
   static final String PREFIX = "/mycnet";
   static final List<String> NODES = List.of("b1", "b2", "b3", "b4");
+  static final String ENCRYPTED_NODE = "b5";
+  static final String ENCRYPTED_POOL = "encrypted";
   static final long IO_VOLUME = 128L << 20;
 
   private final List<Process> processes = new CopyOnWriteArrayList<>();
@@ -169,7 +173,7 @@ public final class DataPathBenchmark {
     work = Files.createTempDirectory("mycnet-datapath");
     Files.writeString(work.resolve("tokens"), TOKEN + " reusable\n");
     System.out.printf(
-        "data path benchmark: 4 agents, rebuild of %d MiB, I/O phases <= %.0f s each, work dir %s%n",
+        "data path benchmark: 4 agents + 1 encrypting at rest, rebuild of %d MiB, I/O phases <= %.0f s each, work dir %s%n",
         rebuildBytes >> 20, ioSeconds, work);
     try (EtcdCluster etcd = EtcdCluster.start(1)) {
       etcdCluster = etcd;
@@ -224,13 +228,45 @@ public final class DataPathBenchmark {
               "--probe-bytes=256KiB",
               "--rebuild-bandwidth=64GiB"));
     }
+    Path key = work.resolve("master.key");
+    byte[] master = new byte[32];
+    new java.security.SecureRandom().nextBytes(master);
+    Files.writeString(key, java.util.Base64.getEncoder().encodeToString(master) + "\n");
+    Files.setPosixFilePermissions(
+        key, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    Path encToken = work.resolve("token-" + ENCRYPTED_NODE);
+    Files.writeString(encToken, TOKEN + "\n");
+    agents.put(
+        ENCRYPTED_NODE,
+        start(
+            "agent-" + ENCRYPTED_NODE,
+            agentCp,
+            "io.mycnet.storage.agent.NodeAgentMain",
+            "--node-id=" + ENCRYPTED_NODE,
+            "--topology=region=eu/zone=z5/rack=r1/node=" + ENCRYPTED_NODE,
+            "--owner=bench",
+            "--data-dir=" + work.resolve("agents").resolve(ENCRYPTED_NODE),
+            "--capacity=16GiB",
+            "--control-plane=127.0.0.1:" + sessionPort,
+            "--join-address=127.0.0.1:" + joinPort,
+            "--token-file=" + encToken,
+            "--ca-file=" + work.resolve("ca").resolve("ca.crt"),
+            "--listen=127.0.0.1:0",
+            "--probe-bytes=256KiB",
+            "--rebuild-bandwidth=64GiB",
+            "--encryption-at-rest=true",
+            "--encryption-key-file=" + key));
     for (String id : NODES) {
       awaitLine(log("agent-" + id), "ready health=", 60);
     }
+    awaitLine(log("agent-" + ENCRYPTED_NODE), "ready health=", 60);
     store = new EtcdStore(etcd.client(), Duration.ofSeconds(10));
     registry = new NodeRegistry(store, keys, Clock.systemUTC(), Duration.ofSeconds(2));
     queue = new CommandQueue(store, keys);
-    await("every agent registered and live", 30, () -> NODES.stream().allMatch(registry::isLive));
+    await(
+        "every agent registered and live",
+        30,
+        () -> NODES.stream().allMatch(registry::isLive) && registry.isLive(ENCRYPTED_NODE));
     ca =
         CertificateAuthority.openOrCreate(
             work.resolve("ca"), Clock.systemUTC(), Duration.ofHours(1));
@@ -240,7 +276,10 @@ public final class DataPathBenchmark {
     clientCert = ca.signClient(clientKey.getPublic(), OWNER);
     NodeTrustSource trust = id -> new NodeTrustSource.NodeTrust(TrustTier.CRITICAL, 0.9);
     ClusterViewCache cluster = new ClusterViewCache(store, keys, trust);
-    ReplicaPlacer placer = new PlannerPlacement(r -> Set.of("default"));
+    // The encrypted agent is in a pool of its own: the replicated and rebuild volumes never use it.
+    ReplicaPlacer placer =
+        new PlannerPlacement(
+            r -> r.getNodeId().equals(ENCRYPTED_NODE) ? Set.of(ENCRYPTED_POOL) : Set.of("default"));
     manager =
         new TrustAwareStorageManager(
             store, keys, queue, cluster, placer, p -> 1.0, Clock.systemUTC());
@@ -257,7 +296,7 @@ public final class DataPathBenchmark {
             new ReplicationManager.Settings(Duration.ZERO, 2, 8),
             Clock.systemUTC());
     manager.putNamespace(NamespaceRecord.newBuilder().setNamespace(OWNER).build());
-    System.out.println("control plane and 4 agents up");
+    System.out.println("control plane and 5 agents up (" + ENCRYPTED_NODE + " encrypts at rest)");
   }
 
   // ---- (b) replicated I/O against one replica ----
@@ -273,8 +312,10 @@ public final class DataPathBenchmark {
                 .withReplicas(3)
                 .withConsistency(ConsistencyLevel.EVENTUAL));
     Allocation single = singleReplica("vol-single", strong);
+    Allocation encrypted = singleReplicaOn("vol-encrypted", strong, ENCRYPTED_NODE);
     Map<String, Allocation> volumes = new LinkedHashMap<>();
     volumes.put("1 replica", single);
+    volumes.put("1 encrypted", encrypted);
     volumes.put("STRONG x3", strong);
     volumes.put("EVENTUAL x3", eventual);
     for (Allocation a : volumes.values()) {
@@ -308,15 +349,26 @@ public final class DataPathBenchmark {
    * manager would for a storage type that allowed one replica.
    */
   Allocation singleReplica(String volumeId, Allocation template) throws Exception {
-    String node = template.getPrimaryNodeId();
-    Replica r =
+    return singleReplicaOn(volumeId, template, template.getPrimaryNodeId());
+  }
+
+  /** As {@link #singleReplica}, on {@code node}. */
+  Allocation singleReplicaOn(String volumeId, Allocation template, String node) throws Exception {
+    Replica primary =
         template.getReplicasList().stream()
-            .filter(x -> x.getNodeId().equals(node))
+            .filter(x -> x.getNodeId().equals(template.getPrimaryNodeId()))
             .findFirst()
             .orElseThrow();
+    Replica r =
+        primary.toBuilder()
+            .setNodeId(node)
+            .setTopologyPath(registry.get(node).map(NodeRecord::getTopologyPath).orElseThrow())
+            .build();
     Allocation a =
         template.toBuilder()
             .setVolumeId(volumeId)
+            .setPool(node.equals(ENCRYPTED_NODE) ? ENCRYPTED_POOL : template.getPool())
+            .setPrimaryNodeId(node)
             .setReplicaCount(1)
             .clearReplicas()
             .addReplicas(r)
@@ -582,6 +634,18 @@ public final class DataPathBenchmark {
           String.format("%.2f", rate(s, small) / rate(b, small)),
           fmt(e, small),
           String.format("%.2f", rate(e, small) / rate(b, small)));
+    }
+    System.out.println();
+    System.out.println(
+        "== (c) at-rest encryption: 1 replica on an encrypting agent vs 1 replica on a plain one ==");
+    System.out.printf("%-18s %-22s %-22s %-7s%n", "workload", "1 replica", "1 encrypted", "ratio");
+    for (String w : base.keySet()) {
+      boolean small = w.contains("4 KiB");
+      Result b = base.get(w);
+      Result x = io.get("1 encrypted").get(w);
+      System.out.printf(
+          "%-18s %-22s %-22s %-7s%n",
+          w, fmt(b, small), fmt(x, small), String.format("%.2f", rate(x, small) / rate(b, small)));
     }
     System.out.println();
     System.out.println("== (a) rebuild of one replica vs a raw TCP copy of the same bytes ==");

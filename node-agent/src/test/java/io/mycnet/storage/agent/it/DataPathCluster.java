@@ -37,6 +37,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * The data-path tests' cluster: the control plane and one agent per node, each in its own zone, as
@@ -70,6 +71,19 @@ final class DataPathCluster implements AutoCloseable {
       String logDir,
       String... agentFlags)
       throws Exception {
+    this(dir, etcd, token, nodes, ioDeadline, logDir, node -> List.of(agentFlags));
+  }
+
+  /** As above, with flags per agent: {@code agentFlags} of the node id. */
+  DataPathCluster(
+      Path dir,
+      EtcdExtension etcd,
+      String token,
+      List<String> nodes,
+      Duration ioDeadline,
+      String logDir,
+      Function<String, List<String>> agentFlags)
+      throws Exception {
     this.ioDeadline = ioDeadline;
     this.logDir = logDir;
     cp =
@@ -81,7 +95,11 @@ final class DataPathCluster implements AutoCloseable {
       String topology = "region=eu/zone=z" + (i + 1) + "/rack=r1/node=" + id;
       starts.add(
           CompletableFuture.runAsync(
-              () -> agents.put(id, cp.startAgentAt(id, token, topology, agentFlags))));
+              () ->
+                  agents.put(
+                      id,
+                      cp.startAgentAt(
+                          id, token, topology, agentFlags.apply(id).toArray(String[]::new)))));
     }
     CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
     await()
