@@ -41,7 +41,8 @@ import java.util.regex.Pattern;
  *   <tr><td>encryption-key-file</td><td>file holding the base64 32-byte master key the namespace
  *       keys are derived from (local mode); readable by its owner only. Create one with {@code
  *       head -c 32 /dev/urandom | base64 > key; chmod 600 key}</td>
- *       <td>required when encryption-at-rest is true, refused otherwise</td></tr>
+ *       <td>required when encryption-at-rest is true; without it, keeps replicas encrypted
+ *       earlier readable (new ones are plain)</td></tr>
  *   <tr><td>probe-bytes</td><td>size of the disk probe's sequential write</td><td>4MiB</td></tr>
  *   <tr><td>probe-interval</td><td>how often the disk probe runs</td><td>10m</td></tr>
  *   <tr><td>data-listen</td><td>host:port of the data port (volume I/O and replica protocol,
@@ -232,12 +233,11 @@ public record AgentConfig(
             "is required when encryption-at-rest is true (a file holding a base64 32-byte key,"
                 + " readable by its owner only)");
       }
+    }
+    if (kf != null) {
+      // Without encryption-at-rest, a key file keeps replicas written while it was on readable.
       encryptionKeyFile = Path.of(kf).toAbsolutePath();
       NamespaceKeys.load(encryptionKeyFile); // refuses to start on a bad key file
-    } else if (kf != null) {
-      throw new ConfigException(
-          "encryption-key-file",
-          "is set but encryption-at-rest is not true; set encryption-at-rest=true or drop it");
     }
     String pb = l.get("probe-bytes");
     long probeBytes = pb == null ? 4L << 20 : size("probe-bytes", pb);

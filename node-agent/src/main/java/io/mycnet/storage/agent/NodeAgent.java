@@ -115,11 +115,12 @@ public final class NodeAgent implements AutoCloseable {
     this.clock = clock;
     this.startedAtMs = clock.millis();
     NamespaceKeys atRest =
-        cfg.encryptionAtRest() ? NamespaceKeys.load(cfg.encryptionKeyFile()) : null;
-    this.store = ReplicaStore.open(cfg.dataDir(), atRest);
+        cfg.encryptionKeyFile() != null ? NamespaceKeys.load(cfg.encryptionKeyFile()) : null;
+    this.store = ReplicaStore.open(cfg.dataDir(), atRest, cfg.encryptionAtRest());
     this.applied = AppliedCommands.open(cfg.dataDir());
     this.executor = new CommandExecutor(store, applied, cfg.capacityBytes());
-    this.probe = new FactorProbe(cfg.dataDir(), cfg.probeBytes(), atRest != null);
+    this.probe =
+        new FactorProbe(cfg.dataDir(), cfg.probeBytes(), cfg.encryptionAtRest() && atRest != null);
     ReplicatedVolume.Context ctx =
         new ReplicatedVolume.Context() {
           @Override

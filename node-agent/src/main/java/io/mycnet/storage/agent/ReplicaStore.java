@@ -39,6 +39,7 @@ public final class ReplicaStore {
   private final Path replicasDir;
   private final Path manifestFile;
   private final NamespaceKeys keys;
+  private final boolean encryptNew;
   private final Map<String, Long> manifest = new TreeMap<>();
   private final Map<String, ReplicatedVolume> open = new java.util.concurrent.ConcurrentHashMap<>();
   private volatile ReplicatedVolume.Context context;
@@ -73,7 +74,9 @@ public final class ReplicaStore {
         Path dir = replicasDir.resolve(volumeId);
         v =
             new ReplicatedVolume(
-                VolumeReplica.open(volumeId, dir, m.sizeBytes(), keys), m.epoch(), context);
+                VolumeReplica.open(volumeId, dir, m.sizeBytes(), keys, encryptNew),
+                m.epoch(),
+                context);
         open.put(volumeId, v);
         return v;
       } catch (IOException e) {
@@ -105,10 +108,11 @@ public final class ReplicaStore {
   /** The outcome of a create or delete. */
   public record Outcome(boolean ok, String message) {}
 
-  private ReplicaStore(Path dataDir, NamespaceKeys keys) {
+  private ReplicaStore(Path dataDir, NamespaceKeys keys, boolean encryptNew) {
     this.replicasDir = dataDir.resolve("replicas");
     this.manifestFile = dataDir.resolve("state").resolve("replica-manifest");
     this.keys = keys;
+    this.encryptNew = encryptNew && keys != null;
   }
 
   /** The store of an agent without at-rest encryption. */
@@ -121,7 +125,15 @@ public final class ReplicaStore {
    * owning namespace's key.
    */
   public static ReplicaStore open(Path dataDir, NamespaceKeys keys) {
-    ReplicaStore s = new ReplicaStore(dataDir, keys);
+    return open(dataDir, keys, keys != null);
+  }
+
+  /**
+   * The store; new replicas are encrypted when {@code encryptNew}; {@code keys} without it keeps
+   * existing encrypted replicas readable after encryption at rest was switched off.
+   */
+  public static ReplicaStore open(Path dataDir, NamespaceKeys keys, boolean encryptNew) {
+    ReplicaStore s = new ReplicaStore(dataDir, keys, encryptNew);
     try {
       Files.createDirectories(s.replicasDir);
       Files.createDirectories(s.manifestFile.getParent());

@@ -142,6 +142,17 @@ public final class VolumeReplica implements AutoCloseable {
    */
   static VolumeReplica open(String volumeId, Path dir, long sizeBytes, NamespaceKeys keys)
       throws IOException {
+    return open(volumeId, dir, sizeBytes, keys, keys != null);
+  }
+
+  /**
+   * Opens the replica in {@code dir}; a new one is encrypted when {@code encryptNew} (which needs
+   * {@code keys}). With {@code keys} but not {@code encryptNew} (encryption at rest switched off,
+   * the key file kept) existing encrypted replicas stay readable and new ones are plain.
+   */
+  static VolumeReplica open(
+      String volumeId, Path dir, long sizeBytes, NamespaceKeys keys, boolean encryptNew)
+      throws IOException {
     Files.createDirectories(dir);
     boolean plain = Files.exists(dir.resolve(CRC_FILE));
     boolean sealed = Files.exists(dir.resolve(GCM_FILE));
@@ -168,7 +179,8 @@ public final class VolumeReplica implements AutoCloseable {
           "the replica of {} was created unencrypted and stays so; it is encrypted once rebuilt",
           volumeId);
     }
-    return new VolumeReplica(volumeId, dir, sizeBytes, plain ? null : keys);
+    boolean encrypt = sealed || (!plain && encryptNew);
+    return new VolumeReplica(volumeId, dir, sizeBytes, encrypt ? keys : null);
   }
 
   /** Whether the blocks are encrypted at rest. */

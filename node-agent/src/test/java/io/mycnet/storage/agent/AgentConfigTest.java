@@ -158,9 +158,16 @@ class AgentConfigTest {
         "encryption-key-file",
         "decodes to 16 bytes");
     assertBad(encrypted(dir), "encryption-key-file", "not a regular file");
+    // Encryption switched off with the key kept: accepted (earlier replicas stay readable), and
+    // the key file is still checked.
     List<String> keyWithoutEncryption = valid();
     keyWithoutEncryption.add("--encryption-key-file=" + keyFile(good, "rw-------"));
-    assertBad(keyWithoutEncryption, "encryption-key-file", "encryption-at-rest is not true");
+    AgentConfig off = load(keyWithoutEncryption, Map.of());
+    assertThat(off.encryptionAtRest()).isFalse();
+    assertThat(off.encryptionKeyFile()).isNotNull();
+    List<String> badKeyWithoutEncryption = valid();
+    badKeyWithoutEncryption.add("--encryption-key-file=" + keyFile(good, "rw-r--r--"));
+    assertBad(badKeyWithoutEncryption, "encryption-key-file", "chmod 600");
   }
 
   private void assertBad(List<String> args, String setting, String text) {

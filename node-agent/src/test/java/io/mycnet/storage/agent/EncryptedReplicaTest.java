@@ -72,6 +72,27 @@ class EncryptedReplicaTest {
   }
 
   @Test
+  void encryptionSwitchedOffWithTheKeyKeptReadsOldReplicasAndWritesNewOnesPlain() throws Exception {
+    byte[] a = secret(20_000);
+    try (VolumeReplica r = encrypted(dir)) {
+      r.write(0, a);
+    }
+    try (VolumeReplica r = VolumeReplica.open("v1", dir, SIZE, keys, false)) {
+      r.bindNamespace(NS);
+      assertThat(r.encrypted()).isTrue();
+      assertThat(r.read(0, a.length)).isEqualTo(a);
+    }
+    Path fresh = dir.resolveSibling("fresh");
+    try (VolumeReplica r = VolumeReplica.open("v2", fresh, SIZE, keys, false)) {
+      r.bindNamespace(NS);
+      assertThat(r.encrypted()).isFalse();
+      r.write(0, a);
+      assertThat(r.read(0, a.length)).isEqualTo(a);
+    }
+    assertThat(Files.exists(fresh.resolve("blocks.crc"))).isTrue();
+  }
+
+  @Test
   void writesReadBackNeverWrittenBlocksAreZerosAndEverythingSurvivesReopen() throws Exception {
     byte[] a = bytes(10_000);
     byte[] b = secret(SIZE - (2 << 20) - 300); // to 300 bytes before the end
