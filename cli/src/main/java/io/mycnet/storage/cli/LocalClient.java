@@ -1,0 +1,304 @@
+package io.mycnet.storage.cli;
+
+import com.google.protobuf.ByteString;
+import io.etcd.jetcd.Client;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.mycnet.storage.agent.NodeIdentity;
+import io.mycnet.storage.api.v1.Allocation;
+import io.mycnet.storage.api.v1.FlushRequest;
+import io.mycnet.storage.api.v1.NodeRecord;
+import io.mycnet.storage.api.v1.ReadRequest;
+import io.mycnet.storage.api.v1.StatRequest;
+import io.mycnet.storage.api.v1.VolumeIoGrpc;
+import io.mycnet.storage.api.v1.VolumeStat;
+import io.mycnet.storage.api.v1.WriteRequest;
+import io.mycnet.storage.crds.v1alpha1.StorageClaim;
+import io.mycnet.storage.operator.allocation.EtcdKeys;
+import io.mycnet.storage.operator.allocation.EtcdStore;
+import io.mycnet.storage.operator.allocation.NodeRegistry;
+import io.mycnet.storage.operator.allocation.Versioned;
+import io.mycnet.storage.operator.security.CertificateAuthority;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.security.KeyPair;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What the commands read and do against a running local mode: nodes and volumes from etcd, claims
+ * from the API server, trust from the control plane's {@code /trust} endpoint, and volume I/O on
+ * the agents' data ports with a client certificate of the volume's service namespace (signed by the
+ * local CA, as a service would hold).
+ */
+final class LocalClient implements AutoCloseable {
+  final LocalState state;
+  private final Client etcd;
+  final EtcdStore store;
+  final EtcdKeys keys = EtcdKeys.defaults();
+  final NodeRegistry registry;
+  private final String httpBase;
+  private final String apiUrl;
+  private KubernetesClient kube;
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private CertificateAuthority ca;
+
+  LocalClient(LocalState state) {
+    this.state = state;
+    String etcdPort = state.require("etcd.client.port");
+    httpBase = "http://127.0.0.1:" + state.require("control-plane.http");
+    apiUrl = state.require("control-plane.api");
+    etcd = Client.builder().endpoints("http://127.0.0.1:" + etcdPort).build();
+    store = new EtcdStore(etcd, Duration.ofSeconds(5));
+    registry = new NodeRegistry(store, keys, Clock.systemUTC(), Duration.ofSeconds(15));
+  }
+
+  KubernetesClient kube() {
+    if (kube == null) {
+      kube =
+          new KubernetesClientBuilder()
+              .withConfig(
+                  new ConfigBuilder()
+                      .withMasterUrl(apiUrl)
+                      .withTrustCerts(true)
+                      .withHttp2Disable(true)
+                      .withNoProxy("*")
+                      .withRequestTimeout(10_000)
+                      .build())
+              .build();
+    }
+    return kube;
+  }
+
+  List<NodeRecord> nodes() {
+    return registry.list();
+  }
+
+  List<Allocation> volumes() {
+    List<Allocation> out = new ArrayList<>();
+    for (Versioned<Allocation> v : store.list(keys.allocations(), Allocation.parser())) {
+      out.add(v.value());
+    }
+    return out;
+  }
+
+  Optional<Allocation> volume(String id) {
+    Versioned<Allocation> v = store.get(keys.allocation(id), Allocation.parser());
+    return v.exists() ? Optional.of(v.value()) : Optional.empty();
+  }
+
+  /** Node to {score, tier}, from the control plane. */
+  Map<String, String[]> trust() {
+    Map<String, String[]> out = new LinkedHashMap<>();
+    for (String line : get("/trust").split("\n")) {
+      String[] f = line.split("\t");
+      if (f.length == 3) {
+        out.put(f[0], new String[] {f[1], f[2]});
+      }
+    }
+    return out;
+  }
+
+  String explainNode(String node) {
+    return get("/trust/" + node);
+  }
+
+  private String get(String path) {
+    try {
+      HttpResponse<String> r =
+          http.send(
+              HttpRequest.newBuilder(URI.create(httpBase + path))
+                  .timeout(Duration.ofSeconds(10))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      if (r.statusCode() == 404) {
+        throw new CliException(r.body().strip());
+      }
+      if (r.statusCode() != 200) {
+        throw new CliException("control plane answered " + r.statusCode() + ": " + r.body());
+      }
+      return r.body();
+    } catch (IOException e) {
+      throw new CliException(
+          "the control plane is not answering at "
+              + httpBase
+              + " ("
+              + e.getMessage()
+              + "); is local mode up? (mycnet local up)");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CliException("interrupted");
+    }
+  }
+
+  /** A claim by name; {@code namespace} null: the only claim of that name in any namespace. */
+  StorageClaim claim(String name, String namespace) {
+    List<StorageClaim> found =
+        (namespace == null
+                ? kube().resources(StorageClaim.class).inAnyNamespace()
+                : kube().resources(StorageClaim.class).inNamespace(namespace))
+            .list().getItems().stream()
+                .filter(c -> c.getMetadata().getName().equals(name))
+                .toList();
+    if (found.isEmpty()) {
+      throw new CliException(
+          "no StorageClaim '"
+              + name
+              + "'"
+              + (namespace == null ? "" : " in namespace " + namespace));
+    }
+    if (found.size() > 1) {
+      throw new CliException(
+          "StorageClaim '" + name + "' exists in several namespaces; name one with -n");
+    }
+    return found.get(0);
+  }
+
+  /** The volume of a bound claim. */
+  Allocation volumeOf(StorageClaim claim) {
+    String id = claim.getMetadata().getNamespace() + "." + claim.getMetadata().getName();
+    return volume(id)
+        .orElseThrow(
+            () ->
+                new CliException(
+                    "claim "
+                        + claim.getMetadata().getName()
+                        + " has no volume yet (phase "
+                        + (claim.getStatus() == null ? "unknown" : claim.getStatus().getPhase())
+                        + "); see: mycnet claim explain "
+                        + claim.getMetadata().getName()));
+  }
+
+  VolumeIoGrpc.VolumeIoBlockingStub io(String namespace, String node) {
+    NodeRecord rec =
+        registry.get(node).orElseThrow(() -> new CliException("no node " + node + " registered"));
+    ManagedChannel ch =
+        channels.computeIfAbsent(
+            namespace + "@" + node + "@" + rec.getAddress(),
+            k -> {
+              try {
+                if (ca == null) {
+                  ca =
+                      CertificateAuthority.openOrCreate(
+                          state.caDir(), Clock.systemUTC(), Duration.ofHours(1));
+                }
+                KeyPair kp = NodeIdentity.generateKeyPair();
+                X509Certificate cert = ca.signClient(kp.getPublic(), namespace);
+                String a = rec.getAddress();
+                int colon = a.lastIndexOf(':');
+                return NettyChannelBuilder.forAddress(
+                        a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
+                    .sslContext(
+                        GrpcSslContexts.forClient()
+                            .keyManager(kp.getPrivate(), cert)
+                            .trustManager(ca.certificate())
+                            .build())
+                    .overrideAuthority(node)
+                    .maxInboundMessageSize(8 << 20)
+                    .build();
+              } catch (IOException e) {
+                throw new CliException("cannot set up TLS to " + node + ": " + e.getMessage());
+              }
+            });
+    return VolumeIoGrpc.newBlockingStub(ch).withDeadlineAfter(60, TimeUnit.SECONDS);
+  }
+
+  /** Writes {@code data} at {@code offset} through the volume's primary, 1 MiB per request. */
+  void write(Allocation v, long offset, byte[] data) {
+    VolumeIoGrpc.VolumeIoBlockingStub io = io(v.getNamespace(), v.getPrimaryNodeId());
+    int chunk = 1 << 20;
+    for (int at = 0; at < data.length; at += chunk) {
+      int len = Math.min(chunk, data.length - at);
+      WriteRequest req =
+          WriteRequest.newBuilder()
+              .setVolumeId(v.getVolumeId())
+              .setEpoch(v.getEpoch())
+              .setOffset(offset + at)
+              .setData(ByteString.copyFrom(data, at, len))
+              .build();
+      retrying(() -> io.withDeadlineAfter(60, TimeUnit.SECONDS).write(req));
+    }
+    retrying(
+        () ->
+            io.withDeadlineAfter(60, TimeUnit.SECONDS)
+                .flush(
+                    FlushRequest.newBuilder()
+                        .setVolumeId(v.getVolumeId())
+                        .setEpoch(v.getEpoch())
+                        .build()));
+  }
+
+  /** Reads {@code length} bytes at {@code offset} from {@code node}'s replica. */
+  byte[] read(Allocation v, String node, long offset, int length) {
+    VolumeIoGrpc.VolumeIoBlockingStub io = io(v.getNamespace(), node);
+    byte[] out = new byte[length];
+    int chunk = 1 << 20;
+    for (int at = 0; at < length; at += chunk) {
+      int len = Math.min(chunk, length - at);
+      ReadRequest req =
+          ReadRequest.newBuilder()
+              .setVolumeId(v.getVolumeId())
+              .setEpoch(v.getEpoch())
+              .setOffset(offset + at)
+              .setLength(len)
+              .build();
+      retrying(() -> io.withDeadlineAfter(60, TimeUnit.SECONDS).read(req))
+          .getData()
+          .copyTo(out, at);
+    }
+    return out;
+  }
+
+  /**
+   * Runs a call, retrying for up to 30 s while the agent answers UNAVAILABLE (a replica that has
+   * not received its assignment yet, a primary catching up): what a volume client does.
+   */
+  static <T> T retrying(java.util.function.Supplier<T> call) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    long backoff = 100;
+    while (true) {
+      try {
+        return call.get();
+      } catch (io.grpc.StatusRuntimeException e) {
+        if (e.getStatus().getCode() != io.grpc.Status.Code.UNAVAILABLE
+            || System.nanoTime() > deadline) {
+          throw e;
+        }
+      }
+      LocalProcesses.sleep(backoff);
+      backoff = Math.min(backoff * 2, 2000);
+    }
+  }
+
+  VolumeStat stat(Allocation v, String node) {
+    return io(v.getNamespace(), node)
+        .withDeadlineAfter(5, TimeUnit.SECONDS)
+        .stat(StatRequest.newBuilder().setVolumeId(v.getVolumeId()).build());
+  }
+
+  @Override
+  public void close() {
+    channels.values().forEach(ManagedChannel::shutdownNow);
+    if (kube != null) {
+      kube.close();
+    }
+    etcd.close();
+  }
+}

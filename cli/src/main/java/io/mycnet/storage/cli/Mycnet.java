@@ -1,0 +1,493 @@
+package io.mycnet.storage.cli;
+
+import io.grpc.StatusRuntimeException;
+import io.mycnet.storage.api.DurationText;
+import io.mycnet.storage.api.v1.Allocation;
+import io.mycnet.storage.api.v1.Replica;
+import io.mycnet.storage.crds.v1alpha1.StorageClaim;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * The {@code mycnet} command. Local mode ({@code local up|down}, {@code demo}), what runs ({@code
+ * status}, {@code node explain}, {@code claim explain}), volume I/O ({@code volume write|read}) and
+ * failure drills ({@code node kill|restart}). Paths default relative to {@code MYCNET_HOME} (set by
+ * the {@code ./mycnet} launcher to the repository root), else the working directory.
+ */
+@Command(
+    name = "mycnet",
+    mixinStandardHelpOptions = true,
+    version = "mycnet 0.1.0",
+    description =
+        "Trust-aware distributed volume storage: local mode, status, explanations, volume I/O.",
+    subcommands = {
+      Mycnet.Local.class,
+      Mycnet.Status.class,
+      Mycnet.Node.class,
+      Mycnet.Claim.class,
+      Mycnet.Volume.class,
+      Demo.class,
+      CommandLine.HelpCommand.class
+    })
+public final class Mycnet implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    quietLogging();
+    System.exit(commandLine().execute(args));
+  }
+
+  static void quietLogging() {
+    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+    System.setProperty("org.slf4j.simpleLogger.log.io.grpc", "error");
+    System.setProperty("org.slf4j.simpleLogger.log.io.etcd", "error");
+    System.setProperty("org.slf4j.simpleLogger.log.io.fabric8", "error");
+  }
+
+  static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Mycnet());
+    cl.setExecutionExceptionHandler(
+        (e, cmd, parsed) -> {
+          if (e instanceof CliException c) {
+            cmd.getErr().println("mycnet: " + c.getMessage());
+            return c.exitCode();
+          }
+          if (e instanceof StatusRuntimeException s) {
+            cmd.getErr()
+                .println(
+                    "mycnet: " + s.getStatus().getCode() + ": " + s.getStatus().getDescription());
+            return 1;
+          }
+          if (e instanceof LocalTopology.BadTopology b) {
+            cmd.getErr().println("mycnet: invalid topology: " + b.getMessage());
+            return 2;
+          }
+          throw e;
+        });
+    return cl;
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
+  static Path home() {
+    String h = System.getenv("MYCNET_HOME");
+    return h == null || h.isBlank() ? Path.of("").toAbsolutePath() : Path.of(h);
+  }
+
+  /** The state directory option every command shares. */
+  static final class StateDir {
+    @Option(
+        names = "--state-dir",
+        paramLabel = "DIR",
+        description = "local mode's state directory (default: $MYCNET_HOME/.mycnet)")
+    Path dir;
+
+    LocalState state() {
+      return new LocalState(dir != null ? dir : home().resolve(".mycnet"));
+    }
+  }
+
+  @Command(
+      name = "local",
+      mixinStandardHelpOptions = true,
+      description = "Run the whole system on this machine: etcd, the control plane, the agents.",
+      subcommands = {Local.Up.class, Local.Down.class})
+  static final class Local implements Runnable {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+      spec.commandLine().usage(System.out);
+    }
+
+    @Command(
+        name = "up",
+        mixinStandardHelpOptions = true,
+        description = {
+          "Start etcd, the control plane and one agent per node of the topology as separate"
+              + " processes on loopback (what already runs is kept), then apply every manifest of"
+              + " the manifest directory and keep watching it: adding, changing or deleting a file"
+              + " changes the system.",
+          "Installs etcd with apt-get when it is missing and this runs as root on Debian/Ubuntu."
+        })
+    static final class Up implements Callable<Integer> {
+      @Mixin StateDir state;
+
+      @Option(
+          names = "--topology",
+          paramLabel = "FILE",
+          description = "nodes, their places and records (default: config/local/topology.yaml)")
+      Path topology;
+
+      @Option(
+          names = "--manifests",
+          paramLabel = "DIR",
+          description = "manifests to apply and watch (default: samples/)")
+      Path manifests;
+
+      @Option(
+          names = "--timeout",
+          defaultValue = "120s",
+          description = "how long each process may take to start (default: ${DEFAULT-VALUE})")
+      String timeout;
+
+      @Override
+      public Integer call() {
+        up(state.state(), topology, manifests, DurationText.parse(timeout), System.out);
+        return 0;
+      }
+    }
+
+    static void up(
+        LocalState state, Path topology, Path manifests, Duration timeout, PrintStream out) {
+      Path t = topology != null ? topology : home().resolve("config/local/topology.yaml");
+      Path m = manifests != null ? manifests : home().resolve("samples");
+      new LocalCluster(state, out).up(t, m, timeout);
+      out.println(
+          "local mode is up; state in " + state.root() + " (mycnet status, mycnet local down)");
+    }
+
+    @Command(
+        name = "down",
+        mixinStandardHelpOptions = true,
+        description =
+            "Stop every process local mode started (by PID). The data stays unless --wipe.")
+    static final class Down implements Callable<Integer> {
+      @Mixin StateDir state;
+
+      @Option(names = "--wipe", description = "also delete the state directory (all data)")
+      boolean wipe;
+
+      @Override
+      public Integer call() {
+        LocalState s = state.state();
+        if (!Files.isDirectory(s.root())) {
+          System.out.println("nothing to stop: " + s.root() + " does not exist");
+          return 0;
+        }
+        new LocalCluster(s, System.out).down(wipe);
+        return 0;
+      }
+    }
+  }
+
+  @Command(
+      name = "status",
+      mixinStandardHelpOptions = true,
+      description =
+          "Nodes by region, zone and rack with trust, tier, state and usage; volumes with classification, replicas and state; claims.")
+  static final class Status implements Callable<Integer> {
+    @Mixin StateDir state;
+
+    @Override
+    public Integer call() {
+      try (LocalClient c = new LocalClient(state.state())) {
+        StatusView.print(c, System.out);
+      }
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "node",
+      mixinStandardHelpOptions = true,
+      description = "One node: its trust explanation, or a failure drill.",
+      subcommands = {Node.Explain.class, Node.Kill.class, Node.Restart.class})
+  static final class Node implements Runnable {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+      spec.commandLine().usage(System.out);
+    }
+
+    @Command(
+        name = "explain",
+        mixinStandardHelpOptions = true,
+        description = "Why the node has its trust score and tier: every factor, gate and limit.")
+    static final class Explain implements Callable<Integer> {
+      @Mixin StateDir state;
+
+      @Parameters(paramLabel = "NODE")
+      String node;
+
+      @Override
+      public Integer call() {
+        try (LocalClient c = new LocalClient(state.state())) {
+          System.out.print(c.explainNode(node));
+        }
+        return 0;
+      }
+    }
+
+    @Command(
+        name = "kill",
+        mixinStandardHelpOptions = true,
+        description = "SIGKILL the node's agent (its data stays on disk).")
+    static final class Kill implements Callable<Integer> {
+      @Mixin StateDir state;
+
+      @Parameters(paramLabel = "NODE")
+      String node;
+
+      @Override
+      public Integer call() {
+        boolean killed = new LocalCluster(state.state(), System.out).killAgent(node);
+        System.out.println(
+            killed ? "killed the agent of " + node : node + "'s agent was not running");
+        return 0;
+      }
+    }
+
+    @Command(
+        name = "restart",
+        mixinStandardHelpOptions = true,
+        description = "Stop (if running) and start the node's agent with its data.")
+    static final class Restart implements Callable<Integer> {
+      @Mixin StateDir state;
+
+      @Parameters(paramLabel = "NODE")
+      String node;
+
+      @Option(
+          names = "--encryption-at-rest",
+          arity = "1",
+          paramLabel = "true|false",
+          description = "switch at-rest encryption (kept for later restarts)")
+      Boolean encryption;
+
+      @Option(names = "--timeout", defaultValue = "120s")
+      String timeout;
+
+      @Override
+      public Integer call() {
+        new LocalCluster(state.state(), System.out)
+            .restartAgent(node, encryption, DurationText.parse(timeout));
+        System.out.println("restarted the agent of " + node);
+        return 0;
+      }
+    }
+  }
+
+  @Command(
+      name = "claim",
+      mixinStandardHelpOptions = true,
+      description = "One StorageClaim.",
+      subcommands = {Claim.Explain.class})
+  static final class Claim implements Runnable {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+      spec.commandLine().usage(System.out);
+    }
+
+    @Command(
+        name = "explain",
+        mixinStandardHelpOptions = true,
+        description = "Why the claim is placed where it is, or why it is not placed.")
+    static final class Explain implements Callable<Integer> {
+      @Mixin StateDir state;
+
+      @Parameters(paramLabel = "CLAIM")
+      String name;
+
+      @Option(names = {"-n", "--namespace"})
+      String namespace;
+
+      @Override
+      public Integer call() {
+        try (LocalClient c = new LocalClient(state.state())) {
+          explain(c, c.claim(name, namespace), System.out);
+        }
+        return 0;
+      }
+    }
+
+    static void explain(LocalClient c, StorageClaim claim, PrintStream out) {
+      var s = claim.getStatus();
+      out.printf(
+          "claim %s/%s: phase %s%n",
+          claim.getMetadata().getNamespace(),
+          claim.getMetadata().getName(),
+          s == null || s.getPhase() == null ? "(not reconciled yet)" : s.getPhase());
+      String ready = StatusView.readyMessage(claim);
+      if (!ready.isEmpty()) {
+        out.println("not ready: " + ready);
+      }
+      String id = claim.getMetadata().getNamespace() + "." + claim.getMetadata().getName();
+      var v = c.volume(id);
+      if (v.isEmpty()) {
+        out.println("no volume is allocated for it");
+        return;
+      }
+      Allocation a = v.get();
+      Map<String, String[]> trust = Map.of();
+      try {
+        trust = c.trust();
+      } catch (CliException e) {
+        // shown without scores
+      }
+      out.printf(
+          Locale.ROOT,
+          "volume %s: %s, %s, %s, %d replicas in pool %s, strategy %s, epoch %d, state %s%n",
+          a.getVolumeId(),
+          StatusView.bytes(a.getSizeBytes()),
+          a.getClassification().name().replace("CLASSIFICATION_", ""),
+          a.getConsistency().name().replace("CONSISTENCY_LEVEL_", ""),
+          a.getReplicaCount(),
+          a.getPool(),
+          a.getStrategy().name().replace("REPLICATION_STRATEGY_", ""),
+          a.getEpoch(),
+          a.getState().name().replace("VOLUME_STATE_", ""));
+      for (Replica r : a.getReplicasList()) {
+        String[] t = trust.getOrDefault(r.getNodeId(), new String[] {"-", "-"});
+        out.printf(
+            "  %s%s  %s  trust %s (%s)  %s%s%n",
+            r.getNodeId(),
+            r.getNodeId().equals(a.getPrimaryNodeId()) ? " (primary)" : "",
+            r.getTopologyPath(),
+            t[0],
+            t[1],
+            StatusView.replicaState(r),
+            r.getSourceNodeId().isEmpty() ? "" : " from " + r.getSourceNodeId());
+      }
+      if (!a.getPlacementNote().isEmpty()) {
+        out.println("placement: " + a.getPlacementNote());
+      }
+    }
+  }
+
+  @Command(
+      name = "volume",
+      mixinStandardHelpOptions = true,
+      description =
+          "Put bytes into a claim's volume and get them back, through the volume I/O path with the service namespace's credentials.",
+      subcommands = {Volume.Write.class, Volume.Read.class})
+  static final class Volume implements Runnable {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+      spec.commandLine().usage(System.out);
+    }
+
+    @Command(
+        name = "write",
+        mixinStandardHelpOptions = true,
+        description = "Write FILE into the claim's volume at --offset (through its primary).")
+    static final class Write implements Callable<Integer> {
+      @Mixin StateDir state;
+
+      @Parameters(index = "0", paramLabel = "CLAIM")
+      String name;
+
+      @Parameters(index = "1", paramLabel = "FILE")
+      Path file;
+
+      @Option(names = {"-n", "--namespace"})
+      String namespace;
+
+      @Option(names = "--offset", defaultValue = "0")
+      long offset;
+
+      @Override
+      public Integer call() throws IOException {
+        byte[] data = Files.readAllBytes(file);
+        try (LocalClient c = new LocalClient(state.state())) {
+          Allocation a = c.volumeOf(c.claim(name, namespace));
+          if (offset < 0 || offset + data.length > a.getSizeBytes()) {
+            throw new CliException(
+                "bytes "
+                    + offset
+                    + ".."
+                    + (offset + data.length)
+                    + " do not fit the volume ("
+                    + a.getSizeBytes()
+                    + " bytes)");
+          }
+          c.write(a, offset, data);
+          System.out.printf(
+              "wrote %d bytes at offset %d of %s (primary %s, epoch %d, %s)%n"
+                  + "read them back with: mycnet volume read %s --offset %d --length %d -o FILE%n",
+              data.length,
+              offset,
+              a.getVolumeId(),
+              a.getPrimaryNodeId(),
+              a.getEpoch(),
+              a.getConsistency().name().replace("CONSISTENCY_LEVEL_", ""),
+              name,
+              offset,
+              data.length);
+        }
+        return 0;
+      }
+    }
+
+    @Command(
+        name = "read",
+        mixinStandardHelpOptions = true,
+        description =
+            "Read --length bytes at --offset of the claim's volume to -o FILE (or standard output).")
+    static final class Read implements Callable<Integer> {
+      @Mixin StateDir state;
+
+      @Parameters(paramLabel = "CLAIM")
+      String name;
+
+      @Option(names = {"-n", "--namespace"})
+      String namespace;
+
+      @Option(names = "--offset", defaultValue = "0")
+      long offset;
+
+      @Option(names = "--length", required = true)
+      int length;
+
+      @Option(
+          names = "--from",
+          paramLabel = "NODE",
+          description = "read this node's replica (default: the primary)")
+      String from;
+
+      @Option(
+          names = {"-o", "--output"},
+          paramLabel = "FILE")
+      Path output;
+
+      @Override
+      public Integer call() throws IOException {
+        try (LocalClient c = new LocalClient(state.state())) {
+          Allocation a = c.volumeOf(c.claim(name, namespace));
+          if (length < 0 || offset < 0 || offset + length > a.getSizeBytes()) {
+            throw new CliException(
+                "offset and length must lie within the volume (" + a.getSizeBytes() + " bytes)");
+          }
+          byte[] data = c.read(a, from != null ? from : a.getPrimaryNodeId(), offset, length);
+          if (output != null) {
+            Files.write(output, data);
+            System.out.printf("read %d bytes into %s%n", data.length, output);
+          } else {
+            System.out.write(data);
+            System.out.flush();
+          }
+        }
+        return 0;
+      }
+    }
+  }
+}
