@@ -6,9 +6,7 @@ import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.mycnet.storage.agent.NodeIdentity;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.FlushRequest;
 import io.mycnet.storage.api.v1.NodeRecord;
@@ -28,8 +26,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.security.KeyPair;
-import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -193,29 +189,19 @@ final class LocalClient implements AutoCloseable {
         channels.computeIfAbsent(
             namespace + "@" + node + "@" + rec.getAddress(),
             k -> {
-              try {
-                if (ca == null) {
-                  ca =
-                      CertificateAuthority.openOrCreate(
-                          state.caDir(), Clock.systemUTC(), Duration.ofHours(1));
-                }
-                KeyPair kp = NodeIdentity.generateKeyPair();
-                X509Certificate cert = ca.signClient(kp.getPublic(), namespace);
-                String a = rec.getAddress();
-                int colon = a.lastIndexOf(':');
-                return NettyChannelBuilder.forAddress(
-                        a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
-                    .sslContext(
-                        GrpcSslContexts.forClient()
-                            .keyManager(kp.getPrivate(), cert)
-                            .trustManager(ca.certificate())
-                            .build())
-                    .overrideAuthority(node)
-                    .maxInboundMessageSize(8 << 20)
-                    .build();
-              } catch (IOException e) {
-                throw new CliException("cannot set up TLS to " + node + ": " + e.getMessage());
+              if (ca == null) {
+                ca =
+                    CertificateAuthority.openOrCreate(
+                        state.caDir(), Clock.systemUTC(), Duration.ofHours(1));
               }
+              String a = rec.getAddress();
+              int colon = a.lastIndexOf(':');
+              return NettyChannelBuilder.forAddress(
+                      a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
+                  .sslContext(ca.volumeClientTls(namespace))
+                  .overrideAuthority(node)
+                  .maxInboundMessageSize(8 << 20)
+                  .build();
             });
     return VolumeIoGrpc.newBlockingStub(ch).withDeadlineAfter(60, TimeUnit.SECONDS);
   }

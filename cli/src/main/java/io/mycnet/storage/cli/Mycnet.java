@@ -40,9 +40,7 @@ import picocli.CommandLine.Parameters;
       Demo.class,
       CommandLine.HelpCommand.class
     })
-public final class Mycnet implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
+public final class Mycnet extends CommandGroup {
   public static void main(String[] args) {
     quietLogging();
     System.exit(commandLine().execute(args));
@@ -78,11 +76,6 @@ public final class Mycnet implements Runnable {
     return cl;
   }
 
-  @Override
-  public void run() {
-    spec.commandLine().usage(System.out);
-  }
-
   static Path home() {
     String h = System.getenv("MYCNET_HOME");
     return h == null || h.isBlank() ? Path.of("").toAbsolutePath() : Path.of(h);
@@ -106,13 +99,7 @@ public final class Mycnet implements Runnable {
       mixinStandardHelpOptions = true,
       description = "Run the whole system on this machine: etcd, the control plane, the agents.",
       subcommands = {Local.Up.class, Local.Down.class})
-  static final class Local implements Runnable {
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-      spec.commandLine().usage(System.out);
-    }
+  static final class Local extends CommandGroup {
 
     @Command(
         name = "up",
@@ -207,13 +194,7 @@ public final class Mycnet implements Runnable {
       mixinStandardHelpOptions = true,
       description = "One node: its trust explanation, or a failure drill.",
       subcommands = {Node.Explain.class, Node.Kill.class, Node.Restart.class})
-  static final class Node implements Runnable {
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-      spec.commandLine().usage(System.out);
-    }
+  static final class Node extends CommandGroup {
 
     @Command(
         name = "explain",
@@ -288,13 +269,7 @@ public final class Mycnet implements Runnable {
       mixinStandardHelpOptions = true,
       description = "One StorageClaim.",
       subcommands = {Claim.Explain.class})
-  static final class Claim implements Runnable {
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-      spec.commandLine().usage(System.out);
-    }
+  static final class Claim extends CommandGroup {
 
     @Command(
         name = "explain",
@@ -378,13 +353,7 @@ public final class Mycnet implements Runnable {
       description =
           "Put bytes into a claim's volume and get them back, through the volume I/O path with the service namespace's credentials.",
       subcommands = {Volume.Write.class, Volume.Read.class})
-  static final class Volume implements Runnable {
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-      spec.commandLine().usage(System.out);
-    }
+  static final class Volume extends CommandGroup {
 
     @Command(
         name = "write",

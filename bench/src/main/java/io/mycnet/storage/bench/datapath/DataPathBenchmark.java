@@ -2,7 +2,6 @@ package io.mycnet.storage.bench.datapath;
 
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.CreateReplica;
@@ -36,10 +35,6 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
-import java.security.cert.X509Certificate;
-import java.security.spec.ECGenParameterSpec;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -107,8 +102,7 @@ public final class DataPathBenchmark {
   private CertificateAuthority ca;
   private TrustAwareStorageManager manager;
   private ReplicationManager replication;
-  private KeyPair clientKey;
-  private X509Certificate clientCert;
+  private io.grpc.netty.shaded.io.netty.handler.ssl.SslContext clientTls;
 
   public static void main(String[] args) throws Exception {
     Map<String, String> a = new HashMap<>();
@@ -270,10 +264,7 @@ public final class DataPathBenchmark {
     ca =
         CertificateAuthority.openOrCreate(
             work.resolve("ca"), Clock.systemUTC(), Duration.ofHours(1));
-    KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
-    g.initialize(new ECGenParameterSpec("secp256r1"));
-    clientKey = g.generateKeyPair();
-    clientCert = ca.signClient(clientKey.getPublic(), OWNER);
+    clientTls = ca.volumeClientTls(OWNER);
     NodeTrustSource trust = id -> new NodeTrustSource.NodeTrust(TrustTier.CRITICAL, 0.9);
     ClusterViewCache cluster = new ClusterViewCache(store, keys, trust);
     // The encrypted agent is in a pool of its own: the replicated and rebuild volumes never use it.
@@ -693,22 +684,14 @@ public final class DataPathBenchmark {
         channels.computeIfAbsent(
             node,
             k -> {
-              try {
-                String a = registry.get(node).map(NodeRecord::getAddress).orElseThrow();
-                int colon = a.lastIndexOf(':');
-                return NettyChannelBuilder.forAddress(
-                        a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
-                    .sslContext(
-                        GrpcSslContexts.forClient()
-                            .keyManager(clientKey.getPrivate(), clientCert)
-                            .trustManager(ca.certificate())
-                            .build())
-                    .overrideAuthority(node)
-                    .maxInboundMessageSize(8 << 20)
-                    .build();
-              } catch (IOException e) {
-                throw new IllegalStateException(e);
-              }
+              String a = registry.get(node).map(NodeRecord::getAddress).orElseThrow();
+              int colon = a.lastIndexOf(':');
+              return NettyChannelBuilder.forAddress(
+                      a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
+                  .sslContext(clientTls)
+                  .overrideAuthority(node)
+                  .maxInboundMessageSize(8 << 20)
+                  .build();
             });
     return VolumeIoGrpc.newBlockingStub(ch).withDeadlineAfter(30, TimeUnit.SECONDS);
   }

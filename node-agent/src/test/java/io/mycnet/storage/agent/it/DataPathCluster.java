@@ -4,9 +4,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.mycnet.storage.agent.NodeIdentity;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.ReadRequest;
 import io.mycnet.storage.api.v1.StatRequest;
@@ -26,8 +24,6 @@ import io.mycnet.storage.testsupport.EtcdExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.KeyPair;
-import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -136,24 +132,14 @@ final class DataPathCluster implements AutoCloseable {
         channels.computeIfAbsent(
             namespace + "@" + node,
             k -> {
-              try {
-                KeyPair kp = NodeIdentity.generateKeyPair();
-                X509Certificate cert = ca.signClient(kp.getPublic(), namespace);
-                String a = address(node);
-                int colon = a.lastIndexOf(':');
-                return NettyChannelBuilder.forAddress(
-                        a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
-                    .sslContext(
-                        GrpcSslContexts.forClient()
-                            .keyManager(kp.getPrivate(), cert)
-                            .trustManager(ca.certificate())
-                            .build())
-                    .overrideAuthority(node)
-                    .maxInboundMessageSize(8 << 20)
-                    .build();
-              } catch (Exception e) {
-                throw new IllegalStateException(e);
-              }
+              String a = address(node);
+              int colon = a.lastIndexOf(':');
+              return NettyChannelBuilder.forAddress(
+                      a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
+                  .sslContext(ca.volumeClientTls(namespace))
+                  .overrideAuthority(node)
+                  .maxInboundMessageSize(8 << 20)
+                  .build();
             });
     return VolumeIoGrpc.newBlockingStub(ch)
         .withDeadlineAfter(ioDeadline.toMillis(), TimeUnit.MILLISECONDS);

@@ -449,6 +449,22 @@ public final class CertificateAuthority {
     return cert.getSerialNumber().toString(16);
   }
 
+  /**
+   * Client TLS of a volume client of {@code namespace} (gRPC, Netty): a fresh key, a certificate
+   * from {@link #signClient}, and this CA as the only trust anchor, to reach agents' data ports.
+   */
+  public io.grpc.netty.shaded.io.netty.handler.ssl.SslContext volumeClientTls(String namespace) {
+    KeyPair kp = generateEcKeyPair();
+    try {
+      return io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
+          .keyManager(kp.getPrivate(), signClient(kp.getPublic(), namespace))
+          .trustManager(caCert)
+          .build();
+    } catch (javax.net.ssl.SSLException e) {
+      throw new IllegalStateException("cannot build client TLS for " + namespace, e);
+    }
+  }
+
   /** An EC P-256 key pair from the platform's default provider. */
   public static KeyPair generateEcKeyPair() {
     try {
