@@ -337,20 +337,24 @@ final class Demo implements Callable<Integer> {
   private String chooseTrustTarget(
       LocalClient c, Allocation critical, String exclude, Map<String, String[]> trust) {
     Allocation now = c.volume(critical.getVolumeId()).orElseThrow();
+    // One listing of the volumes: per candidate node, its SENSITIVE and its STANDARD/PUBLIC count.
+    Map<String, long[]> held = new LinkedHashMap<>();
+    for (Allocation a : c.volumes()) {
+      for (String n : nodes(a)) {
+        long[] k = held.computeIfAbsent(n, x -> new long[2]);
+        if (a.getClassification() == Classification.CLASSIFICATION_SENSITIVE) {
+          k[0]++;
+        } else if (allowedBelowSensitive(a.getClassification())) {
+          k[1]++;
+        }
+      }
+    }
     return nodes(now).stream()
         .filter(n -> !n.equals(exclude))
         .filter(n -> trust.containsKey(n) && trust.get(n)[1].equals("CRITICAL"))
         .min(
-            Comparator.comparing(
-                    (String n) ->
-                        replicasOn(c, n).values().stream()
-                            .filter(cl -> cl == Classification.CLASSIFICATION_SENSITIVE)
-                            .count())
-                .thenComparing(
-                    n ->
-                        -replicasOn(c, n).values().stream()
-                            .filter(Demo::allowedBelowSensitive)
-                            .count())
+            Comparator.comparing((String n) -> held.getOrDefault(n, new long[2])[0])
+                .thenComparing(n -> -held.getOrDefault(n, new long[2])[1])
                 .thenComparing(n -> n))
         .orElseThrow(
             () -> new CliException("no CRITICAL-tier node holds " + critical.getVolumeId()));
