@@ -5,8 +5,10 @@ import static org.awaitility.Awaitility.await;
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.ReadRequest;
+import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.StatRequest;
 import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
@@ -143,6 +145,25 @@ final class DataPathCluster implements AutoCloseable {
             });
     return VolumeIoGrpc.newBlockingStub(ch)
         .withDeadlineAfter(ioDeadline.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Waits until the volume's replica on {@code spare} is HEALTHY (rebuilt, verified, counted by
+   * completeRebuild) and {@code gone} holds no replica of it any more.
+   */
+  void awaitReplaced(String volume, String spare, String gone, Duration atMost) {
+    await()
+        .atMost(atMost)
+        .until(
+            () -> {
+              Allocation a = manager.get(volume).orElseThrow();
+              return a.getReplicasList().stream()
+                      .anyMatch(
+                          r ->
+                              r.getNodeId().equals(spare)
+                                  && r.getState() == ReplicaState.REPLICA_STATE_HEALTHY)
+                  && a.getReplicasList().stream().noneMatch(r -> r.getNodeId().equals(gone));
+            });
   }
 
   VolumeStat stat(String ns, String node, String volume) {

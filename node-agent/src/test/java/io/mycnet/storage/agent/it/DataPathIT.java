@@ -457,18 +457,7 @@ class DataPathIT {
     try {
       // The spare copies, catches up, reports in sync; completeRebuild counts it healthy and
       // retires the dead replica.
-      await()
-          .atMost(Duration.ofSeconds(30))
-          .until(
-              () -> {
-                Allocation a = allocation();
-                return a.getReplicasList().stream()
-                        .anyMatch(
-                            r ->
-                                r.getNodeId().equals(spare)
-                                    && r.getState() == ReplicaState.REPLICA_STATE_HEALTHY)
-                    && a.getReplicasList().stream().noneMatch(r -> r.getNodeId().equals(victim));
-              });
+      dp.awaitReplaced(VOL, spare, victim, Duration.ofSeconds(30));
     } finally {
       stop.set(true);
       writer.join(20_000);

@@ -211,18 +211,7 @@ class EncryptedReplicaIT {
         .atMost(Duration.ofSeconds(20))
         .pollInterval(Duration.ofMillis(300))
         .until(() -> !dp.replication.reconcile().rebuildsStarted().isEmpty());
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(
-            () -> {
-              Allocation a = allocation();
-              return a.getReplicasList().stream()
-                      .anyMatch(
-                          r ->
-                              r.getNodeId().equals(spare)
-                                  && r.getState() == ReplicaState.REPLICA_STATE_HEALTHY)
-                  && a.getReplicasList().stream().noneMatch(r -> r.getNodeId().equals(killed));
-            });
+    dp.awaitReplaced(VOL, spare, killed, Duration.ofSeconds(30));
     long epoch = allocation().getEpoch();
     List<String> now = allocation().getReplicasList().stream().map(Replica::getNodeId).toList();
     assertThat(now).contains(spare).doesNotContain(killed);
