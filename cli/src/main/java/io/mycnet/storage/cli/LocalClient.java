@@ -95,6 +95,13 @@ final class LocalClient implements AutoCloseable {
     return out;
   }
 
+  /** The replication manager's status (whether node DOWN decisions are held, and why). */
+  io.mycnet.storage.api.v1.ReplicationStatus replication() {
+    Versioned<io.mycnet.storage.api.v1.ReplicationStatus> v =
+        store.get(keys.replicationStatus(), io.mycnet.storage.api.v1.ReplicationStatus.parser());
+    return v.exists() ? v.value() : io.mycnet.storage.api.v1.ReplicationStatus.getDefaultInstance();
+  }
+
   Optional<Allocation> volume(String id) {
     Versioned<Allocation> v = store.get(keys.allocation(id), Allocation.parser());
     return v.exists() ? Optional.of(v.value()) : Optional.empty();

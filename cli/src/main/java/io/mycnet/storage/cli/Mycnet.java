@@ -344,6 +344,9 @@ public final class Mycnet extends CommandGroup {
       if (!a.getPlacementNote().isEmpty()) {
         out.println("placement: " + a.getPlacementNote());
       }
+      if (!a.getRepairNote().isEmpty()) {
+        out.println("repair: " + a.getRepairNote());
+      }
     }
   }
 

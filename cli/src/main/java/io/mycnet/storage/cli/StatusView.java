@@ -69,6 +69,15 @@ final class StatusView {
         }
       }
     }
+    var replication = c.replication();
+    if (!replication.getHoldReason().isEmpty()) {
+      out.println();
+      out.println(
+          "REPLICATION HELD for "
+              + String.join(", ", replication.getHeldNodesList())
+              + ": "
+              + replication.getHoldReason());
+    }
     out.println();
     out.println("VOLUMES");
     volumes.sort(Comparator.comparing(Allocation::getVolumeId));
@@ -138,6 +147,15 @@ final class StatusView {
     }
     for (var cond : claim.getStatus().getConditions()) {
       if ("Ready".equals(cond.getType()) && !"True".equals(cond.getStatus())) {
+        return cond.getReason() + ": " + cond.getMessage();
+      }
+    }
+    // Usable but not fully replicated: say why (a repair waits, is impossible, or is paused).
+    for (var cond : claim.getStatus().getConditions()) {
+      if ("Replicated".equals(cond.getType())
+          && !"True".equals(cond.getStatus())
+          && cond.getMessage() != null
+          && cond.getMessage().contains(";")) {
         return cond.getReason() + ": " + cond.getMessage();
       }
     }

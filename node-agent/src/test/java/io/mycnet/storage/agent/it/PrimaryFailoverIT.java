@@ -158,7 +158,9 @@ class PrimaryFailoverIT {
           .until(() -> !replication.reconcile().rebuildsStarted().isEmpty());
       Allocation moved = allocation();
       String newPrimary = moved.getPrimaryNodeId();
-      assertThat(moved.getEpoch()).isEqualTo(2);
+      // The primary moves at once (a new epoch), then the rebuild starts (another).
+      long e = moved.getEpoch();
+      assertThat(e).isEqualTo(3);
       assertThat(newPrimary).isNotEqualTo(oldPrimary).isIn(holders);
       assertThat(moved.getReplicasList())
           .anySatisfy(
@@ -171,10 +173,10 @@ class PrimaryFailoverIT {
               .filter(n -> !n.equals(oldPrimary) && !n.equals(newPrimary))
               .findFirst()
               .orElseThrow();
-      awaitAssignment(List.of(newPrimary, follower), 2, newPrimary);
+      awaitAssignment(List.of(newPrimary, follower), e, newPrimary);
       assertThat(stat(newPrimary).getRole()).isEqualTo(ReplicaRole.REPLICA_ROLE_PRIMARY);
       // The new primary takes writes at the new epoch (two HEALTHY replicas: a majority of two).
-      ackedWrite(newPrimary, 2, 2 << 20, pattern(64 * 1024), 2);
+      ackedWrite(newPrimary, e, 2 << 20, pattern(64 * 1024), 2);
       // The old epoch is refused by the new primary and by the follower.
       assertCode(Status.Code.FAILED_PRECONDITION, () -> write(newPrimary, 1, 0, pattern(10)));
       assertCode(Status.Code.FAILED_PRECONDITION, () -> write(follower, 1, 0, pattern(10)));
@@ -205,8 +207,9 @@ class PrimaryFailoverIT {
     assertCode(Status.Code.FAILED_PRECONDITION, () -> write(oldPrimary, 1, 0, pattern(10)));
     // Nothing of the refused write reached the new primary or the follower.
     for (String n : List.of(newPrimary, follower)) {
-      assertThat(read(n, 2, 3 << 20, refused.length)).isEqualTo(new byte[refused.length]);
-      assertMatchesModel(n, 2);
+      assertThat(read(n, moved.getEpoch(), 3 << 20, refused.length))
+          .isEqualTo(new byte[refused.length]);
+      assertMatchesModel(n, moved.getEpoch());
     }
 
     // The rebuild completes: the new replica is HEALTHY, the old primary's replica retired and

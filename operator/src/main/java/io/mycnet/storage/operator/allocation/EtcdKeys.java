@@ -109,6 +109,11 @@ public final class EtcdKeys {
     return prefix + "/leader";
   }
 
+  /** The replication manager's status record ({@code ReplicationStatus}). */
+  public String replicationStatus() {
+    return prefix + "/replication/status";
+  }
+
   /**
    * Checks that an id is usable as one key segment: 1 to 253 characters of letters, digits and
    * {@code - _ . :} (Kubernetes names, UUIDs and {@code ns/name} pairs written as {@code ns.name}

@@ -14,4 +14,12 @@ public interface NodeTrustSource {
   }
 
   NodeTrust trustOf(String nodeId);
+
+  /**
+   * False while the source cannot tell the node's trust yet (not restored after a restart, never
+   * assessed): "not yet known" is never a reason to move data.
+   */
+  default boolean known(String nodeId) {
+    return true;
+  }
 }

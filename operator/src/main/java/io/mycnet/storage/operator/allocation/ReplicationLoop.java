@@ -82,6 +82,7 @@ public final class ReplicationLoop implements AutoCloseable {
   private void pass() {
     pending.set(false);
     if (!isLeader.getAsBoolean()) {
+      manager.standBy();
       return;
     }
     try {

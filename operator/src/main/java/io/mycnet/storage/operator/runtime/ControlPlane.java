@@ -77,7 +77,10 @@ public final class ControlPlane implements AutoCloseable {
             new ReplicationManager.Settings(
                 settings.downGracePeriod(),
                 StoragePoolMapper.DEFAULT_REBUILDS_PER_NODE,
-                StoragePoolMapper.DEFAULT_REBUILDS_PER_POOL),
+                StoragePoolMapper.DEFAULT_REBUILDS_PER_POOL,
+                reconnectWindow(settings),
+                MASS_FAILURE_SHARE,
+                true),
             new PoolDirectoryRules(pools),
             clock);
     this.replicationLoop =
@@ -96,6 +99,21 @@ public final class ControlPlane implements AutoCloseable {
             loop.tierChanged(nodeId);
           }
         };
+  }
+
+  /**
+   * Silent nodes above this share of all nodes hold every DOWN decision (Ceph refuses to mark more
+   * than a quarter of its OSDs out by default).
+   */
+  public static final double MASS_FAILURE_SHARE = 0.3;
+
+  /**
+   * How long a control plane that starts acting gives agents to reconnect before a silent node's
+   * grace period may start: one lease TTL (an agent notices a dead session within three heartbeat
+   * intervals, which is less) plus 15 s (agents retry at least every 5 s).
+   */
+  public static Duration reconnectWindow(OperatorSettings settings) {
+    return settings.nodeLeaseTtl().plusSeconds(15);
   }
 
   /** Starts the etcd watches and the replication loop. */

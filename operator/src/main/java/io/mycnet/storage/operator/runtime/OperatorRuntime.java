@@ -73,6 +73,7 @@ public final class OperatorRuntime implements AutoCloseable {
             });
     Conditions conditions = new Conditions(clock);
     ControlPlane cp = controlPlane;
+    cp.replication.addObserver(new ReplicationReports(cp.pools, events, metrics));
     operator.register(
         new TrustPolicyReconciler(cp.trustEngine, cp.replicationTrigger, events, conditions),
         o -> settings.configure(o, false));

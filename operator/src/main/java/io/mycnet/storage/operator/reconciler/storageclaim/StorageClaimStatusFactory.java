@@ -94,9 +94,13 @@ final class StorageClaimStatusFactory {
         conditions.set(
             s.getConditions(),
             REPLICATED,
-            phase == ClaimPhase.Bound,
-            phase.name(),
-            healthy + " of " + a.getReplicaCount() + " replicas healthy",
+            phase == ClaimPhase.Bound && !a.getRepairNote().startsWith("replication paused"),
+            a.getRepairNote().startsWith("replication paused") ? "ReplicationPaused" : phase.name(),
+            healthy
+                + " of "
+                + a.getReplicaCount()
+                + " replicas healthy"
+                + (a.getRepairNote().isEmpty() ? "" : "; " + a.getRepairNote()),
             gen));
     return s;
   }
