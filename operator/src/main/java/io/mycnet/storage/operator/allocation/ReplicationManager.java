@@ -204,6 +204,12 @@ public final class ReplicationManager {
 
   private EtcdStore.Fence actingFence;
 
+  /**
+   * The last pass that held DOWN decisions: when a hold ends, the nodes still silent get their
+   * grace period from then (they went silent with the others; the last to return is not DOWN).
+   */
+  private long lastHeldAt;
+
   /** A manager for which every node is in every pool and the limits are {@code settings}'. */
   public ReplicationManager(
       EtcdStore store,
@@ -266,6 +272,7 @@ public final class ReplicationManager {
   public synchronized void standBy() {
     actingSince = 0;
     actingFence = null;
+    lastHeldAt = 0;
   }
 
   /**
@@ -382,7 +389,12 @@ public final class ReplicationManager {
           if (gone == null) {
             break;
           }
-          result = startRebuild(fresh, a, gone, nodes, perNode, perPool);
+          // While DOWN decisions are held, a held node's replica is not copied elsewhere either
+          // (it missed writes, but it may be back any moment and then catches up by delta).
+          result =
+              held.contains(gone.getNodeId())
+                  ? "deferred: replication paused: " + hold
+                  : startRebuild(fresh, a, gone, nodes, perNode, perPool);
         }
         if (result.startsWith("started") || result.startsWith("taking back")) {
           (back != null ? takenBack : started).add(a.getVolumeId() + ": " + result);
@@ -452,9 +464,10 @@ public final class ReplicationManager {
    */
   private String updateNodeStates(Set<String> live, List<String> down, Set<String> held) {
     long now = clock.millis();
-    long listeningSince = actingSince + settings.reconnectWindow().toMillis();
+    long listeningSince = Math.max(actingSince + settings.reconnectWindow().toMillis(), lastHeldAt);
     List<NodeRecord> records = registry.list();
     List<String> due = new ArrayList<>();
+    List<String> silent = new ArrayList<>();
     for (NodeRecord r : records) {
       String id = r.getNodeId();
       if (live.contains(id)) {
@@ -480,6 +493,7 @@ public final class ReplicationManager {
       if (r.getState() == NodeState.NODE_STATE_DOWN) {
         continue;
       }
+      silent.add(id);
       if (r.getLeaseLostAtUnixMs() == 0) {
         registry.update(
             id, cur -> cur == null ? null : cur.toBuilder().setLeaseLostAtUnixMs(now).build());
@@ -495,9 +509,10 @@ public final class ReplicationManager {
         down.add(id);
       }
     } else {
-      held.addAll(due);
+      held.addAll(silent);
+      lastHeldAt = now;
     }
-    recordHold(hold, due, now);
+    recordHold(hold, silent, now);
     return hold;
   }
 
@@ -549,13 +564,13 @@ public final class ReplicationManager {
     return slash < 0 ? path : path.substring(0, slash);
   }
 
-  private void recordHold(String hold, List<String> due, long now) {
+  private void recordHold(String hold, List<String> silent, long now) {
     Versioned<ReplicationStatus> current =
         store.get(keys.replicationStatus(), ReplicationStatus.parser());
     ReplicationStatus before =
         current.exists() ? current.value() : ReplicationStatus.getDefaultInstance();
     String reason = hold == null ? "" : hold;
-    List<String> nodes = hold == null ? List.of() : due.stream().sorted().toList();
+    List<String> nodes = hold == null ? List.of() : silent.stream().sorted().toList();
     if (before.getHoldReason().equals(reason) && before.getHeldNodesList().equals(nodes)) {
       return;
     }
