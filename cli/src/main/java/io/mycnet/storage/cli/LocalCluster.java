@@ -266,8 +266,12 @@ final class LocalCluster {
     names.add(CONTROL_PLANE);
     if (p.getProperty("topology") != null
         && Files.isRegularFile(Path.of(p.getProperty("topology")))) {
-      for (String n : LocalTopology.read(Path.of(p.getProperty("topology"))).ids()) {
-        names.add(agentName(n));
+      try {
+        for (String n : LocalTopology.read(Path.of(p.getProperty("topology"))).ids()) {
+          names.add(agentName(n));
+        }
+      } catch (LocalTopology.BadTopology e) {
+        // changed since it was started: the PID files below still name every agent
       }
     }
     // agents no longer in the topology file
