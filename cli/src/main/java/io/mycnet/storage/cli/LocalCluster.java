@@ -137,41 +137,79 @@ final class LocalCluster {
     }
     String etcdUrl = "http://127.0.0.1:" + p.getProperty("etcd.client.port");
 
-    // control plane
-    step++;
-    if (processes.running(CONTROL_PLANE).isEmpty()) {
+    // On a restart whose agents have all joined before, the agents start first: they are
+    // running and reconnecting (every reconnectBackoffMax at most) when the control plane starts,
+    // so to it a stop and start looks like its own restart, with every node back within seconds.
+    boolean agentsFirst =
+        processes.running(CONTROL_PLANE).isEmpty()
+            && Files.isRegularFile(state.caCert())
+            && topology.ids().stream()
+                .allMatch(
+                    id -> Files.isRegularFile(state.nodeDir(id).resolve("identity/node.crt")));
+    if (agentsFirst) {
       int session = port(p, "session.port");
       int join = port(p, "join.port");
+      p.setProperty("control-plane.session", String.valueOf(session));
+      p.setProperty("control-plane.join", String.valueOf(join));
       state.save(p);
-      progress(
-          step, total, "control plane (reconcilers, node API, manifests from " + manifests + ")");
-      started.add(CONTROL_PLANE);
-      String ready =
-          processes.start(
-              CONTROL_PLANE,
-              java(
-                  "512m",
-                  LocalControlPlane.class.getName(),
-                  "--state-dir=" + state.root(),
-                  "--etcd=" + etcdUrl,
-                  "--manifests=" + manifests.toAbsolutePath().normalize(),
-                  "--topology=" + topologyFile.toAbsolutePath().normalize(),
-                  "--session-port=" + session,
-                  "--join-port=" + join),
-              "ready ",
-              timeout);
-      for (String kv : ready.substring("ready ".length()).split(" ")) {
-        int eq = kv.indexOf('=');
-        p.setProperty("control-plane." + kv.substring(0, eq), kv.substring(eq + 1));
-      }
-      state.save(p);
-      done("ok");
+      step = startAgents(topology, p, timeout, started, step, total);
+      startControlPlane(topologyFile, manifests, timeout, etcdUrl, p, started, ++step, total);
     } else {
+      startControlPlane(topologyFile, manifests, timeout, etcdUrl, p, started, ++step, total);
+      startAgents(topology, p, timeout, started, step, total);
+    }
+  }
+
+  private void startControlPlane(
+      Path topologyFile,
+      Path manifests,
+      Duration timeout,
+      String etcdUrl,
+      Properties p,
+      List<String> started,
+      int step,
+      int total) {
+    if (processes.running(CONTROL_PLANE).isPresent()) {
       progress(step, total, "control plane already running");
       done("ok");
+      return;
     }
+    int session = port(p, "session.port");
+    int join = port(p, "join.port");
+    state.save(p);
+    progress(
+        step, total, "control plane (reconcilers, node API, manifests from " + manifests + ")");
+    started.add(CONTROL_PLANE);
+    String ready =
+        processes.start(
+            CONTROL_PLANE,
+            java(
+                "512m",
+                LocalControlPlane.class.getName(),
+                "--state-dir=" + state.root(),
+                "--etcd=" + etcdUrl,
+                "--manifests=" + manifests.toAbsolutePath().normalize(),
+                "--topology=" + topologyFile.toAbsolutePath().normalize(),
+                "--session-port=" + session,
+                "--join-port=" + join),
+            "ready ",
+            timeout);
+    for (String kv : ready.substring("ready ".length()).split(" ")) {
+      int eq = kv.indexOf('=');
+      p.setProperty("control-plane." + kv.substring(0, eq), kv.substring(eq + 1));
+    }
+    state.save(p);
+    done("ok");
+  }
 
-    // agents, started together
+  /** Starts the agents that are not running, together; returns the last step number. */
+  private int startAgents(
+      LocalTopology topology,
+      Properties p,
+      Duration timeout,
+      List<String> started,
+      int step,
+      int total) {
     List<CompletableFuture<String>> starts = new ArrayList<>();
     for (LocalTopology.Node n : topology.nodes()) {
       if (processes.running(agentName(n.id())).isPresent()) {
@@ -198,6 +236,7 @@ final class LocalCluster {
     if (failed != null) {
       throw failed;
     }
+    return step;
   }
 
   private String startAgent(
