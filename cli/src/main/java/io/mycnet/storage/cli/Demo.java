@@ -1,6 +1,5 @@
 package io.mycnet.storage.cli;
 
-import io.mycnet.storage.api.DurationText;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.Classification;
 import io.mycnet.storage.api.v1.Replica;
@@ -75,7 +74,7 @@ final class Demo implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     long started = System.nanoTime();
-    timeout = DurationText.parse(stepTimeout);
+    timeout = Mycnet.duration("--step-timeout", stepTimeout);
     LocalState state = stateDir.state();
     boolean ok = false;
     try {

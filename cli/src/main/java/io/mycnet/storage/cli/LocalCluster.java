@@ -41,13 +41,63 @@ final class LocalCluster {
     return "agent-" + node;
   }
 
-  /** Starts what is not running yet; returns when every node is live. */
+  /**
+   * Starts what is not running yet; returns when every node is live. The topology (its timings and
+   * its capacities against the file system) is checked before anything starts; when a process fails
+   * to start, the processes this call started are stopped again (what was running before is left
+   * alone).
+   */
   void up(Path topologyFile, Path manifests, Duration timeout) {
     LocalTopology topology = LocalTopology.read(topologyFile);
     if (!Files.isDirectory(manifests)) {
-      throw new CliException("manifest directory " + manifests + " does not exist");
+      throw new CliException("manifest directory " + manifests + " does not exist", 2);
     }
+    topology
+        .checkCapacities(topologyFile, state.root().resolve("nodes"))
+        .ifPresent(w -> out.println("note: " + w));
     String etcdBin = ensureEtcd();
+    List<String> started = java.util.Collections.synchronizedList(new ArrayList<>());
+    try {
+      up(topology, topologyFile, manifests, timeout, etcdBin, started);
+    } catch (RuntimeException e) {
+      List<String> mine;
+      synchronized (started) {
+        mine = new ArrayList<>(started);
+      }
+      if (!mine.isEmpty()) {
+        out.println("stopping what this start started: " + String.join(", ", ordered(mine)));
+        for (String name : ordered(mine)) {
+          processes.stop(name, Duration.ofSeconds(15));
+        }
+      }
+      throw e;
+    }
+  }
+
+  /** Stop order: the control plane first (no decision while nodes go), agents, etcd last. */
+  private static List<String> ordered(List<String> names) {
+    List<String> out = new ArrayList<>();
+    if (names.contains(CONTROL_PLANE)) {
+      out.add(CONTROL_PLANE);
+    }
+    for (String n : names) {
+      if (!n.equals(CONTROL_PLANE) && !n.equals(ETCD)) {
+        out.add(n);
+      }
+    }
+    if (names.contains(ETCD)) {
+      out.add(ETCD);
+    }
+    return out;
+  }
+
+  private void up(
+      LocalTopology topology,
+      Path topologyFile,
+      Path manifests,
+      Duration timeout,
+      String etcdBin,
+      List<String> started) {
     state.prepare();
     Properties p = state.properties();
     p.setProperty("topology", topologyFile.toAbsolutePath().normalize().toString());
@@ -63,6 +113,7 @@ final class LocalCluster {
       state.save(p);
       progress(step, total, "etcd on 127.0.0.1:" + client);
       String url = "http://127.0.0.1:" + client;
+      started.add(ETCD);
       String peerUrl = "http://127.0.0.1:" + peer;
       processes.start(
           ETCD,
@@ -86,48 +137,89 @@ final class LocalCluster {
     }
     String etcdUrl = "http://127.0.0.1:" + p.getProperty("etcd.client.port");
 
-    // control plane
-    step++;
-    if (processes.running(CONTROL_PLANE).isEmpty()) {
+    // On a restart whose agents have all joined before, the agents start first: they are
+    // running and reconnecting (every reconnectBackoffMax at most) when the control plane starts,
+    // so to it a stop and start looks like its own restart, with every node back within seconds.
+    boolean agentsFirst =
+        processes.running(CONTROL_PLANE).isEmpty()
+            && Files.isRegularFile(state.caCert())
+            && topology.ids().stream()
+                .allMatch(
+                    id -> Files.isRegularFile(state.nodeDir(id).resolve("identity/node.crt")));
+    if (agentsFirst) {
       int session = port(p, "session.port");
       int join = port(p, "join.port");
+      p.setProperty("control-plane.session", String.valueOf(session));
+      p.setProperty("control-plane.join", String.valueOf(join));
       state.save(p);
-      progress(
-          step, total, "control plane (reconcilers, node API, manifests from " + manifests + ")");
-      String ready =
-          processes.start(
-              CONTROL_PLANE,
-              java(
-                  "512m",
-                  LocalControlPlane.class.getName(),
-                  "--state-dir=" + state.root(),
-                  "--etcd=" + etcdUrl,
-                  "--manifests=" + manifests.toAbsolutePath().normalize(),
-                  "--topology=" + topologyFile.toAbsolutePath().normalize(),
-                  "--session-port=" + session,
-                  "--join-port=" + join),
-              "ready ",
-              timeout);
-      for (String kv : ready.substring("ready ".length()).split(" ")) {
-        int eq = kv.indexOf('=');
-        p.setProperty("control-plane." + kv.substring(0, eq), kv.substring(eq + 1));
-      }
-      state.save(p);
-      done("ok");
+      step = startAgents(topology, p, timeout, started, step, total);
+      startControlPlane(topologyFile, manifests, timeout, etcdUrl, p, started, ++step, total);
     } else {
+      startControlPlane(topologyFile, manifests, timeout, etcdUrl, p, started, ++step, total);
+      startAgents(topology, p, timeout, started, step, total);
+    }
+  }
+
+  private void startControlPlane(
+      Path topologyFile,
+      Path manifests,
+      Duration timeout,
+      String etcdUrl,
+      Properties p,
+      List<String> started,
+      int step,
+      int total) {
+    if (processes.running(CONTROL_PLANE).isPresent()) {
       progress(step, total, "control plane already running");
       done("ok");
+      return;
     }
+    int session = port(p, "session.port");
+    int join = port(p, "join.port");
+    state.save(p);
+    progress(
+        step, total, "control plane (reconcilers, node API, manifests from " + manifests + ")");
+    started.add(CONTROL_PLANE);
+    String ready =
+        processes.start(
+            CONTROL_PLANE,
+            java(
+                "512m",
+                LocalControlPlane.class.getName(),
+                "--state-dir=" + state.root(),
+                "--etcd=" + etcdUrl,
+                "--manifests=" + manifests.toAbsolutePath().normalize(),
+                "--topology=" + topologyFile.toAbsolutePath().normalize(),
+                "--session-port=" + session,
+                "--join-port=" + join),
+            "ready ",
+            timeout);
+    for (String kv : ready.substring("ready ".length()).split(" ")) {
+      int eq = kv.indexOf('=');
+      p.setProperty("control-plane." + kv.substring(0, eq), kv.substring(eq + 1));
+    }
+    state.save(p);
+    done("ok");
+  }
 
-    // agents, started together
+  /** Starts the agents that are not running, together; returns the last step number. */
+  private int startAgents(
+      LocalTopology topology,
+      Properties p,
+      Duration timeout,
+      List<String> started,
+      int step,
+      int total) {
     List<CompletableFuture<String>> starts = new ArrayList<>();
     for (LocalTopology.Node n : topology.nodes()) {
       if (processes.running(agentName(n.id())).isPresent()) {
         starts.add(CompletableFuture.completedFuture(n.id() + " already running"));
         continue;
       }
+      started.add(agentName(n.id()));
       starts.add(CompletableFuture.supplyAsync(() -> startAgent(topology, n, p, timeout)));
     }
+    RuntimeException failed = null;
     for (int i = 0; i < starts.size(); i++) {
       step++;
       LocalTopology.Node n = topology.nodes().get(i);
@@ -136,9 +228,15 @@ final class LocalCluster {
         done(starts.get(i).join());
       } catch (java.util.concurrent.CompletionException e) {
         done("FAILED");
-        throw e.getCause() instanceof CliException c ? c : new CliException(e.getMessage());
+        if (failed == null) {
+          failed = e.getCause() instanceof CliException c ? c : new CliException(e.getMessage());
+        }
       }
     }
+    if (failed != null) {
+      throw failed;
+    }
+    return step;
   }
 
   private String startAgent(
@@ -165,6 +263,7 @@ final class LocalCluster {
                 "--data-listen=127.0.0.1:0",
                 "--encryption-at-rest=" + encryption,
                 "--encryption-key-file=" + state.keyFile(n.id()),
+                "--reconnect-backoff-max=" + topology.reconnectBackoffMax().toMillis() + "ms",
                 "--labels=" + n.labelsFlag()),
             "ready ",
             timeout);
@@ -195,14 +294,23 @@ final class LocalCluster {
     return processes.kill(agentName(node));
   }
 
-  /** Stops everything, agents first; with {@code wipe}, deletes the state directory too. */
+  /**
+   * Stops everything: the control plane first, so that no replication decision is taken while the
+   * agents go (stopping is not failing), then the agents, then etcd; with {@code wipe}, deletes the
+   * state directory too.
+   */
   void down(boolean wipe) {
     Properties p = state.properties();
     List<String> names = new ArrayList<>();
+    names.add(CONTROL_PLANE);
     if (p.getProperty("topology") != null
         && Files.isRegularFile(Path.of(p.getProperty("topology")))) {
-      for (String n : LocalTopology.read(Path.of(p.getProperty("topology"))).ids()) {
-        names.add(agentName(n));
+      try {
+        for (String n : LocalTopology.read(Path.of(p.getProperty("topology"))).ids()) {
+          names.add(agentName(n));
+        }
+      } catch (LocalTopology.BadTopology e) {
+        // changed since it was started: the PID files below still name every agent
       }
     }
     // agents no longer in the topology file
@@ -216,7 +324,6 @@ final class LocalCluster {
     } catch (IOException e) {
       // no pids directory: nothing was started
     }
-    names.add(CONTROL_PLANE);
     names.add(ETCD);
     for (String name : names) {
       if (processes.stop(name, Duration.ofSeconds(15))) {

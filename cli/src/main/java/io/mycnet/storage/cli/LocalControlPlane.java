@@ -118,7 +118,9 @@ public final class LocalControlPlane implements Callable<Integer> {
         .addShutdownHook(
             new Thread(
                 () -> {
-                  LOG.info("shutting down");
+                  LOG.info("shutting down: replication decisions stop first");
+                  // Stopping is not failing: no replication decision while sessions end.
+                  cp.replicationLoop.close();
                   watcher.close();
                   nodeApi.close();
                   runtime.close();

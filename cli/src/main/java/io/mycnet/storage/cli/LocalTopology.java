@@ -3,6 +3,7 @@ package io.mycnet.storage.cli;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.mycnet.storage.api.DurationText;
+import io.mycnet.storage.operator.runtime.LivenessTimings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,10 +20,11 @@ import java.util.regex.Pattern;
  * Local mode's nodes and timings, read from a YAML file ({@code config/local/topology.yaml}):
  *
  * <pre>
- * settings:                 # all optional
+ * settings:                 # all optional; they must hold together (LivenessTimings)
  *   heartbeatInterval: 2s   # agents' heartbeats
- *   nodeLeaseTtl: 6s        # a node whose lease lapses this long is not live
- *   downGracePeriod: 10s    # then DOWN after this, and its replicas are rebuilt elsewhere
+ *   nodeLeaseTtl: 6s        # a node whose lease lapses this long is not live (>= 2 heartbeats)
+ *   reconnectBackoffMax: 2s # agents' longest wait between reconnect attempts (±20 %)
+ *   downGracePeriod: 10s    # then DOWN after this (> nodeLeaseTtl + 1.2 × reconnectBackoffMax)
  * nodes:
  *   - id: core-1            # DNS-1123 name
  *     region: eu
@@ -44,7 +46,11 @@ import java.util.regex.Pattern;
  * ...}).
  */
 public record LocalTopology(
-    Duration heartbeatInterval, Duration nodeLeaseTtl, Duration downGrace, List<Node> nodes) {
+    Duration heartbeatInterval,
+    Duration nodeLeaseTtl,
+    Duration downGrace,
+    Duration reconnectBackoffMax,
+    List<Node> nodes) {
 
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   private static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9][-A-Za-z0-9_.]*");
@@ -117,11 +123,22 @@ public record LocalTopology(
     Duration heartbeat = settings.duration("heartbeatInterval", Duration.ofSeconds(2));
     Duration lease = settings.duration("nodeLeaseTtl", Duration.ofSeconds(6));
     Duration grace = settings.duration("downGracePeriod", Duration.ofSeconds(10));
-    settings.only("heartbeatInterval", "nodeLeaseTtl", "downGracePeriod");
-    if (heartbeat.toMillis() < 100 || heartbeat.compareTo(lease) >= 0) {
-      throw new BadTopology(
-          file + ": settings.heartbeatInterval must be at least 100ms and below nodeLeaseTtl");
+    Duration reconnect = settings.duration("reconnectBackoffMax", Duration.ofSeconds(2));
+    settings.only("heartbeatInterval", "nodeLeaseTtl", "reconnectBackoffMax", "downGracePeriod");
+    if (reconnect.toSeconds() > 60) {
+      throw settings.bad("reconnectBackoffMax", "must be at most 60s (the agents' limit)");
     }
+    new LivenessTimings(heartbeat, lease, reconnect, grace)
+        .problem(
+            new LivenessTimings.Names(
+                "settings.heartbeatInterval",
+                "settings.nodeLeaseTtl",
+                "settings.reconnectBackoffMax",
+                "settings.downGracePeriod"))
+        .ifPresent(
+            p -> {
+              throw new BadTopology(file + ": " + p);
+            });
     List<Node> nodes = new ArrayList<>();
     Set<String> seen = new HashSet<>();
     List<Fields> list = top.list("nodes");
@@ -173,7 +190,67 @@ public record LocalTopology(
           new Node(
               id, region, zone, rack, owner, capacity, Map.copyOf(labels), encryption, record));
     }
-    return new LocalTopology(heartbeat, lease, grace, List.copyOf(nodes));
+    return new LocalTopology(heartbeat, lease, grace, reconnect, List.copyOf(nodes));
+  }
+
+  /**
+   * Checks the capacities against the file system that will hold the nodes' data ({@code nodesDir},
+   * or its nearest existing parent): a node offering more than the file system's whole size is
+   * refused, as its agent would refuse to start. Replicas are sparse (space is used only when
+   * written), so capacities that only add up to more than the file system are allowed, and returned
+   * as a warning.
+   *
+   * @return the warning, or empty
+   * @throws BadTopology naming the first node whose capacity exceeds the file system's size
+   */
+  public java.util.Optional<String> checkCapacities(Path file, Path nodesDir) {
+    Path existing = nodesDir.toAbsolutePath();
+    while (existing != null && !Files.exists(existing)) {
+      existing = existing.getParent();
+    }
+    if (existing == null) {
+      return java.util.Optional.empty();
+    }
+    long size;
+    try {
+      size = Files.getFileStore(existing).getTotalSpace();
+    } catch (IOException e) {
+      throw new BadTopology("cannot read the file system of " + existing + ": " + e.getMessage());
+    }
+    if (size <= 0) {
+      return java.util.Optional.empty();
+    }
+    long sum = 0;
+    for (int i = 0; i < nodes.size(); i++) {
+      Node n = nodes.get(i);
+      if (n.capacityBytes() > size) {
+        throw new BadTopology(
+            file
+                + ".nodes["
+                + i
+                + "].capacity: "
+                + n.capacityBytes()
+                + " bytes ("
+                + n.id()
+                + ") is more than the size of the file system holding "
+                + nodesDir
+                + " ("
+                + size
+                + " bytes); its agent could not start");
+      }
+      sum = Math.addExact(sum, n.capacityBytes());
+    }
+    if (sum > size) {
+      return java.util.Optional.of(
+          "the nodes' capacities add up to "
+              + sum
+              + " bytes, more than the "
+              + size
+              + " bytes of the file system holding "
+              + nodesDir
+              + ": fine while the data written fits (replicas are sparse)");
+    }
+    return java.util.Optional.empty();
   }
 
   /** One YAML mapping, with its path for messages. */

@@ -71,9 +71,94 @@ public final class Mycnet extends CommandGroup {
             cmd.getErr().println("mycnet: invalid topology: " + b.getMessage());
             return 2;
           }
-          throw e;
+          if (e instanceof IOException io) {
+            cmd.getErr().println("mycnet: " + describe(io));
+            return 1;
+          }
+          if (e instanceof java.io.UncheckedIOException io) {
+            cmd.getErr().println("mycnet: " + io.getMessage() + ": " + describe(io.getCause()));
+            return 1;
+          }
+          if (System.getenv("MYCNET_DEBUG") != null) {
+            throw e;
+          }
+          cmd.getErr()
+              .println(
+                  "mycnet: unexpected error: "
+                      + e
+                      + " (MYCNET_DEBUG=1 prints the stack trace; please report it)");
+          return 1;
         });
     return cl;
+  }
+
+  /** An I/O failure in words: which file and what is wrong with it. */
+  static String describe(IOException e) {
+    if (e instanceof java.nio.file.NoSuchFileException f) {
+      return f.getFile() + ": no such file or directory";
+    }
+    if (e instanceof java.nio.file.AccessDeniedException f) {
+      return f.getFile() + ": permission denied";
+    }
+    if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+      return f.getFile() + ": " + f.getReason();
+    }
+    return e.getMessage() != null ? e.getMessage() : e.toString();
+  }
+
+  /** A bad value of a flag or an argument: exit code 2, the message names it. */
+  static CliException badInput(String what, String problem) {
+    return new CliException(what + ": " + problem, 2);
+  }
+
+  /** A duration flag's value, or exit code 2 naming the flag. */
+  static Duration duration(String flag, String value) {
+    try {
+      Duration d = DurationText.parse(value);
+      if (d.isNegative() || d.isZero()) {
+        throw badInput(flag, "must be more than 0, was '" + value + "'");
+      }
+      return d;
+    } catch (IllegalArgumentException e) {
+      throw badInput(flag, "'" + value + "' is not a duration like 500ms, 30s, 5m");
+    }
+  }
+
+  /** Checks that a number flag is at least {@code min}; exit code 2 naming the flag otherwise. */
+  static long atLeast(String flag, long value, long min) {
+    if (value < min) {
+      throw badInput(flag, "must be at least " + min + ", was " + value);
+    }
+    return value;
+  }
+
+  /** An input file that must be readable: exit code 2 naming it otherwise. */
+  static Path inputFile(Path file) {
+    if (!Files.exists(file)) {
+      throw badInput("FILE", file + " does not exist");
+    }
+    if (!Files.isRegularFile(file)) {
+      throw badInput("FILE", file + " is not a regular file");
+    }
+    if (!Files.isReadable(file)) {
+      throw badInput("FILE", file + " is not readable");
+    }
+    return file;
+  }
+
+  /** An output file whose directory must exist: exit code 2 naming the flag otherwise. */
+  static Path outputFile(String flag, Path file) {
+    Path parent = file.toAbsolutePath().getParent();
+    if (parent != null && !Files.isDirectory(parent)) {
+      throw badInput(flag, "directory " + parent + " does not exist");
+    }
+    if (Files.isDirectory(file)) {
+      throw badInput(flag, file + " is a directory");
+    }
+    if (parent != null && !Files.isWritable(parent)) {
+      throw badInput(flag, "directory " + parent + " is not writable");
+    }
+    return file;
   }
 
   static Path home() {
@@ -134,7 +219,7 @@ public final class Mycnet extends CommandGroup {
 
       @Override
       public Integer call() {
-        up(state.state(), topology, manifests, DurationText.parse(timeout), System.out);
+        up(state.state(), topology, manifests, duration("--timeout", timeout), System.out);
         return 0;
       }
     }
@@ -257,7 +342,7 @@ public final class Mycnet extends CommandGroup {
       @Override
       public Integer call() {
         new LocalCluster(state.state(), System.out)
-            .restartAgent(node, encryption, DurationText.parse(timeout));
+            .restartAgent(node, encryption, duration("--timeout", timeout));
         System.out.println("restarted the agent of " + node);
         return 0;
       }
@@ -379,11 +464,13 @@ public final class Mycnet extends CommandGroup {
 
       @Override
       public Integer call() throws IOException {
-        byte[] data = Files.readAllBytes(file);
+        atLeast("--offset", offset, 0);
+        byte[] data = Files.readAllBytes(inputFile(file));
         try (LocalClient c = new LocalClient(state.state())) {
           Allocation a = c.volumeOf(c.claim(name, namespace));
-          if (offset < 0 || offset + data.length > a.getSizeBytes()) {
-            throw new CliException(
+          if (offset + data.length > a.getSizeBytes()) {
+            throw badInput(
+                "--offset",
                 "bytes "
                     + offset
                     + ".."
@@ -443,11 +530,23 @@ public final class Mycnet extends CommandGroup {
 
       @Override
       public Integer call() throws IOException {
+        atLeast("--offset", offset, 0);
+        atLeast("--length", length, 0);
+        if (output != null) {
+          outputFile("-o", output);
+        }
         try (LocalClient c = new LocalClient(state.state())) {
           Allocation a = c.volumeOf(c.claim(name, namespace));
-          if (length < 0 || offset < 0 || offset + length > a.getSizeBytes()) {
-            throw new CliException(
-                "offset and length must lie within the volume (" + a.getSizeBytes() + " bytes)");
+          if (offset + length > a.getSizeBytes()) {
+            throw badInput(
+                "--offset/--length",
+                "bytes "
+                    + offset
+                    + ".."
+                    + (offset + length)
+                    + " do not lie within the volume ("
+                    + a.getSizeBytes()
+                    + " bytes)");
           }
           byte[] data = c.read(a, from != null ? from : a.getPrimaryNodeId(), offset, length);
           if (output != null) {

@@ -67,13 +67,93 @@ class LocalTopologyTest {
         "cannot exceed");
     assertBad(
         good.replaceFirst("heartbeatInterval: 2s", "heartbeatInterval: 9s"),
-        "heartbeatInterval",
-        "below nodeLeaseTtl");
+        "settings.nodeLeaseTtl, settings.heartbeatInterval",
+        "at least two heartbeat intervals");
     assertBad("nodes: []\n", "nodes", "at least one node");
     assertBad("nodes: [unclosed\n", "", "not valid YAML");
     assertThatThrownBy(() -> LocalTopology.read(DEFAULT).node("nope"))
         .hasMessageContaining("no node 'nope'")
         .hasMessageContaining("core-1");
+  }
+
+  @Test
+  void theTimingsMustHoldTogetherAndTheRefusalNamesTheSettings() throws Exception {
+    String good = Files.readString(DEFAULT);
+    LocalTopology t = LocalTopology.read(DEFAULT);
+    assertThat(t.reconnectBackoffMax()).isEqualTo(java.time.Duration.ofSeconds(2));
+    // A lease that one lost heartbeat expires.
+    assertBad(
+        good.replaceFirst("nodeLeaseTtl: 6s", "nodeLeaseTtl: 3s"),
+        "settings.nodeLeaseTtl (3s) must be at least two heartbeat intervals (2 × 2s)",
+        "lost heartbeat");
+    // A grace period a reconnecting agent cannot meet: 6s + 1.2 × 5s = 12s >= 10s.
+    assertBad(
+        good.replaceFirst("nodeLeaseTtl: 6s", "nodeLeaseTtl: 6s\n  reconnectBackoffMax: 5s"),
+        "settings.downGracePeriod, settings.nodeLeaseTtl, settings.reconnectBackoffMax",
+        "settings.downGracePeriod (10s) must exceed settings.nodeLeaseTtl (6s) plus the longest"
+            + " reconnect wait (1.2 × settings.reconnectBackoffMax = 6s)");
+    assertBad(
+        good.replaceFirst("downGracePeriod: 10s", "downGracePeriod: 7s"),
+        "settings.downGracePeriod (7s) must exceed",
+        "marked DOWN");
+    assertBad(
+        good.replaceFirst("nodeLeaseTtl: 6s", "nodeLeaseTtl: 6s\n  reconnectBackoffMax: 100ms"),
+        "settings.reconnectBackoffMax",
+        "at least 500ms");
+    assertBad(
+        good.replaceFirst("nodeLeaseTtl: 6s", "nodeLeaseTtl: 6s\n  reconnectBackoffMax: soon"),
+        "settings.reconnectBackoffMax",
+        "not a duration");
+    // A longer grace makes room for a longer backoff.
+    Path f = dir.resolve("ok.yaml");
+    Files.writeString(
+        f,
+        good.replaceFirst("nodeLeaseTtl: 6s", "nodeLeaseTtl: 6s\n  reconnectBackoffMax: 5s")
+            .replaceFirst("downGracePeriod: 10s", "downGracePeriod: 13s"));
+    assertThat(LocalTopology.read(f).reconnectBackoffMax())
+        .isEqualTo(java.time.Duration.ofSeconds(5));
+  }
+
+  @Test
+  void aCapacityAboveTheFileSystemIsRefusedAndASumAboveItOnlyNoted() throws Exception {
+    long size = Files.getFileStore(dir).getTotalSpace();
+    LocalTopology t = LocalTopology.read(DEFAULT);
+    Path nodes = dir.resolve("state").resolve("nodes"); // does not exist yet: its parent counts
+    // Capacities that fit one by one but not together: allowed (sparse replicas), noted.
+    long each = size / 2 + (1L << 30);
+    LocalTopology big = withCapacities(t, each);
+    assertThat(big.checkCapacities(DEFAULT, nodes))
+        .hasValueSatisfying(w -> assertThat(w).contains("add up to").contains("sparse"));
+    // One node above the whole file system: refused, naming the node's field.
+    LocalTopology tooBig = withCapacities(t, size + (1L << 30));
+    assertThatThrownBy(() -> tooBig.checkCapacities(DEFAULT, nodes))
+        .isInstanceOf(LocalTopology.BadTopology.class)
+        .hasMessageContaining("nodes[0].capacity")
+        .hasMessageContaining("more than the size of the file system");
+    // Small capacities: nothing to say.
+    assertThat(withCapacities(t, 1L << 30).checkCapacities(DEFAULT, nodes)).isEmpty();
+  }
+
+  private static LocalTopology withCapacities(LocalTopology t, long bytes) {
+    return new LocalTopology(
+        t.heartbeatInterval(),
+        t.nodeLeaseTtl(),
+        t.downGrace(),
+        t.reconnectBackoffMax(),
+        t.nodes().stream()
+            .map(
+                n ->
+                    new LocalTopology.Node(
+                        n.id(),
+                        n.region(),
+                        n.zone(),
+                        n.rack(),
+                        n.owner(),
+                        bytes,
+                        n.labels(),
+                        n.encryption(),
+                        n.record()))
+            .toList());
   }
 
   private void assertBad(String text, String field, String problem) throws Exception {

@@ -81,8 +81,116 @@ class MycnetCliTest {
             "--state-dir=" + dir.resolve("state"),
             "--topology=" + LocalTopologyTest.DEFAULT,
             "--manifests=" + dir.resolve("absent"));
-    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.code()).isEqualTo(2);
     assertThat(r.err()).contains("manifest directory").contains("does not exist");
+    assertThat(dir.resolve("state")).doesNotExist();
+  }
+
+  /** One line on standard error, no stack trace. */
+  private static void oneLine(Run r) {
+    assertThat(r.err().strip()).doesNotContain("\n").startsWith("mycnet: ");
+    assertThat(r.err()).doesNotContain("Exception").doesNotContain("\tat ");
+  }
+
+  @Test
+  void aTopologyCapacityAboveTheFileSystemIsRefusedBeforeAnythingStarts() throws Exception {
+    long size = Files.getFileStore(dir).getTotalSpace();
+    Path big = dir.resolve("topology.yaml");
+    Files.writeString(
+        big,
+        Files.readString(LocalTopologyTest.DEFAULT)
+            .replaceFirst("capacity: 100Gi", "capacity: \"" + (size + (1L << 30)) + "\""));
+    Run r =
+        run(
+            "local",
+            "up",
+            "--state-dir=" + dir.resolve("state"),
+            "--topology=" + big,
+            "--manifests=" + dir);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("invalid topology")
+        .contains("nodes[0].capacity")
+        .contains("more than the size of the file system");
+    oneLine(r);
+    assertThat(dir.resolve("state")).doesNotExist();
+  }
+
+  @Test
+  void volumeFileErrorsAndBadNumbersAreOneLineWithExitCode2BeforeLocalModeIsAsked()
+      throws Exception {
+    String state = "--state-dir=" + dir.resolve("state");
+    Run r = run("volume", "write", "payments-ledger", dir.resolve("missing.bin").toString(), state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("missing.bin does not exist");
+    oneLine(r);
+
+    r = run("volume", "write", "payments-ledger", dir.toString(), state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("is not a regular file");
+    oneLine(r);
+
+    Path data = Files.write(dir.resolve("data.bin"), new byte[] {1, 2, 3});
+    r = run("volume", "write", "payments-ledger", data.toString(), "--offset", "-5", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--offset: must be at least 0, was -5");
+    oneLine(r);
+
+    r =
+        run(
+            "volume",
+            "read",
+            "payments-ledger",
+            "--length=3",
+            "-o",
+            dir.resolve("no-such-dir").resolve("out.bin").toString(),
+            state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("-o: directory").contains("no-such-dir does not exist");
+    oneLine(r);
+
+    r = run("volume", "read", "payments-ledger", "--length=3", "-o", dir.toString(), state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("is a directory");
+    oneLine(r);
+
+    r = run("volume", "read", "payments-ledger", "--length=-1", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--length: must be at least 0, was -1");
+    oneLine(r);
+
+    r = run("volume", "read", "payments-ledger", "--length=3", "--offset=-5", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--offset: must be at least 0, was -5");
+    oneLine(r);
+
+    // Not a number at all: picocli's own refusal, the same exit code.
+    r = run("volume", "read", "payments-ledger", "--length=lots", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--length").doesNotContain("\tat ");
+
+    // With valid arguments the same commands get as far as asking local mode: exit 1.
+    r = run("volume", "write", "payments-ledger", data.toString(), state);
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).contains("mycnet local up");
+    oneLine(r);
+  }
+
+  @Test
+  void badDurationsAreExitCode2NamingTheFlag() {
+    String state = "--state-dir=" + dir.resolve("state");
+    Run r = run("local", "up", state, "--timeout=soon");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--timeout: 'soon' is not a duration");
+    oneLine(r);
+    r = run("node", "restart", "core-1", state, "--timeout=0s");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--timeout: must be more than 0");
+    oneLine(r);
+    r = run("demo", state, "--step-timeout=0s");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--step-timeout");
+    oneLine(r);
     assertThat(dir.resolve("state")).doesNotExist();
   }
 }

@@ -53,6 +53,11 @@ import java.util.regex.Pattern;
  *   <tr><td>labels</td><td>{@code key=value,key=value}: the node's labels, sent at the join
  *       (storage pools select nodes by them, e.g. {@code storage.mycnet.io/pool=core})</td>
  *       <td>none</td></tr>
+ *   <tr><td>reconnect-backoff-max</td><td>the longest wait between two attempts to reach the
+ *       control plane (waits double from 0.5 s up to it, ±20 % jitter, and start again from 0.5 s
+ *       when an established session breaks); at least 500ms, at most 60s. With the jitter it must
+ *       stay below the control plane's down grace period minus the node lease TTL, and the agent
+ *       warns when it exceeds three of the heartbeat intervals it is told</td><td>5s</td></tr>
  * </table>
  */
 public record AgentConfig(
@@ -73,7 +78,11 @@ public record AgentConfig(
     String dataListen,
     long rebuildBandwidth,
     Duration scrubInterval,
-    Map<String, String> labels) {
+    Map<String, String> labels,
+    Duration reconnectBackoffMax) {
+
+  /** The default {@code reconnect-backoff-max}. */
+  public static final Duration DEFAULT_RECONNECT_BACKOFF_MAX = Duration.ofSeconds(5);
 
   public static final List<String> SETTINGS =
       List.of(
@@ -95,7 +104,8 @@ public record AgentConfig(
           "data-listen",
           "rebuild-bandwidth",
           "scrub-interval",
-          "labels");
+          "labels",
+          "reconnect-backoff-max");
 
   private static final Pattern NODE_ID =
       Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
@@ -261,6 +271,16 @@ public record AgentConfig(
     if (scrubInterval.toMillis() < 100) {
       throw new ConfigException("scrub-interval", "must be at least 100ms");
     }
+    String rbm = l.get("reconnect-backoff-max");
+    Duration reconnectBackoffMax =
+        rbm == null ? DEFAULT_RECONNECT_BACKOFF_MAX : duration("reconnect-backoff-max", rbm);
+    if (reconnectBackoffMax.toMillis() < 500 || reconnectBackoffMax.toSeconds() > 60) {
+      throw new ConfigException(
+          "reconnect-backoff-max",
+          "must be between 500ms and 60s (it bounds how long a node stays away from a restarted"
+              + " control plane), was "
+              + rbm);
+    }
     return new AgentConfig(
         nodeId,
         topology,
@@ -279,7 +299,30 @@ public record AgentConfig(
         dataListen,
         rebuildBandwidth,
         scrubInterval,
-        labels(l.get("labels")));
+        labels(l.get("labels")),
+        reconnectBackoffMax);
+  }
+
+  /**
+   * Whether this agent's reconnect backoff suits the heartbeat interval the control plane told it:
+   * the node lease is a few heartbeat intervals (at least two, 3 by default), so a longest
+   * reconnect wait (jitter included) above three intervals lets a lease lapse after every broken
+   * session. Returns the warning, naming the setting, or empty.
+   */
+  static java.util.Optional<String> reconnectProblem(Duration backoffMax, Duration heartbeat) {
+    long longest = (long) Math.ceil(backoffMax.toMillis() * (1 + Backoff.JITTER));
+    if (longest > 3 * heartbeat.toMillis()) {
+      return java.util.Optional.of(
+          "reconnect-backoff-max ("
+              + backoffMax.toMillis()
+              + " ms, up to "
+              + longest
+              + " ms with jitter) is more than three heartbeat intervals ("
+              + heartbeat.toMillis()
+              + " ms each): after a broken session this node's lease may lapse before it is"
+              + " back; lower reconnect-backoff-max");
+    }
+    return java.util.Optional.empty();
   }
 
   private static final Pattern LABEL_KEY =

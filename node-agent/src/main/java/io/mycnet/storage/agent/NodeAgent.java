@@ -56,8 +56,10 @@ import org.slf4j.LoggerFactory;
  * heartbeats. Every unary call (join, renewal) has a deadline of {@link #CALL_DEADLINE}; the
  * session stream has none (it lives as long as the connection) and is instead watched by heartbeat
  * acknowledgements: none for three heartbeat intervals and the agent reconnects. Reconnects back
- * off exponentially (0.5 s to 30 s, jittered); after every (re)connect the agent sends its full
- * inventory so the control plane can reconcile.
+ * off exponentially from 0.5 s to {@code reconnect-backoff-max} (5 s by default, jittered ±20 %),
+ * and start again from 0.5 s when an established session breaks (a restarted control plane is found
+ * within seconds, well inside the grace period before a silent node is marked down); after every
+ * (re)connect the agent sends its full inventory so the control plane can reconcile.
  */
 public final class NodeAgent implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(NodeAgent.class);
@@ -79,7 +81,7 @@ public final class NodeAgent implements AutoCloseable {
             return t;
           });
   private final HealthStatusManager health = new HealthStatusManager();
-  private final Backoff backoff = new Backoff(new SecureRandom());
+  private final Backoff backoff;
   private final LogOnce logOnce = new LogOnce(LOG);
   private final ReplicaStore store;
   private final AppliedCommands applied;
@@ -114,6 +116,7 @@ public final class NodeAgent implements AutoCloseable {
     this.cfg = cfg;
     this.clock = clock;
     this.startedAtMs = clock.millis();
+    this.backoff = new Backoff(new SecureRandom(), cfg.reconnectBackoffMax());
     NamespaceKeys atRest =
         cfg.encryptionKeyFile() != null ? NamespaceKeys.load(cfg.encryptionKeyFile()) : null;
     this.store = ReplicaStore.open(cfg.dataDir(), atRest, cfg.encryptionAtRest());
@@ -423,6 +426,9 @@ public final class NodeAgent implements AutoCloseable {
     s.intervalMs = Math.max(100, w.getHeartbeatIntervalMs());
     s.lastAckNanos = System.nanoTime();
     LOG.info("session open as node {} (heartbeat every {} ms)", w.getNodeId(), s.intervalMs);
+    AgentConfig.reconnectProblem(
+            cfg.reconnectBackoffMax(), java.time.Duration.ofMillis(s.intervalMs))
+        .ifPresent(p -> logOnce.warn("reconnect-vs-heartbeat", p));
     sendInventory(s);
     while (!pendingReports.isEmpty()) {
       s.send(AgentMessage.newBuilder().setReplicaReport(pendingReports.removeFirst()).build());
@@ -495,6 +501,11 @@ public final class NodeAgent implements AutoCloseable {
       NodeIdentity.discard(cfg.dataDir());
     }
     logOnce.warn("session", "session ended: " + describe(status));
+    if (s.welcomed) {
+      // An established session broke (the control plane restarted, the path blipped): retry
+      // quickly rather than from wherever an earlier outage left the backoff.
+      backoff.reset();
+    }
     reconnectLater();
   }
 

@@ -177,4 +177,52 @@ class AgentConfigTest {
         .hasMessageContaining("invalid setting " + setting)
         .hasMessageContaining(text);
   }
+
+  @Test
+  void theReconnectBackoffIsCappedBySettingWellBelowAGracePeriod() {
+    assertThat(load(valid(), Map.of()).reconnectBackoffMax())
+        .isEqualTo(java.time.Duration.ofSeconds(5));
+    assertThat(load(with("reconnect-backoff-max", "2s"), Map.of()).reconnectBackoffMax())
+        .isEqualTo(java.time.Duration.ofSeconds(2));
+    assertThat(
+            load(valid(), Map.of("MYCNET_RECONNECT_BACKOFF_MAX", "1500ms")).reconnectBackoffMax())
+        .isEqualTo(java.time.Duration.ofMillis(1500));
+    assertThatThrownBy(() -> load(with("reconnect-backoff-max", "100ms"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("reconnect-backoff-max")
+        .hasMessageContaining("between 500ms and 60s");
+    assertThatThrownBy(() -> load(with("reconnect-backoff-max", "5m"), Map.of()))
+        .hasMessageContaining("reconnect-backoff-max");
+    assertThatThrownBy(() -> load(with("reconnect-backoff-max", "later"), Map.of()))
+        .hasMessageContaining("reconnect-backoff-max")
+        .hasMessageContaining("not a duration");
+  }
+
+  @Test
+  void theBackoffNeverWaitsLongerThanItsCapWithJitterAndStartsOverOnReset() {
+    Backoff b = new Backoff(new java.util.Random(), java.time.Duration.ofSeconds(2));
+    long longest = 0;
+    for (int i = 0; i < 200; i++) {
+      longest = Math.max(longest, b.nextDelayMs());
+    }
+    assertThat(longest).isLessThanOrEqualTo(b.longestDelayMs()).isLessThanOrEqualTo(2400);
+    assertThat(b.nextDelayMs()).isGreaterThanOrEqualTo(1600); // at the cap after many attempts
+    b.reset();
+    assertThat(b.nextDelayMs()).isBetween(400L, 600L);
+    assertThatThrownBy(() -> new Backoff(new java.util.Random(), java.time.Duration.ofMillis(100)))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void aBackoffLongerThanThreeHeartbeatsIsWarnedAbout() {
+    assertThat(
+            AgentConfig.reconnectProblem(
+                java.time.Duration.ofSeconds(5), java.time.Duration.ofSeconds(5)))
+        .isEmpty();
+    assertThat(
+            AgentConfig.reconnectProblem(
+                java.time.Duration.ofSeconds(5), java.time.Duration.ofSeconds(1)))
+        .hasValueSatisfying(
+            w -> assertThat(w).contains("reconnect-backoff-max").contains("three heartbeat"));
+  }
 }

@@ -42,9 +42,12 @@ public final class OperatorMain {
   public static void main(String[] args) throws Exception {
     OperatorSettings settings;
     NodeApiConfig nodeApi;
+    java.time.Duration heartbeat;
     try {
       settings = OperatorSettings.fromEnvironment(System.getenv());
       nodeApi = NodeApiConfig.fromEnvironment(System.getenv());
+      heartbeat = NodeApiConfig.heartbeatInterval(System.getenv());
+      settings.checkLiveness(heartbeat, NodeApiConfig.agentReconnectMax(System.getenv()));
     } catch (OperatorSettings.BadSetting e) {
       System.err.println("mycnet operator: invalid setting " + e.getMessage());
       System.exit(2);
@@ -124,7 +127,7 @@ public final class OperatorMain {
       nodeRuntime =
           new NodeApiRuntime(
               cp,
-              NodeApiSettings.defaults(),
+              NodeApiSettings.defaults().withHeartbeatInterval(heartbeat),
               ca,
               tokens,
               new InetSocketAddress(nodeApi.sessionPort()),
@@ -143,7 +146,9 @@ public final class OperatorMain {
         .addShutdownHook(
             new Thread(
                 () -> {
-                  LOG.info("shutting down");
+                  LOG.info("shutting down: replication decisions stop first");
+                  // Stopping is not failing: no replication decision while sessions end.
+                  cp.replicationLoop.close();
                   if (nodeRuntimeRef != null) {
                     nodeRuntimeRef.close();
                   }

@@ -16,6 +16,10 @@ import org.slf4j.LoggerFactory;
  * appears or expires, the trust engine reports a tier transition ({@link #tierChanged}), or a
  * replica fails an audit ({@link #auditFailed}). Passes never overlap; triggers during a pass are
  * coalesced into one more pass.
+ *
+ * <p>{@link #close} is the first step of a planned shutdown: from then on no pass starts and no
+ * decision is taken (a pass under way finishes), so the sessions, watches and leases that end while
+ * the process stops are never read as failed nodes.
  */
 public final class ReplicationLoop implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ReplicationLoop.class);
@@ -26,6 +30,7 @@ public final class ReplicationLoop implements AutoCloseable {
   private final Duration interval;
   private final ScheduledExecutorService executor;
   private final AtomicBoolean pending = new AtomicBoolean();
+  private final AtomicBoolean stopped = new AtomicBoolean();
   private Watch.Watcher livenessWatch;
 
   public ReplicationLoop(
@@ -54,8 +59,15 @@ public final class ReplicationLoop implements AutoCloseable {
 
   /** Asks for a pass as soon as possible. */
   public void trigger() {
+    if (stopped.get()) {
+      return;
+    }
     if (pending.compareAndSet(false, true)) {
-      executor.execute(this::pass);
+      try {
+        executor.execute(this::pass);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // closed meanwhile: no more passes
+      }
     }
   }
 
@@ -66,22 +78,29 @@ public final class ReplicationLoop implements AutoCloseable {
 
   /** A replica failed an integrity audit: mark it stale and replace it. */
   public void auditFailed(String volumeId, String nodeId) {
-    executor.execute(
-        () -> {
-          try {
-            if (isLeader.getAsBoolean()) {
-              manager.replicaFailedAudit(volumeId, nodeId);
+    if (stopped.get()) {
+      return;
+    }
+    try {
+      executor.execute(
+          () -> {
+            try {
+              if (!stopped.get() && isLeader.getAsBoolean()) {
+                manager.replicaFailedAudit(volumeId, nodeId);
+              }
+            } catch (RuntimeException e) {
+              LOG.warn("marking {} on {} stale failed: {}", volumeId, nodeId, e.getMessage());
             }
-          } catch (RuntimeException e) {
-            LOG.warn("marking {} on {} stale failed: {}", volumeId, nodeId, e.getMessage());
-          }
-        });
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      return;
+    }
     trigger();
   }
 
   private void pass() {
     pending.set(false);
-    if (!isLeader.getAsBoolean()) {
+    if (stopped.get() || !isLeader.getAsBoolean()) {
       manager.standBy();
       return;
     }
@@ -94,16 +113,32 @@ public final class ReplicationLoop implements AutoCloseable {
     }
   }
 
+  /** Whether {@link #close} was called: no decision is taken any more. */
+  public boolean stopped() {
+    return stopped.get();
+  }
+
+  /**
+   * Stops taking decisions: no new pass starts, a pass under way may finish (up to 10 s), then the
+   * liveness watch and the thread end. Idempotent; a planned shutdown calls it before anything else
+   * is closed.
+   */
   @Override
   public void close() {
+    if (!stopped.compareAndSet(false, true)) {
+      return;
+    }
+    executor.shutdown();
+    try {
+      if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
+        executor.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      executor.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
     if (livenessWatch != null) {
       livenessWatch.close();
-    }
-    executor.shutdownNow();
-    try {
-      executor.awaitTermination(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 }

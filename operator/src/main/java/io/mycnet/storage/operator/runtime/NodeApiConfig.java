@@ -1,5 +1,6 @@
 package io.mycnet.storage.operator.runtime;
 
+import io.mycnet.storage.operator.nodeapi.NodeApiSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -53,6 +54,29 @@ public record NodeApiConfig(
             Duration.ofHours(24)),
         OperatorSettings.dur(
             "MYCNET_AUDIT_INTERVAL", env.get("MYCNET_AUDIT_INTERVAL"), Duration.ZERO));
+  }
+
+  /**
+   * {@code MYCNET_HEARTBEAT_INTERVAL}: how often agents heartbeat (told to them in the welcome;
+   * default 5 s). Read also when the node API is off, for {@link OperatorSettings#checkLiveness}.
+   */
+  public static Duration heartbeatInterval(Map<String, String> env) {
+    return OperatorSettings.dur(
+        "MYCNET_HEARTBEAT_INTERVAL",
+        env.get("MYCNET_HEARTBEAT_INTERVAL"),
+        NodeApiSettings.defaults().heartbeatInterval());
+  }
+
+  /**
+   * {@code MYCNET_AGENT_RECONNECT_MAX}: the agents' {@code reconnect-backoff-max} (default 5 s, the
+   * agents' default). The operator cannot see the agents' setting; it is told, so that {@link
+   * OperatorSettings#checkLiveness} can refuse a grace period the agents cannot meet.
+   */
+  public static Duration agentReconnectMax(Map<String, String> env) {
+    return OperatorSettings.dur(
+        "MYCNET_AGENT_RECONNECT_MAX",
+        env.get("MYCNET_AGENT_RECONNECT_MAX"),
+        LivenessTimings.DEFAULT_RECONNECT_BACKOFF_MAX);
   }
 
   private static int port(Map<String, String> env, String name, int dflt) {

@@ -157,8 +157,13 @@ public final class OperatorRuntime implements AutoCloseable {
     return events;
   }
 
+  /**
+   * A planned shutdown: the replication loop stops deciding first, so that what ends while the
+   * process stops (sessions, reconcilers, the leadership) is never taken for a failed node.
+   */
   @Override
   public void close() {
+    controlPlane.replicationLoop.close();
     if (health != null) {
       health.close();
     }

@@ -212,6 +212,29 @@ public record OperatorSettings(
         num("MYCNET_HTTP_PORT", get.apply("HTTP_PORT"), d.httpPort, -1));
   }
 
+  /** The names of the liveness settings as operator environment variables. */
+  public static final LivenessTimings.Names LIVENESS_VARIABLES =
+      new LivenessTimings.Names(
+          "MYCNET_HEARTBEAT_INTERVAL",
+          "MYCNET_NODE_LEASE_TTL",
+          "MYCNET_AGENT_RECONNECT_MAX",
+          "MYCNET_DOWN_GRACE_PERIOD");
+
+  /**
+   * Checks that the node lease, the grace period, the agents' heartbeat interval and their
+   * reconnect backoff hold together ({@link LivenessTimings}); the operator calls it at start.
+   *
+   * @throws BadSetting naming the variables whose relation does not hold
+   */
+  public void checkLiveness(Duration heartbeatInterval, Duration agentReconnectMax) {
+    new LivenessTimings(heartbeatInterval, nodeLeaseTtl, agentReconnectMax, downGracePeriod)
+        .problem(LIVENESS_VARIABLES)
+        .ifPresent(
+            p -> {
+              throw new BadSetting(p.settings(), p.message());
+            });
+  }
+
   /**
    * Applies namespaces (to namespaced resources), retry, rate limit and resync interval to one
    * controller: the single place where they are set.

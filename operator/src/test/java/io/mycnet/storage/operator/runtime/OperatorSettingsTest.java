@@ -51,6 +51,43 @@ class OperatorSettingsTest {
   }
 
   @Test
+  void theDefaultTimingsHoldTogether() {
+    OperatorSettings s = OperatorSettings.defaults();
+    s.checkLiveness(
+        NodeApiConfig.heartbeatInterval(Map.of()), NodeApiConfig.agentReconnectMax(Map.of()));
+    assertThat(NodeApiConfig.heartbeatInterval(Map.of())).isEqualTo(Duration.ofSeconds(5));
+    assertThat(NodeApiConfig.agentReconnectMax(Map.of())).isEqualTo(Duration.ofSeconds(5));
+  }
+
+  @Test
+  void timingsThatDoNotHoldTogetherAreRefusedNamingTheVariables() {
+    // A lease shorter than two heartbeats.
+    OperatorSettings shortLease =
+        OperatorSettings.fromEnvironment(Map.of("MYCNET_NODE_LEASE_TTL", "8s"));
+    assertThatThrownBy(() -> shortLease.checkLiveness(Duration.ofSeconds(5), Duration.ofSeconds(5)))
+        .isInstanceOf(OperatorSettings.BadSetting.class)
+        .hasMessageStartingWith("MYCNET_NODE_LEASE_TTL, MYCNET_HEARTBEAT_INTERVAL: ")
+        .hasMessageContaining("at least two heartbeat intervals (2 × 5s)");
+    // A grace the agents' reconnect cannot meet: 15s + 1.2 × 5s = 21s >= 20s.
+    OperatorSettings shortGrace =
+        OperatorSettings.fromEnvironment(Map.of("MYCNET_DOWN_GRACE_PERIOD", "20s"));
+    assertThatThrownBy(() -> shortGrace.checkLiveness(Duration.ofSeconds(5), Duration.ofSeconds(5)))
+        .hasMessageStartingWith(
+            "MYCNET_DOWN_GRACE_PERIOD, MYCNET_NODE_LEASE_TTL, MYCNET_AGENT_RECONNECT_MAX: ")
+        .hasMessageContaining("plus the longest reconnect wait (1.2 × MYCNET_AGENT_RECONNECT_MAX");
+    // The same grace holds with agents told to reconnect faster.
+    shortGrace.checkLiveness(Duration.ofSeconds(5), Duration.ofSeconds(4));
+    assertThatThrownBy(
+            () ->
+                OperatorSettings.defaults()
+                    .checkLiveness(Duration.ofMillis(50), Duration.ofSeconds(5)))
+        .hasMessageStartingWith("MYCNET_HEARTBEAT_INTERVAL: must be at least 100ms");
+    assertThatThrownBy(
+            () -> NodeApiConfig.agentReconnectMax(Map.of("MYCNET_AGENT_RECONNECT_MAX", "fast")))
+        .hasMessageStartingWith("MYCNET_AGENT_RECONNECT_MAX: 'fast' is not a duration");
+  }
+
+  @Test
   void theMockServerSettingsSwitchServerSideApplyAndLeaderElectionOff() {
     OperatorSettings s = OperatorSettings.forMockServer(List.of("http://x:1"), "/p");
     assertThat(s.useServerSideApply()).isFalse();
