@@ -317,7 +317,7 @@ public final class ReplicationManager {
         want = ReplicaState.REPLICA_STATE_LOST;
       } else if (r.getState() == ReplicaState.REPLICA_STATE_HEALTHY
           && (n.getState() == NodeState.NODE_STATE_QUARANTINED
-              || !trust.trustOf(r.getNodeId()).tier().allows(c)
+              || (trust.known(r.getNodeId()) && !trust.trustOf(r.getNodeId()).tier().allows(c))
               || !pools.contains(a.getPool(), n))) {
         want = ReplicaState.REPLICA_STATE_STALE;
       }
