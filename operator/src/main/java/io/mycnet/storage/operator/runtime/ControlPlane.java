@@ -125,6 +125,16 @@ public final class ControlPlane implements AutoCloseable {
     replicationLoop.start();
   }
 
+  /**
+   * For the readiness probe: null when this control plane may act on trust (it restored the
+   * persisted evidence, or it is not the leader and acts on nothing), else why not.
+   */
+  public String trustReadiness() {
+    return !isLeader.getAsBoolean() || trustPersistence.restored()
+        ? null
+        : "trust evidence not restored from etcd yet";
+  }
+
   @Override
   public void close() {
     replicationLoop.close();
