@@ -11,6 +11,7 @@ import io.mycnet.storage.operator.runtime.ControlPlane;
 import io.mycnet.storage.operator.runtime.NodeApiRuntime;
 import io.mycnet.storage.operator.runtime.OperatorRuntime;
 import io.mycnet.storage.operator.runtime.OperatorSettings;
+import io.mycnet.storage.operator.runtime.TrustPersistence;
 import io.mycnet.storage.operator.security.BootstrapTokens;
 import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.trust.TrustEngine;
@@ -21,6 +22,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -34,8 +36,9 @@ import picocli.CommandLine.Option;
  * OperatorRuntime}) and node API ({@link NodeApiRuntime}) as the operator in a cluster, with the
  * Fabric8 mock API server (CRUD mode) standing in for the Kubernetes API, a {@link ManifestWatcher}
  * applying the manifest directory to it, and the nodes' {@link TrustHistory} recorded into the
- * trust engine. {@code mycnet local up} starts it; it prints {@code ready session=.. join=..
- * http=.. api=..} once serving.
+ * trust engine at their first start (later starts restore the trust persisted in etcd). {@code
+ * mycnet local up} starts it; it prints {@code ready session=.. join=.. http=.. api=..} once
+ * serving.
  */
 @Command(
     name = "mycnet-control-plane",
@@ -92,8 +95,11 @@ public final class LocalControlPlane implements Callable<Integer> {
                 "MYCNET_HTTP_PORT", "0"));
     TrustEngine trust =
         new TrustEngine(io.mycnet.storage.operator.trust.TrustPolicy.defaults(), clock);
-    TrustHistory.seed(trust, topology, clock.instant());
     ControlPlane cp = new ControlPlane(etcdClient, settings, clock, trust, () -> true);
+    // A node's history is seeded once, at its first start; later starts restore its real evidence.
+    Set<String> persisted = TrustPersistence.persistedNodes(cp.store, cp.keys);
+    List<String> seeded = TrustHistory.seed(trust, topology, clock.instant(), persisted);
+    LOG.info("trust seeded from the topology for {}, restored for {}", seeded, persisted);
     CertificateAuthority ca =
         CertificateAuthority.openOrCreate(state.caDir(), clock, Duration.ofHours(24));
     BootstrapTokens tokens = BootstrapTokens.load(state.tokenFile(), clock);

@@ -8,15 +8,17 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The history a local-mode node brings with it. Earning a tier takes time on purpose (SENSITIVE and
  * CRITICAL need 100 passed audits and 24 hours of vetting under the default policy), so local mode
  * would otherwise start with every node untrusted. A node's {@link Record} in the topology file is
  * turned into the evidence such a history would have produced, spread evenly over the past {@code
- * days}, and recorded into the control plane's trust engine at start-up; from then on the node's
- * live heartbeats, round trips, reports and audits are added as in a cluster. The engine, not this
- * class, decides the scores and tiers.
+ * days}, and recorded into the control plane's trust engine at the node's first start (when etcd
+ * holds no trust record for it); from then on the node's live heartbeats, round trips, reports and
+ * audits are added as in a cluster, persisted, and restored at every later start. The engine, not
+ * this class, decides the scores and tiers.
  *
  * @see LocalTopology
  */
@@ -72,9 +74,26 @@ final class TrustHistory {
 
   /** Records every node's history into the engine. */
   static void seed(TrustEngine engine, LocalTopology topology, Instant now) {
+    seed(engine, topology, now, Set.of());
+  }
+
+  /**
+   * Records the history of every node except those in {@code known} (nodes whose trust the control
+   * plane persisted at an earlier start: their real evidence is restored instead).
+   *
+   * @return the ids of the nodes seeded
+   */
+  static List<String> seed(
+      TrustEngine engine, LocalTopology topology, Instant now, Set<String> known) {
+    List<String> seeded = new ArrayList<>();
     for (LocalTopology.Node n : topology.nodes()) {
+      if (known.contains(n.id())) {
+        continue;
+      }
       engine.recordAll(evidence(n.id(), n.record(), n.encryption(), now));
+      seeded.add(n.id());
     }
+    return seeded;
   }
 
   /** Whether event k of n is one of the {@code share} that failed, spread evenly. */

@@ -85,10 +85,17 @@ public final class OperatorMain {
                 public void elected(long term) {
                   LOG.info(
                       "etcd leadership won (term {}): allocation writes are fenced by it", term);
+                  // Before acting, take over the evidence the previous leader persisted.
+                  try {
+                    cp.trustPersistence.restore();
+                  } catch (RuntimeException e) {
+                    LOG.warn("trust not restored yet, retrying: {}", e.getMessage());
+                  }
                 }
 
                 @Override
                 public void deposed(long term) {
+                  cp.trustPersistence.leadershipLost();
                   LOG.warn("etcd leadership lost (term {})", term);
                 }
               });
@@ -153,6 +160,8 @@ public final class OperatorMain {
                     nodeRuntimeRef.close();
                   }
                   runtime.close();
+                  // Write the last evidence while still the leader (the fence lets it land).
+                  cp.trustPersistence.close();
                   LeaderElection e = etcdElection.get();
                   if (e != null) {
                     e.close();

@@ -51,6 +51,16 @@ public final class JavaProcess implements AutoCloseable {
    */
   public static JavaProcess start(
       String mainClass, List<String> jvmArgs, List<String> args, Path stderrLog) {
+    return start(mainClass, jvmArgs, args, java.util.Map.of(), stderrLog);
+  }
+
+  /** As {@link #start(String, List, List, Path)}, with {@code env} added to the environment. */
+  public static JavaProcess start(
+      String mainClass,
+      List<String> jvmArgs,
+      List<String> args,
+      java.util.Map<String, String> env,
+      Path stderrLog) {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(jvmArgs);
@@ -59,6 +69,7 @@ public final class JavaProcess implements AutoCloseable {
     cmd.add(mainClass);
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.environment().putAll(env);
     pb.redirectError(ProcessBuilder.Redirect.appendTo(stderrLog.toFile()));
     try {
       return new JavaProcess(pb.start());

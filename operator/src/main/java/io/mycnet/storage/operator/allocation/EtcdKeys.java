@@ -97,6 +97,15 @@ public final class EtcdKeys {
     return commands(nodeId) + id("command id", commandId);
   }
 
+  public String trustAll() {
+    return prefix + "/trust/";
+  }
+
+  /** A node's persisted trust evidence ({@code NodeTrustState}). */
+  public String trust(String nodeId) {
+    return trustAll() + id("node id", nodeId);
+  }
+
   public String slots() {
     return prefix + "/slots/";
   }

@@ -6,6 +6,11 @@ import io.mycnet.storage.operator.model.TrustTier;
  * Where the control plane's trust decisions come from (the trust engine in a running control
  * plane). A node the source knows nothing about has tier {@link TrustTier#NONE}: it holds no data
  * until it has earned trust.
+ *
+ * <p>"Not known yet" is not "untrusted": {@link #known} tells them apart. A restarted control plane
+ * knows no node's trust until it has restored what its predecessor persisted; until then (and for a
+ * node with no restored or new evidence) {@code known} is false, and nothing that holds data may be
+ * taken from a node because of its tier.
  */
 public interface NodeTrustSource {
   /** A node's tier and score. */
@@ -16,8 +21,8 @@ public interface NodeTrustSource {
   NodeTrust trustOf(String nodeId);
 
   /**
-   * False while the source cannot tell the node's trust yet (not restored after a restart, never
-   * assessed): "not yet known" is never a reason to move data.
+   * Whether {@link #trustOf} is the node's real trust: false while the source has not been
+   * restored, or has no evidence about the node at all. A source of fixed tiers always knows.
    */
   default boolean known(String nodeId) {
     return true;

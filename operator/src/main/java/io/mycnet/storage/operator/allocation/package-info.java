@@ -5,7 +5,7 @@
  *
  * <p>All reads and writes go through {@link io.mycnet.storage.operator.allocation.EtcdStore}.
  * Values are protobuf messages from {@code grpc-api} ({@code allocation.proto}, {@code
- * nodes.proto}, {@code commands.proto}), each with a {@code schema_version}.
+ * nodes.proto}, {@code commands.proto}, {@code trust.proto}), each with a {@code schema_version}.
  *
  * <h2>Key layout</h2>
  *
@@ -31,7 +31,12 @@
  *       acknowledgement</td><td>the transaction of the decision</td></tr>
  *   <tr><td>{@code slots/<slot>}</td><td>the node holding that placement slot</td>
  *       <td>registration</td></tr>
- *   <tr><td>{@code leader}</td><td>the leading control plane's identity, attached to its lease;
+ *   <tr><td>{@code trust/<node>}</td><td>{@code NodeTrustState}: the trust engine's evidence
+ *       about the node (decayed Beta weights per factor, vetting, quarantine, committed tier and
+ *       score); restored by every new leader before it takes a decision</td>
+ *       <td>the leader, coalesced: at most once per node every few seconds, at once on a change of
+ *       tier or quarantine</td></tr>
+ *     <tr><td>{@code leader}</td><td>the leading control plane's identity, attached to its lease;
  *       its create revision fences every write of the leader</td><td>leader election</td></tr>
  * </table>
  *

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,6 +22,10 @@ import org.slf4j.LoggerFactory;
  * the control plane sees itself is verified evidence, and the node id is always the peer
  * certificate's.
  *
+ * <p>Evidence is recorded only while the engine holds the evidence persisted by the previous leader
+ * ({@code accepting}): what arrives before that restore is dropped, so new evidence always applies
+ * on top of the restored evidence instead of being overwritten by it.
+ *
  * <p>Tier transitions that result are delivered by the {@link TrustEngine}'s own listeners (the
  * replication loop subscribes there).
  */
@@ -30,24 +35,39 @@ public final class TrustEvidenceFeed implements NodeMeasurementListener {
   private final TrustEngine engine;
   private final Clock clock;
   private final Duration heartbeatInterval;
+  private final BooleanSupplier accepting;
 
   /** Per node: the end of the last heartbeat interval already accounted for. */
   private final Map<String, Instant> accountedUntil = new ConcurrentHashMap<>();
 
   public TrustEvidenceFeed(TrustEngine engine, Clock clock, Duration heartbeatInterval) {
+    this(engine, clock, heartbeatInterval, () -> true);
+  }
+
+  /**
+   * @param accepting whether the engine may take evidence now (it has been restored)
+   */
+  public TrustEvidenceFeed(
+      TrustEngine engine, Clock clock, Duration heartbeatInterval, BooleanSupplier accepting) {
     this.engine = engine;
     this.clock = clock;
     this.heartbeatInterval = heartbeatInterval;
+    this.accepting = accepting;
   }
 
   @Override
   public void onHeartbeat(String nodeId, Instant at) {
-    engine.record(new TrustEvidence.Heartbeat(nodeId, at, true));
+    if (accepting.getAsBoolean()) {
+      engine.record(new TrustEvidence.Heartbeat(nodeId, at, true));
+    }
     accountedUntil.put(nodeId, at);
   }
 
   @Override
   public void onRoundTrip(String nodeId, Duration rtt) {
+    if (!accepting.getAsBoolean()) {
+      return;
+    }
     engine.record(
         new TrustEvidence.LatencySample(
             nodeId, clock.instant(), TrustEvidence.RoundTrip.HEARTBEAT, rtt));
@@ -55,7 +75,7 @@ public final class TrustEvidenceFeed implements NodeMeasurementListener {
 
   @Override
   public void onCommandAck(String nodeId, String commandId, Duration sinceDelivery, boolean ok) {
-    if (sinceDelivery != null) {
+    if (sinceDelivery != null && accepting.getAsBoolean()) {
       engine.record(
           new TrustEvidence.LatencySample(
               nodeId, clock.instant(), TrustEvidence.RoundTrip.COMMAND, sinceDelivery));
@@ -64,6 +84,9 @@ public final class TrustEvidenceFeed implements NodeMeasurementListener {
 
   @Override
   public void onReportedFactors(String nodeId, MeasuredFactors factors) {
+    if (!accepting.getAsBoolean()) {
+      return;
+    }
     Instant at = clock.instant();
     for (TrustFactorSample s : factors.getSamplesList()) {
       try {
@@ -82,6 +105,9 @@ public final class TrustEvidenceFeed implements NodeMeasurementListener {
    * periodically (every heartbeat interval); a node that never heartbeat is not accounted here.
    */
   public void tick() {
+    if (!accepting.getAsBoolean()) {
+      return;
+    }
     Instant now = clock.instant();
     for (Map.Entry<String, Instant> e : accountedUntil.entrySet()) {
       Instant next = e.getValue().plus(heartbeatInterval);

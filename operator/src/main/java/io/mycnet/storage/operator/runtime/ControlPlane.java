@@ -21,20 +21,25 @@ import io.mycnet.storage.operator.trust.TrustEngine;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The domain services of one control plane over etcd, wired once: store, node registry, command
- * queues, the trust engine as the node trust source, the pool directory scoping placement (the
- * {@code placement} package's planner through {@link PlannerPlacement}), the allocation manager,
- * and the replication manager with its loop. The reconcilers are built on top ({@link
- * OperatorRuntime}).
+ * queues, the trust engine as the node trust source (its evidence persisted in etcd and restored
+ * before any decision, {@link TrustPersistence}), the pool directory scoping placement (the {@code
+ * placement} package's planner through {@link PlannerPlacement}), the allocation manager, and the
+ * replication manager with its loop. The reconcilers are built on top ({@link OperatorRuntime}).
  */
 public final class ControlPlane implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ControlPlane.class);
+
   public final EtcdStore store;
   public final EtcdKeys keys;
   public final NodeRegistry registry;
   public final CommandQueue queue;
   public final TrustEngine trustEngine;
+  public final TrustPersistence trustPersistence;
   public final NodeTrustSource trust;
   public final PoolDirectory pools;
   public final ClusterViewCache cluster;
@@ -43,6 +48,7 @@ public final class ControlPlane implements AutoCloseable {
   public final ReplicationLoop replicationLoop;
   public final AllocationEvents allocationEvents;
   public final ReplicationTrigger replicationTrigger;
+  private final BooleanSupplier isLeader;
 
   /**
    * @param isLeader whether this control plane may act (the replication loop checks it)
@@ -53,12 +59,16 @@ public final class ControlPlane implements AutoCloseable {
       Clock clock,
       TrustEngine trustEngine,
       BooleanSupplier isLeader) {
+    this.isLeader = isLeader;
     this.store = new EtcdStore(etcd, Duration.ofSeconds(5));
     this.keys = new EtcdKeys(settings.etcdPrefix());
     this.registry = new NodeRegistry(store, keys, clock, settings.nodeLeaseTtl());
     this.queue = new CommandQueue(store, keys);
     this.trustEngine = trustEngine;
-    this.trust = new EngineTrustSource(trustEngine);
+    this.trustPersistence =
+        new TrustPersistence(
+            store, keys, trustEngine, isLeader, TrustPersistence.Settings.defaults());
+    this.trust = new EngineTrustSource(trustEngine, trustPersistence::restored);
     this.pools = new PoolDirectory();
     this.cluster = new ClusterViewCache(store, keys, trust);
     ReplicaPlacer scoped = new PoolScopedPlacer(pools, new PlannerPlacement(pools::poolsOf));
@@ -116,15 +126,37 @@ public final class ControlPlane implements AutoCloseable {
     return settings.nodeLeaseTtl().plusSeconds(15);
   }
 
-  /** Starts the etcd watches and the replication loop. */
+  /**
+   * Restores the persisted trust evidence (when leader; otherwise the first tick after election
+   * does), then starts trust persistence, the etcd watches and the replication loop.
+   */
   public void start() {
+    if (isLeader.getAsBoolean()) {
+      try {
+        trustPersistence.restore();
+      } catch (RuntimeException e) {
+        LOG.warn("trust not restored yet, retrying: {}", e.getMessage());
+      }
+    }
+    trustPersistence.start();
     allocationEvents.start();
     replicationLoop.start();
+  }
+
+  /**
+   * For the readiness probe: null when this control plane may act on trust (it restored the
+   * persisted evidence, or it is not the leader and acts on nothing), else why not.
+   */
+  public String trustReadiness() {
+    return !isLeader.getAsBoolean() || trustPersistence.restored()
+        ? null
+        : "trust evidence not restored from etcd yet";
   }
 
   @Override
   public void close() {
     replicationLoop.close();
+    trustPersistence.close();
     allocationEvents.close();
     cluster.close();
   }

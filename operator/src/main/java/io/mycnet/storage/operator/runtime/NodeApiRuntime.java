@@ -43,7 +43,8 @@ public final class NodeApiRuntime implements AutoCloseable {
       Duration auditInterval,
       Clock clock) {
     TrustEvidenceFeed feed =
-        new TrustEvidenceFeed(cp.trustEngine, clock, settings.heartbeatInterval());
+        new TrustEvidenceFeed(
+            cp.trustEngine, clock, settings.heartbeatInterval(), cp.trustPersistence::restored);
     ReplicaEvents replicaEvents = ReplicaEvents.of(cp.replication);
     server =
         new NodeApiServer(

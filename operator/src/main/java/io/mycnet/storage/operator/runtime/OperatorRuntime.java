@@ -121,6 +121,7 @@ public final class OperatorRuntime implements AutoCloseable {
                   : "unhealthy event sources: "
                       + operator.getRuntimeInfo().unhealthyEventSources());
       ready.put("etcd", () -> etcdProblem);
+      ready.put("trust", controlPlane::trustReadiness);
       try {
         health =
             new HealthServer(settings.httpPort(), metrics, live, ready, controlPlane.trustEngine);

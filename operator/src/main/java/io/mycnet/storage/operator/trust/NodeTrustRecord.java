@@ -123,6 +123,181 @@ public final class NodeTrustRecord {
     return c;
   }
 
+  /**
+   * Everything a record holds, as plain values, for storing it outside the engine (the control
+   * plane persists it so that trust survives a restart). Per-factor arrays are indexed by {@link
+   * TrustFactor#ordinal()}; instants are null where the record has none; {@code scoreTier} is null
+   * before the first assessment. {@link #export()} and {@link #restore(State)} are exact inverses.
+   */
+  public record State(
+      String nodeId,
+      double[] alpha,
+      double[] beta,
+      long[] events,
+      double[] latest,
+      Instant firstSeen,
+      Instant lastEvidenceAt,
+      Instant releasedAt,
+      long auditsPassedSinceVetting,
+      boolean vetted,
+      TrustTier scoreTier,
+      TrustTier tier,
+      double score,
+      long gateKnown,
+      long gatePassed,
+      boolean quarantined,
+      boolean assessed,
+      List<TierLimit> limits) {
+
+    public State {
+      alpha = alpha.clone();
+      beta = beta.clone();
+      events = events.clone();
+      latest = latest.clone();
+      limits = List.copyOf(limits);
+    }
+
+    @Override
+    public double[] alpha() {
+      return alpha.clone();
+    }
+
+    @Override
+    public double[] beta() {
+      return beta.clone();
+    }
+
+    @Override
+    public long[] events() {
+      return events.clone();
+    }
+
+    @Override
+    public double[] latest() {
+      return latest.clone();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof State s
+          && nodeId.equals(s.nodeId)
+          && Arrays.equals(alpha, s.alpha)
+          && Arrays.equals(beta, s.beta)
+          && Arrays.equals(events, s.events)
+          && Arrays.equals(latest, s.latest)
+          && Objects.equals(firstSeen, s.firstSeen)
+          && Objects.equals(lastEvidenceAt, s.lastEvidenceAt)
+          && Objects.equals(releasedAt, s.releasedAt)
+          && auditsPassedSinceVetting == s.auditsPassedSinceVetting
+          && vetted == s.vetted
+          && scoreTier == s.scoreTier
+          && tier == s.tier
+          && Double.compare(score, s.score) == 0
+          && gateKnown == s.gateKnown
+          && gatePassed == s.gatePassed
+          && quarantined == s.quarantined
+          && assessed == s.assessed
+          && limits.equals(s.limits);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(nodeId, Arrays.hashCode(alpha), Arrays.hashCode(beta), tier, score);
+    }
+
+    @Override
+    public String toString() {
+      return "NodeTrustRecord.State{" + nodeId + ", tier=" + tier + ", score=" + score + "}";
+    }
+  }
+
+  /** The record's whole state as plain values (a copy: later evidence does not change it). */
+  public State export() {
+    return new State(
+        nodeId,
+        alpha,
+        beta,
+        events,
+        latest,
+        firstSeen,
+        lastEvidenceAt,
+        releasedAt,
+        auditsPassedSinceVetting,
+        vetted,
+        scoreTier,
+        tier,
+        score,
+        gateKnown,
+        gatePassed,
+        quarantined,
+        assessed,
+        limits);
+  }
+
+  /**
+   * The record an {@link #export()} was taken from, exactly: evaluating it at any instant gives the
+   * same assessment as evaluating the original.
+   *
+   * @throws IllegalArgumentException when the state is not one a record can have (wrong number of
+   *     factors, negative or non-finite weights or counts, a latest weight outside [0, 1], no
+   *     tier); the message names the field
+   */
+  public static NodeTrustRecord restore(State s) {
+    NodeTrustRecord r = create(s.nodeId());
+    double[] alpha = s.alpha;
+    double[] beta = s.beta;
+    long[] events = s.events;
+    double[] latest = s.latest;
+    if (alpha.length != N || beta.length != N || events.length != N || latest.length != N) {
+      throw new IllegalArgumentException(
+          "trust state of '" + s.nodeId() + "' must have " + N + " factors");
+    }
+    for (int f = 0; f < N; f++) {
+      String name = TrustFactor.values()[f].name();
+      if (!(alpha[f] >= 0) || !(beta[f] >= 0) || Double.isInfinite(alpha[f] + beta[f])) {
+        throw new IllegalArgumentException(
+            "trust state of '" + s.nodeId() + "': " + name + " has alpha/beta outside [0, inf)");
+      }
+      if (events[f] < 0) {
+        throw new IllegalArgumentException(
+            "trust state of '" + s.nodeId() + "': " + name + " has a negative event count");
+      }
+      if (!Double.isNaN(latest[f]) && !(latest[f] >= 0 && latest[f] <= 1)) {
+        throw new IllegalArgumentException(
+            "trust state of '" + s.nodeId() + "': " + name + " has a latest weight outside [0, 1]");
+      }
+    }
+    if (s.tier() == null) {
+      throw new IllegalArgumentException("trust state of '" + s.nodeId() + "' has no tier");
+    }
+    if (s.auditsPassedSinceVetting() < 0) {
+      throw new IllegalArgumentException(
+          "trust state of '" + s.nodeId() + "' has a negative audit count");
+    }
+    if (!(s.score() >= 0 && s.score() <= 1)) {
+      throw new IllegalArgumentException(
+          "trust state of '" + s.nodeId() + "' has a score outside [0, 1]");
+    }
+    System.arraycopy(alpha, 0, r.alpha, 0, N);
+    System.arraycopy(beta, 0, r.beta, 0, N);
+    System.arraycopy(events, 0, r.events, 0, N);
+    System.arraycopy(latest, 0, r.latest, 0, N);
+    r.firstSeen = s.firstSeen();
+    r.lastEvidenceAt = s.lastEvidenceAt();
+    r.releasedAt = s.releasedAt();
+    r.auditsPassedSinceVetting = s.auditsPassedSinceVetting();
+    r.vetted = s.vetted();
+    r.scoreTier = s.scoreTier();
+    r.tier = s.tier();
+    r.score = s.score();
+    r.gateKnown = s.gateKnown();
+    r.gatePassed = s.gatePassed();
+    r.quarantined = s.quarantined();
+    r.assessed = s.assessed();
+    r.limits = s.limits();
+    return r;
+  }
+
   /** Makes {@code a} (an assessment of this record at {@code now}) the record's current state. */
   void commit(TrustAssessment a, Instant now) {
     boolean wasQuarantined = quarantined;

@@ -4,6 +4,7 @@ import io.mycnet.storage.operator.model.TrustTier;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -187,6 +188,11 @@ public final class TrustEngine {
     return Collections.unmodifiableMap(out);
   }
 
+  /** Whether the engine holds a record (evidence, or a restored record) for the node. */
+  public synchronized boolean has(String nodeId) {
+    return nodes.containsKey(nodeId);
+  }
+
   /** The ids of every node with evidence, sorted. */
   public synchronized Set<String> nodeIds() {
     return Collections.unmodifiableSet(new java.util.TreeSet<>(nodes.keySet()));
@@ -196,6 +202,29 @@ public final class TrustEngine {
   public synchronized Optional<NodeTrustRecord> snapshot(String nodeId) {
     NodeTrustRecord r = nodes.get(nodeId);
     return r == null ? Optional.empty() : Optional.of(r.copy());
+  }
+
+  /** Copies of every node's record, in node-id order, taken at one instant. */
+  public synchronized List<NodeTrustRecord> snapshots() {
+    List<NodeTrustRecord> out = new ArrayList<>(nodes.size());
+    for (NodeTrustRecord r : nodes.values()) {
+      out.add(r.copy());
+    }
+    return out;
+  }
+
+  /**
+   * Puts records back that an earlier engine held (a restarted control plane restores what its
+   * predecessor persisted): each replaces whatever this engine holds for its node, other nodes are
+   * left alone. The records' committed tiers are taken as they are, so nothing is re-assessed and
+   * no transition is reported; evidence recorded afterwards applies on top of them.
+   */
+  public void restore(Collection<NodeTrustRecord> records) {
+    synchronized (this) {
+      for (NodeTrustRecord r : records) {
+        nodes.put(r.nodeId(), r.copy());
+      }
+    }
   }
 
   private NodeTrustRecord require(String nodeId) {

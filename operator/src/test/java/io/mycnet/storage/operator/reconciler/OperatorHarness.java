@@ -51,10 +51,11 @@ public final class OperatorHarness implements AutoCloseable {
   public final MockApiServer server;
   public final KubernetesClient client;
   public final Client etcd;
-  public final TestClock trustClock = new TestClock();
+  public final TestClock trustClock;
   public final TrustEngine engine;
   public final ControlPlane cp;
   public final OperatorRuntime runtime;
+  private final boolean ownsServer;
 
   public OperatorHarness(List<String> etcdEndpoints, String prefix) {
     this(etcdEndpoints, prefix, io.mycnet.storage.operator.trust.TrustPolicy.defaults());
@@ -64,9 +65,27 @@ public final class OperatorHarness implements AutoCloseable {
       List<String> etcdEndpoints,
       String prefix,
       io.mycnet.storage.operator.trust.TrustPolicy policy) {
+    this(etcdEndpoints, prefix, policy, null, new TestClock());
+  }
+
+  /**
+   * An operator over an API server that outlives it ({@code sharedServer}, not closed by {@link
+   * #close()}; null: a new one of its own): a second harness on the same server and etcd is the
+   * same operator restarted.
+   */
+  public OperatorHarness(
+      List<String> etcdEndpoints,
+      String prefix,
+      io.mycnet.storage.operator.trust.TrustPolicy policy,
+      MockApiServer sharedServer,
+      TestClock trustClock) {
+    this.ownsServer = sharedServer == null;
+    this.trustClock = trustClock;
     server =
-        new MockApiServer(
-            StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
+        sharedServer != null
+            ? sharedServer
+            : new MockApiServer(
+                StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
     client = server.newClient();
     etcd = Client.builder().endpoints(etcdEndpoints.toArray(String[]::new)).build();
     engine = new TrustEngine(policy, trustClock);
@@ -256,7 +275,9 @@ public final class OperatorHarness implements AutoCloseable {
     runtime.close();
     cp.close();
     client.close();
-    server.close();
+    if (ownsServer) {
+      server.close();
+    }
     etcd.close();
   }
 }
