@@ -117,7 +117,15 @@ public final class CommandExecutor {
   private ReplicaStore.Outcome assign(io.mycnet.storage.api.v1.AssignReplica a) {
     ReplicatedVolume v = store.volume(a.getVolumeId());
     if (v == null) {
-      early.merge(a.getVolumeId(), a, (old, neu) -> neu.getEpoch() >= old.getEpoch() ? neu : old);
+      early.merge(
+          a.getVolumeId(),
+          a,
+          (old, neu) ->
+              neu.getEpoch() > old.getEpoch()
+                      || (neu.getEpoch() == old.getEpoch()
+                          && neu.getRevision() >= old.getRevision())
+                  ? neu
+                  : old);
       return new ReplicaStore.Outcome(
           true, "no replica of " + a.getVolumeId() + " here yet: kept until it is created");
     }

@@ -24,6 +24,8 @@ import io.mycnet.storage.api.v1.FlushRequest;
 import io.mycnet.storage.api.v1.FlushResponse;
 import io.mycnet.storage.api.v1.ReadChunkRequest;
 import io.mycnet.storage.api.v1.ReadChunkResponse;
+import io.mycnet.storage.api.v1.ReadIndexRequest;
+import io.mycnet.storage.api.v1.ReadIndexResponse;
 import io.mycnet.storage.api.v1.ReadRequest;
 import io.mycnet.storage.api.v1.ReadResponse;
 import io.mycnet.storage.api.v1.ReplicaAck;
@@ -231,12 +233,8 @@ final class DataServer implements AutoCloseable {
             access(v, false);
             range(v, r.getOffset(), r.getLength());
             v.checkEpoch(r.getEpoch());
-            if (v.rebuild != null) {
-              throw Status.FAILED_PRECONDITION
-                  .withDescription(
-                      "this replica of " + r.getVolumeId() + " is being rebuilt: read the primary")
-                  .asRuntimeException();
-            }
+            // Never bytes older than an acknowledged write: a replica not in sync refuses.
+            v.checkReadable();
             try {
               return ReadResponse.newBuilder()
                   .setData(
@@ -366,6 +364,18 @@ final class DataServer implements AutoCloseable {
   }
 
   private final class Peer extends ReplicaPeerGrpc.ReplicaPeerImplBase {
+    @Override
+    public void readIndex(ReadIndexRequest r, StreamObserver<ReadIndexResponse> out) {
+      run(
+          out,
+          () -> {
+            String caller = peerNode();
+            ReplicatedVolume v = volume(r.getVolumeId());
+            member(v, caller);
+            return v.readIndex(caller);
+          });
+    }
+
     @Override
     public void apply(ReplicaWrite w, StreamObserver<ReplicaAck> out) {
       run(

@@ -7,6 +7,8 @@ import io.grpc.StatusRuntimeException;
 import io.mycnet.storage.api.v1.AccessGrant;
 import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.ConsistencyLevel;
+import io.mycnet.storage.api.v1.ReadIndexRequest;
+import io.mycnet.storage.api.v1.ReadIndexResponse;
 import io.mycnet.storage.api.v1.ReplicaMember;
 import io.mycnet.storage.api.v1.ReplicaReport;
 import io.mycnet.storage.api.v1.ReplicaState;
@@ -41,6 +43,15 @@ public final class ReplicatedVolume implements AutoCloseable {
   static final long FORWARD_DEADLINE_MS = 5_000;
   static final long ORDER_WAIT_MS = 5_000;
 
+  /** How long a follower's ReadIndex call to its primary may take. */
+  static final long READ_INDEX_DEADLINE_MS = 2_000;
+
+  /** How long a follower behind the primary's write position waits before refusing a read. */
+  static final long READ_CATCH_UP_MS = 1_000;
+
+  /** The primary's durable out-of-sync marks (one node id a line). */
+  static final String OUT_OF_SYNC_FILE = "out-of-sync";
+
   /** What a volume needs from the agent. */
   interface Context {
     String nodeId();
@@ -59,12 +70,22 @@ public final class ReplicatedVolume implements AutoCloseable {
   private volatile AssignReplica assignment;
   private volatile boolean fenced;
   private volatile String fencedWhy = "";
+  // Whether this process applied an assignment, or (primary) had its role confirmed by a majority
+  // of the replica set: an assignment read from disk after a restart may be outdated.
+  private volatile boolean assignedThisRun;
+  private volatile boolean confirmedThisRun;
   // Primary state, guarded by `order`:
   private long lastSequence;
   private final Map<String, ReplicaMember> attached = new LinkedHashMap<>();
+  // Persisted (OUT_OF_SYNC_FILE) before a write is acknowledged without the node.
   private final Set<String> outOfSync = ConcurrentHashMap.newKeySet();
+  // The last write each follower acknowledged in this process's lifetime.
+  private final Map<String, Long> acked = new ConcurrentHashMap<>();
   // Follower state, guarded by `order`:
   private long applied;
+  // The newest epoch of a write applied here (a new primary's writes may come before its
+  // assignment): a ReadIndex answers with it, so a deposed primary is not confirmed.
+  private volatile long writeEpoch;
   // Rebuild state, guarded by `order`: null when not rebuilding.
   private List<ReplicaWrite> catchUp;
   private boolean attaching;
@@ -93,6 +114,45 @@ public final class ReplicatedVolume implements AutoCloseable {
         // The replica refuses I/O with this message; it is not reported corrupt.
         LOG.error("cannot use the replica of {}: {}", replica.volumeId(), e.getMessage());
       }
+    }
+    loadOutOfSync();
+  }
+
+  /**
+   * Reads the out-of-sync marks a primary made before a restart, and reports them again (the report
+   * may have been lost with the process).
+   */
+  private void loadOutOfSync() {
+    java.nio.file.Path f = replica.dir().resolve(OUT_OF_SYNC_FILE);
+    try {
+      if (!java.nio.file.Files.exists(f)) {
+        return;
+      }
+      for (String line : java.nio.file.Files.readAllLines(f)) {
+        if (!line.isBlank()) {
+          outOfSync.add(line.strip());
+        }
+      }
+    } catch (IOException e) {
+      LOG.warn("cannot read the out-of-sync marks of {}: {}", replica.volumeId(), e.toString());
+    }
+    if (ctx != null) {
+      for (String n : outOfSync) {
+        reportOutOfSync(n, "marked out of sync before this agent restarted");
+      }
+    }
+  }
+
+  /** Writes the out-of-sync marks durably (called before a write is acknowledged without one). */
+  private void saveOutOfSync() {
+    StringBuilder sb = new StringBuilder();
+    for (String n : new java.util.TreeSet<>(outOfSync)) {
+      sb.append(n).append('\n');
+    }
+    try {
+      DurableFiles.write(replica.dir().resolve(OUT_OF_SYNC_FILE), sb.toString(), true);
+    } catch (IOException e) {
+      LOG.warn("cannot record the out-of-sync marks of {}: {}", replica.volumeId(), e.toString());
     }
   }
 
@@ -144,14 +204,33 @@ public final class ReplicatedVolume implements AutoCloseable {
               + ", newer than "
               + a.getEpoch());
     }
+    AssignReplica current = assignment;
+    if (current != null
+        && current.getEpoch() == a.getEpoch()
+        && a.getRevision() < current.getRevision()) {
+      // Commands of one node arrive in order; this one was overtaken (e.g. a second control plane).
+      return "assignment of "
+          + a.getVolumeId()
+          + " at epoch "
+          + a.getEpoch()
+          + " revision "
+          + a.getRevision()
+          + " is older than the one applied (revision "
+          + current.getRevision()
+          + "): ignored";
+    }
     // An encrypted replica needs its owning namespace's key, and keeps that namespace.
     replica.bindNamespace(a.getNamespace());
     DurableFiles.write(replica.dir().resolve("assignment.pb"), a.toByteArray(), true);
     synchronized (order) {
       boolean wasPrimary = isPrimary();
+      if (assignment == null || a.getEpoch() > assignment.getEpoch()) {
+        // Fenced means a newer epoch exists; only a newer assignment lifts it.
+        fenced = false;
+      }
       assignment = a;
       epoch = Math.max(epoch, a.getEpoch());
-      fenced = false;
+      assignedThisRun = true;
       if (a.getPrimaryNodeId().equals(ctx.nodeId())) {
         if (!wasPrimary) {
           lastSequence = Math.max(lastSequence, applied);
@@ -167,6 +246,9 @@ public final class ReplicatedVolume implements AutoCloseable {
           }
         }
         attached.keySet().removeIf(n -> memberState(a, n) == null);
+        if (outOfSync.removeIf(n -> memberState(a, n) == null)) {
+          saveOutOfSync();
+        }
         for (ReplicaMember m : a.getPeersList()) {
           if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY
               && outOfSync.contains(m.getNodeId())) {
@@ -190,7 +272,7 @@ public final class ReplicatedVolume implements AutoCloseable {
             : " (follower of " + a.getPrimaryNodeId() + ")");
   }
 
-  private static ReplicaState memberState(AssignReplica a, String nodeId) {
+  static ReplicaState memberState(AssignReplica a, String nodeId) {
     for (ReplicaMember m : a.getPeersList()) {
       if (m.getNodeId().equals(nodeId)) {
         return m.getState();
@@ -385,6 +467,7 @@ public final class ReplicatedVolume implements AutoCloseable {
       ReplicaMember m, ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> f, long seq) {
     try {
       f.get(FORWARD_DEADLINE_MS + 1000, TimeUnit.MILLISECONDS);
+      acked.merge(m.getNodeId(), seq, Math::max);
       return true;
     } catch (ExecutionException e) {
       Status s = Status.fromThrowable(e.getCause());
@@ -407,6 +490,8 @@ public final class ReplicatedVolume implements AutoCloseable {
 
   private void markOutOfSync(String node, long seq, String why) {
     if (outOfSync.add(node)) {
+      // Durable before the write is acknowledged: a restarted primary must not count it in sync.
+      saveOutOfSync();
       LOG.warn(
           "replica of {} on {} is out of sync at write {}: {}", replica.volumeId(), node, seq, why);
       reportOutOfSync(node, "write " + seq + " not made durable there: " + why);
@@ -450,7 +535,9 @@ public final class ReplicatedVolume implements AutoCloseable {
           .asRuntimeException();
     }
     synchronized (order) {
-      outOfSync.remove(nodeId);
+      if (outOfSync.remove(nodeId)) {
+        saveOutOfSync();
+      }
       attached.put(nodeId, member);
       return lastSequence;
     }
@@ -507,6 +594,9 @@ public final class ReplicatedVolume implements AutoCloseable {
       }
       applyLocally(w);
       applied = w.getSequence();
+      if (w.getEpoch() > writeEpoch) {
+        writeEpoch = w.getEpoch();
+      }
       if (catchUp != null) {
         catchUp.add(w);
       }
@@ -543,6 +633,243 @@ public final class ReplicatedVolume implements AutoCloseable {
         }
       }
     }
+  }
+
+  // ---- reads ----
+
+  /**
+   * Refuses a read unless this replica is in sync for the current epoch: its own state in its
+   * assignment is HEALTHY, it is not being rebuilt, and either it is the primary (holding an
+   * assignment applied in this process's lifetime, or confirmed by a majority of the replica set)
+   * or the primary confirms it (a ReadIndex): in the primary's in-sync set at the same epoch, with
+   * every write up to the primary's last one applied. Refusals are {@code UNAVAILABLE} (retry on
+   * the primary or later); never old bytes.
+   */
+  void checkReadable() {
+    AssignReplica a = assignment;
+    if (rebuild != null || catchUpActive()) {
+      throw notInSync("it is being rebuilt");
+    }
+    if (a == null) {
+      throw notInSync("it has no assignment yet");
+    }
+    ReplicaState own = memberState(a, ctx.nodeId());
+    if (own != ReplicaState.REPLICA_STATE_HEALTHY) {
+      throw notInSync(
+          "its assignment at epoch "
+              + a.getEpoch()
+              + " counts it "
+              + (own == null ? "not a member" : stateName(own)));
+    }
+    if (a.getPrimaryNodeId().equals(ctx.nodeId())) {
+      if (fenced) {
+        throw notInSync("it lost the primary role: " + fencedWhy);
+      }
+      String p = confirmPrimary(a);
+      if (p != null) {
+        throw notInSync(p);
+      }
+      return;
+    }
+    ReplicaMember primary = null;
+    for (ReplicaMember m : a.getPeersList()) {
+      if (m.getNodeId().equals(a.getPrimaryNodeId())) {
+        primary = m;
+      }
+    }
+    if (primary == null || primary.getAddress().isEmpty()) {
+      throw notInSync("its assignment names no reachable primary");
+    }
+    ReadIndexResponse r;
+    try {
+      r =
+          ctx.peers()
+              .blocking(primary.getNodeId(), primary.getAddress())
+              .withDeadlineAfter(READ_INDEX_DEADLINE_MS, TimeUnit.MILLISECONDS)
+              .readIndex(
+                  ReadIndexRequest.newBuilder()
+                      .setVolumeId(replica.volumeId())
+                      .setEpoch(epoch)
+                      .build());
+    } catch (StatusRuntimeException e) {
+      throw notInSync(
+          "the primary "
+              + primary.getNodeId()
+              + " could not confirm it: "
+              + e.getStatus().getCode()
+              + (e.getStatus().getDescription() == null
+                  ? ""
+                  : ": " + e.getStatus().getDescription()));
+    }
+    String p = followerReadProblem(a, ctx.nodeId(), epoch, appliedSequence(), r);
+    if (p != null && p.startsWith(BEHIND)) {
+      // An EVENTUAL follower lags by a write or two: wait briefly for them.
+      long need = r.getCommittedSequence();
+      long deadline = System.currentTimeMillis() + READ_CATCH_UP_MS;
+      synchronized (order) {
+        while (Math.max(applied, lastSequence) < need && System.currentTimeMillis() < deadline) {
+          try {
+            order.wait(Math.max(1, deadline - System.currentTimeMillis()));
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw Status.CANCELLED.asRuntimeException();
+          }
+        }
+      }
+      p = followerReadProblem(a, ctx.nodeId(), epoch, appliedSequence(), r);
+    }
+    if (p != null) {
+      throw notInSync(p);
+    }
+  }
+
+  private static final String BEHIND = "it has applied";
+
+  /**
+   * Null when a follower at {@code epoch} that applied writes up to {@code applied} may serve a
+   * read, given its primary's ReadIndex answer {@code r}; else why not.
+   */
+  static String followerReadProblem(
+      AssignReplica a, String self, long epoch, long applied, ReadIndexResponse r) {
+    if (!r.getPrimary() || !r.getPrimaryNodeId().equals(a.getPrimaryNodeId())) {
+      return a.getPrimaryNodeId()
+          + " does not act as its primary"
+          + (r.getPrimaryNodeId().isEmpty() || r.getPrimaryNodeId().equals(a.getPrimaryNodeId())
+              ? ""
+              : " (it names " + r.getPrimaryNodeId() + ")");
+    }
+    if (r.getEpoch() != epoch) {
+      return "the primary is at epoch " + r.getEpoch() + ", this replica at " + epoch;
+    }
+    if (!r.getInSyncNodeIdsList().contains(self)) {
+      return "the primary " + a.getPrimaryNodeId() + " counts it out of sync";
+    }
+    long have = Math.max(applied, r.getAckedSequence());
+    if (have < r.getCommittedSequence()) {
+      return BEHIND + " writes up to " + have + ", the primary up to " + r.getCommittedSequence();
+    }
+    return null;
+  }
+
+  /** The answer to a ReadIndex from {@code caller}: the primary's position and in-sync set. */
+  ReadIndexResponse readIndex(String caller) {
+    AssignReplica a = assignment;
+    ReadIndexResponse.Builder b =
+        ReadIndexResponse.newBuilder()
+            .setEpoch(Math.max(epoch, writeEpoch))
+            .setPrimaryNodeId(a == null ? "" : a.getPrimaryNodeId());
+    if (a == null
+        || !isPrimary()
+        || memberState(a, ctx.nodeId()) != ReplicaState.REPLICA_STATE_HEALTHY
+        || confirmPrimary(a) != null) {
+      return b.build();
+    }
+    synchronized (order) {
+      b.setPrimary(true)
+          .setCommittedSequence(lastSequence)
+          .setAckedSequence(acked.getOrDefault(caller, 0L));
+      for (ReplicaMember m : a.getPeersList()) {
+        if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY
+            && !outOfSync.contains(m.getNodeId())) {
+          b.addInSyncNodeIds(m.getNodeId());
+        }
+      }
+    }
+    return b.build();
+  }
+
+  /**
+   * Null when this primary may act on its assignment {@code a}: one applied in this process's
+   * lifetime, or one a majority of its HEALTHY replicas (itself included) confirm, each answering
+   * that epoch and this node as primary (asked once after a restart); else why not.
+   */
+  private String confirmPrimary(AssignReplica a) {
+    if (assignedThisRun || confirmedThisRun) {
+      return null;
+    }
+    List<ReplicaMember> others = new ArrayList<>();
+    int members = 0;
+    for (ReplicaMember m : a.getPeersList()) {
+      if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY) {
+        members++;
+        if (!m.getNodeId().equals(ctx.nodeId())) {
+          others.add(m);
+        }
+      }
+    }
+    int majority = Math.max(members, 1) / 2 + 1;
+    List<ListenableFuture<ReadIndexResponse>> asks = new ArrayList<>();
+    io.grpc.Context previous = io.grpc.Context.ROOT.attach();
+    try {
+      for (ReplicaMember m : others) {
+        asks.add(
+            ctx.peers()
+                .stub(m.getNodeId(), m.getAddress())
+                .withDeadlineAfter(READ_INDEX_DEADLINE_MS, TimeUnit.MILLISECONDS)
+                .readIndex(
+                    ReadIndexRequest.newBuilder()
+                        .setVolumeId(replica.volumeId())
+                        .setEpoch(a.getEpoch())
+                        .build()));
+      }
+    } finally {
+      io.grpc.Context.ROOT.detach(previous);
+    }
+    int confirmed = 1;
+    String newer = null;
+    for (int i = 0; i < asks.size(); i++) {
+      try {
+        ReadIndexResponse r = asks.get(i).get(READ_INDEX_DEADLINE_MS + 1000, TimeUnit.MILLISECONDS);
+        if (r.getEpoch() == a.getEpoch() && r.getPrimaryNodeId().equals(ctx.nodeId())) {
+          confirmed++;
+        } else if (r.getEpoch() > a.getEpoch()) {
+          newer = others.get(i).getNodeId() + " is at epoch " + r.getEpoch();
+        }
+      } catch (ExecutionException | TimeoutException e) {
+        // Not confirmed by that replica.
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw Status.CANCELLED.asRuntimeException();
+      }
+    }
+    if (newer == null && confirmed >= majority) {
+      confirmedThisRun = true;
+      return null;
+    }
+    return "this agent restarted and its primary role at epoch "
+        + a.getEpoch()
+        + " is not confirmed ("
+        + (newer != null ? newer : confirmed + " of " + members + " replicas agree")
+        + ")";
+  }
+
+  private boolean catchUpActive() {
+    synchronized (order) {
+      return attaching || catchUp != null;
+    }
+  }
+
+  private static String stateName(ReplicaState s) {
+    return s.name().replace("REPLICA_STATE_", "");
+  }
+
+  private StatusRuntimeException notInSync(String why) {
+    AssignReplica a = assignment;
+    String primary = a == null ? "" : a.getPrimaryNodeId();
+    return Status.UNAVAILABLE
+        .withDescription(
+            "replica of "
+                + replica.volumeId()
+                + " on "
+                + ctx.nodeId()
+                + " is not in sync for epoch "
+                + epoch
+                + " ("
+                + why
+                + "): read from the primary"
+                + (primary.isEmpty() || primary.equals(ctx.nodeId()) ? "" : " " + primary)
+                + " or retry later")
+        .asRuntimeException();
   }
 
   // ---- rebuild target ----

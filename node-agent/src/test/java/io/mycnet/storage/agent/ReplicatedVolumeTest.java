@@ -8,6 +8,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.ConsistencyLevel;
+import io.mycnet.storage.api.v1.ReadIndexResponse;
 import io.mycnet.storage.api.v1.ReplicaMember;
 import io.mycnet.storage.api.v1.ReplicaReport;
 import io.mycnet.storage.api.v1.ReplicaState;
@@ -18,7 +19,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Follower-side epoch fencing of {@link ReplicatedVolume#apply}. */
+/**
+ * Follower-side epoch fencing of {@link ReplicatedVolume#apply}, and the read gate: what a replica
+ * decides alone (its own state, a rebuild, a restart) and from its primary's ReadIndex answer.
+ */
 class ReplicatedVolumeTest {
   @TempDir Path dir;
   final List<ReplicaReport> reports = new ArrayList<>();
@@ -48,6 +52,12 @@ class ReplicatedVolumeTest {
   }
 
   static AssignReplica assign(long epoch, String primary, String... members) {
+    ReplicaState[] states = new ReplicaState[members.length];
+    java.util.Arrays.fill(states, ReplicaState.REPLICA_STATE_HEALTHY);
+    return assign(epoch, primary, members, states);
+  }
+
+  static AssignReplica assign(long epoch, String primary, String[] members, ReplicaState[] states) {
     AssignReplica.Builder b =
         AssignReplica.newBuilder()
             .setVolumeId("v1")
@@ -56,12 +66,12 @@ class ReplicatedVolumeTest {
             .setConsistency(ConsistencyLevel.CONSISTENCY_LEVEL_STRONG)
             .setPrimaryNodeId(primary)
             .setNamespace("app");
-    for (String m : members) {
+    for (int i = 0; i < members.length; i++) {
       b.addPeers(
           ReplicaMember.newBuilder()
-              .setNodeId(m)
+              .setNodeId(members[i])
               .setAddress("127.0.0.1:1")
-              .setState(ReplicaState.REPLICA_STATE_HEALTHY));
+              .setState(states[i]));
     }
     return b.build();
   }
@@ -100,5 +110,154 @@ class ReplicatedVolumeTest {
       assertThat(v.apply("f2", write(3, 3, (byte) 4))).isEqualTo(3);
       assertThat(v.replica().read(0, 1)[0]).isEqualTo((byte) 4);
     }
+  }
+
+  static final ReplicaState H = ReplicaState.REPLICA_STATE_HEALTHY;
+
+  static void assertRefused(ReplicatedVolume v, String... contains) {
+    assertThatThrownBy(v::checkReadable)
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+              assertThat(e.getStatus().getDescription())
+                  .contains("not in sync")
+                  .contains("read from the primary")
+                  .contains(contains);
+            });
+  }
+
+  @Test
+  void aReplicaNotHealthyInItsOwnAssignmentRefusesReadsWithoutAskingAnyone() throws Exception {
+    try (ReplicatedVolume v = follower("f1")) {
+      assertRefused(v, "no assignment yet");
+      for (ReplicaState s :
+          List.of(
+              ReplicaState.REPLICA_STATE_STALE,
+              ReplicaState.REPLICA_STATE_REBUILDING,
+              ReplicaState.REPLICA_STATE_LOST)) {
+        v.assign(assign(2, "p1", new String[] {"p1", "f1", "f2"}, new ReplicaState[] {H, s, H}));
+        // The context has no peer channels: a refusal here was decided locally.
+        assertRefused(v, "counts it " + s.name().replace("REPLICA_STATE_", ""), "primary p1");
+      }
+      v.assign(assign(3, "p1", "p1", "f2"));
+      assertRefused(v, "counts it not a member");
+    }
+  }
+
+  @Test
+  void anAssignmentOfTheSameEpochAndAnOlderRevisionIsIgnored() throws Exception {
+    try (ReplicatedVolume v = follower("f1")) {
+      ReplicaState s = ReplicaState.REPLICA_STATE_STALE;
+      v.assign(
+          assign(2, "p1", new String[] {"p1", "f1"}, new ReplicaState[] {H, s}).toBuilder()
+              .setRevision(7)
+              .build());
+      assertThat(v.assign(assign(2, "p1", "p1", "f1").toBuilder().setRevision(6).build()))
+          .contains("older than the one applied");
+      assertRefused(v, "counts it STALE");
+      // A newer revision at the same epoch applies.
+      v.assign(assign(2, "p1", "p1", "f1").toBuilder().setRevision(8).build());
+      assertThat(ReplicatedVolume.memberState(v.assignment(), "f1")).isEqualTo(H);
+    }
+  }
+
+  @Test
+  void aPrimaryServesReadsAndAnswersReadIndexWithItsPositionAndInSyncSet() throws Exception {
+    try (ReplicatedVolume v = follower("p1")) {
+      // f1 STALE and f2 REBUILDING: neither is forwarded to nor in sync.
+      v.assign(
+          assign(
+              4,
+              "p1",
+              new String[] {"p1", "f1", "f2"},
+              new ReplicaState[] {
+                H, ReplicaState.REPLICA_STATE_STALE, ReplicaState.REPLICA_STATE_REBUILDING
+              }));
+      v.primaryWrite(0, new byte[4096], 0);
+      v.primaryWrite(4096, new byte[4096], 0);
+      v.checkReadable();
+      var r = v.readIndex("f1");
+      assertThat(r.getPrimary()).isTrue();
+      assertThat(r.getEpoch()).isEqualTo(4);
+      assertThat(r.getPrimaryNodeId()).isEqualTo("p1");
+      assertThat(r.getCommittedSequence()).isEqualTo(2);
+      assertThat(r.getInSyncNodeIdsList()).containsExactly("p1");
+    }
+  }
+
+  @Test
+  void aFollowerAnswersReadIndexWithTheNewestEpochItAppliedAWriteOf() throws Exception {
+    try (ReplicatedVolume v = follower("f1")) {
+      v.assign(assign(2, "p1", "p1", "f1", "f2"));
+      assertThat(v.apply("p1", write(2, 1, (byte) 1))).isEqualTo(1);
+      // f2 became primary at epoch 3; its write arrives before this replica's assignment does.
+      assertThat(v.apply("f2", write(3, 2, (byte) 2))).isEqualTo(2);
+      var r = v.readIndex("p1");
+      assertThat(r.getPrimary()).isFalse();
+      assertThat(r.getEpoch()).isEqualTo(3);
+      assertThat(r.getPrimaryNodeId()).isEqualTo("p1");
+      assertThat(r.getInSyncNodeIdsList()).isEmpty();
+    }
+  }
+
+  @Test
+  void outOfSyncMarksSurviveARestartOfThePrimaryAndAreReportedAgain() throws Exception {
+    try (ReplicatedVolume v = follower("p1")) {
+      v.assign(
+          assign(
+              2,
+              "p1",
+              new String[] {"p1", "f1"},
+              new ReplicaState[] {H, ReplicaState.REPLICA_STATE_REBUILDING}));
+    }
+    // What markOutOfSync wrote before acknowledging a write without f1.
+    java.nio.file.Files.writeString(
+        dir.resolve("v1").resolve(ReplicatedVolume.OUT_OF_SYNC_FILE), "f1\n");
+    try (ReplicatedVolume v = follower("p1")) {
+      assertThat(v.outOfSync()).containsExactly("f1");
+      assertThat(reports)
+          .anySatisfy(
+              r -> {
+                assertThat(r.getKind()).isEqualTo(ReplicaReport.Kind.REPLICA_OUT_OF_SYNC);
+                assertThat(r.getNodeId()).isEqualTo("f1");
+              });
+      // Assigned in this lifetime (f1 HEALTHY as far as the control plane knows): still not in
+      // sync.
+      v.assign(assign(2, "p1", "p1", "f1"));
+      assertThat(v.readIndex("f1").getInSyncNodeIdsList()).containsExactly("p1");
+    }
+  }
+
+  @Test
+  void aFollowerServesOnlyWhenThePrimaryCountsItInSyncAndItHasEveryWrite() {
+    AssignReplica a = assign(5, "p1", "p1", "f1", "f2");
+    ReadIndexResponse ok =
+        ReadIndexResponse.newBuilder()
+            .setEpoch(5)
+            .setPrimaryNodeId("p1")
+            .setPrimary(true)
+            .setCommittedSequence(10)
+            .addAllInSyncNodeIds(List.of("p1", "f1"))
+            .setAckedSequence(10)
+            .build();
+    assertThat(ReplicatedVolume.followerReadProblem(a, "f1", 5, 10, ok)).isNull();
+    // Restarted (applied 0 in memory) but every write up to 10 acknowledged: durable here.
+    assertThat(ReplicatedVolume.followerReadProblem(a, "f1", 5, 0, ok)).isNull();
+    // Behind: neither applied nor acknowledged write 10.
+    assertThat(
+            ReplicatedVolume.followerReadProblem(
+                a, "f1", 5, 9, ok.toBuilder().setAckedSequence(8).build()))
+        .contains("up to 9, the primary up to 10");
+    assertThat(ReplicatedVolume.followerReadProblem(a, "f2", 5, 10, ok))
+        .contains("counts it out of sync");
+    assertThat(
+            ReplicatedVolume.followerReadProblem(
+                a, "f1", 5, 10, ok.toBuilder().setEpoch(6).build()))
+        .contains("primary is at epoch 6");
+    assertThat(
+            ReplicatedVolume.followerReadProblem(
+                a, "f1", 5, 10, ok.toBuilder().setPrimary(false).setPrimaryNodeId("f2").build()))
+        .contains("does not act as its primary (it names f2)");
   }
 }

@@ -51,6 +51,9 @@ final class DataPathCluster implements AutoCloseable {
   final TrustAwareStorageManager manager;
   final ReplicationManager replication;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final Map<String, String> topologies = new ConcurrentHashMap<>();
+  private final Function<String, List<String>> agentFlags;
+  private final String token;
   private final Duration ioDeadline;
   private final String logDir;
 
@@ -84,6 +87,8 @@ final class DataPathCluster implements AutoCloseable {
       throws Exception {
     this.ioDeadline = ioDeadline;
     this.logDir = logDir;
+    this.agentFlags = agentFlags;
+    this.token = token;
     cp =
         new ControlPlaneFixture(dir, etcd.client(), etcd.endpoints(), token + " reusable\n")
             .startControlPlane();
@@ -91,6 +96,7 @@ final class DataPathCluster implements AutoCloseable {
     for (int i = 0; i < nodes.size(); i++) {
       String id = nodes.get(i);
       String topology = "region=eu/zone=z" + (i + 1) + "/rack=r1/node=" + id;
+      topologies.put(id, topology);
       starts.add(
           CompletableFuture.runAsync(
               () ->
@@ -122,6 +128,38 @@ final class DataPathCluster implements AutoCloseable {
             p -> 1.0,
             new ReplicationManager.Settings(Duration.ZERO, 2, 8),
             Clock.systemUTC());
+  }
+
+  /**
+   * Starts {@code node}'s agent again (same data directory, topology and flags; its process must
+   * have ended) and waits until it is live; clients reconnect to its new data port.
+   */
+  void restart(String node) {
+    // The new process appends to the same log: wait for a ready line after the old ones.
+    long before = readyLines(agents.get(node)).size();
+    JavaProcess p =
+        cp.startAgentAt(
+            node, token, topologies.get(node), agentFlags.apply(node).toArray(String[]::new));
+    agents.put(node, p);
+    await().atMost(Duration.ofSeconds(30)).until(() -> readyLines(p).size() > before);
+    String data = readyLines(p).get(readyLines(p).size() - 1).replaceAll(".* data=(\\S+).*", "$1");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> cp.registry.isLive(node) && address(node).equals(data));
+    channels
+        .entrySet()
+        .removeIf(
+            e -> {
+              if (e.getKey().endsWith("@" + node)) {
+                e.getValue().shutdownNow();
+                return true;
+              }
+              return false;
+            });
+  }
+
+  private static List<String> readyLines(JavaProcess p) {
+    return p.stdout().lines().filter(l -> l.matches("ready health=\\S+ data=\\S+")).toList();
   }
 
   String address(String node) {

@@ -15,6 +15,7 @@ import io.mycnet.storage.operator.allocation.EtcdKeys;
 import io.mycnet.storage.operator.allocation.EtcdStore;
 import io.mycnet.storage.operator.allocation.NodeRegistry;
 import io.mycnet.storage.operator.allocation.Versioned;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -22,11 +23,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Tells every replica's node the volume's current epoch, primary, replica set (with data-port
- * addresses) and access (owner namespace, shares) with an {@code AssignReplica} command whenever an
- * allocation's epoch changes. Command ids are deterministic ({@code
- * assign:<volume>:<incarnation>:<epoch>:<node>}), so a restart or a second control plane queues
- * nothing twice that is still pending, and agents apply a repeat once. LOST replicas get nothing.
+ * Tells every replica's node the volume's current epoch, primary, replica set with each replica's
+ * state (HEALTHY ones are in sync; agents refuse reads from any other) and data-port address, and
+ * access (owner namespace, shares) with an {@code AssignReplica} command whenever any of that
+ * changes: a new epoch, and also a replica marked STALE or made HEALTHY at the same epoch. Each
+ * assignment carries the allocation's store revision, which orders assignments of one epoch.
+ * Command ids are deterministic ({@code assign:<volume>:<incarnation>:<epoch>:<node>:<revision>}),
+ * so a restart or a second control plane queues nothing twice that is still pending, and agents
+ * apply a repeat once; a change back to an earlier content is a new revision, hence a new command.
+ * LOST replicas get nothing.
  */
 public final class AssignmentPublisher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AssignmentPublisher.class);
@@ -43,6 +48,10 @@ public final class AssignmentPublisher implements AutoCloseable {
             return t;
           });
   private Watch.Watcher watcher;
+  // Per volume: the revision and content (without revision) last published. Worker thread only.
+  private final java.util.Map<String, Published> published = new java.util.HashMap<>();
+
+  private record Published(long revision, AssignReplica content) {}
 
   public AssignmentPublisher(
       EtcdStore store, EtcdKeys keys, CommandQueue queue, NodeRegistry registry, Clock clock) {
@@ -61,23 +70,31 @@ public final class AssignmentPublisher implements AutoCloseable {
               if (e.getEventType() == WatchEvent.EventType.PUT) {
                 try {
                   Allocation a = Allocation.parseFrom(e.getKeyValue().getValue().getBytes());
-                  worker.execute(() -> publish(a));
+                  long revision = e.getKeyValue().getModRevision();
+                  worker.execute(() -> publish(a, revision));
                 } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
                   LOG.error("unreadable allocation", ex);
                 }
+              } else if (e.getEventType() == WatchEvent.EventType.DELETE) {
+                String key = e.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
+                String volume = key.substring(Math.min(key.length(), keys.allocations().length()));
+                worker.execute(() -> published.remove(volume));
               }
             });
     worker.execute(
         () -> {
           for (Versioned<Allocation> v : store.list(keys.allocations(), Allocation.parser())) {
-            publish(v.value());
+            publish(v.value(), v.modRevision());
           }
         });
     return this;
   }
 
-  /** Queues the assignment of {@code a} to each of its replicas' nodes. */
-  public void publish(Allocation a) {
+  /**
+   * Queues the assignment of {@code a}, read at store revision {@code revision}, to each of its
+   * replicas' nodes, unless an assignment of the same content or of a newer revision was published.
+   */
+  void publish(Allocation a, long revision) {
     try {
       AssignReplica.Builder b =
           AssignReplica.newBuilder()
@@ -100,7 +117,12 @@ public final class AssignmentPublisher implements AutoCloseable {
                 .setAddress(address)
                 .setState(r.getState()));
       }
-      AssignReplica assign = b.build();
+      AssignReplica content = b.build();
+      Published last = published.get(a.getVolumeId());
+      if (last != null && (last.revision() >= revision || last.content().equals(content))) {
+        return;
+      }
+      AssignReplica assign = content.toBuilder().setRevision(revision).build();
       for (Replica r : a.getReplicasList()) {
         if (r.getState() == ReplicaState.REPLICA_STATE_LOST) {
           continue;
@@ -116,11 +138,14 @@ public final class AssignmentPublisher implements AutoCloseable {
                         + ":"
                         + a.getEpoch()
                         + ":"
-                        + r.getNodeId())
+                        + r.getNodeId()
+                        + ":"
+                        + revision)
                 .setIssuedAtUnixMs(clock.millis())
                 .setAssignReplica(assign)
                 .build());
       }
+      published.put(a.getVolumeId(), new Published(revision, content));
     } catch (RuntimeException e) {
       LOG.warn("cannot publish the assignment of {}: {}", a.getVolumeId(), e.toString());
     }
