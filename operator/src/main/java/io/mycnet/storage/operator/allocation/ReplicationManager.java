@@ -353,7 +353,8 @@ public final class ReplicationManager {
 
   /**
    * An unwanted replica (LOST or STALE) that no REBUILDING replica is replacing yet. Replacement is
-   * counted, not paired: healthy + rebuilding below the requested count means one is missing.
+   * counted, not paired: healthy + rebuilding below the requested count means one is missing. A
+   * CREATING replica counts like a REBUILDING one: on its way, neither healthy nor unwanted.
    */
   private static Replica firstUnwantedWithoutReplacement(Allocation a) {
     int healthy = 0;
@@ -362,7 +363,7 @@ public final class ReplicationManager {
     for (Replica r : a.getReplicasList()) {
       switch (r.getState()) {
         case REPLICA_STATE_HEALTHY -> healthy++;
-        case REPLICA_STATE_REBUILDING -> rebuilding++;
+        case REPLICA_STATE_REBUILDING, REPLICA_STATE_CREATING -> rebuilding++;
         default -> {
           if (unwanted == null) {
             unwanted = r;
@@ -378,6 +379,10 @@ public final class ReplicationManager {
     boolean rebuilding =
         a.getReplicasList().stream()
             .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING);
+    if (a.getReplicasList().stream()
+        .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_CREATING)) {
+      return VolumeState.VOLUME_STATE_CREATING; // not bound before its replicas exist
+    }
     if (healthy == 0) {
       return VolumeState.VOLUME_STATE_LOST;
     }
@@ -428,7 +433,8 @@ public final class ReplicationManager {
     List<String> keep = new ArrayList<>();
     for (Replica r : a.getReplicasList()) {
       if (r.getState() == ReplicaState.REPLICA_STATE_HEALTHY
-          || r.getState() == ReplicaState.REPLICA_STATE_REBUILDING) {
+          || r.getState() == ReplicaState.REPLICA_STATE_REBUILDING
+          || r.getState() == ReplicaState.REPLICA_STATE_CREATING) {
         keep.add(r.getNodeId());
       }
     }
@@ -485,7 +491,9 @@ public final class ReplicationManager {
                     .setSourceNodeId(source.getNodeId())
                     .setSourceAddress(sourceRecord == null ? "" : sourceRecord.getAddress())
                     .setClassification(a.getClassification())
-                    .setPriority(healthyReplicas.size()))
+                    .setPriority(healthyReplicas.size())
+                    .setCapacityLimitBytes(
+                        TrustAwareStorageManager.capacityLimit(targetRecord, overcommit)))
             .build();
     EtcdStore.Txn txn =
         store

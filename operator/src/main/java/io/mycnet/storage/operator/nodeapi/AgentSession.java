@@ -313,6 +313,9 @@ final class AgentSession implements StreamObserver<AgentMessage> {
           .withDescription("command_result.command_id: " + e.getMessage())
           .asRuntimeException();
     }
+    // Applied before the acknowledgement: if etcd cannot take it now, the session ends, the
+    // command stays queued and the agent answers it again (its result is remembered).
+    service.replicaEvents().commandResult(nodeId, r);
     Long sentAt = inFlight.remove(r.getCommandId());
     if (answered.size() >= MAX_REMEMBERED_ANSWERS) {
       answered.clear();

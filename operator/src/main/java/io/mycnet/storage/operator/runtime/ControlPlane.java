@@ -8,6 +8,7 @@ import io.mycnet.storage.operator.allocation.EtcdStore;
 import io.mycnet.storage.operator.allocation.NodeRegistry;
 import io.mycnet.storage.operator.allocation.NodeTrustSource;
 import io.mycnet.storage.operator.allocation.PlannerPlacement;
+import io.mycnet.storage.operator.allocation.ReplicaCreation;
 import io.mycnet.storage.operator.allocation.ReplicaPlacer;
 import io.mycnet.storage.operator.allocation.ReplicationLoop;
 import io.mycnet.storage.operator.allocation.ReplicationManager;
@@ -26,8 +27,8 @@ import java.util.function.BooleanSupplier;
  * The domain services of one control plane over etcd, wired once: store, node registry, command
  * queues, the trust engine as the node trust source, the pool directory scoping placement (the
  * {@code placement} package's planner through {@link PlannerPlacement}), the allocation manager,
- * and the replication manager with its loop. The reconcilers are built on top ({@link
- * OperatorRuntime}).
+ * the confirmation of created replicas ({@link ReplicaCreation}), and the replication manager with
+ * its loop. The reconcilers are built on top ({@link OperatorRuntime}).
  */
 public final class ControlPlane implements AutoCloseable {
   public final EtcdStore store;
@@ -40,6 +41,10 @@ public final class ControlPlane implements AutoCloseable {
   public final ClusterViewCache cluster;
   public final TrustAwareStorageManager manager;
   public final ReplicationManager replication;
+
+  /** Confirms created replicas from the agents' results, retries and re-places refused ones. */
+  public final ReplicaCreation creation;
+
   public final ReplicationLoop replicationLoop;
   public final AllocationEvents allocationEvents;
   public final ReplicationTrigger replicationTrigger;
@@ -80,8 +85,19 @@ public final class ControlPlane implements AutoCloseable {
                 StoragePoolMapper.DEFAULT_REBUILDS_PER_POOL),
             new PoolDirectoryRules(pools),
             clock);
+    this.creation =
+        new ReplicaCreation(
+            store,
+            keys,
+            queue,
+            cluster,
+            scoped,
+            pools::overcommit,
+            ReplicaCreation.DEFAULT_MAX_ATTEMPTS,
+            clock);
     this.replicationLoop =
         new ReplicationLoop(replication, registry, isLeader, settings.replicationInterval());
+    replicationLoop.alsoEachPass(creation::replaceRefused);
     this.allocationEvents = new AllocationEvents(manager);
     ReplicationLoop loop = replicationLoop;
     this.replicationTrigger =
