@@ -264,6 +264,68 @@ public final class ReplicaCreation {
   }
 
   /**
+   * The agent of {@code targetNode} gave up rebuilding its replica of the volume at {@code epoch}:
+   * {@code missingNode} (its source or the primary) answered that it holds no replica. That replica
+   * does not exist, so it is marked LOST, and so is the stopped rebuild target; the replication
+   * manager rebuilds from another healthy replica and retires both. Only the rebuild target itself
+   * can report this, and only about its own source or the volume's primary; a replay changes
+   * nothing.
+   *
+   * @return true when the allocation changed
+   */
+  public boolean rebuildSourceMissing(
+      String volumeId, String targetNode, String missingNode, long epoch) {
+    for (int attempt = 0; attempt < MAX_TXN_ATTEMPTS; attempt++) {
+      Versioned<Allocation> current = store.get(keys.allocation(volumeId), Allocation.parser());
+      if (!current.exists()) {
+        return false;
+      }
+      Allocation a = current.value();
+      Allocation.Builder b = a.toBuilder();
+      int target = -1;
+      for (int i = 0; i < a.getReplicasCount(); i++) {
+        Replica r = a.getReplicas(i);
+        if (r.getNodeId().equals(targetNode)
+            && r.getState() == ReplicaState.REPLICA_STATE_REBUILDING
+            && r.getEpoch() == epoch
+            && (r.getSourceNodeId().equals(missingNode)
+                || a.getPrimaryNodeId().equals(missingNode))) {
+          target = i;
+        }
+      }
+      if (target < 0) {
+        return false;
+      }
+      b.setReplicas(
+          target,
+          a.getReplicas(target).toBuilder()
+              .setState(ReplicaState.REPLICA_STATE_LOST)
+              .clearSourceNodeId());
+      for (int i = 0; i < a.getReplicasCount(); i++) {
+        Replica r = a.getReplicas(i);
+        if (r.getNodeId().equals(missingNode)
+            && (r.getState() == ReplicaState.REPLICA_STATE_HEALTHY
+                || r.getState() == ReplicaState.REPLICA_STATE_STALE)) {
+          b.setReplicas(i, r.toBuilder().setState(ReplicaState.REPLICA_STATE_LOST));
+        }
+      }
+      Allocation updated =
+          b.setState(ReplicationManager.volumeState(b.build()))
+              .setUpdatedAtUnixMs(clock.millis())
+              .build();
+      if (store.txn().requireUnchanged(current).put(current.key(), updated).commit()) {
+        LOG.warn(
+            "rebuild of {} on {} gave up: {} holds no replica; both marked lost",
+            volumeId,
+            targetNode,
+            missingNode);
+        return true;
+      }
+    }
+    throw new StoreUnavailableException("marking " + volumeId + " lost kept conflicting", null);
+  }
+
+  /**
    * Re-places every replica whose creates were all refused and that still waits (no node was free,
    * or the primary was not confirmed yet). Returns the volumes changed. Safe to run on any pass.
    */

@@ -28,6 +28,13 @@ public interface ReplicaEvents {
    */
   default void commandResult(String nodeId, CommandResult result) {}
 
+  /**
+   * The agent of {@code nodeId} gave up rebuilding its replica of the volume at {@code epoch}
+   * because {@code missingNode} holds no replica.
+   */
+  default void rebuildSourceMissing(
+      String nodeId, String volumeId, String missingNode, long epoch) {}
+
   /** Events applied to a replication manager (completeRebuild, replicaFailedAudit). */
   static ReplicaEvents of(ReplicationManager rm) {
     return of(rm, null);
@@ -51,6 +58,14 @@ public interface ReplicaEvents {
           creation.replicaOutOfSync(volumeId, nodeId);
         }
         rm.replicaFailedAudit(volumeId, nodeId);
+      }
+
+      @Override
+      public void rebuildSourceMissing(
+          String nodeId, String volumeId, String missingNode, long epoch) {
+        if (creation != null) {
+          creation.rebuildSourceMissing(volumeId, nodeId, missingNode, epoch);
+        }
       }
 
       @Override

@@ -214,6 +214,49 @@ class ReplicaCreationIT {
   }
 
   @Test
+  void aRebuildWhoseSourceHoldsNoReplicaMarksBothLostInsteadOfRetryingForever() {
+    allocate("v5");
+    cp.confirmCreates();
+    Allocation a = cp.manager.get("v5").orElseThrow();
+    assertThat(a.getState()).isEqualTo(VolumeState.VOLUME_STATE_BOUND);
+    String stale = a.getReplicas(2).getNodeId();
+    cp.replication.replicaFailedAudit("v5", stale);
+    cp.registry.list().forEach(n -> cp.registry.heartbeat(n.getNodeId()));
+    assertThat(cp.replication.reconcile().rebuildsStarted()).hasSize(1);
+    Replica target =
+        cp.manager.get("v5").orElseThrow().getReplicasList().stream()
+            .filter(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING)
+            .findFirst()
+            .orElseThrow();
+    String source = target.getSourceNodeId();
+    String bystander =
+        a.getReplicasList().stream()
+            .map(Replica::getNodeId)
+            .filter(n -> !n.equals(source) && !n.equals(stale) && !n.equals(a.getPrimaryNodeId()))
+            .findFirst()
+            .orElse(null);
+    if (bystander != null) {
+      // The target may only name its own source or the primary.
+      assertThat(
+              cp.creation.rebuildSourceMissing(
+                  "v5", target.getNodeId(), bystander, target.getEpoch()))
+          .isFalse();
+    }
+    assertThat(
+            cp.creation.rebuildSourceMissing("v5", target.getNodeId(), source, target.getEpoch()))
+        .isTrue();
+    Allocation after = cp.manager.get("v5").orElseThrow();
+    assertThat(replicaOn("v5", source).getState()).isEqualTo(ReplicaState.REPLICA_STATE_LOST);
+    assertThat(replicaOn("v5", target.getNodeId()).getState())
+        .isEqualTo(ReplicaState.REPLICA_STATE_LOST);
+    // Replayed: nothing changes.
+    assertThat(
+            cp.creation.rebuildSourceMissing("v5", target.getNodeId(), source, target.getEpoch()))
+        .isFalse();
+    assertThat(cp.manager.get("v5").orElseThrow()).isEqualTo(after);
+  }
+
+  @Test
   void aCreatingReplicaThatMissedAWriteIsStaleAndItsLateResultDoesNotMakeItHealthy() {
     Allocation a = allocate("v4");
     String follower = a.getReplicas(1).getNodeId();
