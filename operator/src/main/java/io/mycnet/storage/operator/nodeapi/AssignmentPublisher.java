@@ -26,7 +26,9 @@ import org.slf4j.LoggerFactory;
  * addresses) and access (owner namespace, shares) with an {@code AssignReplica} command whenever an
  * allocation's epoch changes. Command ids are deterministic ({@code
  * assign:<volume>:<incarnation>:<epoch>:<node>}), so a restart or a second control plane queues
- * nothing twice that is still pending, and agents apply a repeat once. LOST replicas get nothing.
+ * nothing twice that is still pending, and agents apply a repeat once. LOST replicas get nothing. A
+ * write at the same epoch publishes nothing: agents treat a CREATING peer as a member until a later
+ * epoch says otherwise, so a replica confirmed at epoch 1 needs no new assignment.
  */
 public final class AssignmentPublisher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AssignmentPublisher.class);
@@ -43,6 +45,14 @@ public final class AssignmentPublisher implements AutoCloseable {
             return t;
           });
   private Watch.Watcher watcher;
+
+  /**
+   * The epoch last published per volume (with its incarnation): a write that leaves the epoch as it
+   * is (a replica confirmed, a state persisted) publishes nothing, since the assignment of an epoch
+   * has one command id and an acknowledged id queued again would never be delivered in the session
+   * that acknowledged it. Worker thread only.
+   */
+  private final java.util.Map<String, String> published = new java.util.HashMap<>();
 
   public AssignmentPublisher(
       EtcdStore store, EtcdKeys keys, CommandQueue queue, NodeRegistry registry, Clock clock) {
@@ -61,16 +71,30 @@ public final class AssignmentPublisher implements AutoCloseable {
               if (e.getEventType() == WatchEvent.EventType.PUT) {
                 try {
                   Allocation a = Allocation.parseFrom(e.getKeyValue().getValue().getBytes());
-                  worker.execute(() -> publish(a));
+                  worker.execute(
+                      () -> {
+                        String at = a.getIncarnation() + ":" + a.getEpoch();
+                        if (!at.equals(published.put(a.getVolumeId(), at))) {
+                          publish(a);
+                        }
+                      });
                 } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
                   LOG.error("unreadable allocation", ex);
                 }
+              } else if (e.getEventType() == WatchEvent.EventType.DELETE) {
+                String key =
+                    e.getKeyValue().getKey().toString(java.nio.charset.StandardCharsets.UTF_8);
+                String id = key.substring(keys.allocations().length());
+                worker.execute(() -> published.remove(id));
               }
             });
     worker.execute(
         () -> {
           for (Versioned<Allocation> v : store.list(keys.allocations(), Allocation.parser())) {
-            publish(v.value());
+            String at = v.value().getIncarnation() + ":" + v.value().getEpoch();
+            if (!at.equals(published.put(v.value().getVolumeId(), at))) {
+              publish(v.value());
+            }
           }
         });
     return this;
