@@ -92,9 +92,29 @@ public final class CommandExecutor {
     return new Applied(r, true);
   }
 
+  /**
+   * The sum of replica sizes this agent accepts for a command: the limit the placement counted
+   * (capacity × the pool's overcommit ratio, sent by the control plane), at least the agent's own
+   * capacity and at most {@link #MAX_OVERCOMMIT} times it. Replicas are sparse files: what really
+   * runs out is the file system, and a write that finds it full is refused (RESOURCE_EXHAUSTED).
+   */
+  long acceptedCapacity(long limitFromControlPlane) {
+    if (limitFromControlPlane <= capacityBytes) {
+      return capacityBytes;
+    }
+    return Math.min(limitFromControlPlane, capacityBytes * MAX_OVERCOMMIT);
+  }
+
+  /** The highest overcommit ratio a pool may have (StoragePool overcommitRatio, 1.0–10.0). */
+  static final long MAX_OVERCOMMIT = 10;
+
   private ReplicaStore.Outcome create(io.mycnet.storage.api.v1.CreateReplica c) {
     ReplicaStore.Outcome o =
-        store.create(c.getVolumeId(), c.getEpoch(), c.getSizeBytes(), capacityBytes);
+        store.create(
+            c.getVolumeId(),
+            c.getEpoch(),
+            c.getSizeBytes(),
+            acceptedCapacity(c.getCapacityLimitBytes()));
     if (o.ok()) {
       assignEarly(c.getVolumeId());
     }
@@ -153,7 +173,11 @@ public final class CommandExecutor {
       return new ReplicaStore.Outcome(false, "rebuild_replica: " + NOT_SUPPORTED);
     }
     ReplicaStore.Outcome o =
-        store.create(c.getVolumeId(), c.getEpoch(), c.getSizeBytes(), capacityBytes);
+        store.create(
+            c.getVolumeId(),
+            c.getEpoch(),
+            c.getSizeBytes(),
+            acceptedCapacity(c.getCapacityLimitBytes()));
     if (!o.ok()) {
       return o;
     }

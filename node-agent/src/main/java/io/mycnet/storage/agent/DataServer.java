@@ -203,9 +203,30 @@ final class DataServer implements AutoCloseable {
       out.onError(Status.DATA_LOSS.withDescription(e.getMessage()).asRuntimeException());
     } catch (IOException e) {
       LOG.warn("I/O error: {}", e.toString());
+      if (outOfSpace(e)) {
+        // Overcommit is a promise about written bytes: when the file system holding the sparse
+        // replicas really is full, the write is refused, nothing else breaks.
+        out.onError(
+            Status.RESOURCE_EXHAUSTED
+                .withDescription("the node's data directory is full: " + e.getMessage())
+                .asRuntimeException());
+        return;
+      }
       out.onError(
           Status.INTERNAL.withDescription("I/O error: " + e.getMessage()).asRuntimeException());
     }
+  }
+
+  /** True when {@code e} says the file system ran out of space (ENOSPC, EDQUOT). */
+  static boolean outOfSpace(IOException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String m = t.getMessage();
+      if (m != null
+          && (m.contains("No space left on device") || m.contains("Disk quota exceeded"))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private interface IoCall<T> {

@@ -21,7 +21,9 @@ import org.slf4j.LoggerFactory;
  * checksum, and re-applies the forwarded writes over each copied chunk. A chunk whose checksums
  * already match the source's is not transferred, so an interrupted rebuild resumes where it was
  * (and a sparse volume copies only what was written). Done: reported REBUILD_COMPLETE; the control
- * plane then counts the replica healthy. Failures retry with backoff until the replica is deleted.
+ * plane then counts the replica healthy. Failures retry with backoff until the replica is deleted,
+ * except a peer that answers NOT_FOUND {@link #MAX_NOT_FOUND} times in a row: it holds no replica,
+ * so the rebuild stops and reports REBUILD_FAILED naming it ({@code node_id}).
  */
 final class Rebuilder implements Runnable {
   private static final Logger LOG = LoggerFactory.getLogger(Rebuilder.class);
@@ -33,6 +35,15 @@ final class Rebuilder implements Runnable {
   private final ReplicatedVolume.Context ctx;
   private final AtomicLong done = new AtomicLong();
   private volatile boolean cancelled;
+
+  /**
+   * Consecutive answers "no replica of this volume here" (NOT_FOUND) from the same peer after which
+   * the rebuild gives up: that peer's replica does not exist, and retrying cannot make it.
+   */
+  static final int MAX_NOT_FOUND = 5;
+
+  /** The peer of the call in progress (primary for attach, source for copies). */
+  private volatile String calling = "";
 
   /** Rebuild bandwidth of the whole node, bytes per second (0: unlimited). */
   static final class RateLimiter {
@@ -87,6 +98,8 @@ final class Rebuilder implements Runnable {
   @Override
   public void run() {
     long backoff = 200;
+    int notFound = 0;
+    String notFoundAt = "";
     while (!cancelled) {
       try {
         copyOnce();
@@ -103,6 +116,42 @@ final class Rebuilder implements Runnable {
             e instanceof io.grpc.StatusRuntimeException s
                 ? s.getStatus().getCode() + ": " + s.getStatus().getDescription()
                 : e.toString();
+        String peer = calling;
+        if (e instanceof io.grpc.StatusRuntimeException s
+            && s.getStatus().getCode() == Status.Code.NOT_FOUND) {
+          notFound = peer.equals(notFoundAt) ? notFound + 1 : 1;
+          notFoundAt = peer;
+        } else {
+          notFound = 0;
+        }
+        if (notFound >= MAX_NOT_FOUND) {
+          // The peer says it holds no replica: report it by name and stop; the control plane
+          // marks that replica and this one lost and rebuilds from another source.
+          String msg =
+              "gave up: "
+                  + peer
+                  + " has no replica of "
+                  + cmd.getVolumeId()
+                  + " ("
+                  + why
+                  + ", "
+                  + notFound
+                  + " times)";
+          LOG.warn("rebuild of {} {}", cmd.getVolumeId(), msg);
+          volume.rebuild = null;
+          volume.endRebuild(false);
+          ctx.report(
+              ReplicaReport.newBuilder()
+                  .setVolumeId(cmd.getVolumeId())
+                  .setEpoch(cmd.getEpoch())
+                  .setKind(ReplicaReport.Kind.REBUILD_FAILED)
+                  .setBytesDone(done.get())
+                  .setBytesTotal(bytesTotal())
+                  .setNodeId(peer)
+                  .setMessage(msg)
+                  .build());
+          return;
+        }
         LOG.info("rebuild of {} interrupted, resuming: {}", cmd.getVolumeId(), why);
         report(ReplicaReport.Kind.REBUILD_FAILED, why);
         try {
@@ -121,6 +170,7 @@ final class Rebuilder implements Runnable {
     ReplicaMember primary = member(a, a.getPrimaryNodeId());
     volume.beginAttach();
     long from;
+    calling = primary.getNodeId();
     try {
       from =
           peers
@@ -138,6 +188,7 @@ final class Rebuilder implements Runnable {
       throw e;
     }
     volume.attached(from);
+    calling = cmd.getSourceNodeId();
     done.set(0);
     long size = volume.replica().sizeBytes();
     long lastReport = 0;

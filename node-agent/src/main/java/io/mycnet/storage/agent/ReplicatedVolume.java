@@ -272,6 +272,16 @@ public final class ReplicatedVolume implements AutoCloseable {
             : " (follower of " + a.getPrimaryNodeId() + ")");
   }
 
+  /**
+   * A replica that takes every write: HEALTHY, or CREATING (placed, its create not confirmed to the
+   * control plane yet). A CREATING replica that misses a write is reported out of sync like any
+   * member, so it is never confirmed without the data.
+   */
+  static boolean member(ReplicaMember m) {
+    return m.getState() == ReplicaState.REPLICA_STATE_HEALTHY
+        || m.getState() == ReplicaState.REPLICA_STATE_CREATING;
+  }
+
   static ReplicaState memberState(AssignReplica a, String nodeId) {
     for (ReplicaMember m : a.getPeersList()) {
       if (m.getNodeId().equals(nodeId)) {
@@ -356,7 +366,7 @@ public final class ReplicatedVolume implements AutoCloseable {
         if (m.getNodeId().equals(ctx.nodeId()) || outOfSync.contains(m.getNodeId())) {
           continue;
         }
-        if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY) {
+        if (member(m)) {
           inSync.add(m);
           syncF.add(forward(m, w));
         }
@@ -419,7 +429,7 @@ public final class ReplicatedVolume implements AutoCloseable {
     if (strong) {
       int members = 0;
       for (ReplicaMember m : a.getPeersList()) {
-        if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY) {
+        if (member(m)) {
           members++;
         }
       }

@@ -106,4 +106,35 @@ class ReplicaStoreTest {
       assertThat(a.size()).isEqualTo(2);
     }
   }
+
+  @Test
+  void theAgentAcceptsWhatThePlacementCountedUnderOvercommitAndNoMore() {
+    ReplicaStore s = ReplicaStore.open(dir);
+    try (AppliedCommands a = AppliedCommands.open(dir)) {
+      CommandExecutor ex = new CommandExecutor(s, a, GIB);
+      // 1.5 GiB on 1 GiB raw: refused without the placement's limit, accepted with ratio 2's.
+      assertThat(ex.apply(create("o1", "big", 3 * GIB / 2, 0)).result().getMessage())
+          .contains("insufficient capacity");
+      assertThat(ex.apply(create("o2", "big", 3 * GIB / 2, 2 * GIB)).result().getOk()).isTrue();
+      // The limit counts every replica on the disk: 0.5 GiB more fits, 1 byte beyond does not.
+      assertThat(ex.apply(create("o3", "half", GIB / 2, 2 * GIB)).result().getOk()).isTrue();
+      assertThat(ex.apply(create("o4", "one", 1, 2 * GIB)).result().getMessage())
+          .contains("insufficient capacity");
+      // A limit below the agent's own capacity does not shrink it; one above 10x is capped.
+      assertThat(ex.acceptedCapacity(GIB / 4)).isEqualTo(GIB);
+      assertThat(ex.acceptedCapacity(100 * GIB)).isEqualTo(10 * GIB);
+    }
+  }
+
+  private static NodeCommand create(String id, String volume, long size, long limit) {
+    return NodeCommand.newBuilder()
+        .setCommandId(id)
+        .setCreateReplica(
+            CreateReplica.newBuilder()
+                .setVolumeId(volume)
+                .setEpoch(1)
+                .setSizeBytes(size)
+                .setCapacityLimitBytes(limit))
+        .build();
+  }
 }

@@ -375,7 +375,8 @@ public final class DataPathBenchmark {
     queue.enqueue(
         node,
         NodeCommand.newBuilder()
-            .setCommandId("create:" + volumeId + ":" + a.getIncarnation() + ":" + node)
+            .setCommandId(
+                "create:" + volumeId + ":" + a.getIncarnation() + ":" + r.getEpoch() + ":" + node)
             .setIssuedAtUnixMs(System.currentTimeMillis())
             .setCreateReplica(
                 CreateReplica.newBuilder()

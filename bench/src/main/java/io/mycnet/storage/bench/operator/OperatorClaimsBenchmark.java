@@ -114,6 +114,9 @@ public final class OperatorClaimsBenchmark {
       int bound = 0;
       long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
       while (System.nanoTime() < deadline) {
+        // No agents run here: every queued create is answered ok, as a node's agent does once the
+        // replica exists, so that claims reach Bound (docs/data-path.md).
+        confirmCreates(cp);
         bound =
             (int)
                 client.resources(StorageClaim.class).inNamespace("bench").list().getItems().stream()
@@ -148,6 +151,22 @@ public final class OperatorClaimsBenchmark {
       System.out.printf("ratio operator/direct          %.2f%n", operatorRate / directRate);
     }
     System.exit(0);
+  }
+
+  private static void confirmCreates(ControlPlane cp) {
+    for (io.mycnet.storage.api.v1.NodeRecord n : cp.registry.list()) {
+      for (io.mycnet.storage.api.v1.NodeCommand c : cp.queue.pending(n.getNodeId())) {
+        if (c.hasCreateReplica()) {
+          cp.creation.onResult(
+              n.getNodeId(),
+              io.mycnet.storage.api.v1.CommandResult.newBuilder()
+                  .setCommandId(c.getCommandId())
+                  .setOk(true)
+                  .build());
+          cp.queue.ack(n.getNodeId(), c.getCommandId());
+        }
+      }
+    }
   }
 
   private static ControlPlane controlPlane(Client etcd, OperatorSettings s) {

@@ -32,6 +32,12 @@ public final class ReplicationLoop implements AutoCloseable {
   private final AtomicBoolean pending = new AtomicBoolean();
   private final AtomicBoolean stopped = new AtomicBoolean();
   private Watch.Watcher livenessWatch;
+  private volatile Runnable alsoEachPass = () -> {};
+
+  /** Runs {@code task} after every pass while leading (e.g. re-placing refused creates). */
+  public void alsoEachPass(Runnable task) {
+    this.alsoEachPass = task;
+  }
 
   public ReplicationLoop(
       ReplicationManager manager,
@@ -106,6 +112,7 @@ public final class ReplicationLoop implements AutoCloseable {
     }
     try {
       manager.reconcile();
+      alsoEachPass.run();
     } catch (EtcdStore.NotLeaderException e) {
       LOG.info("replication pass skipped: {}", e.getMessage());
     } catch (RuntimeException e) {

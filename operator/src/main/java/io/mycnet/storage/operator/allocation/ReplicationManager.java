@@ -802,7 +802,8 @@ public final class ReplicationManager {
 
   /**
    * An unwanted replica (LOST or STALE) that no REBUILDING replica is replacing yet. Replacement is
-   * counted, not paired: healthy + rebuilding below the requested count means one is missing.
+   * counted, not paired: healthy + rebuilding below the requested count means one is missing. A
+   * CREATING replica counts like a REBUILDING one: on its way, neither healthy nor unwanted.
    */
   private static Replica firstUnwantedWithoutReplacement(Allocation a) {
     int healthy = 0;
@@ -811,7 +812,7 @@ public final class ReplicationManager {
     for (Replica r : a.getReplicasList()) {
       switch (r.getState()) {
         case REPLICA_STATE_HEALTHY -> healthy++;
-        case REPLICA_STATE_REBUILDING -> rebuilding++;
+        case REPLICA_STATE_REBUILDING, REPLICA_STATE_CREATING -> rebuilding++;
         default -> {
           if (unwanted == null) {
             unwanted = r;
@@ -938,6 +939,10 @@ public final class ReplicationManager {
     boolean rebuilding =
         a.getReplicasList().stream()
             .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING);
+    if (a.getReplicasList().stream()
+        .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_CREATING)) {
+      return VolumeState.VOLUME_STATE_CREATING; // not bound before its replicas exist
+    }
     if (healthy == 0) {
       return VolumeState.VOLUME_STATE_LOST;
     }
@@ -1029,7 +1034,10 @@ public final class ReplicationManager {
                 .setSourceNodeId(source.getNodeId())
                 .setSourceAddress(sourceRecord == null ? "" : sourceRecord.getAddress())
                 .setClassification(updated.getClassification())
-                .setPriority(healthy(updated)))
+                .setPriority(healthy(updated))
+                .setCapacityLimitBytes(
+                    TrustAwareStorageManager.capacityLimit(
+                        nodes.get(target), overcommitOfPool.applyAsDouble(updated.getPool()))))
         .build();
   }
 
@@ -1058,7 +1066,8 @@ public final class ReplicationManager {
     List<String> keep = new ArrayList<>();
     for (Replica r : a.getReplicasList()) {
       if (r.getState() == ReplicaState.REPLICA_STATE_HEALTHY
-          || r.getState() == ReplicaState.REPLICA_STATE_REBUILDING) {
+          || r.getState() == ReplicaState.REPLICA_STATE_REBUILDING
+          || r.getState() == ReplicaState.REPLICA_STATE_CREATING) {
         keep.add(r.getNodeId());
       }
     }

@@ -186,7 +186,7 @@ public final class TrustAwareStorageManager {
               .setConsistency(ProtoMapping.toProto(spec.consistency()))
               .setReplicaCount(spec.replicaCount())
               .setGeographicDistribution(spec.geographicDistribution())
-              .setState(VolumeState.VOLUME_STATE_BOUND)
+              .setState(VolumeState.VOLUME_STATE_CREATING)
               .setEpoch(1)
               .setPrimaryNodeId(outcome.nodeIds().get(0))
               .setCreatedAtUnixMs(now)
@@ -197,7 +197,7 @@ public final class TrustAwareStorageManager {
         a.addReplicas(
             Replica.newBuilder()
                 .setNodeId(nodeId)
-                .setState(ReplicaState.REPLICA_STATE_HEALTHY)
+                .setState(ReplicaState.REPLICA_STATE_CREATING)
                 .setEpoch(1)
                 .setTopologyPath(records.get(nodeId).getTopologyPath()));
       }
@@ -205,7 +205,14 @@ public final class TrustAwareStorageManager {
       txn.put(keys.allocation(spec.volumeId()), allocation);
       CommandQueue.Batch batch = queue.batch();
       for (String nodeId : outcome.nodeIds()) {
-        batch.add(nodeId, createCommand(allocation, nodeId, now));
+        batch.add(
+            nodeId,
+            createCommand(
+                allocation,
+                nodeId,
+                capacityLimit(records.get(nodeId), overcommit),
+                commandId("create", allocation, nodeId),
+                now));
       }
       batch.stage(txn);
       if (txn.commit()) {
@@ -508,7 +515,21 @@ public final class TrustAwareStorageManager {
         + nodeId;
   }
 
-  static NodeCommand createCommand(Allocation a, String nodeId, long now) {
+  /**
+   * The sum of replica sizes a node may hold as the placement counts it: its capacity times its
+   * pool's overcommit ratio. Sent with every create and rebuild so that the agent accepts exactly
+   * what the placement may place (docs/resources.md, overcommitRatio).
+   */
+  static long capacityLimit(NodeRecord node, double overcommit) {
+    return node == null ? 0 : (long) (node.getCapacityBytes() * overcommit);
+  }
+
+  /**
+   * The replica is never counted healthy on this command alone: {@link ReplicaCreation} marks it
+   * HEALTHY when the agent's result says it exists.
+   */
+  static NodeCommand createCommand(
+      Allocation a, String nodeId, long capacityLimit, String commandId, long now) {
     CreateReplica.Builder c =
         CreateReplica.newBuilder()
             .setVolumeId(a.getVolumeId())
@@ -516,12 +537,13 @@ public final class TrustAwareStorageManager {
             .setSizeBytes(a.getSizeBytes())
             .setClassification(a.getClassification())
             .setConsistency(a.getConsistency())
-            .setPrimaryNodeId(a.getPrimaryNodeId());
+            .setPrimaryNodeId(a.getPrimaryNodeId())
+            .setCapacityLimitBytes(capacityLimit);
     for (Replica r : a.getReplicasList()) {
       c.addReplicaNodeIds(r.getNodeId());
     }
     return NodeCommand.newBuilder()
-        .setCommandId(commandId("create", a, nodeId))
+        .setCommandId(commandId)
         .setIssuedAtUnixMs(now)
         .setCreateReplica(c)
         .build();

@@ -313,6 +313,9 @@ final class AgentSession implements StreamObserver<AgentMessage> {
           .withDescription("command_result.command_id: " + e.getMessage())
           .asRuntimeException();
     }
+    // Applied before the acknowledgement: if etcd cannot take it now, the session ends, the
+    // command stays queued and the agent answers it again (its result is remembered).
+    service.replicaEvents().commandResult(nodeId, r);
     Long sentAt = inFlight.remove(r.getCommandId());
     if (answered.size() >= MAX_REMEMBERED_ANSWERS) {
       answered.clear();
@@ -356,6 +359,18 @@ final class AgentSession implements StreamObserver<AgentMessage> {
             r.getKind() == io.mycnet.storage.api.v1.ReplicaReport.Kind.REBUILD_FAILED
                 ? " (interrupted: " + r.getMessage() + ")"
                 : "");
+        if (r.getKind() == io.mycnet.storage.api.v1.ReplicaReport.Kind.REBUILD_FAILED
+            && !r.getNodeId().isEmpty()) {
+          // The rebuild gave up: the named peer holds no replica of the volume.
+          try {
+            EtcdKeys.id("node id", r.getNodeId());
+          } catch (IllegalArgumentException e) {
+            throw Status.INVALID_ARGUMENT
+                .withDescription("replica_report.node_id: " + e.getMessage())
+                .asRuntimeException();
+          }
+          service.replicaEvents().rebuildSourceMissing(nodeId, vol, r.getNodeId(), r.getEpoch());
+        }
       }
       case REBUILD_COMPLETE -> {
         service.rebuilds().put(vol + "@" + nodeId, r);

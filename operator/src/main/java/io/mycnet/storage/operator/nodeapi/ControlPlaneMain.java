@@ -118,7 +118,19 @@ public final class ControlPlaneMain {
             pool -> 1.0,
             io.mycnet.storage.operator.allocation.ReplicationManager.Settings.defaults(),
             clock);
-    server.replicaEvents(ReplicaEvents.of(replication));
+    // Create results confirm CREATING replicas and retry refused creates; re-placing a replica
+    // whose creates were all refused needs the placement and is the operator's (replaceRefused).
+    io.mycnet.storage.operator.allocation.ReplicaCreation creation =
+        new io.mycnet.storage.operator.allocation.ReplicaCreation(
+            store,
+            keys,
+            queue,
+            null,
+            null,
+            pool -> 1.0,
+            io.mycnet.storage.operator.allocation.ReplicaCreation.DEFAULT_MAX_ATTEMPTS,
+            clock);
+    server.replicaEvents(ReplicaEvents.of(replication, creation));
     AssignmentPublisher assignments =
         new AssignmentPublisher(store, keys, queue, registry, clock).start();
     server.start(cfg.listen, cfg.joinListen);
@@ -131,7 +143,7 @@ public final class ControlPlaneMain {
               queue,
               server,
               NodeMeasurementListener.NONE,
-              ReplicaEvents.of(replication),
+              ReplicaEvents.of(replication, creation),
               clock);
       auditor =
           java.util.concurrent.Executors.newSingleThreadScheduledExecutor(

@@ -8,6 +8,7 @@ import io.mycnet.storage.operator.allocation.EtcdStore;
 import io.mycnet.storage.operator.allocation.NodeRegistry;
 import io.mycnet.storage.operator.allocation.NodeTrustSource;
 import io.mycnet.storage.operator.allocation.PlannerPlacement;
+import io.mycnet.storage.operator.allocation.ReplicaCreation;
 import io.mycnet.storage.operator.allocation.ReplicaPlacer;
 import io.mycnet.storage.operator.allocation.ReplicationLoop;
 import io.mycnet.storage.operator.allocation.ReplicationManager;
@@ -28,8 +29,9 @@ import org.slf4j.LoggerFactory;
  * The domain services of one control plane over etcd, wired once: store, node registry, command
  * queues, the trust engine as the node trust source (its evidence persisted in etcd and restored
  * before any decision, {@link TrustPersistence}), the pool directory scoping placement (the {@code
- * placement} package's planner through {@link PlannerPlacement}), the allocation manager, and the
- * replication manager with its loop. The reconcilers are built on top ({@link OperatorRuntime}).
+ * placement} package's planner through {@link PlannerPlacement}), the allocation manager, the
+ * confirmation of created replicas ({@link ReplicaCreation}), and the replication manager with its
+ * loop. The reconcilers are built on top ({@link OperatorRuntime}).
  */
 public final class ControlPlane implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ControlPlane.class);
@@ -45,6 +47,10 @@ public final class ControlPlane implements AutoCloseable {
   public final ClusterViewCache cluster;
   public final TrustAwareStorageManager manager;
   public final ReplicationManager replication;
+
+  /** Confirms created replicas from the agents' results, retries and re-places refused ones. */
+  public final ReplicaCreation creation;
+
   public final ReplicationLoop replicationLoop;
   public final AllocationEvents allocationEvents;
   public final ReplicationTrigger replicationTrigger;
@@ -93,8 +99,19 @@ public final class ControlPlane implements AutoCloseable {
                 true),
             new PoolDirectoryRules(pools),
             clock);
+    this.creation =
+        new ReplicaCreation(
+            store,
+            keys,
+            queue,
+            cluster,
+            scoped,
+            pools::overcommit,
+            ReplicaCreation.DEFAULT_MAX_ATTEMPTS,
+            clock);
     this.replicationLoop =
         new ReplicationLoop(replication, registry, isLeader, settings.replicationInterval());
+    replicationLoop.alsoEachPass(creation::replaceRefused);
     this.allocationEvents = new AllocationEvents(manager);
     ReplicationLoop loop = replicationLoop;
     this.replicationTrigger =

@@ -20,8 +20,8 @@ import java.util.concurrent.TimeUnit;
  * The node API of one {@link ControlPlane}, wired the same way in a cluster ({@code OperatorMain})
  * and in local mode: the join and session server, what it measures fed to the trust engine (with a
  * ticker that counts missed heartbeats), rebuild completions and unhealthy replicas sent to the
- * replication manager, every epoch change published to the replicas' agents, and optionally a
- * periodic audit of every volume.
+ * replication manager, create results to the replica creation (CREATING until confirmed), every
+ * epoch change published to the replicas' agents, and optionally a periodic audit of every volume.
  */
 public final class NodeApiRuntime implements AutoCloseable {
   private final NodeApiServer server;
@@ -45,7 +45,7 @@ public final class NodeApiRuntime implements AutoCloseable {
     TrustEvidenceFeed feed =
         new TrustEvidenceFeed(
             cp.trustEngine, clock, settings.heartbeatInterval(), cp.trustPersistence::restored);
-    ReplicaEvents replicaEvents = ReplicaEvents.of(cp.replication);
+    ReplicaEvents replicaEvents = ReplicaEvents.of(cp.replication, cp.creation);
     server =
         new NodeApiServer(
             settings,

@@ -1,7 +1,9 @@
 package io.mycnet.storage.operator.allocation;
 
 import io.etcd.jetcd.Client;
+import io.mycnet.storage.api.v1.CommandResult;
 import io.mycnet.storage.api.v1.NamespaceRecord;
+import io.mycnet.storage.api.v1.NodeCommand;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.operator.model.TrustTier;
 import java.time.Clock;
@@ -26,6 +28,7 @@ final class ControlPlaneFixture implements AutoCloseable {
   final Map<String, NodeTrustSource.NodeTrust> trust = new ConcurrentHashMap<>();
   final TrustAwareStorageManager manager;
   final ReplicationManager replication;
+  final ReplicaCreation creation;
 
   ControlPlaneFixture(List<String> endpoints, String prefix, ReplicationManager.Settings settings) {
     this.client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build();
@@ -51,6 +54,41 @@ final class ControlPlaneFixture implements AutoCloseable {
             p -> 1.0,
             settings,
             Clock.systemUTC());
+    this.creation =
+        new ReplicaCreation(
+            store,
+            keys,
+            queue,
+            cluster,
+            placer,
+            p -> 1.0,
+            ReplicaCreation.DEFAULT_MAX_ATTEMPTS,
+            Clock.systemUTC());
+  }
+
+  /**
+   * Answers every queued CreateReplica as the node's agent does once the replica exists: its ok
+   * result goes to {@link ReplicaCreation#onResult} and the command is acknowledged. These tests
+   * run no agents (the data-path ITs do); returns how many were answered.
+   */
+  int confirmCreates() {
+    int n = 0;
+    for (NodeRecord r : registry.list()) {
+      for (NodeCommand c : queue.pending(r.getNodeId())) {
+        if (c.hasCreateReplica()) {
+          creation.onResult(
+              r.getNodeId(),
+              CommandResult.newBuilder()
+                  .setCommandId(c.getCommandId())
+                  .setOk(true)
+                  .setMessage("created")
+                  .build());
+          queue.ack(r.getNodeId(), c.getCommandId());
+          n++;
+        }
+      }
+    }
+    return n;
   }
 
   ControlPlaneFixture(List<String> endpoints, String prefix) {

@@ -83,6 +83,8 @@ class ReplicationFailoverIT {
                 .allocate(StorageRequest.of("f" + i, "ns", "default", GIB, StorageType.SERVICE))
                 .getVolumeId());
       }
+      assertThat(a.confirmCreates()).isGreaterThanOrEqualTo(12);
+      assertThat(allBound(a)).isTrue();
       // The node holding the most replicas dies: its heartbeats stop and its lease expires.
       Map<String, Integer> count = new HashMap<>();
       for (Allocation al : a.manager.list()) {
@@ -202,9 +204,10 @@ class ReplicationFailoverIT {
       Allocation crit =
           cp.manager.allocate(
               StorageRequest.of("crit", "ns", "default", GIB, StorageType.CONSENSUS));
-      Allocation sens =
-          cp.manager.allocate(
-              StorageRequest.of("sens", "ns", "default", GIB, StorageType.INFRASTRUCTURE));
+      cp.manager.allocate(
+          StorageRequest.of("sens", "ns", "default", GIB, StorageType.INFRASTRUCTURE));
+      cp.confirmCreates();
+      Allocation sens = cp.manager.get("sens").orElseThrow();
       // A node holding both drops to SENSITIVE.
       String node =
           crit.getReplicasList().stream()

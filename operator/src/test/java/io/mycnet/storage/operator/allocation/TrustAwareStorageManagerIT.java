@@ -56,7 +56,11 @@ class TrustAwareStorageManagerIT {
   void allocateWritesRecordReservationsQuotaAndCommandsTogether() {
     Allocation a = cp.manager.allocate(req("vol-1", 10, StorageType.CONSENSUS));
     assertThat(a.getReplicasCount()).isEqualTo(3);
-    assertThat(a.getState()).isEqualTo(VolumeState.VOLUME_STATE_BOUND);
+    // Not bound before the agents confirm their replicas (ReplicaCreationIT).
+    assertThat(a.getState()).isEqualTo(VolumeState.VOLUME_STATE_CREATING);
+    assertThat(a.getReplicasList())
+        .allMatch(
+            r -> r.getState() == io.mycnet.storage.api.v1.ReplicaState.REPLICA_STATE_CREATING);
     assertThat(a.getClassification())
         .isEqualTo(ProtoMapping.toProto(Classification.CRITICAL)); // the type's default
     assertThat(a.getConsistency()).isEqualTo(ProtoMapping.toProto(ConsistencyLevel.STRONG));

@@ -219,12 +219,39 @@ public final class OperatorHarness implements AutoCloseable {
     return cp.manager.get(NS + "." + claimName);
   }
 
+  /**
+   * Answers every queued CreateReplica as the node's agent does once the replica exists (this
+   * harness runs no agents): the ok result goes to the control plane's {@code ReplicaCreation}, the
+   * command is acknowledged. Returns how many.
+   */
+  public int agentsConfirmCreates() {
+    int n = 0;
+    for (NodeRecord r : cp.registry.list()) {
+      for (io.mycnet.storage.api.v1.NodeCommand c : cp.queue.pending(r.getNodeId())) {
+        if (c.hasCreateReplica()) {
+          cp.creation.onResult(
+              r.getNodeId(),
+              io.mycnet.storage.api.v1.CommandResult.newBuilder()
+                  .setCommandId(c.getCommandId())
+                  .setOk(true)
+                  .setMessage("created")
+                  .build());
+          cp.queue.ack(r.getNodeId(), c.getCommandId());
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Waits for the phase; meanwhile the nodes confirm the replicas they are asked to create. */
   public StorageClaim awaitPhase(String claimName, ClaimPhase phase) {
     await()
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(100))
         .until(
             () -> {
+              agentsConfirmCreates();
               StorageClaim c = claim(claimName);
               return c != null && c.getStatus() != null && c.getStatus().getPhase() == phase;
             });
@@ -239,6 +266,7 @@ public final class OperatorHarness implements AutoCloseable {
         .pollInterval(Duration.ofMillis(100))
         .until(
             () -> {
+              agentsConfirmCreates();
               HasMetadata r = client.resource(resource).get();
               if (r == null) {
                 return false;

@@ -74,8 +74,28 @@ final class StorageClaimStatusFactory {
     }
     s.setReplicas(replicas);
     s.setReplicasReady(healthy + "/" + a.getReplicaCount());
-    boolean usable = phase != ClaimPhase.Lost;
-    if (problem != null) {
+    boolean creating = a.getState() == io.mycnet.storage.api.v1.VolumeState.VOLUME_STATE_CREATING;
+    boolean usable = phase != ClaimPhase.Lost && !creating;
+    if (creating && problem == null) {
+      // Not bound before its replicas exist: Pending until every agent confirmed its replica.
+      s.setConditions(
+          conditions.set(
+              s.getConditions(),
+              Conditions.READY,
+              false,
+              "ReplicasCreating",
+              "volume "
+                  + a.getVolumeId()
+                  + " is allocated in pool "
+                  + a.getPool()
+                  + "; "
+                  + healthy
+                  + " of "
+                  + a.getReplicaCount()
+                  + " replicas confirmed by their agents"
+                  + refusals(a),
+              gen));
+    } else if (problem != null) {
       s.setConditions(
           conditions.set(s.getConditions(), Conditions.READY, false, problem[0], problem[1], gen));
     } else {
@@ -103,6 +123,20 @@ final class StorageClaimStatusFactory {
                 + (a.getRepairNote().isEmpty() ? "" : "; " + a.getRepairNote()),
             gen));
     return s;
+  }
+
+  /** The latest refused creates, for the Ready message: where a replica went instead and why. */
+  private static String refusals(Allocation a) {
+    if (a.getCreateRefusalsCount() == 0) {
+      return "";
+    }
+    var last = a.getCreateRefusals(a.getCreateRefusalsCount() - 1);
+    return "; node "
+        + last.getNodeId()
+        + " refused its replica ("
+        + last.getReason()
+        + "), re-placed on "
+        + last.getReplacedBy();
   }
 
   /** The status of a claim without a volume. */
