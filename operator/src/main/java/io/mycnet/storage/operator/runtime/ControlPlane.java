@@ -44,6 +44,9 @@ public final class ControlPlane implements AutoCloseable {
   public final AllocationEvents allocationEvents;
   public final ReplicationTrigger replicationTrigger;
 
+  /** Whether this control plane may act (leads); the garbage collectors check it too. */
+  public final BooleanSupplier isLeader;
+
   /**
    * @param isLeader whether this control plane may act (the replication loop checks it)
    */
@@ -53,6 +56,7 @@ public final class ControlPlane implements AutoCloseable {
       Clock clock,
       TrustEngine trustEngine,
       BooleanSupplier isLeader) {
+    this.isLeader = isLeader;
     this.store = new EtcdStore(etcd, Duration.ofSeconds(5));
     this.keys = new EtcdKeys(settings.etcdPrefix());
     this.registry = new NodeRegistry(store, keys, clock, settings.nodeLeaseTtl());

@@ -55,6 +55,7 @@ public final class OperatorHarness implements AutoCloseable {
   public final TrustEngine engine;
   public final ControlPlane cp;
   public final OperatorRuntime runtime;
+  private final boolean ownsServer;
 
   public OperatorHarness(List<String> etcdEndpoints, String prefix) {
     this(etcdEndpoints, prefix, io.mycnet.storage.operator.trust.TrustPolicy.defaults());
@@ -64,9 +65,26 @@ public final class OperatorHarness implements AutoCloseable {
       List<String> etcdEndpoints,
       String prefix,
       io.mycnet.storage.operator.trust.TrustPolicy policy) {
+    this(null, etcdEndpoints, prefix, policy, Clock.systemUTC());
+  }
+
+  /**
+   * An operator on {@code sharedServer} (null: a server of its own, closed with it), whose orphan
+   * volume collector measures its delay on {@code collectorClock}: a second operator can follow a
+   * first one on the same API server and etcd, as after a restart.
+   */
+  public OperatorHarness(
+      MockApiServer sharedServer,
+      List<String> etcdEndpoints,
+      String prefix,
+      io.mycnet.storage.operator.trust.TrustPolicy policy,
+      Clock collectorClock) {
+    ownsServer = sharedServer == null;
     server =
-        new MockApiServer(
-            StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
+        ownsServer
+            ? new MockApiServer(
+                StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class)
+            : sharedServer;
     client = server.newClient();
     etcd = Client.builder().endpoints(etcdEndpoints.toArray(String[]::new)).build();
     engine = new TrustEngine(policy, trustClock);
@@ -74,7 +92,12 @@ public final class OperatorHarness implements AutoCloseable {
     cp = new ControlPlane(etcd, settings, Clock.systemUTC(), engine, () -> true);
     runtime =
         new OperatorRuntime(
-            client, cp, settings, Clock.fixed(FIXED, java.time.ZoneOffset.UTC), null);
+            client,
+            cp,
+            settings,
+            Clock.fixed(FIXED, java.time.ZoneOffset.UTC),
+            null,
+            collectorClock);
   }
 
   public OperatorHarness start() {
@@ -256,7 +279,9 @@ public final class OperatorHarness implements AutoCloseable {
     runtime.close();
     cp.close();
     client.close();
-    server.close();
+    if (ownsServer) {
+      server.close();
+    }
     etcd.close();
   }
 }
