@@ -4,6 +4,8 @@ import io.mycnet.storage.operator.nodeapi.AssignmentPublisher;
 import io.mycnet.storage.operator.nodeapi.AuditCoordinator;
 import io.mycnet.storage.operator.nodeapi.NodeApiServer;
 import io.mycnet.storage.operator.nodeapi.NodeApiSettings;
+import io.mycnet.storage.operator.nodeapi.NodeMeasurementListeners;
+import io.mycnet.storage.operator.nodeapi.OrphanReplicaCollector;
 import io.mycnet.storage.operator.nodeapi.ReplicaEvents;
 import io.mycnet.storage.operator.nodeapi.TrustEvidenceFeed;
 import io.mycnet.storage.operator.security.BootstrapTokens;
@@ -20,12 +22,14 @@ import java.util.concurrent.TimeUnit;
  * The node API of one {@link ControlPlane}, wired the same way in a cluster ({@code OperatorMain})
  * and in local mode: the join and session server, what it measures fed to the trust engine (with a
  * ticker that counts missed heartbeats), rebuild completions and unhealthy replicas sent to the
- * replication manager, every epoch change published to the replicas' agents, and optionally a
- * periodic audit of every volume.
+ * replication manager, every epoch change published to the replicas' agents, the agents'
+ * inventories to the collector of replicas no volume names ({@link OrphanReplicaCollector}), and
+ * optionally a periodic audit of every volume.
  */
 public final class NodeApiRuntime implements AutoCloseable {
   private final NodeApiServer server;
   private final AssignmentPublisher assignments;
+  private final OrphanReplicaCollector orphanReplicas;
   private final ScheduledExecutorService timers;
 
   /**
@@ -45,6 +49,9 @@ public final class NodeApiRuntime implements AutoCloseable {
     TrustEvidenceFeed feed =
         new TrustEvidenceFeed(cp.trustEngine, clock, settings.heartbeatInterval());
     ReplicaEvents replicaEvents = ReplicaEvents.of(cp.replication);
+    orphanReplicas =
+        new OrphanReplicaCollector(
+            cp.store, cp.keys, cp.queue, cp.isLeader, clock, cp.orphanGcDelay);
     server =
         new NodeApiServer(
             settings,
@@ -53,11 +60,12 @@ public final class NodeApiRuntime implements AutoCloseable {
             new SecurityStore(cp.store, cp.keys, clock),
             cp.registry,
             cp.queue,
-            feed,
+            NodeMeasurementListeners.all(feed, orphanReplicas),
             clock);
     server.replicaEvents(replicaEvents);
     assignments = new AssignmentPublisher(cp.store, cp.keys, cp.queue, cp.registry, clock).start();
     server.start(sessionListen, joinListen);
+    orphanReplicas.start();
     timers =
         Executors.newScheduledThreadPool(
             1,
@@ -83,9 +91,15 @@ public final class NodeApiRuntime implements AutoCloseable {
     return server;
   }
 
+  /** The collector of replicas no volume names. */
+  public OrphanReplicaCollector orphanReplicas() {
+    return orphanReplicas;
+  }
+
   @Override
   public void close() {
     timers.shutdownNow();
+    orphanReplicas.close();
     assignments.close();
     server.close();
   }
