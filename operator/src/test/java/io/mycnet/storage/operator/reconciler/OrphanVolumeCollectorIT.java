@@ -245,6 +245,41 @@ class OrphanVolumeCollectorIT {
           assertThat(gc.collect().released()).isEmpty();
         }
         assertThat(h.cp.manager.list()).hasSize(volumesBefore - 2);
+
+        // Claims that cannot be listed (an API server that does not answer), or an informer not
+        // synced yet: the pass does nothing at all, however long, although no claim is seen.
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+          port = s.getLocalPort();
+        }
+        try (KubernetesClient unreachable =
+                new io.fabric8.kubernetes.client.KubernetesClientBuilder()
+                    .withConfig(
+                        new io.fabric8.kubernetes.client.ConfigBuilder()
+                            .withMasterUrl("http://127.0.0.1:" + port)
+                            .withRequestTimeout(2000)
+                            .withRequestRetryBackoffLimit(0)
+                            .build())
+                    .build();
+            KubeEvents events = new KubeEvents(unreachable, gcClock)) {
+          TestClock clock = new TestClock();
+          java.util.concurrent.atomic.AtomicBoolean synced =
+              new java.util.concurrent.atomic.AtomicBoolean(true);
+          OrphanAllocationCollector blind =
+              new OrphanAllocationCollector(
+                  unreachable, h.cp.manager, events, java.util.Set.of(), synced::get, clock, delay);
+          for (int i = 0; i < 3; i++) {
+            OrphanAllocationCollector.Pass pass = blind.collect();
+            assertThat(pass.skipped()).startsWith("cannot list the StorageClaims");
+            assertThat(pass.suspected()).isEmpty();
+            clock.advance(delay.multipliedBy(2));
+          }
+          synced.set(false);
+          assertThat(blind.collect().skipped()).contains("not synced");
+          assertThat(blind.suspects()).isEmpty();
+          assertThat(blind.releasedTotal()).isZero();
+        }
+        assertThat(h.cp.manager.list()).hasSize(volumesBefore - 2);
       }
     }
   }
