@@ -85,14 +85,24 @@ public final class LocalControlPlane implements Callable<Integer> {
     OperatorSettings settings =
         OperatorSettings.fromEnvironment(
             Map.of(
-                "MYCNET_ETCD_ENDPOINTS", etcd,
-                "MYCNET_USE_SSA", "false",
-                "MYCNET_LEADER_ELECTION", "false",
-                "MYCNET_NODE_LEASE_TTL", topology.nodeLeaseTtl().toMillis() + "ms",
-                "MYCNET_DOWN_GRACE_PERIOD", topology.downGrace().toMillis() + "ms",
-                "MYCNET_REPLICATION_INTERVAL", "2s",
-                "MYCNET_PENDING_RECHECK", "2s",
-                "MYCNET_HTTP_PORT", "0"));
+                "MYCNET_ETCD_ENDPOINTS",
+                etcd,
+                "MYCNET_USE_SSA",
+                "false",
+                "MYCNET_LEADER_ELECTION",
+                "false",
+                "MYCNET_NODE_LEASE_TTL",
+                topology.nodeLeaseTtl().toMillis() + "ms",
+                "MYCNET_DOWN_GRACE_PERIOD",
+                topology.downGrace().toMillis() + "ms",
+                "MYCNET_REPLICATION_INTERVAL",
+                "2s",
+                "MYCNET_PENDING_RECHECK",
+                "2s",
+                "MYCNET_ORPHAN_GC_DELAY",
+                System.getenv().getOrDefault("MYCNET_ORPHAN_GC_DELAY", "30s"),
+                "MYCNET_HTTP_PORT",
+                "0"));
     TrustEngine trust =
         new TrustEngine(io.mycnet.storage.operator.trust.TrustPolicy.defaults(), clock);
     ControlPlane cp = new ControlPlane(etcdClient, settings, clock, trust, () -> true);
@@ -116,9 +126,12 @@ public final class LocalControlPlane implements Callable<Integer> {
             io.mycnet.storage.api.DurationText.parse(auditInterval),
             clock);
     OperatorRuntime runtime = new OperatorRuntime(kube, cp, settings, clock, null);
-    runtime.start();
+    // The stand-in API starts empty: apply the manifests (and what the applied record says was
+    // removed while stopped) before the reconcilers and the orphan collector first look at it.
     ManifestWatcher watcher =
-        new ManifestWatcher(kube, manifests, state.manifestStatus()).start(1000);
+        new ManifestWatcher(kube, manifests, state.manifestStatus(), state.appliedManifests())
+            .start(1000);
+    runtime.start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

@@ -15,8 +15,9 @@ import java.util.Properties;
  * Local mode's state directory (default {@code .mycnet/}): {@code etcd/} (etcd's data), {@code ca/}
  * (the control plane's CA), {@code tokens} (the bootstrap token), {@code nodes/<id>/} (each agent's
  * data directory), {@code logs/} (one log per process), {@code pids/} (one PID file per process),
- * {@code local.properties} (ports and per-node overrides) and {@code manifests.status} (the
- * manifest watcher's last outcome per file).
+ * {@code local.properties} (ports and per-node overrides), {@code manifests.status} (the manifest
+ * watcher's last outcome per file) and {@code manifests.applied} (what each manifest file put in
+ * place, kept across restarts so that a removal made while local mode was stopped is seen).
  */
 public final class LocalState {
   private final Path root;
@@ -82,6 +83,11 @@ public final class LocalState {
 
   public Path manifestStatus() {
     return root.resolve("manifests.status");
+  }
+
+  /** The manifest watcher's applied record (see {@link ManifestWatcher}). */
+  public Path appliedManifests() {
+    return root.resolve("manifests.applied");
   }
 
   public boolean exists() {

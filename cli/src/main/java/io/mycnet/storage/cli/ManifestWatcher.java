@@ -40,6 +40,15 @@ import org.slf4j.LoggerFactory;
  * what the previous version of the file put in place stays.
  *
  * <p>Kinds: {@code Namespace} and the four custom resources of {@code storage.mycnet.io}.
+ *
+ * <p>With an applied record ({@code appliedRecord}), what each file put in place (its digest and
+ * every object as applied) is also written to that file, durably (written to a temporary file,
+ * forced to disk, renamed over the record, directory forced) after every pass that changed
+ * something, and read back when the watcher is created. The first pass after a restart then knows
+ * what the previous run applied, although the API behind it may have come back empty: a file
+ * recorded but gone now has its objects deleted (and is logged as removed while stopped), a file
+ * that lost documents has those deleted, every present file is applied again whatever its digest,
+ * and a file that cannot be used now has its recorded objects put back in place.
  */
 public final class ManifestWatcher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ManifestWatcher.class);
@@ -64,17 +73,32 @@ public final class ManifestWatcher implements AutoCloseable {
   private final KubernetesSerialization serialization;
   private final Path dir;
   private final Path statusFile;
+  private final Path appliedRecord;
   private final Map<Path, FileState> files = new TreeMap<>();
+
+  /** Files restored from the applied record and not yet applied to the API by this run. */
+  private final java.util.Set<Path> unverified = new java.util.TreeSet<>();
+
   private ScheduledExecutorService timer;
 
   /**
    * @param statusFile where each file's outcome is written after every pass (null: nowhere)
    */
   public ManifestWatcher(KubernetesClient client, Path dir, Path statusFile) {
+    this(client, dir, statusFile, null);
+  }
+
+  /**
+   * @param statusFile where each file's outcome is written after every pass (null: nowhere)
+   * @param appliedRecord where what was applied is kept across restarts (null: in memory only)
+   */
+  public ManifestWatcher(KubernetesClient client, Path dir, Path statusFile, Path appliedRecord) {
     this.client = client;
     this.serialization = client.getKubernetesSerialization();
     this.dir = dir;
     this.statusFile = statusFile;
+    this.appliedRecord = appliedRecord;
+    loadRecord();
   }
 
   /** Applies the directory now, then checks it for changes every {@code everyMillis}. */
@@ -120,7 +144,11 @@ public final class ManifestWatcher implements AutoCloseable {
       if (!present.containsKey(gone)) {
         FileState old = files.remove(gone);
         deleteAll(old.applied());
-        LOG.info("{} removed: deleted {} resources", gone.getFileName(), old.applied().size());
+        LOG.info(
+            "{} removed{}: deleted {} resources",
+            gone.getFileName(),
+            unverified.remove(gone) ? " while local mode was stopped" : "",
+            old.applied().size());
         changed = true;
       }
     }
@@ -133,7 +161,8 @@ public final class ManifestWatcher implements AutoCloseable {
       }
       String digest = digest(bytes);
       FileState old = files.get(p);
-      if (old != null && old.digest().equals(digest)) {
+      boolean restored = unverified.remove(p);
+      if (old != null && old.digest().equals(digest) && !restored) {
         continue;
       }
       changed = true;
@@ -141,7 +170,7 @@ public final class ManifestWatcher implements AutoCloseable {
       try {
         List<HasMetadata> wanted = parse(bytes);
         for (HasMetadata r : wanted) {
-          apply(r);
+          apply(serialization.clone(r));
         }
         List<HasMetadata> dropped = new ArrayList<>();
         for (HasMetadata prev : previous) {
@@ -159,12 +188,124 @@ public final class ManifestWatcher implements AutoCloseable {
       } catch (BadManifest e) {
         files.put(p, new FileState(digest, previous, e.getMessage()));
         LOG.error("{}: {} (nothing of it applied; its previous state is kept)", p, e.getMessage());
+        if (restored) {
+          reapply(p, previous);
+        }
       }
     }
     if (changed) {
+      writeRecord();
       writeStatus();
     }
     return Map.copyOf(files);
+  }
+
+  /** Puts back what a file applied before this run, when the file cannot be used now. */
+  private void reapply(Path p, List<HasMetadata> previous) {
+    for (HasMetadata r : previous) {
+      try {
+        apply(serialization.clone(r));
+      } catch (BadManifest e) {
+        LOG.error("{}: cannot put its previous state back: {}", p, e.getMessage());
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ the applied record
+
+  /** Reads the applied record, if any; an unreadable one is reported and ignored. */
+  private void loadRecord() {
+    if (appliedRecord == null || !Files.isRegularFile(appliedRecord)) {
+      return;
+    }
+    try {
+      Map<?, ?> root =
+          serialization.unmarshal(
+              new ByteArrayInputStream(Files.readAllBytes(appliedRecord)), Map.class);
+      Object list = root.get("files");
+      if (!(list instanceof List<?> entries)) {
+        throw new IllegalArgumentException("no files list");
+      }
+      Map<Path, FileState> loaded = new TreeMap<>();
+      for (Object o : entries) {
+        Map<?, ?> e = (Map<?, ?>) o;
+        String name = (String) e.get("file");
+        String digest = (String) e.get("digest");
+        if (name == null || name.contains("/") || digest == null) {
+          throw new IllegalArgumentException("an entry without file or digest");
+        }
+        List<HasMetadata> objects = new ArrayList<>();
+        for (Object d : (List<?>) e.get("objects")) {
+          Map<?, ?> m = (Map<?, ?>) d;
+          Class<? extends HasMetadata> type = KINDS.get(m.get("apiVersion") + "/" + m.get("kind"));
+          if (type == null) {
+            throw new IllegalArgumentException(
+                "unknown kind " + m.get("apiVersion") + "/" + m.get("kind"));
+          }
+          objects.add(serialization.convertValue(m, type));
+        }
+        loaded.put(dir.resolve(name), new FileState(digest, objects, null));
+      }
+      files.putAll(loaded);
+      unverified.addAll(loaded.keySet());
+      LOG.info(
+          "applied record {}: {} files applied by an earlier run", appliedRecord, loaded.size());
+    } catch (IOException | RuntimeException e) {
+      LOG.error(
+          "cannot read the applied record {} ({}): removals made while stopped are not seen",
+          appliedRecord,
+          e.toString());
+    }
+  }
+
+  /** Writes the applied record durably: temporary file, fsync, atomic rename, directory fsync. */
+  private void writeRecord() {
+    if (appliedRecord == null) {
+      return;
+    }
+    List<Map<String, Object>> entries = new ArrayList<>();
+    for (Map.Entry<Path, FileState> e : files.entrySet()) {
+      Map<String, Object> entry = new LinkedHashMap<>();
+      entry.put("file", e.getKey().getFileName().toString());
+      entry.put("digest", e.getValue().digest());
+      List<Object> objects = new ArrayList<>();
+      for (HasMetadata r : e.getValue().applied()) {
+        objects.add(serialization.convertValue(r, Map.class));
+      }
+      entry.put("objects", objects);
+      entries.add(entry);
+    }
+    byte[] bytes =
+        serialization
+            .asJson(Map.of("version", 1, "files", entries))
+            .getBytes(StandardCharsets.UTF_8);
+    Path tmp = appliedRecord.resolveSibling(appliedRecord.getFileName() + ".tmp");
+    try {
+      try (java.nio.channels.FileChannel ch =
+          java.nio.channels.FileChannel.open(
+              tmp,
+              java.nio.file.StandardOpenOption.CREATE,
+              java.nio.file.StandardOpenOption.TRUNCATE_EXISTING,
+              java.nio.file.StandardOpenOption.WRITE)) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+        while (b.hasRemaining()) {
+          ch.write(b);
+        }
+        ch.force(true);
+      }
+      Files.move(
+          tmp,
+          appliedRecord,
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      try (java.nio.channels.FileChannel d =
+          java.nio.channels.FileChannel.open(
+              appliedRecord.toAbsolutePath().getParent(), java.nio.file.StandardOpenOption.READ)) {
+        d.force(true);
+      }
+    } catch (IOException e) {
+      LOG.error("cannot write the applied record {}: {}", appliedRecord, e.toString());
+    }
   }
 
   /** A manifest that cannot be applied; the message says where and why. */

@@ -160,6 +160,91 @@ class ManifestWatcherTest {
     assertThat(claimNamed("b")).isNull();
   }
 
+  /**
+   * Local mode across a stop: the stand-in API comes back empty, the applied record (a real file)
+   * says what the previous run applied. A file removed while stopped has its objects deleted; a
+   * document dropped from a file too; a file broken while stopped keeps what it applied before.
+   */
+  @Test
+  void whatWasRemovedWhileStoppedIsDeletedAtTheNextStart() throws Exception {
+    Path manifests = Files.createDirectory(dir.resolve("manifests"));
+    Path record = dir.resolve("manifests.applied");
+    Files.writeString(manifests.resolve("00-ns.yaml"), NAMESPACE);
+    Files.writeString(manifests.resolve("10-pool.yaml"), POOL);
+    Files.writeString(
+        manifests.resolve("20-claims.yaml"), claim("a", "1Gi") + "---\n" + claim("b", "2Gi"));
+    Files.writeString(manifests.resolve("30-c.yaml"), claim("c", "1Gi"));
+    Files.writeString(manifests.resolve("40-d.yaml"), claim("d", "1Gi"));
+    try (ManifestWatcher first = new ManifestWatcher(kube, manifests, null, record)) {
+      first.sync();
+    }
+    assertThat(record).exists();
+    assertThat(claimNamed("c")).isNotNull();
+
+    // Stopped: c's file removed, b dropped from its file, d's file broken.
+    Files.delete(manifests.resolve("30-c.yaml"));
+    Files.writeString(manifests.resolve("20-claims.yaml"), claim("a", "1Gi"));
+    Files.writeString(manifests.resolve("40-d.yaml"), claim("d", "2Gi") + "  : : [unclosed\n");
+
+    // The same API (objects still there): the removals are seen and applied.
+    try (ManifestWatcher again = new ManifestWatcher(kube, manifests, null, record)) {
+      Map<Path, ManifestWatcher.FileState> s = again.sync();
+      assertThat(s).doesNotContainKey(manifests.resolve("30-c.yaml"));
+      assertThat(claimNamed("c")).isNull();
+      assertThat(claimNamed("b")).isNull();
+      assertThat(claimNamed("a")).isNotNull();
+      assertThat(claimNamed("d").getSpec().getSize().toString()).isEqualTo("1Gi");
+      assertThat(s.get(manifests.resolve("40-d.yaml")).error()).contains("not valid YAML");
+    }
+
+    // A fresh, empty API (the stand-in API after a restart): what exists is applied, d's last
+    // good version is put back although its file is still broken, and c and b stay gone.
+    kube.close();
+    api.close();
+    api =
+        new MockApiServer(
+            StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
+    kube = api.newClient();
+    watcher = new ManifestWatcher(kube, dir, null);
+    try (ManifestWatcher restarted = new ManifestWatcher(kube, manifests, null, record)) {
+      restarted.sync();
+      assertThat(kube.resources(Namespace.class).withName("shop").get()).isNotNull();
+      assertThat(kube.resources(StoragePool.class).withName("core").get()).isNotNull();
+      assertThat(claimNamed("a")).isNotNull();
+      assertThat(claimNamed("d").getSpec().getSize().toString()).isEqualTo("1Gi");
+      assertThat(claimNamed("b")).isNull();
+      assertThat(claimNamed("c")).isNull();
+
+      // Removed while stopped, with nothing of it left in the API: nothing to delete, no error,
+      // and the record forgets it.
+      Files.delete(manifests.resolve("20-claims.yaml"));
+    }
+    kube.resources(StorageClaim.class).inNamespace("shop").withName("a").delete();
+    try (ManifestWatcher last = new ManifestWatcher(kube, manifests, null, record)) {
+      assertThat(last.sync())
+          .containsOnlyKeys(
+              manifests.resolve("00-ns.yaml"),
+              manifests.resolve("10-pool.yaml"),
+              manifests.resolve("40-d.yaml"));
+      assertThat(claimNamed("a")).isNull();
+    }
+    assertThat(Files.readString(record)).doesNotContain("20-claims.yaml");
+    assertThat(record.resolveSibling("manifests.applied.tmp")).doesNotExist();
+  }
+
+  @Test
+  void anUnreadableRecordIsReportedAndTheDirectoryStillApplied() throws Exception {
+    Path manifests = Files.createDirectory(dir.resolve("manifests"));
+    Path record = dir.resolve("manifests.applied");
+    Files.writeString(record, "{ not json");
+    Files.writeString(manifests.resolve("00-ns.yaml"), NAMESPACE);
+    try (ManifestWatcher w = new ManifestWatcher(kube, manifests, null, record)) {
+      assertThat(w.sync()).hasSize(1);
+    }
+    assertThat(kube.resources(Namespace.class).withName("shop").get()).isNotNull();
+    assertThat(Files.readString(record)).contains("00-ns.yaml");
+  }
+
   @Test
   void everySampleManifestParses() throws Exception {
     Path samples = Path.of("..", "samples");

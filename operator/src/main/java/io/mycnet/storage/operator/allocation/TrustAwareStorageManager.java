@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -232,10 +233,19 @@ public final class TrustAwareStorageManager {
    * deletion of its replicas. Releasing a volume that does not exist returns empty.
    */
   public Optional<Allocation> release(String volumeId) {
+    return releaseIf(volumeId, a -> true);
+  }
+
+  /**
+   * Releases a volume as {@link #release} does, but only while its allocation still satisfies
+   * {@code still} (read in the same transaction's guard): a volume re-created since the caller
+   * decided (another incarnation) is left alone and empty is returned.
+   */
+  public Optional<Allocation> releaseIf(String volumeId, Predicate<Allocation> still) {
     EtcdKeys.id("volume id", volumeId);
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       Versioned<Allocation> existing = store.get(keys.allocation(volumeId), Allocation.parser());
-      if (!existing.exists()) {
+      if (!existing.exists() || !still.test(existing.value())) {
         return Optional.empty();
       }
       Allocation a = existing.value();

@@ -39,9 +39,11 @@ import org.slf4j.LoggerFactory;
  * ping-interval} (30s), {@code node-cert-lifetime} (24h), {@code server-names} (localhost,
  * 127.0.0.1, ::1 and the host name), {@code join-failures-per-minute} (20), {@code max-sessions}
  * (20000), {@code audit-interval} (0: off; else every volume's healthy replicas are audited whole
- * that often, {@link AuditCoordinator}). Durations: {@code 500ms}, {@code 15s}, {@code 10m}, {@code
- * 24h} or ISO-8601. An invalid setting stops the process with exit code 2 and a message naming it.
- * Prints {@code ready session=<port> join=<port>} on stdout once serving.
+ * that often, {@link AuditCoordinator}), {@code orphan-gc-delay} (0: off; else replicas no volume
+ * names are deleted after that long, {@link OrphanReplicaCollector}). Durations: {@code 500ms},
+ * {@code 15s}, {@code 10m}, {@code 24h} or ISO-8601. An invalid setting stops the process with exit
+ * code 2 and a message naming it. Prints {@code ready session=<port> join=<port>} on stdout once
+ * serving.
  */
 public final class ControlPlaneMain {
   private static final Logger LOG = LoggerFactory.getLogger(ControlPlaneMain.class);
@@ -98,9 +100,20 @@ public final class ControlPlaneMain {
             .withServerNames(cfg.serverNames)
             .withJoinFailuresPerMinute(cfg.joinFailuresPerMinute)
             .withMaxSessions(cfg.maxSessions);
+    OrphanReplicaCollector orphans =
+        cfg.orphanGcDelay.isZero()
+            ? null
+            : new OrphanReplicaCollector(store, keys, queue, () -> true, clock, cfg.orphanGcDelay);
     NodeApiServer server =
         new NodeApiServer(
-            settings, ca, tokens, security, registry, queue, NodeMeasurementListener.NONE, clock);
+            settings,
+            ca,
+            tokens,
+            security,
+            registry,
+            queue,
+            orphans == null ? NodeMeasurementListener.NONE : orphans,
+            clock);
     // The data path's control-plane side: rebuild completions and unhealthy replicas go to the
     // replication manager (only completeRebuild / replicaFailedAudit are used here; reconcile
     // passes are the operator's), and every epoch change is published to the replicas' agents.
@@ -134,6 +147,9 @@ public final class ControlPlaneMain {
     AssignmentPublisher assignments =
         new AssignmentPublisher(store, keys, queue, registry, clock).start();
     server.start(cfg.listen, cfg.joinListen);
+    if (orphans != null) {
+      orphans.start();
+    }
     java.util.concurrent.ScheduledExecutorService auditor = null;
     if (!cfg.auditInterval.isZero()) {
       AuditCoordinator audits =
@@ -167,6 +183,9 @@ public final class ControlPlaneMain {
                   LOG.info("shutting down");
                   if (auditorToStop != null) {
                     auditorToStop.shutdownNow();
+                  }
+                  if (orphans != null) {
+                    orphans.close();
                   }
                   assignments.close();
                   server.close();
@@ -242,7 +261,8 @@ public final class ControlPlaneMain {
             "server-names",
             "join-failures-per-minute",
             "max-sessions",
-            "audit-interval");
+            "audit-interval",
+            "orphan-gc-delay");
 
     List<URI> etcdEndpoints = new ArrayList<>();
     Path caDir;
@@ -258,6 +278,7 @@ public final class ControlPlaneMain {
     int joinFailuresPerMinute;
     int maxSessions;
     Duration auditInterval;
+    Duration orphanGcDelay;
 
     static Config from(Map<String, String> f) {
       Config c = new Config();
@@ -346,6 +367,13 @@ public final class ControlPlaneMain {
               : Duration.ZERO;
       if (c.auditInterval.isNegative()) {
         throw new BadSetting("audit-interval", "must not be negative");
+      }
+      c.orphanGcDelay =
+          f.containsKey("orphan-gc-delay")
+              ? duration("orphan-gc-delay", f.get("orphan-gc-delay"))
+              : Duration.ZERO;
+      if (c.orphanGcDelay.isNegative()) {
+        throw new BadSetting("orphan-gc-delay", "must not be negative");
       }
       return c;
     }

@@ -54,7 +54,12 @@ public final class ControlPlane implements AutoCloseable {
   public final ReplicationLoop replicationLoop;
   public final AllocationEvents allocationEvents;
   public final ReplicationTrigger replicationTrigger;
-  private final BooleanSupplier isLeader;
+
+  /** Whether this control plane may act (leads); the garbage collectors check it too. */
+  public final BooleanSupplier isLeader;
+
+  /** How long a volume without a claim, or a replica no volume names, waits to be removed. */
+  public final Duration orphanGcDelay;
 
   /**
    * @param isLeader whether this control plane may act (the replication loop checks it)
@@ -66,6 +71,7 @@ public final class ControlPlane implements AutoCloseable {
       TrustEngine trustEngine,
       BooleanSupplier isLeader) {
     this.isLeader = isLeader;
+    this.orphanGcDelay = settings.orphanGcDelay();
     this.store = new EtcdStore(etcd, Duration.ofSeconds(5));
     this.keys = new EtcdKeys(settings.etcdPrefix());
     this.registry = new NodeRegistry(store, keys, clock, settings.nodeLeaseTtl());

@@ -4,6 +4,8 @@ import io.mycnet.storage.operator.nodeapi.AssignmentPublisher;
 import io.mycnet.storage.operator.nodeapi.AuditCoordinator;
 import io.mycnet.storage.operator.nodeapi.NodeApiServer;
 import io.mycnet.storage.operator.nodeapi.NodeApiSettings;
+import io.mycnet.storage.operator.nodeapi.NodeMeasurementListeners;
+import io.mycnet.storage.operator.nodeapi.OrphanReplicaCollector;
 import io.mycnet.storage.operator.nodeapi.ReplicaEvents;
 import io.mycnet.storage.operator.nodeapi.TrustEvidenceFeed;
 import io.mycnet.storage.operator.security.BootstrapTokens;
@@ -21,11 +23,14 @@ import java.util.concurrent.TimeUnit;
  * and in local mode: the join and session server, what it measures fed to the trust engine (with a
  * ticker that counts missed heartbeats), rebuild completions and unhealthy replicas sent to the
  * replication manager, create results to the replica creation (CREATING until confirmed), every
- * epoch change published to the replicas' agents, and optionally a periodic audit of every volume.
+ * epoch change published to the replicas' agents, the agents' inventories to the collector of
+ * replicas no volume names ({@link OrphanReplicaCollector}), and optionally a periodic audit of
+ * every volume.
  */
 public final class NodeApiRuntime implements AutoCloseable {
   private final NodeApiServer server;
   private final AssignmentPublisher assignments;
+  private final OrphanReplicaCollector orphanReplicas;
   private final ScheduledExecutorService timers;
 
   /**
@@ -46,6 +51,9 @@ public final class NodeApiRuntime implements AutoCloseable {
         new TrustEvidenceFeed(
             cp.trustEngine, clock, settings.heartbeatInterval(), cp.trustPersistence::restored);
     ReplicaEvents replicaEvents = ReplicaEvents.of(cp.replication, cp.creation);
+    orphanReplicas =
+        new OrphanReplicaCollector(
+            cp.store, cp.keys, cp.queue, cp.isLeader, clock, cp.orphanGcDelay);
     server =
         new NodeApiServer(
             settings,
@@ -54,11 +62,12 @@ public final class NodeApiRuntime implements AutoCloseable {
             new SecurityStore(cp.store, cp.keys, clock),
             cp.registry,
             cp.queue,
-            feed,
+            NodeMeasurementListeners.all(feed, orphanReplicas),
             clock);
     server.replicaEvents(replicaEvents);
     assignments = new AssignmentPublisher(cp.store, cp.keys, cp.queue, cp.registry, clock).start();
     server.start(sessionListen, joinListen);
+    orphanReplicas.start();
     timers =
         Executors.newScheduledThreadPool(
             1,
@@ -84,9 +93,15 @@ public final class NodeApiRuntime implements AutoCloseable {
     return server;
   }
 
+  /** The collector of replicas no volume names. */
+  public OrphanReplicaCollector orphanReplicas() {
+    return orphanReplicas;
+  }
+
   @Override
   public void close() {
     timers.shutdownNow();
+    orphanReplicas.close();
     assignments.close();
     server.close();
   }

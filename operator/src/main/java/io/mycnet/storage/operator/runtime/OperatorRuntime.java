@@ -2,17 +2,23 @@ package io.mycnet.storage.operator.runtime;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.RegisteredController;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.javaoperatorsdk.operator.health.InformerHealthIndicator;
+import io.javaoperatorsdk.operator.health.InformerWrappingEventSourceHealthIndicator;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.KubeEvents;
 import io.mycnet.storage.operator.reconciler.servicenamespace.ServiceNamespaceReconciler;
+import io.mycnet.storage.operator.reconciler.storageclaim.OrphanAllocationCollector;
 import io.mycnet.storage.operator.reconciler.storageclaim.StorageClaimReconciler;
 import io.mycnet.storage.operator.reconciler.storagepool.StoragePoolReconciler;
 import io.mycnet.storage.operator.reconciler.trustpolicy.TrustPolicyReconciler;
@@ -39,6 +45,7 @@ public final class OperatorRuntime implements AutoCloseable {
   private final PrometheusMeterRegistry metrics;
   private final ScheduledExecutorService etcdProbe;
   private volatile String etcdProblem = "not checked yet";
+  private final OrphanAllocationCollector orphans;
   private HealthServer health;
 
   /**
@@ -51,6 +58,19 @@ public final class OperatorRuntime implements AutoCloseable {
       OperatorSettings settings,
       Clock clock,
       LeaderElectionConfiguration leaderElection) {
+    this(client, controlPlane, settings, clock, leaderElection, Clock.systemUTC());
+  }
+
+  /**
+   * @param collectorClock the clock the orphan volume collector measures its delay on
+   */
+  public OperatorRuntime(
+      KubernetesClient client,
+      ControlPlane controlPlane,
+      OperatorSettings settings,
+      Clock clock,
+      LeaderElectionConfiguration leaderElection,
+      Clock collectorClock) {
     this.controlPlane = controlPlane;
     this.settings = settings;
     this.metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -95,6 +115,19 @@ public final class OperatorRuntime implements AutoCloseable {
             conditions,
             settings.pendingRecheck()),
         o -> settings.configure(o, true));
+    this.orphans =
+        new OrphanAllocationCollector(
+            client,
+            cp.manager,
+            events,
+            settings.watchNamespaces(),
+            () -> cp.isLeader.getAsBoolean() && claimsSynced(),
+            collectorClock,
+            settings.orphanGcDelay());
+    FunctionCounter.builder(
+            "mycnet.orphan.volumes.released", orphans, OrphanAllocationCollector::releasedTotal)
+        .description("volumes released by the garbage collector because their claim was gone")
+        .register(metrics);
     this.etcdProbe =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -109,6 +142,7 @@ public final class OperatorRuntime implements AutoCloseable {
     controlPlane.start();
     etcdProbe.scheduleWithFixedDelay(this::probeEtcd, 0, 5, TimeUnit.SECONDS);
     operator.start();
+    orphans.start();
     if (settings.httpPort() >= 0) {
       Map<String, Supplier<String>> live = new LinkedHashMap<>();
       live.put("operator", () -> operator.getRuntimeInfo().isStarted() ? null : "not started");
@@ -141,6 +175,42 @@ public final class OperatorRuntime implements AutoCloseable {
     }
   }
 
+  /**
+   * Whether the StorageClaim controller runs and every informer it holds has completed its first
+   * full listing (JOSDK starts controllers only on the leader).
+   */
+  private boolean claimsSynced() {
+    if (!operator.getRuntimeInfo().isStarted()) {
+      return false;
+    }
+    for (RegisteredController<?> c : operator.getRuntimeInfo().getRegisteredControllers()) {
+      if (c.getConfiguration().getResourceClass() != StorageClaim.class) {
+        continue;
+      }
+      var informers = c.getControllerHealthInfo().informerEventSourceHealthIndicators();
+      if (informers.isEmpty()) {
+        return false;
+      }
+      for (InformerWrappingEventSourceHealthIndicator<?> i : informers.values()) {
+        if (i.informerHealthIndicators().isEmpty()) {
+          return false;
+        }
+        for (InformerHealthIndicator h : i.informerHealthIndicators().values()) {
+          if (!h.hasSynced() || !h.isRunning()) {
+            return false;
+          }
+        }
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /** The garbage collector of volumes whose claim is gone. */
+  public OrphanAllocationCollector orphans() {
+    return orphans;
+  }
+
   /** The port of the health endpoints, or -1 when they are off. */
   public int healthPort() {
     return health == null ? -1 : health.port();
@@ -169,6 +239,7 @@ public final class OperatorRuntime implements AutoCloseable {
       health.close();
     }
     etcdProbe.shutdownNow();
+    orphans.close();
     operator.stop();
     events.close();
   }

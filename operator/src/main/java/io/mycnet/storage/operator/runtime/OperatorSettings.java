@@ -26,6 +26,8 @@ import java.util.function.Function;
  * @param resyncInterval longest time between two reconciles of a resource (status refresh)
  * @param pendingRecheck how often a Pending claim is tried again
  * @param httpPort port of /metrics, /livez, /readyz; 0 picks a free one, -1 disables
+ * @param orphanGcDelay how long a volume whose claim is gone (or a replica no volume names) must
+ *     stay so before the garbage collector releases it; at least one second
  */
 public record OperatorSettings(
     List<String> etcdEndpoints,
@@ -48,7 +50,18 @@ public record OperatorSettings(
     Duration replicationInterval,
     Duration nodeLeaseTtl,
     Duration downGracePeriod,
-    int httpPort) {
+    int httpPort,
+    Duration orphanGcDelay) {
+
+  /** The shortest orphan delay accepted: a claim must be seen absent over more than one pass. */
+  public static final Duration MIN_ORPHAN_GC_DELAY = Duration.ofSeconds(1);
+
+  public OperatorSettings {
+    if (orphanGcDelay.compareTo(MIN_ORPHAN_GC_DELAY) < 0) {
+      throw new BadSetting(
+          "MYCNET_ORPHAN_GC_DELAY", "must be at least 1s, was " + orphanGcDelay.toMillis() + "ms");
+    }
+  }
 
   /** A setting that cannot be used; the message names the environment variable. */
   public static final class BadSetting extends IllegalArgumentException {
@@ -82,7 +95,8 @@ public record OperatorSettings(
         Duration.ofSeconds(30),
         Duration.ofSeconds(15),
         Duration.ofMinutes(10),
-        8080);
+        8080,
+        Duration.ofMinutes(5));
   }
 
   /**
@@ -112,7 +126,8 @@ public record OperatorSettings(
         Duration.ofSeconds(30),
         Duration.ofMinutes(10),
         Duration.ofMinutes(10),
-        -1);
+        -1,
+        d.orphanGcDelay);
   }
 
   public OperatorSettings withHttpPort(int port) {
@@ -137,7 +152,8 @@ public record OperatorSettings(
         replicationInterval,
         nodeLeaseTtl,
         downGracePeriod,
-        port);
+        port,
+        orphanGcDelay);
   }
 
   public OperatorSettings withReconcileThreads(int threads) {
@@ -162,7 +178,34 @@ public record OperatorSettings(
         replicationInterval,
         nodeLeaseTtl,
         downGracePeriod,
-        httpPort);
+        httpPort,
+        orphanGcDelay);
+  }
+
+  public OperatorSettings withOrphanGcDelay(Duration delay) {
+    return new OperatorSettings(
+        etcdEndpoints,
+        etcdPrefix,
+        watchNamespaces,
+        useServerSideApply,
+        leaderElection,
+        leaseName,
+        leaseNamespace,
+        etcdLeaderTtl,
+        reconcileThreads,
+        retryMaxAttempts,
+        retryInitialInterval,
+        retryMultiplier,
+        retryMaxInterval,
+        rateLimitPeriod,
+        rateLimitPerPeriod,
+        resyncInterval,
+        pendingRecheck,
+        replicationInterval,
+        nodeLeaseTtl,
+        downGracePeriod,
+        httpPort,
+        delay);
   }
 
   /**
@@ -171,7 +214,7 @@ public record OperatorSettings(
    * LEASE_NAME, LEASE_NAMESPACE, ETCD_LEADER_TTL, RECONCILE_THREADS, RETRY_MAX_ATTEMPTS,
    * RETRY_INITIAL_INTERVAL, RETRY_MULTIPLIER, RETRY_MAX_INTERVAL, RATE_LIMIT_PERIOD,
    * RATE_LIMIT_PER_PERIOD, RESYNC_INTERVAL, PENDING_RECHECK, REPLICATION_INTERVAL, NODE_LEASE_TTL,
-   * DOWN_GRACE_PERIOD, HTTP_PORT. Durations as ISO-8601 or 500ms, 15s, 10m, 2h.
+   * DOWN_GRACE_PERIOD, HTTP_PORT, ORPHAN_GC_DELAY. Durations as ISO-8601 or 500ms, 15s, 10m, 2h.
    *
    * @throws BadSetting naming the variable
    */
@@ -209,7 +252,8 @@ public record OperatorSettings(
             d.replicationInterval),
         dur("MYCNET_NODE_LEASE_TTL", get.apply("NODE_LEASE_TTL"), d.nodeLeaseTtl),
         dur("MYCNET_DOWN_GRACE_PERIOD", get.apply("DOWN_GRACE_PERIOD"), d.downGracePeriod),
-        num("MYCNET_HTTP_PORT", get.apply("HTTP_PORT"), d.httpPort, -1));
+        num("MYCNET_HTTP_PORT", get.apply("HTTP_PORT"), d.httpPort, -1),
+        dur("MYCNET_ORPHAN_GC_DELAY", get.apply("ORPHAN_GC_DELAY"), d.orphanGcDelay));
   }
 
   /** The names of the liveness settings as operator environment variables. */

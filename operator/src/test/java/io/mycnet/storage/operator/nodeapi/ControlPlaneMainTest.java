@@ -36,6 +36,8 @@ class ControlPlaneMainTest {
     assertThat(c.serverNames).contains("localhost", "127.0.0.1");
     assertThat(config("--heartbeat-interval=500ms").heartbeatInterval)
         .isEqualTo(Duration.ofMillis(500));
+    assertThat(c.orphanGcDelay).isZero();
+    assertThat(config("--orphan-gc-delay=3s").orphanGcDelay).isEqualTo(Duration.ofSeconds(3));
   }
 
   @Test
@@ -50,6 +52,8 @@ class ControlPlaneMainTest {
         .hasMessageContaining("shorter than --lease-ttl");
     assertThatThrownBy(() -> config("--etcd-prefix=mycnet/")).hasMessageContaining("--etcd-prefix");
     assertThatThrownBy(() -> config("--max-sessions=0")).hasMessageContaining("--max-sessions");
+    assertThatThrownBy(() -> config("--orphan-gc-delay=later"))
+        .hasMessageContaining("--orphan-gc-delay");
     assertThatThrownBy(
             () ->
                 ControlPlaneMain.Config.from(

@@ -65,7 +65,7 @@ public final class OperatorHarness implements AutoCloseable {
       List<String> etcdEndpoints,
       String prefix,
       io.mycnet.storage.operator.trust.TrustPolicy policy) {
-    this(etcdEndpoints, prefix, policy, null, new TestClock());
+    this(null, etcdEndpoints, prefix, policy, new TestClock(), Clock.systemUTC());
   }
 
   /**
@@ -79,13 +79,37 @@ public final class OperatorHarness implements AutoCloseable {
       io.mycnet.storage.operator.trust.TrustPolicy policy,
       MockApiServer sharedServer,
       TestClock trustClock) {
+    this(sharedServer, etcdEndpoints, prefix, policy, trustClock, Clock.systemUTC());
+  }
+
+  /**
+   * An operator on {@code sharedServer} (null: a server of its own, closed with it), whose orphan
+   * volume collector measures its delay on {@code collectorClock}: a second operator can follow a
+   * first one on the same API server and etcd, as after a restart.
+   */
+  public OperatorHarness(
+      MockApiServer sharedServer,
+      List<String> etcdEndpoints,
+      String prefix,
+      io.mycnet.storage.operator.trust.TrustPolicy policy,
+      Clock collectorClock) {
+    this(sharedServer, etcdEndpoints, prefix, policy, new TestClock(), collectorClock);
+  }
+
+  private OperatorHarness(
+      MockApiServer sharedServer,
+      List<String> etcdEndpoints,
+      String prefix,
+      io.mycnet.storage.operator.trust.TrustPolicy policy,
+      TestClock trustClock,
+      Clock collectorClock) {
     this.ownsServer = sharedServer == null;
     this.trustClock = trustClock;
     server =
-        sharedServer != null
-            ? sharedServer
-            : new MockApiServer(
-                StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
+        ownsServer
+            ? new MockApiServer(
+                StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class)
+            : sharedServer;
     client = server.newClient();
     etcd = Client.builder().endpoints(etcdEndpoints.toArray(String[]::new)).build();
     engine = new TrustEngine(policy, trustClock);
@@ -93,7 +117,12 @@ public final class OperatorHarness implements AutoCloseable {
     cp = new ControlPlane(etcd, settings, Clock.systemUTC(), engine, () -> true);
     runtime =
         new OperatorRuntime(
-            client, cp, settings, Clock.fixed(FIXED, java.time.ZoneOffset.UTC), null);
+            client,
+            cp,
+            settings,
+            Clock.fixed(FIXED, java.time.ZoneOffset.UTC),
+            null,
+            collectorClock);
   }
 
   public OperatorHarness start() {

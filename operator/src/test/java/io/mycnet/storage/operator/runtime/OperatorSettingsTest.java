@@ -48,6 +48,18 @@ class OperatorSettingsTest {
     assertThatThrownBy(
             () -> OperatorSettings.fromEnvironment(Map.of("MYCNET_RECONCILE_THREADS", "0")))
         .hasMessage("MYCNET_RECONCILE_THREADS: must be >= 1, was 0");
+    assertThatThrownBy(
+            () -> OperatorSettings.fromEnvironment(Map.of("MYCNET_ORPHAN_GC_DELAY", "500ms")))
+        .hasMessage("MYCNET_ORPHAN_GC_DELAY: must be at least 1s, was 500ms");
+  }
+
+  @Test
+  void theOrphanDelayDefaultsToFiveMinutesAndCanBeSet() {
+    assertThat(OperatorSettings.defaults().orphanGcDelay()).isEqualTo(Duration.ofMinutes(5));
+    assertThat(
+            OperatorSettings.fromEnvironment(Map.of("MYCNET_ORPHAN_GC_DELAY", "30s"))
+                .orphanGcDelay())
+        .isEqualTo(Duration.ofSeconds(30));
   }
 
   @Test
