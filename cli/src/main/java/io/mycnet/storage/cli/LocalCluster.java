@@ -244,6 +244,14 @@ final class LocalCluster {
     boolean encryption =
         Boolean.parseBoolean(
             p.getProperty("node." + n.id() + ".encryption", String.valueOf(n.encryption())));
+    // The data port is kept across restarts: peers learn an agent's data address from the
+    // assignments, which change only with the volume, so a moved port would look like a dead peer
+    // until the next epoch.
+    int dataPort;
+    synchronized (p) {
+      dataPort = port(p, "node." + n.id() + ".data.port");
+      state.save(p);
+    }
     String ready =
         processes.start(
             agentName(n.id()),
@@ -260,7 +268,7 @@ final class LocalCluster {
                 "--token-file=" + state.tokenFile(),
                 "--ca-file=" + state.caCert(),
                 "--listen=127.0.0.1:0",
-                "--data-listen=127.0.0.1:0",
+                "--data-listen=127.0.0.1:" + dataPort,
                 "--encryption-at-rest=" + encryption,
                 "--encryption-key-file=" + state.keyFile(n.id()),
                 "--reconnect-backoff-max=" + topology.reconnectBackoffMax().toMillis() + "ms",
