@@ -101,7 +101,7 @@ public final class ControlPlane implements AutoCloseable {
                 StoragePoolMapper.DEFAULT_REBUILDS_PER_NODE,
                 StoragePoolMapper.DEFAULT_REBUILDS_PER_POOL,
                 reconnectWindow(settings),
-                MASS_FAILURE_SHARE,
+                settings.massFailureShare(),
                 true),
             new PoolDirectoryRules(pools),
             clock);
@@ -133,12 +133,6 @@ public final class ControlPlane implements AutoCloseable {
           }
         };
   }
-
-  /**
-   * Silent nodes above this share of all nodes hold every DOWN decision (Ceph refuses to mark more
-   * than a quarter of its OSDs out by default).
-   */
-  public static final double MASS_FAILURE_SHARE = 0.3;
 
   /**
    * How long a control plane that starts acting gives agents to reconnect before a silent node's

@@ -28,6 +28,8 @@ import java.util.function.Function;
  * @param httpPort port of /metrics, /livez, /readyz; 0 picks a free one, -1 disables
  * @param orphanGcDelay how long a volume whose claim is gone (or a replica no volume names) must
  *     stay so before the garbage collector releases it; at least one second
+ * @param massFailureShare silent nodes above this share of all nodes hold every node DOWN decision
+ *     (a suspected partition, docs/replication.md); in (0, 1], 1 never holds for the share
  */
 public record OperatorSettings(
     List<String> etcdEndpoints,
@@ -51,7 +53,8 @@ public record OperatorSettings(
     Duration nodeLeaseTtl,
     Duration downGracePeriod,
     int httpPort,
-    Duration orphanGcDelay) {
+    Duration orphanGcDelay,
+    double massFailureShare) {
 
   /** The shortest orphan delay accepted: a claim must be seen absent over more than one pass. */
   public static final Duration MIN_ORPHAN_GC_DELAY = Duration.ofSeconds(1);
@@ -60,6 +63,10 @@ public record OperatorSettings(
     if (orphanGcDelay.compareTo(MIN_ORPHAN_GC_DELAY) < 0) {
       throw new BadSetting(
           "MYCNET_ORPHAN_GC_DELAY", "must be at least 1s, was " + orphanGcDelay.toMillis() + "ms");
+    }
+    if (!(massFailureShare > 0 && massFailureShare <= 1)) {
+      throw new BadSetting(
+          "MYCNET_MASS_FAILURE_SHARE", "must be above 0 and at most 1, was " + massFailureShare);
     }
   }
 
@@ -96,7 +103,8 @@ public record OperatorSettings(
         Duration.ofSeconds(15),
         Duration.ofMinutes(10),
         8080,
-        Duration.ofMinutes(5));
+        Duration.ofMinutes(5),
+        0.3);
   }
 
   /**
@@ -127,7 +135,8 @@ public record OperatorSettings(
         Duration.ofMinutes(10),
         Duration.ofMinutes(10),
         -1,
-        d.orphanGcDelay);
+        d.orphanGcDelay,
+        d.massFailureShare);
   }
 
   public OperatorSettings withHttpPort(int port) {
@@ -153,7 +162,8 @@ public record OperatorSettings(
         nodeLeaseTtl,
         downGracePeriod,
         port,
-        orphanGcDelay);
+        orphanGcDelay,
+        massFailureShare);
   }
 
   public OperatorSettings withReconcileThreads(int threads) {
@@ -179,7 +189,8 @@ public record OperatorSettings(
         nodeLeaseTtl,
         downGracePeriod,
         httpPort,
-        orphanGcDelay);
+        orphanGcDelay,
+        massFailureShare);
   }
 
   public OperatorSettings withOrphanGcDelay(Duration delay) {
@@ -205,7 +216,8 @@ public record OperatorSettings(
         nodeLeaseTtl,
         downGracePeriod,
         httpPort,
-        delay);
+        delay,
+        massFailureShare);
   }
 
   /**
@@ -214,7 +226,8 @@ public record OperatorSettings(
    * LEASE_NAME, LEASE_NAMESPACE, ETCD_LEADER_TTL, RECONCILE_THREADS, RETRY_MAX_ATTEMPTS,
    * RETRY_INITIAL_INTERVAL, RETRY_MULTIPLIER, RETRY_MAX_INTERVAL, RATE_LIMIT_PERIOD,
    * RATE_LIMIT_PER_PERIOD, RESYNC_INTERVAL, PENDING_RECHECK, REPLICATION_INTERVAL, NODE_LEASE_TTL,
-   * DOWN_GRACE_PERIOD, HTTP_PORT, ORPHAN_GC_DELAY. Durations as ISO-8601 or 500ms, 15s, 10m, 2h.
+   * DOWN_GRACE_PERIOD, HTTP_PORT, ORPHAN_GC_DELAY, MASS_FAILURE_SHARE. Durations as ISO-8601 or
+   * 500ms, 15s, 10m, 2h.
    *
    * @throws BadSetting naming the variable
    */
@@ -253,7 +266,8 @@ public record OperatorSettings(
         dur("MYCNET_NODE_LEASE_TTL", get.apply("NODE_LEASE_TTL"), d.nodeLeaseTtl),
         dur("MYCNET_DOWN_GRACE_PERIOD", get.apply("DOWN_GRACE_PERIOD"), d.downGracePeriod),
         num("MYCNET_HTTP_PORT", get.apply("HTTP_PORT"), d.httpPort, -1),
-        dur("MYCNET_ORPHAN_GC_DELAY", get.apply("ORPHAN_GC_DELAY"), d.orphanGcDelay));
+        dur("MYCNET_ORPHAN_GC_DELAY", get.apply("ORPHAN_GC_DELAY"), d.orphanGcDelay),
+        dbl("MYCNET_MASS_FAILURE_SHARE", get.apply("MASS_FAILURE_SHARE"), d.massFailureShare));
   }
 
   /** The names of the liveness settings as operator environment variables. */

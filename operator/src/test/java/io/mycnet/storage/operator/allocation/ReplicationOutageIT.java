@@ -93,6 +93,7 @@ class ReplicationOutageIT {
         before.manager.allocate(
             StorageRequest.of("o" + i, "ns", "default", GIB, StorageType.SERVICE).withReplicas(2));
       }
+      before.confirmCreates(); // as the agents would
       trust = java.util.Map.copyOf(before.trust);
     }
     List<Allocation> prior;
@@ -158,6 +159,7 @@ class ReplicationOutageIT {
         cp.manager.allocate(
             StorageRequest.of("m" + i, "ns", "default", GIB, StorageType.SERVICE).withReplicas(2));
       }
+      cp.confirmCreates();
       List<Allocation> prior = cp.manager.list();
       Set<String> region1 =
           Set.copyOf(
@@ -239,6 +241,8 @@ class ReplicationOutageIT {
       Allocation a =
           cp.manager.allocate(
               StorageRequest.of("p", "ns", "default", GIB, StorageType.SERVICE).withReplicas(3));
+      cp.confirmCreates();
+      a = cp.manager.get("p").orElseThrow();
       String primary = a.getPrimaryNodeId();
       silence(cp, Set.of(primary));
       List<String> moved = new ArrayList<>();
@@ -314,6 +318,8 @@ class ReplicationOutageIT {
       Allocation a =
           cp.manager.allocate(
               StorageRequest.of("w", "ns", "default", GIB, StorageType.SERVICE).withReplicas(2));
+      cp.confirmCreates();
+      a = cp.manager.get("w").orElseThrow();
       Set<String> holders =
           Set.copyOf(a.getReplicasList().stream().map(Replica::getNodeId).toList());
       silence(cp, holders);

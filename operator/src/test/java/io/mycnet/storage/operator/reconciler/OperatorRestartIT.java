@@ -100,8 +100,20 @@ class OperatorRestartIT {
         for (String[] c : claims) {
           kube.resource(claim(c[0], c[1], c[2])).create();
         }
+        // No agents run here: the test confirms each create as the node's agent would.
+        var creation =
+            new io.mycnet.storage.operator.allocation.ReplicaCreation(
+                store,
+                keys,
+                new io.mycnet.storage.operator.allocation.CommandQueue(store, keys),
+                null,
+                null,
+                p -> 1.0,
+                3,
+                Clock.systemUTC());
+        Runnable agentsConfirm = () -> confirmCreates(store, keys, creation);
         for (String[] c : claims) {
-          awaitBound(kube, c[0]);
+          awaitBound(kube, c[0], agentsConfirm);
         }
         trustBefore = get(port1, "/trust").body();
         before = allocations(store, keys);
@@ -312,11 +324,36 @@ class OperatorRestartIT {
     return c == null || c.getStatus() == null ? null : c.getStatus().getPhase();
   }
 
-  private static void awaitBound(KubernetesClient kube, String name) {
+  private static void awaitBound(KubernetesClient kube, String name, Runnable agentsConfirm) {
     await()
         .atMost(Duration.ofSeconds(60))
         .pollInterval(Duration.ofMillis(200))
-        .until(() -> phase(kube, name) == ClaimPhase.Bound);
+        .until(
+            () -> {
+              agentsConfirm.run();
+              return phase(kube, name) == ClaimPhase.Bound;
+            });
+  }
+
+  /** Answers every queued CreateReplica with success, as a node's agent does once it created it. */
+  private static void confirmCreates(
+      EtcdStore store, EtcdKeys keys, io.mycnet.storage.operator.allocation.ReplicaCreation c) {
+    var queue = new io.mycnet.storage.operator.allocation.CommandQueue(store, keys);
+    for (Versioned<NodeRecord> n : store.list(keys.nodes(), NodeRecord.parser())) {
+      String node = n.value().getNodeId();
+      for (var cmd : queue.pending(node)) {
+        if (cmd.hasCreateReplica()) {
+          c.onResult(
+              node,
+              io.mycnet.storage.api.v1.CommandResult.newBuilder()
+                  .setCommandId(cmd.getCommandId())
+                  .setOk(true)
+                  .setMessage("created")
+                  .build());
+          queue.ack(node, cmd.getCommandId());
+        }
+      }
+    }
   }
 
   private static Map<String, Versioned<Allocation>> allocations(EtcdStore store, EtcdKeys keys) {

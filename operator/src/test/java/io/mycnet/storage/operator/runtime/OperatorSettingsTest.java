@@ -63,6 +63,21 @@ class OperatorSettingsTest {
   }
 
   @Test
+  void theMassFailureShareDefaultsToThirtyPercentAndMustBeAShare() {
+    assertThat(OperatorSettings.defaults().massFailureShare()).isEqualTo(0.3);
+    assertThat(
+            OperatorSettings.fromEnvironment(Map.of("MYCNET_MASS_FAILURE_SHARE", "0.5"))
+                .massFailureShare())
+        .isEqualTo(0.5);
+    assertThatThrownBy(
+            () -> OperatorSettings.fromEnvironment(Map.of("MYCNET_MASS_FAILURE_SHARE", "1.5")))
+        .hasMessage("MYCNET_MASS_FAILURE_SHARE: must be above 0 and at most 1, was 1.5");
+    assertThatThrownBy(
+            () -> OperatorSettings.fromEnvironment(Map.of("MYCNET_MASS_FAILURE_SHARE", "0")))
+        .hasMessageStartingWith("MYCNET_MASS_FAILURE_SHARE: must be above 0");
+  }
+
+  @Test
   void theDefaultTimingsHoldTogether() {
     OperatorSettings s = OperatorSettings.defaults();
     s.checkLiveness(
