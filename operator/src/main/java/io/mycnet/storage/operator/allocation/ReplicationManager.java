@@ -184,7 +184,8 @@ public final class ReplicationManager {
       List<String> replicasTakenBack,
       List<String> volumesRecovered,
       List<String> volumesLost,
-      String hold) {}
+      String hold,
+      List<String> respreads) {}
 
   private final EtcdStore store;
   private final EtcdKeys keys;
@@ -416,6 +417,20 @@ public final class ReplicationManager {
       }
     }
     updateRepairNotes(byKey.values(), notes, held, hold);
+    // Low priority: only in a calm pass, one volume at a time.
+    List<String> respreads = new ArrayList<>();
+    if (hold == null && work.isEmpty() && perPool.isEmpty()) {
+      for (Versioned<Allocation> v : byKey.values()) {
+        if (v == null || !v.exists()) {
+          continue;
+        }
+        String r = respread(v, nodes, live, perNode, perPool);
+        if (r != null) {
+          respreads.add(v.value().getVolumeId() + ": " + r);
+          break;
+        }
+      }
+    }
     if (!started.isEmpty()
         || !markedDown.isEmpty()
         || !moved.isEmpty()
@@ -432,7 +447,16 @@ public final class ReplicationManager {
           deferred.size());
     }
     return new Pass(
-        markedDown, started, deferred, unplaceable, moved, takenBack, recovered, lost, hold);
+        markedDown,
+        started,
+        deferred,
+        unplaceable,
+        moved,
+        takenBack,
+        recovered,
+        lost,
+        hold,
+        respreads);
   }
 
   private void volumeLost(Allocation a) {
@@ -885,6 +909,151 @@ public final class ReplicationManager {
         return;
       }
     }
+  }
+
+  /**
+   * Moves one replica of a fully healthy volume whose replicas share a top-level domain (a region)
+   * to a domain it does not use, when the placement now finds an eligible node there (the domain
+   * regained eligible nodes, or an earlier placement had no better choice): the replica becomes
+   * STALE ("re-spread") and a replacement is rebuilt in the new domain, retired by the rebuild's
+   * completion as any unwanted replica. Only for the spread-seeking strategies, within the rebuild
+   * limits. Returns what it started, or null.
+   */
+  private String respread(
+      Versioned<Allocation> v,
+      Map<String, NodeRecord> nodes,
+      Set<String> live,
+      Map<String, Integer> perNode,
+      Map<String, Integer> perPool) {
+    Allocation a = v.value();
+    if (a.getStrategy() != io.mycnet.storage.api.v1.ReplicationStrategy.REPLICATION_STRATEGY_HIERARCHY_AWARE
+        && a.getStrategy()
+            != io.mycnet.storage.api.v1.ReplicationStrategy
+                .REPLICATION_STRATEGY_GEOGRAPHIC_DISTRIBUTION) {
+      return null;
+    }
+    if (a.getState() != VolumeState.VOLUME_STATE_BOUND
+        || a.getReplicasList().stream()
+            .anyMatch(
+                r ->
+                    r.getState() != ReplicaState.REPLICA_STATE_HEALTHY
+                        || !live.contains(r.getNodeId())
+                        || !nodes.containsKey(r.getNodeId()))) {
+      return null;
+    }
+    Map<String, List<Replica>> byDomain = new TreeMap<>();
+    for (Replica r : a.getReplicasList()) {
+      byDomain
+          .computeIfAbsent(topDomain(nodes.get(r.getNodeId())), k -> new ArrayList<>())
+          .add(r);
+    }
+    if (byDomain.size() >= a.getReplicasCount()) {
+      return null;
+    }
+    // Keep one replica per domain (the primary where it is, else the most trusted); the others
+    // are candidates to move.
+    List<String> keep = new ArrayList<>();
+    List<Replica> movable = new ArrayList<>();
+    for (List<Replica> inDomain : byDomain.values()) {
+      Replica stay =
+          inDomain.stream()
+              .max(
+                  Comparator.comparing((Replica r) -> r.getNodeId().equals(a.getPrimaryNodeId()))
+                      .thenComparingDouble(r -> trust.trustOf(r.getNodeId()).score()))
+              .orElseThrow();
+      keep.add(stay.getNodeId());
+      inDomain.stream().filter(r -> r != stay).forEach(movable::add);
+    }
+    Set<String> excluded = new HashSet<>();
+    movable.forEach(r -> excluded.add(r.getNodeId()));
+    double overcommit = overcommitOfPool.applyAsDouble(a.getPool());
+    ReplicaPlacer.Outcome outcome =
+        placer.place(
+            new ReplicaPlacer.Query(
+                a.getVolumeId(),
+                a.getSizeBytes(),
+                ProtoMapping.fromProto(a.getClassification()),
+                keep.size() + 1,
+                ProtoMapping.fromProto(a.getStrategy()),
+                a.getPool(),
+                overcommit,
+                a.getGeographicDistribution(),
+                keep,
+                excluded),
+            cluster.nodes());
+    if (!outcome.placed()) {
+      return null;
+    }
+    String target = outcome.nodeIds().get(0);
+    NodeRecord targetRecord = nodes.get(target);
+    if (targetRecord == null || byDomain.containsKey(topDomain(targetRecord))) {
+      return null; // no domain the volume does not use has an eligible node
+    }
+    int perNodeLimit = pools.maxRebuildsPerNode(a.getPool());
+    Replica source = source(a, perNode, perNodeLimit);
+    if (source == null
+        || perNode.getOrDefault(target, 0) >= perNodeLimit
+        || perPool.getOrDefault(a.getPool(), 0) >= pools.maxRebuildsPerPool(a.getPool())) {
+      return null; // waits for a pass with free rebuild slots
+    }
+    Replica victim =
+        movable.stream()
+            .min(
+                Comparator.comparing((Replica r) -> r.getNodeId().equals(a.getPrimaryNodeId()))
+                    .thenComparingDouble(r -> trust.trustOf(r.getNodeId()).score()))
+            .orElseThrow();
+    Versioned<NodeUsage> usage = store.get(keys.nodeUsage(target), NodeUsage.parser());
+    long reserved = usage.exists() ? usage.value().getReservedBytes() : 0;
+    if (reserved + a.getSizeBytes() > (long) (targetRecord.getCapacityBytes() * overcommit)) {
+      return null;
+    }
+    long epoch = a.getEpoch() + 1;
+    Allocation.Builder next = a.toBuilder().setEpoch(epoch).setUpdatedAtUnixMs(clock.millis());
+    int vi = a.getReplicasList().indexOf(victim);
+    next.setReplicas(
+        vi,
+        victim.toBuilder()
+            .setState(ReplicaState.REPLICA_STATE_STALE)
+            .setCurrentWhenUnwanted(true)
+            .setUnwantedReason("re-spread to " + topDomain(targetRecord)));
+    if (victim.getNodeId().equals(a.getPrimaryNodeId())) {
+      next.setPrimaryNodeId(source.getNodeId());
+    }
+    next.addReplicas(
+        Replica.newBuilder()
+            .setNodeId(target)
+            .setState(ReplicaState.REPLICA_STATE_REBUILDING)
+            .setEpoch(epoch)
+            .setTopologyPath(targetRecord.getTopologyPath())
+            .setSourceNodeId(source.getNodeId()));
+    Allocation updated = next.setState(volumeState(next.build())).build();
+    EtcdStore.Txn txn =
+        store
+            .txn()
+            .requireUnchanged(v)
+            .requireUnchanged(usage)
+            .put(v.key(), updated)
+            .put(
+                keys.nodeUsage(target),
+                TrustAwareStorageManager.addUsage(target, usage.value(), a.getSizeBytes(), 1));
+    queue.batch().add(target, rebuildCommand(updated, target, source, nodes)).stage(txn);
+    if (!txn.commit()) {
+      return null;
+    }
+    perNode.merge(target, 1, Integer::sum);
+    perNode.merge(source.getNodeId(), 1, Integer::sum);
+    perPool.merge(a.getPool(), 1, Integer::sum);
+    String what =
+        "re-spread: "
+            + victim.getNodeId()
+            + "'s replica moves to "
+            + target
+            + " in "
+            + topDomain(targetRecord)
+            + ", a domain the volume did not use, copied from "
+            + source.getNodeId();
+    LOG.info("{}: {}", a.getVolumeId(), what);
+    return what;
   }
 
   /** What a volume whose repair cannot start says about it, with what would help. */

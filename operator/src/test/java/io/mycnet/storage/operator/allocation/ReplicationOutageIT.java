@@ -355,4 +355,53 @@ class ReplicationOutageIT {
       assertThat(done.getPrimaryNodeId()).isEqualTo(a.getPrimaryNodeId());
     }
   }
+
+  @Test
+  void aVolumeCrowdedIntoOneRegionIsReSpreadOnceAnotherRegionIsEligibleAgain() {
+    try (ControlPlaneFixture cp = new ControlPlaneFixture(ETCD.endpoints(), "/respread")) {
+      cp.registerNodes(2, 2, 1, 1, 100, TrustTier.CRITICAL, 0.95); // 2 regions x 2 zones
+      List<String> r1 =
+          cp.registry.list().stream()
+              .filter(n -> n.getTopologyPath().startsWith("region=r1/"))
+              .map(n -> n.getNodeId())
+              .toList();
+      r1.forEach(id -> cp.trust.put(id, new NodeTrustSource.NodeTrust(TrustTier.NONE, 0.0)));
+      cp.cluster.invalidate();
+      cp.namespace("ns", 0, 0);
+      heartbeatAllBut(cp, Set.of());
+      cp.manager.allocate(
+          StorageRequest.of("s", "ns", "default", GIB, StorageType.SERVICE).withReplicas(2));
+      cp.confirmCreates();
+      Allocation crowded = cp.manager.get("s").orElseThrow();
+      assertThat(crowded.getReplicasList())
+          .allSatisfy(r -> assertThat(r.getTopologyPath()).startsWith("region=r0/"));
+      assertThat(cp.replication.reconcile().respreads()).isEmpty(); // nowhere better yet
+
+      // Region r1 earns its trust back: one replica moves there, the other stays.
+      r1.forEach(id -> cp.trust.put(id, new NodeTrustSource.NodeTrust(TrustTier.CRITICAL, 0.95)));
+      heartbeatAllBut(cp, Set.of());
+      ReplicationManager.Pass p = cp.replication.reconcile();
+      assertThat(p.respreads()).hasSize(1);
+      Allocation moving = cp.manager.get("s").orElseThrow();
+      assertThat(moving.getReplicasList())
+          .anySatisfy(
+              r -> {
+                assertThat(r.getState()).isEqualTo(ReplicaState.REPLICA_STATE_STALE);
+                assertThat(r.getUnwantedReason()).startsWith("re-spread to region=r1");
+              })
+          .anySatisfy(
+              r -> {
+                assertThat(r.getState()).isEqualTo(ReplicaState.REPLICA_STATE_REBUILDING);
+                assertThat(r.getTopologyPath()).startsWith("region=r1/");
+              });
+      assertThat(moving.getPrimaryNodeId()).isEqualTo(crowded.getPrimaryNodeId());
+      assertThat(cp.replication.reconcile().respreads()).isEmpty(); // one move at a time
+      assertThat(completeRebuilds(cp)).isEqualTo(1);
+      Allocation spread = cp.manager.get("s").orElseThrow();
+      assertThat(spread.getState()).isEqualTo(VolumeState.VOLUME_STATE_BOUND);
+      assertThat(spread.getReplicasList().stream().map(r -> r.getTopologyPath().substring(0, 9)))
+          .containsExactlyInAnyOrder("region=r0", "region=r1");
+      assertThat(cp.replication.reconcile().respreads()).isEmpty();
+    }
+  }
 }
