@@ -926,7 +926,8 @@ public final class ReplicationManager {
       Map<String, Integer> perNode,
       Map<String, Integer> perPool) {
     Allocation a = v.value();
-    if (a.getStrategy() != io.mycnet.storage.api.v1.ReplicationStrategy.REPLICATION_STRATEGY_HIERARCHY_AWARE
+    if (a.getStrategy()
+            != io.mycnet.storage.api.v1.ReplicationStrategy.REPLICATION_STRATEGY_HIERARCHY_AWARE
         && a.getStrategy()
             != io.mycnet.storage.api.v1.ReplicationStrategy
                 .REPLICATION_STRATEGY_GEOGRAPHIC_DISTRIBUTION) {
@@ -943,9 +944,7 @@ public final class ReplicationManager {
     }
     Map<String, List<Replica>> byDomain = new TreeMap<>();
     for (Replica r : a.getReplicasList()) {
-      byDomain
-          .computeIfAbsent(topDomain(nodes.get(r.getNodeId())), k -> new ArrayList<>())
-          .add(r);
+      byDomain.computeIfAbsent(topDomain(nodes.get(r.getNodeId())), k -> new ArrayList<>()).add(r);
     }
     if (byDomain.size() >= a.getReplicasCount()) {
       return null;
