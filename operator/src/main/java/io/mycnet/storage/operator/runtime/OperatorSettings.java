@@ -267,7 +267,7 @@ public record OperatorSettings(
         dur("MYCNET_DOWN_GRACE_PERIOD", get.apply("DOWN_GRACE_PERIOD"), d.downGracePeriod),
         num("MYCNET_HTTP_PORT", get.apply("HTTP_PORT"), d.httpPort, -1),
         dur("MYCNET_ORPHAN_GC_DELAY", get.apply("ORPHAN_GC_DELAY"), d.orphanGcDelay),
-        dbl("MYCNET_MASS_FAILURE_SHARE", get.apply("MASS_FAILURE_SHARE"), d.massFailureShare));
+        share("MYCNET_MASS_FAILURE_SHARE", get.apply("MASS_FAILURE_SHARE"), d.massFailureShare));
   }
 
   /** The names of the liveness settings as operator environment variables. */
@@ -353,15 +353,28 @@ public record OperatorSettings(
   }
 
   private static double dbl(String name, String v, double dflt) {
+    double n = number(name, v, dflt);
+    if (!(n >= 1.0)) {
+      throw new BadSetting(name, "must be >= 1.0, was " + n);
+    }
+    return n;
+  }
+
+  /** A share in (0, 1]. */
+  private static double share(String name, String v, double dflt) {
+    double n = number(name, v, dflt);
+    if (!(n > 0 && n <= 1)) {
+      throw new BadSetting(name, "must be above 0 and at most 1, was " + n);
+    }
+    return n;
+  }
+
+  private static double number(String name, String v, double dflt) {
     if (v == null || v.isBlank()) {
       return dflt;
     }
     try {
-      double n = Double.parseDouble(v.trim());
-      if (!(n >= 1.0)) {
-        throw new BadSetting(name, "must be >= 1.0, was " + n);
-      }
-      return n;
+      return Double.parseDouble(v.trim());
     } catch (NumberFormatException e) {
       throw new BadSetting(name, "must be a number, was '" + v + "'");
     }
