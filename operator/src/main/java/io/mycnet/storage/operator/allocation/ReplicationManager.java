@@ -1018,30 +1018,9 @@ public final class ReplicationManager {
     if (victim.getNodeId().equals(a.getPrimaryNodeId())) {
       next.setPrimaryNodeId(source.getNodeId());
     }
-    next.addReplicas(
-        Replica.newBuilder()
-            .setNodeId(target)
-            .setState(ReplicaState.REPLICA_STATE_REBUILDING)
-            .setEpoch(epoch)
-            .setTopologyPath(targetRecord.getTopologyPath())
-            .setSourceNodeId(source.getNodeId()));
-    Allocation updated = next.setState(volumeState(next.build())).build();
-    EtcdStore.Txn txn =
-        store
-            .txn()
-            .requireUnchanged(v)
-            .requireUnchanged(usage)
-            .put(v.key(), updated)
-            .put(
-                keys.nodeUsage(target),
-                TrustAwareStorageManager.addUsage(target, usage.value(), a.getSizeBytes(), 1));
-    queue.batch().add(target, rebuildCommand(updated, target, source, nodes)).stage(txn);
-    if (!txn.commit()) {
+    if (!commitCopy(v, next, targetRecord, source, usage, nodes, perNode, perPool)) {
       return null;
     }
-    perNode.merge(target, 1, Integer::sum);
-    perNode.merge(source.getNodeId(), 1, Integer::sum);
-    perPool.merge(a.getPool(), 1, Integer::sum);
     String what =
         "re-spread: "
             + victim.getNodeId()
@@ -1209,6 +1188,50 @@ public final class ReplicationManager {
         .build();
   }
 
+  /**
+   * Adds a REBUILDING replica on {@code target} copied from {@code source} to {@code next} (the
+   * volume at its new epoch), reserves its bytes on the target and queues the rebuild, in one
+   * transaction guarded by the volume and the target's usage. Counts it against the throttle.
+   *
+   * @return false when the volume or the usage changed meanwhile (nothing written)
+   */
+  private boolean commitCopy(
+      Versioned<Allocation> current,
+      Allocation.Builder next,
+      NodeRecord target,
+      Replica source,
+      Versioned<NodeUsage> usage,
+      Map<String, NodeRecord> nodes,
+      Map<String, Integer> perNode,
+      Map<String, Integer> perPool) {
+    String id = target.getNodeId();
+    next.addReplicas(
+        Replica.newBuilder()
+            .setNodeId(id)
+            .setState(ReplicaState.REPLICA_STATE_REBUILDING)
+            .setEpoch(next.getEpoch())
+            .setTopologyPath(target.getTopologyPath())
+            .setSourceNodeId(source.getNodeId()));
+    Allocation updated = next.setState(volumeState(next.build())).build();
+    EtcdStore.Txn txn =
+        store
+            .txn()
+            .requireUnchanged(current)
+            .requireUnchanged(usage)
+            .put(current.key(), updated)
+            .put(
+                keys.nodeUsage(id),
+                TrustAwareStorageManager.addUsage(id, usage.value(), updated.getSizeBytes(), 1));
+    queue.batch().add(id, rebuildCommand(updated, id, source, nodes)).stage(txn);
+    if (!txn.commit()) {
+      return false;
+    }
+    perNode.merge(id, 1, Integer::sum);
+    perNode.merge(source.getNodeId(), 1, Integer::sum);
+    perPool.merge(updated.getPool(), 1, Integer::sum);
+    return true;
+  }
+
   private String startRebuild(
       Versioned<Allocation> current,
       Allocation a,
@@ -1272,30 +1295,9 @@ public final class ReplicationManager {
     }
     long epoch = a.getEpoch() + 1;
     Allocation.Builder next = a.toBuilder().setEpoch(epoch).setUpdatedAtUnixMs(clock.millis());
-    next.addReplicas(
-        Replica.newBuilder()
-            .setNodeId(target)
-            .setState(ReplicaState.REPLICA_STATE_REBUILDING)
-            .setEpoch(epoch)
-            .setTopologyPath(targetRecord.getTopologyPath())
-            .setSourceNodeId(source.getNodeId()));
-    Allocation updated = next.setState(volumeState(next.build())).build();
-    EtcdStore.Txn txn =
-        store
-            .txn()
-            .requireUnchanged(current)
-            .requireUnchanged(usage)
-            .put(current.key(), updated)
-            .put(
-                keys.nodeUsage(target),
-                TrustAwareStorageManager.addUsage(target, usage.value(), a.getSizeBytes(), 1));
-    queue.batch().add(target, rebuildCommand(updated, target, source, nodes)).stage(txn);
-    if (!txn.commit()) {
+    if (!commitCopy(current, next, targetRecord, source, usage, nodes, perNode, perPool)) {
       return "deferred: the volume changed meanwhile";
     }
-    perNode.merge(target, 1, Integer::sum);
-    perNode.merge(source.getNodeId(), 1, Integer::sum);
-    perPool.merge(a.getPool(), 1, Integer::sum);
     return "started rebuild of "
         + lost.getNodeId()
         + "'s replica on "
