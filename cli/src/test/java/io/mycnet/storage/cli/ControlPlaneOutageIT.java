@@ -137,6 +137,9 @@ class ControlPlaneOutageIT {
     LocalProcesses.sleep(22_000);
     assertThat(everyNodeLive()).isFalse();
     cluster.up(Path.of(state.properties().getProperty("topology")), ROOT.resolve("samples"), UP);
+    // The new control plane serves its API on a new port.
+    client.close();
+    client = new LocalClient(state);
     await().atMost(Duration.ofSeconds(30)).until(ControlPlaneOutageIT::everyNodeLive);
     // Past the new leader's reconnect window and grace period: still nothing moved.
     assertNothingMoved(before, Duration.ofSeconds(35));
