@@ -134,7 +134,7 @@ public final class LocalState {
     return p;
   }
 
-  public void save(Properties p) {
+  public synchronized void save(Properties p) {
     Path f = root.resolve("local.properties");
     Path tmp = root.resolve("local.properties.tmp");
     try (Writer w = Files.newBufferedWriter(tmp)) {

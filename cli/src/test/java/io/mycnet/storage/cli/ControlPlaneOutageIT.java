@@ -168,9 +168,14 @@ class ControlPlaneOutageIT {
       assertThat(client.replication().getHeldNodesList()).containsExactlyInAnyOrderElementsOf(eu);
       whileHeld(eu, before);
     } finally {
+      // The region comes back as a region does: its nodes together.
+      List<java.util.concurrent.CompletableFuture<Void>> back = new java.util.ArrayList<>();
       for (String n : eu) {
-        cluster.restartAgent(n, null, UP);
+        back.add(
+            java.util.concurrent.CompletableFuture.runAsync(
+                () -> cluster.restartAgent(n, null, UP)));
       }
+      back.forEach(java.util.concurrent.CompletableFuture::join);
     }
     await().atMost(Duration.ofSeconds(30)).until(ControlPlaneOutageIT::everyNodeLive);
     await()
@@ -209,16 +214,20 @@ class ControlPlaneOutageIT {
     assertNothingMoved(before, Duration.ofSeconds(5));
   }
 
-  /** Starts whatever an earlier test left stopped. */
-  static void ensureAllUp() {
+  /** Starts whatever an earlier test left stopped, and waits until {@code volumeId} is BOUND. */
+  static void ensureAllUp(String volumeId) {
     cluster.up(Path.of(state.properties().getProperty("topology")), ROOT.resolve("samples"), UP);
     await().atMost(Duration.ofSeconds(30)).until(ControlPlaneOutageIT::everyNodeLive);
+    await()
+        .atMost(Duration.ofSeconds(120))
+        .pollInterval(Duration.ofSeconds(1))
+        .until(() -> volume(volumeId).getState() == VolumeState.VOLUME_STATE_BOUND);
   }
 
   @Test
   @Order(3)
   void aLostPrimaryWithoutASpareNodeMovesToItsPeerAndComesBackByCatchUp() {
-    ensureAllUp();
+    ensureAllUp("mycnet-demo.analytics-events");
     // analytics-events: 2 replicas in the edge pool, which has exactly two nodes.
     Allocation v = volume("mycnet-demo.analytics-events");
     assertThat(v.getReplicasCount()).isEqualTo(2);
@@ -252,7 +261,7 @@ class ControlPlaneOutageIT {
   @Test
   @Order(4)
   void aLostPrimaryWithASpareNodeMovesToItsPeerAndIsRebuiltElsewhere() {
-    ensureAllUp();
+    ensureAllUp("mycnet-demo.payments-ledger");
     Allocation v = volume("mycnet-demo.payments-ledger");
     String primary = v.getPrimaryNodeId();
     long gap = killPrimaryAndMeasureWriteGap(v);
