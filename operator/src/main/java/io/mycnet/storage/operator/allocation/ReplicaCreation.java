@@ -10,7 +10,6 @@ import io.mycnet.storage.api.v1.NodeUsage;
 import io.mycnet.storage.api.v1.RebuildReplica;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaState;
-import io.mycnet.storage.operator.wire.ProtoMapping;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -506,19 +505,7 @@ public final class ReplicaCreation {
     double overcommit = overcommitOfPool.applyAsDouble(a.getPool());
     List<NodeSnapshot> nodes = cluster.nodes();
     ReplicaPlacer.Outcome outcome =
-        placer.place(
-            new ReplicaPlacer.Query(
-                a.getVolumeId(),
-                a.getSizeBytes(),
-                ProtoMapping.fromProto(a.getClassification()),
-                keep.size() + 1,
-                ProtoMapping.fromProto(a.getStrategy()),
-                a.getPool(),
-                overcommit,
-                a.getGeographicDistribution(),
-                keep,
-                excluded),
-            nodes);
+        placer.place(ReplicaPlacer.Query.oneMore(a, overcommit, keep, excluded), nodes);
     if (!outcome.placed()) {
       return "no other node for it: " + outcome.explanation();
     }

@@ -29,7 +29,30 @@ public interface ReplicaPlacer {
       double overcommitRatio,
       boolean geographicDistribution,
       List<String> keepNodeIds,
-      Set<String> excludedNodeIds) {}
+      Set<String> excludedNodeIds) {
+
+    /**
+     * One more replica for the existing volume {@code a}: keeping {@code keep} where they are,
+     * never on {@code excluded} (a rebuild's replacement, a re-placed create, a re-spread target).
+     */
+    static Query oneMore(
+        io.mycnet.storage.api.v1.Allocation a,
+        double overcommitRatio,
+        List<String> keep,
+        Set<String> excluded) {
+      return new Query(
+          a.getVolumeId(),
+          a.getSizeBytes(),
+          io.mycnet.storage.operator.wire.ProtoMapping.fromProto(a.getClassification()),
+          keep.size() + 1,
+          io.mycnet.storage.operator.wire.ProtoMapping.fromProto(a.getStrategy()),
+          a.getPool(),
+          overcommitRatio,
+          a.getGeographicDistribution(),
+          keep,
+          excluded);
+    }
+  }
 
   /**
    * The answer: the chosen new node ids (primary first when nothing is kept), or none with an

@@ -967,19 +967,7 @@ public final class ReplicationManager {
     movable.forEach(r -> excluded.add(r.getNodeId()));
     double overcommit = overcommitOfPool.applyAsDouble(a.getPool());
     ReplicaPlacer.Outcome outcome =
-        placer.place(
-            new ReplicaPlacer.Query(
-                a.getVolumeId(),
-                a.getSizeBytes(),
-                ProtoMapping.fromProto(a.getClassification()),
-                keep.size() + 1,
-                ProtoMapping.fromProto(a.getStrategy()),
-                a.getPool(),
-                overcommit,
-                a.getGeographicDistribution(),
-                keep,
-                excluded),
-            cluster.nodes());
+        placer.place(ReplicaPlacer.Query.oneMore(a, overcommit, keep, excluded), cluster.nodes());
     if (!outcome.placed()) {
       return null;
     }
@@ -1265,19 +1253,7 @@ public final class ReplicationManager {
     excluded.removeAll(keep); // kept replicas stay where they are and shape the spread
     double overcommit = overcommitOfPool.applyAsDouble(a.getPool());
     ReplicaPlacer.Outcome outcome =
-        placer.place(
-            new ReplicaPlacer.Query(
-                a.getVolumeId(),
-                a.getSizeBytes(),
-                ProtoMapping.fromProto(a.getClassification()),
-                keep.size() + 1,
-                ProtoMapping.fromProto(a.getStrategy()),
-                a.getPool(),
-                overcommit,
-                a.getGeographicDistribution(),
-                keep,
-                excluded),
-            cluster.nodes());
+        placer.place(ReplicaPlacer.Query.oneMore(a, overcommit, keep, excluded), cluster.nodes());
     if (!outcome.placed()) {
       return "no replacement node: " + outcome.explanation();
     }
