@@ -207,7 +207,19 @@ class ReplicationOutageIT {
       }
 
       // One node alone: normal re-replication.
-      String one = region1.iterator().next();
+      // A node of that region that holds a replica (not every node does).
+      String one =
+          region1.stream()
+              .filter(
+                  n ->
+                      prior.stream()
+                          .anyMatch(
+                              a ->
+                                  a.getReplicasList().stream()
+                                      .anyMatch(r -> r.getNodeId().equals(n))))
+              .sorted()
+              .findFirst()
+              .orElseThrow();
       long onVictim =
           prior.stream()
               .filter(a -> a.getReplicasList().stream().anyMatch(r -> r.getNodeId().equals(one)))
