@@ -102,7 +102,9 @@ public final class LocalControlPlane implements Callable<Integer> {
                 "MYCNET_ORPHAN_GC_DELAY",
                 System.getenv().getOrDefault("MYCNET_ORPHAN_GC_DELAY", "30s"),
                 "MYCNET_HTTP_PORT",
-                "0"));
+                "0",
+                "MYCNET_HTTP_ADDRESS",
+                "127.0.0.1"));
     TrustEngine trust =
         new TrustEngine(io.mycnet.storage.operator.trust.TrustPolicy.defaults(), clock);
     ControlPlane cp = new ControlPlane(etcdClient, settings, clock, trust, () -> true);

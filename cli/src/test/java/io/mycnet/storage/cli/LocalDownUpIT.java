@@ -152,6 +152,18 @@ class LocalDownUpIT {
                 "--timeout=300s"),
             900);
     assertThat(up.code).as(up.output).isZero();
+    // Local mode is reachable from this host only: every socket any of its processes listens on
+    // (etcd, the API server, the control plane's gRPC and HTTP ports, every agent's) is loopback.
+    List<Long> upPids = processesOf(state);
+    assertThat(upPids).hasSizeGreaterThanOrEqualTo(2 + topology.nodes().size());
+    for (long pid : upPids) {
+      List<java.net.InetSocketAddress> listening = ListeningSockets.of(pid);
+      assertThat(listening)
+          .as("listening sockets of " + LocalProcesses.commandLine(ProcessHandle.of(pid).get()))
+          .isNotEmpty()
+          .allSatisfy(
+              a -> assertThat(a.getAddress().isLoopbackAddress()).as(a.toString()).isTrue());
+    }
 
     Map<String, String> before;
     Map<String, byte[]> written = new HashMap<>();

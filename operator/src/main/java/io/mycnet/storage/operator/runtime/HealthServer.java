@@ -7,6 +7,7 @@ import io.mycnet.storage.operator.trust.TrustAssessment;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
@@ -20,7 +21,10 @@ import java.util.function.Supplier;
  * server. A probe answers 200 with "ok" or 503 with the failing checks, one per line. {@code
  * /trust} lists every node's trust ({@code node<TAB>score<TAB>tier} lines) and {@code /trust/NODE}
  * answers one node's explanation (404 for a node without a record): what {@code mycnet status} and
- * {@code mycnet node explain} show.
+ * {@code mycnet node explain} show. Because trust explanations name each node's failing gates
+ * (which node lacks encryption), {@code /trust} is only ever served on a loopback address: on the
+ * probes' port when that binds loopback (local mode), else on a listener of its own ({@link
+ * #trustOnly}) that a cluster reaches only through {@code kubectl port-forward}.
  */
 final class HealthServer implements AutoCloseable {
   private final HttpServer server;
@@ -30,13 +34,33 @@ final class HealthServer implements AutoCloseable {
    * @param ready checks for /readyz, same shape
    */
   HealthServer(
-      int port,
+      InetSocketAddress bind,
       PrometheusMeterRegistry metrics,
       Map<String, Supplier<String>> live,
       Map<String, Supplier<String>> ready,
       TrustEngine trust)
       throws IOException {
-    server = HttpServer.create(new InetSocketAddress(port), 0);
+    this(bind);
+    server.createContext(
+        "/metrics",
+        ex -> respond(ex, 200, metrics.scrape(), "text/plain; version=0.0.4; charset=utf-8"));
+    server.createContext("/livez", ex -> probe(ex, live));
+    server.createContext("/readyz", ex -> probe(ex, ready));
+    if (trust != null) {
+      serveTrust(trust);
+    }
+  }
+
+  /** A listener that serves only {@code /trust}, on a loopback address. */
+  static HealthServer trustOnly(int port, TrustEngine trust) throws IOException {
+    HealthServer s =
+        new HealthServer(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+    s.serveTrust(trust);
+    return s;
+  }
+
+  private HealthServer(InetSocketAddress bind) throws IOException {
+    server = HttpServer.create(bind, 0);
     server.setExecutor(
         Executors.newFixedThreadPool(
             2,
@@ -45,11 +69,9 @@ final class HealthServer implements AutoCloseable {
               t.setDaemon(true);
               return t;
             }));
-    server.createContext(
-        "/metrics",
-        ex -> respond(ex, 200, metrics.scrape(), "text/plain; version=0.0.4; charset=utf-8"));
-    server.createContext("/livez", ex -> probe(ex, live));
-    server.createContext("/readyz", ex -> probe(ex, ready));
+  }
+
+  private void serveTrust(TrustEngine trust) {
     server.createContext("/trust", ex -> trust(ex, trust));
   }
 
@@ -79,6 +101,10 @@ final class HealthServer implements AutoCloseable {
 
   int port() {
     return server.getAddress().getPort();
+  }
+
+  InetSocketAddress address() {
+    return server.getAddress();
   }
 
   private static void probe(HttpExchange ex, Map<String, Supplier<String>> checks)

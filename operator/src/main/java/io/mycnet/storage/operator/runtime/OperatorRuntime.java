@@ -24,6 +24,7 @@ import io.mycnet.storage.operator.reconciler.storagepool.StoragePoolReconciler;
 import io.mycnet.storage.operator.reconciler.trustpolicy.TrustPolicyReconciler;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -47,6 +48,7 @@ public final class OperatorRuntime implements AutoCloseable {
   private volatile String etcdProblem = "not checked yet";
   private final OrphanAllocationCollector orphans;
   private HealthServer health;
+  private HealthServer trustHttp;
 
   /**
    * @param leaderElection the Lease election (cluster mode), or null when this is the only replica
@@ -156,13 +158,25 @@ public final class OperatorRuntime implements AutoCloseable {
                       + operator.getRuntimeInfo().unhealthyEventSources());
       ready.put("etcd", () -> etcdProblem);
       ready.put("trust", controlPlane::trustReadiness);
+      boolean trustHere = settings.httpLoopbackOnly();
+      InetSocketAddress bind = new InetSocketAddress(settings.httpAddress(), settings.httpPort());
       try {
         health =
-            new HealthServer(settings.httpPort(), metrics, live, ready, controlPlane.trustEngine);
+            new HealthServer(
+                bind, metrics, live, ready, trustHere ? controlPlane.trustEngine : null);
       } catch (IOException e) {
-        throw new UncheckedIOException("cannot listen on port " + settings.httpPort(), e);
+        throw new UncheckedIOException("cannot listen on " + bind, e);
       }
       health.start();
+      if (!trustHere && settings.trustHttpPort() >= 0) {
+        try {
+          trustHttp = HealthServer.trustOnly(settings.trustHttpPort(), controlPlane.trustEngine);
+        } catch (IOException e) {
+          throw new UncheckedIOException(
+              "cannot listen on loopback port " + settings.trustHttpPort() + " for /trust", e);
+        }
+        trustHttp.start();
+      }
     }
   }
 
@@ -216,6 +230,22 @@ public final class OperatorRuntime implements AutoCloseable {
     return health == null ? -1 : health.port();
   }
 
+  /** Where the health endpoints listen, or null when they are off. */
+  public InetSocketAddress healthAddress() {
+    return health == null ? null : health.address();
+  }
+
+  /**
+   * Where {@code /trust} is served: the health endpoints' address when it is loopback, else the
+   * loopback listener of its own; null when it is not served.
+   */
+  public InetSocketAddress trustAddress() {
+    if (trustHttp != null) {
+      return trustHttp.address();
+    }
+    return health != null && settings.httpLoopbackOnly() ? health.address() : null;
+  }
+
   public PrometheusMeterRegistry metrics() {
     return metrics;
   }
@@ -235,6 +265,9 @@ public final class OperatorRuntime implements AutoCloseable {
   @Override
   public void close() {
     controlPlane.replicationLoop.close();
+    if (trustHttp != null) {
+      trustHttp.close();
+    }
     if (health != null) {
       health.close();
     }

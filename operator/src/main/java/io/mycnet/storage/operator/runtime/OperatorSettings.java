@@ -4,6 +4,8 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
 import io.javaoperatorsdk.operator.processing.event.rate.LinearRateLimiter;
 import io.javaoperatorsdk.operator.processing.retry.GenericRetry;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -26,6 +28,11 @@ import java.util.function.Function;
  * @param resyncInterval longest time between two reconciles of a resource (status refresh)
  * @param pendingRecheck how often a Pending claim is tried again
  * @param httpPort port of /metrics, /livez, /readyz; 0 picks a free one, -1 disables
+ * @param httpAddress the IP address that port binds; when it is a loopback address, /trust is
+ *     served on the same port
+ * @param trustHttpPort port of /trust (node weaknesses), always bound to loopback only, used when
+ *     {@code httpAddress} is not loopback: reachable in a cluster only through {@code kubectl
+ *     port-forward}, which the API server authorises; 0 picks a free one, -1 disables
  * @param orphanGcDelay how long a volume whose claim is gone (or a replica no volume names) must
  *     stay so before the garbage collector releases it; at least one second
  * @param massFailureShare silent nodes above this share of all nodes hold every node DOWN decision
@@ -53,6 +60,8 @@ public record OperatorSettings(
     Duration nodeLeaseTtl,
     Duration downGracePeriod,
     int httpPort,
+    String httpAddress,
+    int trustHttpPort,
     Duration orphanGcDelay,
     double massFailureShare) {
 
@@ -60,6 +69,11 @@ public record OperatorSettings(
   public static final Duration MIN_ORPHAN_GC_DELAY = Duration.ofSeconds(1);
 
   public OperatorSettings {
+    if (literal(httpAddress) == null) {
+      throw new BadSetting(
+          "MYCNET_HTTP_ADDRESS",
+          "'" + httpAddress + "' is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)");
+    }
     if (orphanGcDelay.compareTo(MIN_ORPHAN_GC_DELAY) < 0) {
       throw new BadSetting(
           "MYCNET_ORPHAN_GC_DELAY", "must be at least 1s, was " + orphanGcDelay.toMillis() + "ms");
@@ -103,6 +117,8 @@ public record OperatorSettings(
         Duration.ofSeconds(15),
         Duration.ofMinutes(10),
         8080,
+        "0.0.0.0",
+        8081,
         Duration.ofMinutes(5),
         0.3);
   }
@@ -135,6 +151,8 @@ public record OperatorSettings(
         Duration.ofMinutes(10),
         Duration.ofMinutes(10),
         -1,
+        "127.0.0.1",
+        -1,
         d.orphanGcDelay,
         d.massFailureShare);
   }
@@ -162,6 +180,38 @@ public record OperatorSettings(
         nodeLeaseTtl,
         downGracePeriod,
         port,
+        httpAddress,
+        trustHttpPort,
+        orphanGcDelay,
+        massFailureShare);
+  }
+
+  /** The HTTP endpoints on {@code address:port}, and /trust's own loopback port. */
+  public OperatorSettings withHttp(String address, int port, int trustPort) {
+    return new OperatorSettings(
+        etcdEndpoints,
+        etcdPrefix,
+        watchNamespaces,
+        useServerSideApply,
+        leaderElection,
+        leaseName,
+        leaseNamespace,
+        etcdLeaderTtl,
+        reconcileThreads,
+        retryMaxAttempts,
+        retryInitialInterval,
+        retryMultiplier,
+        retryMaxInterval,
+        rateLimitPeriod,
+        rateLimitPerPeriod,
+        resyncInterval,
+        pendingRecheck,
+        replicationInterval,
+        nodeLeaseTtl,
+        downGracePeriod,
+        port,
+        address,
+        trustPort,
         orphanGcDelay,
         massFailureShare);
   }
@@ -189,6 +239,8 @@ public record OperatorSettings(
         nodeLeaseTtl,
         downGracePeriod,
         httpPort,
+        httpAddress,
+        trustHttpPort,
         orphanGcDelay,
         massFailureShare);
   }
@@ -216,6 +268,8 @@ public record OperatorSettings(
         nodeLeaseTtl,
         downGracePeriod,
         httpPort,
+        httpAddress,
+        trustHttpPort,
         delay,
         massFailureShare);
   }
@@ -226,8 +280,8 @@ public record OperatorSettings(
    * LEASE_NAME, LEASE_NAMESPACE, ETCD_LEADER_TTL, RECONCILE_THREADS, RETRY_MAX_ATTEMPTS,
    * RETRY_INITIAL_INTERVAL, RETRY_MULTIPLIER, RETRY_MAX_INTERVAL, RATE_LIMIT_PERIOD,
    * RATE_LIMIT_PER_PERIOD, RESYNC_INTERVAL, PENDING_RECHECK, REPLICATION_INTERVAL, NODE_LEASE_TTL,
-   * DOWN_GRACE_PERIOD, HTTP_PORT, ORPHAN_GC_DELAY, MASS_FAILURE_SHARE. Durations as ISO-8601 or
-   * 500ms, 15s, 10m, 2h.
+   * DOWN_GRACE_PERIOD, HTTP_PORT, HTTP_ADDRESS, TRUST_HTTP_PORT, ORPHAN_GC_DELAY,
+   * MASS_FAILURE_SHARE. Durations as ISO-8601 or 500ms, 15s, 10m, 2h.
    *
    * @throws BadSetting naming the variable
    */
@@ -266,6 +320,8 @@ public record OperatorSettings(
         dur("MYCNET_NODE_LEASE_TTL", get.apply("NODE_LEASE_TTL"), d.nodeLeaseTtl),
         dur("MYCNET_DOWN_GRACE_PERIOD", get.apply("DOWN_GRACE_PERIOD"), d.downGracePeriod),
         num("MYCNET_HTTP_PORT", get.apply("HTTP_PORT"), d.httpPort, -1),
+        address(get.apply("HTTP_ADDRESS"), d.httpAddress),
+        num("MYCNET_TRUST_HTTP_PORT", get.apply("TRUST_HTTP_PORT"), d.trustHttpPort, -1),
         dur("MYCNET_ORPHAN_GC_DELAY", get.apply("ORPHAN_GC_DELAY"), d.orphanGcDelay),
         share("MYCNET_MASS_FAILURE_SHARE", get.apply("MASS_FAILURE_SHARE"), d.massFailureShare));
   }
@@ -314,6 +370,36 @@ public record OperatorSettings(
             .setMaxInterval(retryMaxInterval.toMillis()));
     o.withRateLimiter(new LinearRateLimiter(rateLimitPeriod, rateLimitPerPeriod));
     o.withReconciliationMaxInterval(resyncInterval);
+  }
+
+  /** Whether the HTTP endpoints bind a loopback address only (then /trust shares their port). */
+  public boolean httpLoopbackOnly() {
+    InetAddress a = literal(httpAddress);
+    return a != null && a.isLoopbackAddress();
+  }
+
+  private static String address(String v, String dflt) {
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    return v.trim(); // checked by the constructor
+  }
+
+  private static final java.util.regex.Pattern IPV4 =
+      java.util.regex.Pattern.compile(
+          "((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}"
+              + "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])");
+
+  /** An IP literal as an address, never by a name lookup; null when it is not one. */
+  private static InetAddress literal(String a) {
+    if (!IPV4.matcher(a).matches() && !a.contains(":")) {
+      return null;
+    }
+    try {
+      return InetAddress.getByName(a); // a literal: parsed, not looked up
+    } catch (UnknownHostException e) {
+      return null;
+    }
   }
 
   private static String str(String v, String dflt) {

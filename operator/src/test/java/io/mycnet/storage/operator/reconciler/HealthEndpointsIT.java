@@ -72,6 +72,58 @@ class HealthEndpointsIT {
     }
   }
 
+  /**
+   * Trust explanations name each node's weaknesses: they are never served on an address other than
+   * loopback. Bound to every interface (cluster mode), the probes' port has no /trust and a
+   * loopback listener of its own serves it; bound to loopback (local mode), one port serves all.
+   */
+  @Test
+  void trustIsServedOnLoopbackOnly() throws Exception {
+    try (MockApiServer server =
+            new MockApiServer(
+                StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
+        KubernetesClient client = server.newClient();
+        Client etcd = Client.builder().endpoints(ETCD.endpoints().toArray(String[]::new)).build()) {
+      OperatorSettings base = OperatorSettings.forMockServer(ETCD.endpoints(), "/health-trust");
+      HttpClient http = HttpClient.newHttpClient();
+      Clock clock = Clock.systemUTC();
+      TrustEngine trust =
+          new TrustEngine(io.mycnet.storage.operator.trust.TrustPolicy.defaults(), clock);
+
+      OperatorSettings cluster = base.withHttp("0.0.0.0", 0, 0);
+      try (ControlPlane cp = new ControlPlane(etcd, cluster, clock, trust, () -> true);
+          OperatorRuntime runtime = new OperatorRuntime(client, cp, cluster, clock, null)) {
+        runtime.start();
+        assertThat(runtime.healthAddress().getAddress().isAnyLocalAddress()).isTrue();
+        String probes = "http://127.0.0.1:" + runtime.healthPort();
+        assertThat(get(http, probes + "/livez").statusCode()).isEqualTo(200);
+        assertThat(get(http, probes + "/metrics").statusCode()).isEqualTo(200);
+        assertThat(get(http, probes + "/trust").statusCode()).isEqualTo(404);
+        assertThat(runtime.trustAddress().getAddress().isLoopbackAddress()).isTrue();
+        assertThat(runtime.trustAddress().getPort()).isNotEqualTo(runtime.healthPort());
+        HttpResponse<String> list =
+            get(http, "http://127.0.0.1:" + runtime.trustAddress().getPort() + "/trust");
+        assertThat(list.statusCode()).isEqualTo(200);
+        // A node without a record: the trust handler's own answer, not "no such context".
+        assertThat(
+                get(http, "http://127.0.0.1:" + runtime.trustAddress().getPort() + "/trust/n1")
+                    .body())
+            .isEqualTo("no trust record for node 'n1'\n");
+      }
+
+      OperatorSettings local = base.withHttp("127.0.0.1", 0, -1);
+      try (ControlPlane cp = new ControlPlane(etcd, local, clock, trust, () -> true);
+          OperatorRuntime runtime = new OperatorRuntime(client, cp, local, clock, null)) {
+        runtime.start();
+        assertThat(runtime.healthAddress().getAddress().isLoopbackAddress()).isTrue();
+        assertThat(runtime.trustAddress()).isEqualTo(runtime.healthAddress());
+        String one = "http://127.0.0.1:" + runtime.healthPort();
+        assertThat(get(http, one + "/trust").statusCode()).isEqualTo(200);
+        assertThat(get(http, one + "/livez").statusCode()).isEqualTo(200);
+      }
+    }
+  }
+
   private static HttpResponse<String> get(HttpClient http, String url) throws Exception {
     return http.send(
         HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),

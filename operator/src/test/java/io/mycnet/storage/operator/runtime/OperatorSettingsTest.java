@@ -120,5 +120,22 @@ class OperatorSettingsTest {
     assertThat(s.useServerSideApply()).isFalse();
     assertThat(s.leaderElection()).isFalse();
     assertThat(s.httpPort()).isEqualTo(-1);
+    assertThat(s.httpLoopbackOnly()).isTrue();
+  }
+
+  @Test
+  void theHttpAddressIsCheckedAndTrustGetsALoopbackPortInACluster() {
+    OperatorSettings d = OperatorSettings.defaults();
+    assertThat(d.httpAddress()).isEqualTo("0.0.0.0");
+    assertThat(d.httpLoopbackOnly()).isFalse();
+    assertThat(d.trustHttpPort()).isEqualTo(8081);
+    OperatorSettings local =
+        OperatorSettings.fromEnvironment(
+            Map.of("MYCNET_HTTP_ADDRESS", "127.0.0.1", "MYCNET_TRUST_HTTP_PORT", "-1"));
+    assertThat(local.httpLoopbackOnly()).isTrue();
+    assertThat(local.trustHttpPort()).isEqualTo(-1);
+    assertThatThrownBy(
+            () -> OperatorSettings.fromEnvironment(Map.of("MYCNET_HTTP_ADDRESS", "not an address")))
+        .hasMessageStartingWith("MYCNET_HTTP_ADDRESS: 'not an address' is not an IP address");
   }
 }
