@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.client.utils.Serialization;
@@ -168,6 +169,41 @@ class ManifestsGoldenTest {
       assertThat(r.getVerbs()).doesNotContain("*", "delete", "deletecollection");
       assertThat(r.getResources()).doesNotContain("*", "secrets");
     }
+  }
+
+  /** etcd serves without authentication: only the operator's pods may reach its client port. */
+  @Test
+  void onlyTheOperatorReachesEtcd() throws IOException {
+    String kustomization = Files.readString(ROOT.resolve("config/etcd/kustomization.yaml"));
+    assertThat(kustomization).contains("- networkpolicy.yaml");
+    NetworkPolicy policy;
+    try (InputStream in = Files.newInputStream(ROOT.resolve("config/etcd/networkpolicy.yaml"))) {
+      policy = Serialization.unmarshal(in, NetworkPolicy.class);
+    }
+    String operatorName;
+    try (InputStream in = Files.newInputStream(ROOT.resolve("config/operator/deployment.yaml"))) {
+      operatorName =
+          Serialization.unmarshal(in, io.fabric8.kubernetes.api.model.apps.Deployment.class)
+              .getSpec()
+              .getTemplate()
+              .getMetadata()
+              .getLabels()
+              .get("app.kubernetes.io/name");
+    }
+    assertThat(policy.getSpec().getPolicyTypes()).containsExactly("Ingress");
+    assertThat(policy.getSpec().getPodSelector().getMatchLabels())
+        .containsEntry("app.kubernetes.io/name", "mycnet-etcd");
+    var client =
+        policy.getSpec().getIngress().stream()
+            .filter(r -> r.getPorts().get(0).getPort().getIntVal() == 2379)
+            .toList();
+    assertThat(client).hasSize(1);
+    assertThat(client.get(0).getFrom())
+        .singleElement()
+        .satisfies(
+            f ->
+                assertThat(f.getPodSelector().getMatchLabels())
+                    .containsExactly(Map.entry("app.kubernetes.io/name", operatorName)));
   }
 
   @Test
