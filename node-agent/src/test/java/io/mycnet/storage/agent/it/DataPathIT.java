@@ -56,11 +56,12 @@ import org.junit.jupiter.api.io.TempDir;
 class DataPathIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
   static final String TOKEN = "fleet1.0123456789abcdef";
-  static final String VOL = "vol-dp";
+  // A claim's volume id is <namespace>.<claim>; its owner's store id <namespace>.<name>.
+  static final String VOL = "dp.vol";
   static final int SIZE = 8 << 20;
-  static final String OWNER = "app";
-  static final String VIEWER = "viewer";
-  static final String STRANGER = "other";
+  static final String OWNER = "dp.app";
+  static final String VIEWER = "dp.viewer";
+  static final String STRANGER = "dp.other";
   static final List<String> NODES = List.of("d1", "d2", "d3", "d4");
 
   @TempDir static Path dir;
@@ -98,7 +99,8 @@ class DataPathIT {
     manager.putNamespace(
         NamespaceRecord.newBuilder()
             .setNamespace(OWNER)
-            .addShares(AccessGrant.newBuilder().setNamespace(VIEWER).setReadOnly(true))
+            .addShares(
+                AccessGrant.newBuilder().setClaim("vol").setNamespace(VIEWER).setReadOnly(true))
             .build());
   }
 

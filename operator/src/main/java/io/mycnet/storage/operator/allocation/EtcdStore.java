@@ -163,6 +163,35 @@ public final class EtcdStore {
     return out;
   }
 
+  /**
+   * Reads every key under each prefix in one read-only transaction, so all of them come from one
+   * store revision; one list per prefix, in key order, unparsed.
+   */
+  public List<List<Versioned<byte[]>>> listAllRaw(List<String> prefixes) {
+    List<Op> gets = new ArrayList<>(prefixes.size());
+    for (String p : prefixes) {
+      gets.add(Op.get(bytes(p), GetOption.builder().isPrefix(true).build()));
+    }
+    TxnResponse r =
+        await(
+            kv.txn().Then(gets.toArray(Op[]::new)).commit(),
+            "list of " + prefixes.size() + " prefixes");
+    List<List<Versioned<byte[]>>> out = new ArrayList<>(prefixes.size());
+    for (GetResponse g : r.getGetResponses()) {
+      List<Versioned<byte[]>> one = new ArrayList<>(g.getKvs().size());
+      for (KeyValue k : g.getKvs()) {
+        one.add(
+            new Versioned<>(
+                k.getKey().toString(StandardCharsets.UTF_8),
+                k.getValue().getBytes(),
+                k.getModRevision(),
+                k.getCreateRevision()));
+      }
+      out.add(one);
+    }
+    return out;
+  }
+
   /** A prefix listing and the store revision it was read at. */
   public record Listing<T>(List<Versioned<T>> values, long revision) {}
 

@@ -14,9 +14,13 @@ import io.mycnet.storage.operator.allocation.CommandQueue;
 import io.mycnet.storage.operator.allocation.EtcdKeys;
 import io.mycnet.storage.operator.allocation.EtcdStore;
 import io.mycnet.storage.operator.allocation.NodeRegistry;
+import io.mycnet.storage.operator.allocation.ShareGrants;
 import io.mycnet.storage.operator.allocation.Versioned;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.slf4j.Logger;
@@ -25,13 +29,16 @@ import org.slf4j.LoggerFactory;
 /**
  * Tells every replica's node the volume's current epoch, primary, replica set with each replica's
  * state (HEALTHY ones are in sync; agents refuse reads from any other) and data-port address, and
- * access (owner namespace, shares) with an {@code AssignReplica} command whenever any of that
- * changes: a new epoch, and also a replica marked STALE or made HEALTHY at the same epoch. Each
- * assignment carries the allocation's store revision, which orders assignments of one epoch.
- * Command ids are deterministic ({@code assign:<volume>:<incarnation>:<epoch>:<node>:<revision>}),
- * so a restart or a second control plane queues nothing twice that is still pending, and agents
- * apply a repeat once; a change back to an earlier content is a new revision, hence a new command.
- * LOST replicas get nothing.
+ * access (owner namespace, and the shares of the volume's claim only: {@link ShareGrants}) with an
+ * {@code AssignReplica} command whenever any of that changes: a new epoch, a replica marked STALE
+ * or made HEALTHY at the same epoch, and a change of the owner's shares (the owner's namespace
+ * record is watched too; a share added, removed or narrowed reaches every volume of the owner whose
+ * grants it changes, at the same epoch). Each assignment carries the newest store revision of its
+ * inputs (allocation, namespace record), which orders assignments of one epoch. Command ids are
+ * deterministic ({@code assign:<volume>:<incarnation>:<epoch>:<node>:<revision>}), so a restart or
+ * a second control plane queues nothing twice that is still pending, and agents apply a repeat
+ * once; a change back to an earlier content is a new revision, hence a new command. LOST replicas
+ * get nothing.
  */
 public final class AssignmentPublisher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AssignmentPublisher.class);
@@ -48,8 +55,11 @@ public final class AssignmentPublisher implements AutoCloseable {
             return t;
           });
   private Watch.Watcher watcher;
+  private Watch.Watcher namespaceWatcher;
+  // Per namespace: the store revision its record was removed at (while it stays removed).
+  private final Map<String, Long> removedAt = new HashMap<>();
   // Per volume: the revision and content (without revision) last published. Worker thread only.
-  private final java.util.Map<String, Published> published = new java.util.HashMap<>();
+  private final Map<String, Published> published = new HashMap<>();
 
   private record Published(long revision, AssignReplica content) {}
 
@@ -67,34 +77,117 @@ public final class AssignmentPublisher implements AutoCloseable {
         store.watchPrefix(
             keys.allocations(),
             e -> {
+              String key = e.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
+              String volume = key.substring(Math.min(key.length(), keys.allocations().length()));
               if (e.getEventType() == WatchEvent.EventType.PUT) {
                 try {
                   Allocation a = Allocation.parseFrom(e.getKeyValue().getValue().getBytes());
-                  long revision = e.getKeyValue().getModRevision();
-                  worker.execute(() -> publish(a, revision));
+                  worker.execute(() -> publishVolume(volume, a.getNamespace()));
                 } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
                   LOG.error("unreadable allocation", ex);
                 }
               } else if (e.getEventType() == WatchEvent.EventType.DELETE) {
-                String key = e.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
-                String volume = key.substring(Math.min(key.length(), keys.allocations().length()));
                 worker.execute(() -> published.remove(volume));
               }
             });
-    worker.execute(
-        () -> {
-          for (Versioned<Allocation> v : store.list(keys.allocations(), Allocation.parser())) {
-            publish(v.value(), v.modRevision());
-          }
-        });
+    namespaceWatcher =
+        store.watchPrefix(
+            keys.namespaces(),
+            e -> {
+              String key = e.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
+              String ns = key.substring(Math.min(key.length(), keys.namespaces().length()));
+              long removed =
+                  e.getEventType() == WatchEvent.EventType.DELETE
+                      ? e.getKeyValue().getModRevision()
+                      : 0;
+              worker.execute(() -> publishNamespace(ns, removed));
+            });
+    worker.execute(this::publishAll);
     return this;
   }
 
+  /** Publishes every volume from one consistent read of the allocations and namespace records. */
+  private void publishAll() {
+    try {
+      List<List<Versioned<byte[]>>> snap =
+          store.listAllRaw(List.of(keys.allocations(), keys.namespaces()));
+      Map<String, Versioned<NamespaceRecord>> owners = new HashMap<>();
+      for (Versioned<byte[]> raw : snap.get(1)) {
+        Versioned<NamespaceRecord> n = EtcdStore.parse(raw, NamespaceRecord.parser());
+        owners.put(n.value().getNamespace(), n);
+      }
+      for (Versioned<byte[]> raw : snap.get(0)) {
+        Versioned<Allocation> a = EtcdStore.parse(raw, Allocation.parser());
+        publish(a, owners.get(a.value().getNamespace()), a.value().getNamespace());
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("cannot publish the assignments: {}", e.toString());
+    }
+  }
+
+  /** Publishes one volume from one consistent read of its allocation and its owner's record. */
+  private void publishVolume(String volumeId, String namespace) {
+    try {
+      List<Versioned<byte[]>> raw =
+          store.getAllRaw(List.of(keys.allocation(volumeId), keys.namespace(namespace)));
+      Versioned<Allocation> a = EtcdStore.parse(raw.get(0), Allocation.parser());
+      if (!a.exists()) {
+        return;
+      }
+      if (!a.value().getNamespace().equals(namespace)) {
+        publishVolume(volumeId, a.value().getNamespace());
+        return;
+      }
+      Versioned<NamespaceRecord> n = EtcdStore.parse(raw.get(1), NamespaceRecord.parser());
+      publish(a, n.exists() ? n : null, namespace);
+    } catch (RuntimeException e) {
+      LOG.warn("cannot publish the assignment of {}: {}", volumeId, e.toString());
+    }
+  }
+
   /**
-   * Queues the assignment of {@code a}, read at store revision {@code revision}, to each of its
-   * replicas' nodes, unless an assignment of the same content or of a newer revision was published.
+   * A namespace record changed (its shares, say) or was removed at store revision {@code removed}:
+   * every volume it owns gets a new assignment, from one consistent read.
    */
-  void publish(Allocation a, long revision) {
+  private void publishNamespace(String namespace, long removed) {
+    if (removed > 0) {
+      removedAt.merge(namespace, removed, Math::max);
+    } else {
+      removedAt.remove(namespace);
+    }
+    try {
+      String key = keys.namespace(namespace);
+      List<List<Versioned<byte[]>>> snap = store.listAllRaw(List.of(keys.allocations(), key));
+      Versioned<NamespaceRecord> owner =
+          snap.get(1).stream()
+              .filter(v -> v.key().equals(key))
+              .findFirst()
+              .map(v -> EtcdStore.parse(v, NamespaceRecord.parser()))
+              .orElse(null);
+      for (Versioned<byte[]> raw : snap.get(0)) {
+        Versioned<Allocation> a = EtcdStore.parse(raw, Allocation.parser());
+        if (a.value().getNamespace().equals(namespace)) {
+          publish(a, owner, namespace);
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("cannot publish the assignments of namespace {}: {}", namespace, e.toString());
+    }
+  }
+
+  /**
+   * Queues the assignment of allocation {@code av} with the grants of its owner's record {@code
+   * owner} (null: none), both read at one store revision, to each of its replicas' nodes, unless an
+   * assignment of the same content or of a newer revision was published. The assignment's revision
+   * is the newest of the allocation's and the owner record's (or its removal's) store revisions: a
+   * change of either makes a newer one, and the same inputs always the same one.
+   */
+  void publish(Versioned<Allocation> av, Versioned<NamespaceRecord> owner, String namespace) {
+    Allocation a = av.value();
+    long revision =
+        Math.max(
+            av.modRevision(),
+            owner != null ? owner.modRevision() : removedAt.getOrDefault(namespace, 0L));
     try {
       AssignReplica.Builder b =
           AssignReplica.newBuilder()
@@ -103,12 +196,8 @@ public final class AssignmentPublisher implements AutoCloseable {
               .setSizeBytes(a.getSizeBytes())
               .setConsistency(a.getConsistency())
               .setPrimaryNodeId(a.getPrimaryNodeId())
-              .setNamespace(a.getNamespace());
-      Versioned<NamespaceRecord> ns =
-          store.get(keys.namespace(a.getNamespace()), NamespaceRecord.parser());
-      if (ns.exists()) {
-        b.addAllGrants(ns.value().getSharesList());
-      }
+              .setNamespace(a.getNamespace())
+              .addAllGrants(ShareGrants.forVolume(owner == null ? null : owner.value(), a));
       for (Replica r : a.getReplicasList()) {
         String address = registry.get(r.getNodeId()).map(NodeRecord::getAddress).orElse("");
         b.addPeers(
@@ -155,6 +244,9 @@ public final class AssignmentPublisher implements AutoCloseable {
   public void close() {
     if (watcher != null) {
       watcher.close();
+    }
+    if (namespaceWatcher != null) {
+      namespaceWatcher.close();
     }
     worker.shutdownNow();
   }

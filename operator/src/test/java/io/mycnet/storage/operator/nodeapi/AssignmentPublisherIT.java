@@ -3,9 +3,11 @@ package io.mycnet.storage.operator.nodeapi;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.mycnet.storage.api.v1.AccessGrant;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.ConsistencyLevel;
+import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.api.v1.NodeCommand;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaMember;
@@ -123,5 +125,85 @@ class AssignmentPublisherIT {
           .atMost(Duration.ofSeconds(5))
           .until(() -> assignments("n1").size() == 4 && assignments("n3").size() == 4);
     }
+  }
+
+  static Allocation volume(String claim, long updatedAt) {
+    return Allocation.newBuilder()
+        .setVolumeId("shop." + claim)
+        .setNamespace("shop.payments")
+        .setSizeBytes(1 << 20)
+        .setEpoch(3)
+        .setPrimaryNodeId("s1")
+        .setIncarnation("i" + claim)
+        .setUpdatedAtUnixMs(updatedAt)
+        .addReplicas(
+            Replica.newBuilder().setNodeId("s1").setState(ReplicaState.REPLICA_STATE_HEALTHY))
+        .build();
+  }
+
+  static void putShares(AccessGrant... grants) {
+    store
+        .txn()
+        .put(
+            keys.namespace("shop.payments"),
+            NamespaceRecord.newBuilder()
+                .setNamespace("shop.payments")
+                .addAllShares(List.of(grants))
+                .build())
+        .commit();
+  }
+
+  static AccessGrant share(String claim, boolean readOnly) {
+    return AccessGrant.newBuilder()
+        .setClaim(claim)
+        .setNamespace("shop.analytics")
+        .setReadOnly(readOnly)
+        .build();
+  }
+
+  /** The assignments of {@code volume} pending for node s1, in queue order. */
+  static List<AssignReplica> of(String volume) {
+    return assignments("s1").stream().filter(a -> a.getVolumeId().equals(volume)).toList();
+  }
+
+  @Test
+  void sharesReachOnlyTheirClaimsVolumeAndEveryChangeIsANewAssignmentAtTheSameEpoch() {
+    putShares(share("ledger", false));
+    try (AssignmentPublisher p =
+        new AssignmentPublisher(store, keys, queue, registry, Clock.systemUTC()).start()) {
+      put(volume("ledger", 1));
+      put(volume("cache", 1));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> of("shop.ledger").size() == 1 && of("shop.cache").size() == 1);
+      assertThat(of("shop.ledger").get(0).getGrantsList()).containsExactly(share("ledger", false));
+      // The owner's other claim is not opened by the share.
+      assertThat(of("shop.cache").get(0).getGrantsList()).isEmpty();
+
+      // ReadWrite to ReadOnly: the ledger's replicas are told, at the same epoch, newer revision.
+      putShares(share("ledger", true));
+      await().atMost(Duration.ofSeconds(10)).until(() -> of("shop.ledger").size() == 2);
+      AssignReplica narrowed = of("shop.ledger").get(1);
+      assertThat(narrowed.getGrantsList()).containsExactly(share("ledger", true));
+      assertThat(narrowed.getEpoch()).isEqualTo(3);
+      assertThat(narrowed.getRevision()).isGreaterThan(of("shop.ledger").get(0).getRevision());
+
+      // Removed: an assignment without the grant revokes it.
+      putShares();
+      await().atMost(Duration.ofSeconds(10)).until(() -> of("shop.ledger").size() == 3);
+      assertThat(of("shop.ledger").get(2).getGrantsList()).isEmpty();
+      // Shares that do not concern the cache volume never re-sent it.
+      assertThat(of("shop.cache")).hasSize(1);
+
+      // The namespace record removed while a grant is in force: the grant goes too.
+      putShares(share("cache", true));
+      await().atMost(Duration.ofSeconds(10)).until(() -> of("shop.cache").size() == 2);
+      store.txn().delete(keys.namespace("shop.payments")).commit();
+      await().atMost(Duration.ofSeconds(10)).until(() -> of("shop.cache").size() == 3);
+      assertThat(of("shop.cache").get(2).getGrantsList()).isEmpty();
+      assertThat(of("shop.cache").get(2).getRevision())
+          .isGreaterThan(of("shop.cache").get(1).getRevision());
+    }
+    assertThat(of("shop.ledger")).extracting(AssignReplica::getRevision).isSorted();
   }
 }

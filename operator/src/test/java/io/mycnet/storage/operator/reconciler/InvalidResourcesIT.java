@@ -103,6 +103,34 @@ class InvalidResourcesIT {
         Arguments.of(
             yaml(
                 ServiceNamespace.class,
+                sn.formatted("no-claim", "  sharing:\n    - with: [analytics]\n")),
+            "spec.sharing[0].claim: must name the StorageClaim of this namespace that is shared"),
+        Arguments.of(
+            yaml(
+                ServiceNamespace.class,
+                sn.formatted(
+                    "blank-claim",
+                    "  sharing:\n    - claim: payments-config\n      with: [analytics]\n"
+                        + "    - claim: ''\n      with: [analytics]\n")),
+            "spec.sharing[1].claim: must name the StorageClaim of this namespace that is shared"),
+        Arguments.of(
+            yaml(
+                ServiceNamespace.class,
+                sn.formatted(
+                    "dup-share",
+                    "  sharing:\n    - claim: x\n      with: [analytics]\n"
+                        + "    - claim: x\n      with: [payments]\n")),
+            "spec.sharing[1].claim: claim x is listed twice; merge the entries"),
+        Arguments.of(
+            yaml(
+                ServiceNamespace.class,
+                sn.formatted(
+                    "dup-grantee",
+                    "  sharing:\n    - claim: x\n      with: [analytics, mycnet-demo/analytics]\n")),
+            "spec.sharing[0].with[1]: mycnet-demo/analytics names a ServiceNamespace already listed"),
+        Arguments.of(
+            yaml(
+                ServiceNamespace.class,
                 sn.formatted("dup-class", "  allowedClassifications: [PUBLIC, PUBLIC]\n")),
             "spec.allowedClassifications[1]: PUBLIC appears twice"),
         Arguments.of(

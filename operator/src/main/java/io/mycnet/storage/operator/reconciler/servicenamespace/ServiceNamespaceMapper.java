@@ -1,9 +1,11 @@
 package io.mycnet.storage.operator.reconciler.servicenamespace;
 
+import io.mycnet.storage.api.v1.AccessGrant;
 import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.crds.v1alpha1.ClassificationName;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespaceSpec;
+import io.mycnet.storage.crds.v1alpha1.ShareMode;
 import io.mycnet.storage.crds.v1alpha1.StorageTypeName;
 import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.model.StorageType;
@@ -18,6 +20,12 @@ import java.util.regex.Pattern;
 /**
  * {@code ServiceNamespace} to its {@link NamespaceRecord}, checking what the schema cannot: the
  * quota quantity, duplicates, references, and that a namespace does not share with itself.
+ *
+ * <p>Each share becomes one {@link AccessGrant} per ServiceNamespace it names: the claim (a
+ * StorageClaim name in this Kubernetes namespace), the grantee's store id and read-only unless the
+ * mode is ReadWrite. A claim that does not exist (yet) is accepted: the grant applies to its volume
+ * once the claim is bound to this namespace, and to nothing before; a claim of another service
+ * namespace is never opened by it (its volume belongs to another owner).
  */
 public final class ServiceNamespaceMapper {
   private static final Pattern NAME = Pattern.compile(ServiceNamespaceSpec.NAME_PATTERN);
@@ -103,12 +111,16 @@ public final class ServiceNamespaceMapper {
     }
     if (spec.getSharing() != null) {
       Set<String> claims = new HashSet<>();
-      String self = sn.getMetadata().getNamespace() + "/" + sn.getMetadata().getName();
+      String home = sn.getMetadata().getNamespace();
       for (int i = 0; i < spec.getSharing().size(); i++) {
         ServiceNamespaceSpec.Share s = spec.getSharing().get(i);
         String f = "spec.sharing[" + i + "]";
         if (s == null) {
           throw new InvalidFieldException(f, "must be set");
+        }
+        if (s.getClaim() == null || s.getClaim().isBlank()) {
+          throw new InvalidFieldException(
+              f + ".claim", "must name the StorageClaim of this namespace that is shared");
         }
         name(f + ".claim", s.getClaim());
         if (!claims.add(s.getClaim())) {
@@ -119,17 +131,38 @@ public final class ServiceNamespaceMapper {
           throw new InvalidFieldException(f + ".with", "must name at least one ServiceNamespace");
         }
         refs(f + ".with", s.getWith());
+        Set<String> grantees = new HashSet<>();
         for (int j = 0; j < s.getWith().size(); j++) {
           String w = s.getWith().get(j);
-          String full = w.contains("/") ? w : sn.getMetadata().getNamespace() + "/" + w;
-          if (full.equals(self)) {
+          String grantee = granteeId(home, w);
+          if (grantee.equals(id)) {
             throw new InvalidFieldException(
                 f + ".with[" + j + "]", "a service namespace cannot share with itself");
           }
+          if (!grantees.add(grantee)) {
+            throw new InvalidFieldException(
+                f + ".with[" + j + "]", w + " names a ServiceNamespace already listed");
+          }
+          r.addShares(
+              AccessGrant.newBuilder()
+                  .setClaim(s.getClaim())
+                  .setNamespace(grantee)
+                  .setReadOnly(s.getMode() != ShareMode.ReadWrite));
         }
       }
     }
     return r.build();
+  }
+
+  /**
+   * The store id of a ServiceNamespace named in {@code with}: {@code name} is in {@code home}, the
+   * sharing namespace's Kubernetes namespace; {@code namespace/name} anywhere.
+   */
+  static String granteeId(String home, String ref) {
+    int slash = ref.indexOf('/');
+    return slash < 0
+        ? storeId(home, ref)
+        : storeId(ref.substring(0, slash), ref.substring(slash + 1));
   }
 
   private static void name(String field, String v) {

@@ -80,7 +80,9 @@ public final class ServiceNamespaceReconciler
         events.normal(
             sn,
             stored.isEmpty() ? "PolicyCreated" : "PolicyUpdated",
-            "quota, allowed classifications, storage types and pools are in force");
+            "quota, allowed classifications, storage types, pools and "
+                + wanted.getSharesCount()
+                + " share grants are in force");
       }
       List<String> missing = new ArrayList<>();
       for (String p : wanted.getPoolsList()) {
