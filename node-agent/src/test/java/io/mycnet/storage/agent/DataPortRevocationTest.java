@@ -123,6 +123,46 @@ class DataPortRevocationTest {
   }
 
   @Test
+  void theAgentCallsNoRevokedPeer() throws Exception {
+    Revocations r = Revocations.of(RevocationList.newBuilder().addNodeIds("gone").build());
+    // Nothing listens on port 1: a call that left the agent would fail UNAVAILABLE.
+    try (PeerChannels peers = new PeerChannels(new IdentityKeys(), r)) {
+      assertThat(peers.revoked("gone")).isTrue();
+      assertThat(peers.revoked("n1")).isFalse();
+      io.mycnet.storage.api.v1.ReadIndexRequest req =
+          io.mycnet.storage.api.v1.ReadIndexRequest.newBuilder().setVolumeId("v").build();
+      assertThatThrownBy(
+              () ->
+                  peers
+                      .blocking("gone", "127.0.0.1:1")
+                      .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
+                      .readIndex(req))
+          .isInstanceOfSatisfying(
+              io.grpc.StatusRuntimeException.class,
+              e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+                assertThat(e.getStatus().getDescription()).contains("gone").contains("revoked");
+              });
+      var forward =
+          peers
+              .stub("gone", "127.0.0.1:1")
+              .apply(io.mycnet.storage.api.v1.ReplicaWrite.newBuilder().setVolumeId("v").build());
+      assertThatThrownBy(() -> forward.get(10, java.util.concurrent.TimeUnit.SECONDS))
+          .hasCauseInstanceOf(io.grpc.StatusRuntimeException.class)
+          .hasMessageContaining("PERMISSION_DENIED");
+      assertThatThrownBy(
+              () ->
+                  peers
+                      .blocking("n1", "127.0.0.1:1")
+                      .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
+                      .readIndex(req))
+          .isInstanceOfSatisfying(
+              io.grpc.StatusRuntimeException.class,
+              e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+    }
+  }
+
+  @Test
   void aCorruptStoredListIsAnErrorNotAnEmptyList() throws Exception {
     Path data = dir.resolve("agent2");
     Files.createDirectories(data.resolve("state"));
