@@ -21,6 +21,7 @@ import io.mycnet.storage.operator.allocation.EtcdStore;
 import io.mycnet.storage.operator.allocation.NodeRegistry;
 import io.mycnet.storage.operator.allocation.Versioned;
 import io.mycnet.storage.operator.security.CertificateAuthority;
+import io.mycnet.storage.operator.security.SecurityStore;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -55,6 +56,7 @@ final class LocalClient implements AutoCloseable {
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private CertificateAuthority ca;
+  private SecurityStore security;
 
   LocalClient(LocalState state) {
     this.state = state;
@@ -189,6 +191,14 @@ final class LocalClient implements AutoCloseable {
                         + claim.getMetadata().getName()));
   }
 
+  /** The revocations and issued certificates in etcd (no watch). */
+  SecurityStore security() {
+    if (security == null) {
+      security = new SecurityStore(store, keys, Clock.systemUTC());
+    }
+    return security;
+  }
+
   VolumeIoGrpc.VolumeIoBlockingStub io(String namespace, String node) {
     NodeRecord rec =
         registry.get(node).orElseThrow(() -> new CliException("no node " + node + " registered"));
@@ -205,7 +215,16 @@ final class LocalClient implements AutoCloseable {
               int colon = a.lastIndexOf(':');
               return NettyChannelBuilder.forAddress(
                       a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
-                  .sslContext(ca.volumeClientTls(namespace))
+                  .sslContext(
+                      ca.volumeClientTls(
+                          namespace,
+                          // Recorded so that `mycnet client revoke --namespace` finds it.
+                          cert ->
+                              security()
+                                  .recordIssuedClient(
+                                      namespace,
+                                      CertificateAuthority.serialHex(cert),
+                                      cert.getNotAfter().toInstant())))
                   .overrideAuthority(node)
                   .maxInboundMessageSize(8 << 20)
                   .build();

@@ -42,6 +42,7 @@ class MycnetCliTest {
             List.of("claim", "explain"),
             List.of("volume", "write"),
             List.of("volume", "read"),
+            List.of("client", "revoke"),
             List.of("demo"))) {
       String[] args =
           new java.util.ArrayList<String>(cmd) {

@@ -57,7 +57,11 @@ import org.slf4j.LoggerFactory;
 /**
  * The agent's data port: mutual TLS (certificates of the control plane's CA only), serving {@code
  * VolumeIo} to clients (CN {@code client:<namespace>}) and {@code ReplicaPeer} to other agents (CN
- * = node id). The identity comes from the verified certificate, never from a message.
+ * = node id). The identity comes from the verified certificate, never from a message. Every call is
+ * checked against the control plane's revocation list ({@link Revocations}): a revoked certificate
+ * serial, or a node certificate of a revoked node id, is refused with PERMISSION_DENIED, also on
+ * connections opened before the revocation (every RPC here is unary, so the per-call check ends a
+ * revoked client's stream of calls at its next call).
  */
 final class DataServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DataServer.class);
@@ -69,6 +73,7 @@ final class DataServer implements AutoCloseable {
   private final ReplicaStore store;
   private final String nodeId;
   private final ReplicaReporter reporter;
+  private final Revocations revocations;
   private final ExecutorService executor;
   private Server server;
 
@@ -77,10 +82,11 @@ final class DataServer implements AutoCloseable {
     void report(ReplicaReport r);
   }
 
-  DataServer(ReplicaStore store, String nodeId, ReplicaReporter reporter) {
+  DataServer(ReplicaStore store, String nodeId, ReplicaReporter reporter, Revocations revocations) {
     this.store = store;
     this.nodeId = nodeId;
     this.reporter = reporter;
+    this.revocations = revocations;
     this.executor =
         Executors.newFixedThreadPool(
             32,
@@ -107,8 +113,8 @@ final class DataServer implements AutoCloseable {
             .maxInboundMessageSize(MAX_MESSAGE_BYTES)
             .permitKeepAliveTime(10, TimeUnit.SECONDS)
             .permitKeepAliveWithoutCalls(true)
-            .addService(ServerInterceptors.intercept(new Io(), new Identity()))
-            .addService(ServerInterceptors.intercept(new Peer(), new Identity()))
+            .addService(ServerInterceptors.intercept(new Io(), new Identity(revocations)))
+            .addService(ServerInterceptors.intercept(new Peer(), new Identity(revocations)))
             .build()
             .start();
     return this;
@@ -124,25 +130,63 @@ final class DataServer implements AutoCloseable {
     return rdns.length == 1 ? IETFUtils.valueToString(rdns[0].getFirst().getValue()) : null;
   }
 
-  /** Puts the CN of the verified peer certificate into the call's context. */
+  /**
+   * The decision on one call's peer certificate: null to admit it, else the status to refuse it
+   * with (UNAUTHENTICATED without a usable certificate, PERMISSION_DENIED when revoked).
+   */
+  static Status refusal(X509Certificate cert, Revocations revocations) {
+    String cn = cert == null ? null : commonName(cert);
+    if (cn == null) {
+      return Status.UNAUTHENTICATED.withDescription("no client certificate");
+    }
+    String revoked = revocations.problem(cert, cn);
+    if (revoked != null) {
+      return Status.PERMISSION_DENIED.withDescription(
+          revoked + ": the control plane revoked it; this data port refuses it");
+    }
+    return null;
+  }
+
+  /**
+   * Refuses revoked identities and puts the CN of the verified peer certificate into the call's
+   * context.
+   */
   private static final class Identity implements ServerInterceptor {
+    private final Revocations revocations;
+    private final java.util.Set<String> logged = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    Identity(Revocations revocations) {
+      this.revocations = revocations;
+    }
+
     @Override
     public <Q, A> ServerCall.Listener<Q> interceptCall(
         ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
       SSLSession ssl = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
-      String cn = null;
+      X509Certificate cert = null;
       try {
         if (ssl != null && ssl.getPeerCertificates().length > 0) {
-          cn = commonName((X509Certificate) ssl.getPeerCertificates()[0]);
+          cert = (X509Certificate) ssl.getPeerCertificates()[0];
         }
       } catch (SSLPeerUnverifiedException e) {
-        cn = null;
+        cert = null;
       }
-      if (cn == null) {
-        call.close(Status.UNAUTHENTICATED.withDescription("no client certificate"), new Metadata());
+      Status refused = refusal(cert, revocations);
+      if (refused != null) {
+        if (refused.getCode() == Status.Code.PERMISSION_DENIED
+            && logged.size() < 10_000
+            && logged.add(refused.getDescription())) {
+          // Once per refused identity: a revoked client retrying in a loop logs one line.
+          LOG.warn(
+              "refused {} on the data port: {}",
+              call.getMethodDescriptor().getFullMethodName(),
+              refused.getDescription());
+        }
+        call.close(refused, new Metadata());
         return new ServerCall.Listener<>() {};
       }
-      return Contexts.interceptCall(Context.current().withValue(PEER, cn), call, headers, next);
+      return Contexts.interceptCall(
+          Context.current().withValue(PEER, commonName(cert)), call, headers, next);
     }
   }
 

@@ -89,7 +89,8 @@ public final class NodeAgent implements AutoCloseable {
   private final FactorProbe probe;
 
   private final IdentityKeys keys = new IdentityKeys();
-  private final PeerChannels peers = new PeerChannels(keys);
+  private final Revocations revocations;
+  private final PeerChannels peers;
   private final java.util.concurrent.ExecutorService background =
       Executors.newCachedThreadPool(
           r -> {
@@ -120,6 +121,8 @@ public final class NodeAgent implements AutoCloseable {
     NamespaceKeys atRest =
         cfg.encryptionKeyFile() != null ? NamespaceKeys.load(cfg.encryptionKeyFile()) : null;
     this.store = ReplicaStore.open(cfg.dataDir(), atRest, cfg.encryptionAtRest());
+    this.revocations = Revocations.open(cfg.dataDir());
+    this.peers = new PeerChannels(keys, revocations);
     this.applied = AppliedCommands.open(cfg.dataDir());
     this.executor = new CommandExecutor(store, applied, cfg.capacityBytes());
     this.probe =
@@ -220,7 +223,9 @@ public final class NodeAgent implements AutoCloseable {
     }
     healthAddress = host + ":" + healthServer.getPort();
     try {
-      dataServer = new DataServer(store, cfg.nodeId(), this::report).start(cfg.dataListen(), keys);
+      dataServer =
+          new DataServer(store, cfg.nodeId(), this::report, revocations)
+              .start(cfg.dataListen(), keys);
     } catch (IOException e) {
       throw new UncheckedIOException(
           "cannot listen on " + cfg.dataListen() + " (setting data-listen): " + e.getMessage(), e);
@@ -480,6 +485,21 @@ public final class NodeAgent implements AutoCloseable {
     }
   }
 
+  /**
+   * Takes the control plane's revocation list at once (on the gRPC thread, not queued behind
+   * commands): stored durably, then refused on the data port and as peers.
+   */
+  private void onRevocations(io.mycnet.storage.api.v1.RevocationList l) {
+    try {
+      revocations.update(l);
+    } catch (IOException e) {
+      LOG.error(
+          "the revocation list is in effect but could not be stored (a restart before the next"
+              + " list would forget it): {}",
+          e.toString());
+    }
+  }
+
   private void sendInventory(Session s) {
     s.send(AgentMessage.newBuilder().setInventory(store.inventory(clock.millis())).build());
   }
@@ -686,6 +706,7 @@ public final class NodeAgent implements AutoCloseable {
                     .setPong(Pong.newBuilder().setNonce(m.getPing().getNonce()))
                     .build());
         case HEARTBEAT_ACK -> lastAckNanos = System.nanoTime();
+        case REVOCATIONS -> onRevocations(m.getRevocations());
         default -> LOG.debug("ignoring an empty control message");
       }
     }

@@ -124,19 +124,27 @@ final class Rebuilder implements Runnable {
         } else {
           notFound = 0;
         }
-        if (notFound >= MAX_NOT_FOUND) {
+        boolean revoked = !peer.isEmpty() && peers.revoked(peer);
+        if (revoked) {
+          // Never a rebuild from (or through) a node the control plane revoked: give up now and
+          // name it, as for a peer without a replica; the control plane picks another source.
+          why = "PERMISSION_DENIED: peer node " + peer + " is revoked";
+        }
+        if (revoked || notFound >= MAX_NOT_FOUND) {
           // The peer says it holds no replica: report it by name and stop; the control plane
           // marks that replica and this one lost and rebuilds from another source.
           String msg =
-              "gave up: "
-                  + peer
-                  + " has no replica of "
-                  + cmd.getVolumeId()
-                  + " ("
-                  + why
-                  + ", "
-                  + notFound
-                  + " times)";
+              revoked
+                  ? "gave up: " + why
+                  : "gave up: "
+                      + peer
+                      + " has no replica of "
+                      + cmd.getVolumeId()
+                      + " ("
+                      + why
+                      + ", "
+                      + notFound
+                      + " times)";
           LOG.warn("rebuild of {} {}", cmd.getVolumeId(), msg);
           volume.rebuild = null;
           volume.endRebuild(false);

@@ -63,6 +63,8 @@ final class AgentSession implements StreamObserver<AgentMessage> {
   private long lastRecordWriteMs;
   private long lastCapacity = -1;
   private long lastUsed = -1;
+  private final Object revocationLock = new Object();
+  private volatile long revocationsSent = -1;
 
   AgentSession(
       SessionService service,
@@ -179,6 +181,7 @@ final class AgentSession implements StreamObserver<AgentMessage> {
         NodePeer.remoteHost(),
         h.getAgentVersion(),
         java.time.Instant.ofEpochMilli(h.getAgentStartedAtUnixMs()));
+    sendRevocations();
     notify(l -> l.onSessionOpened(nodeId, service.clock().instant()));
     notify(l -> l.onHeartbeat(nodeId, service.clock().instant()));
     watcher = service.queue().watch(nodeId, this::deliver);
@@ -198,6 +201,21 @@ final class AgentSession implements StreamObserver<AgentMessage> {
                 ThreadLocalRandom.current().nextLong(Math.min(interval, 1000)),
                 interval,
                 TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Sends the control plane's current revocation list (in full). Lists are built and sent under one
+   * lock, so the agent never gets an older list after a newer one within a session.
+   */
+  void sendRevocations() {
+    if (!hello || closed) {
+      return;
+    }
+    synchronized (revocationLock) {
+      io.mycnet.storage.api.v1.RevocationList l = service.security().revocationList();
+      send(ControlMessage.newBuilder().setRevocations(l).build());
+      revocationsSent = l.getRevision();
+    }
   }
 
   private void deliver(NodeCommand c) {
@@ -245,6 +263,10 @@ final class AgentSession implements StreamObserver<AgentMessage> {
         ControlMessage.newBuilder()
             .setHeartbeatAck(HeartbeatAck.newBuilder().setSequence(h.getSequence()))
             .build());
+    if (revocationsSent != service.security().revision()) {
+      // A change whose push raced with another one: resent within one heartbeat interval.
+      sendRevocations();
+    }
     service.heartbeatsHandled().increment();
   }
 

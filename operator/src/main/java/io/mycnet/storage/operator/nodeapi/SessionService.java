@@ -87,6 +87,18 @@ final class SessionService extends NodeSessionGrpc.NodeSessionImplBase {
     this.refusals = refusals;
     this.timer = timer;
     security.onRevoked(this::onRevoked);
+    security.onChanged(this::pushRevocations);
+  }
+
+  /** Sends the new revocation list to every open session (agents refuse it on their data port). */
+  private void pushRevocations() {
+    for (AgentSession s : List.copyOf(sessions.values())) {
+      s.sendRevocations();
+    }
+  }
+
+  SecurityStore security() {
+    return security;
   }
 
   @Override

@@ -454,10 +454,21 @@ public final class CertificateAuthority {
    * from {@link #signClient}, and this CA as the only trust anchor, to reach agents' data ports.
    */
   public io.grpc.netty.shaded.io.netty.handler.ssl.SslContext volumeClientTls(String namespace) {
+    return volumeClientTls(namespace, cert -> {});
+  }
+
+  /**
+   * As {@link #volumeClientTls(String)}, handing the signed certificate to {@code issued} first
+   * (e.g. {@link SecurityStore#recordIssuedClient}, so that it can be revoked by namespace).
+   */
+  public io.grpc.netty.shaded.io.netty.handler.ssl.SslContext volumeClientTls(
+      String namespace, java.util.function.Consumer<X509Certificate> issued) {
     KeyPair kp = generateEcKeyPair();
+    X509Certificate cert = signClient(kp.getPublic(), namespace);
+    issued.accept(cert);
     try {
       return io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
-          .keyManager(kp.getPrivate(), signClient(kp.getPublic(), namespace))
+          .keyManager(kp.getPrivate(), cert)
           .trustManager(caCert)
           .build();
     } catch (javax.net.ssl.SSLException e) {

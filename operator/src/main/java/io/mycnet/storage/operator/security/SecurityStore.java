@@ -3,6 +3,7 @@ package io.mycnet.storage.operator.security;
 import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.watch.WatchEvent;
 import io.mycnet.storage.api.v1.IssuedCertificateRecord;
+import io.mycnet.storage.api.v1.RevocationList;
 import io.mycnet.storage.api.v1.RevocationRecord;
 import io.mycnet.storage.api.v1.TokenUseRecord;
 import io.mycnet.storage.operator.allocation.EtcdKeys;
@@ -29,6 +30,9 @@ import org.slf4j.LoggerFactory;
  *   <tr><th>key</th><th>value</th></tr>
  *   <tr><td>{@code issued/<node>/<serial>}</td><td>{@code IssuedCertificateRecord}, kept until the
  *       certificate expires</td></tr>
+ *   <tr><td>{@code issued-clients/<namespace>/<serial>}</td><td>{@code IssuedCertificateRecord}
+ *       of a volume client certificate ({@code node_id} holds its CN, {@code client:<namespace>}),
+ *       recorded by whoever had it signed, so that it can be revoked by namespace</td></tr>
  *   <tr><td>{@code token-uses/<token-id>}</td><td>{@code TokenUseRecord}: the node a single-use
  *       token was spent on</td></tr>
  *   <tr><td>{@code revoked-serials/<serial>}</td><td>{@code RevocationRecord}</td></tr>
@@ -39,7 +43,9 @@ import org.slf4j.LoggerFactory;
  *
  * Revocations are also held in memory, kept current by an etcd watch ({@link #startWatching}), so
  * that the per-call certificate check costs no etcd round trip and a revocation written by any
- * process (another control plane, an admin command) takes effect at once.
+ * process (another control plane, an admin command) takes effect at once. The same view is pushed
+ * to every agent ({@link #revocationList}, {@link #onChanged}) so that their data ports refuse
+ * revoked identities too (docs/data-path.md).
  */
 public final class SecurityStore implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(SecurityStore.class);
@@ -53,6 +59,8 @@ public final class SecurityStore implements AutoCloseable {
   private final Map<String, RevocationRecord> revokedNodes = new ConcurrentHashMap<>();
   private final Map<String, RevocationRecord> revokedTokens = new ConcurrentHashMap<>();
   private final List<Consumer<RevocationRecord>> listeners = new CopyOnWriteArrayList<>();
+  private final List<Runnable> changeListeners = new CopyOnWriteArrayList<>();
+  private volatile long revision;
   private volatile Watch.Watcher watcher;
 
   public SecurityStore(EtcdStore store, EtcdKeys keys, Clock clock) {
@@ -63,6 +71,10 @@ public final class SecurityStore implements AutoCloseable {
 
   String issuedPrefix(String nodeId) {
     return root + "issued/" + EtcdKeys.id("node id", nodeId) + "/";
+  }
+
+  String issuedClientsPrefix(String namespace) {
+    return root + "issued-clients/" + EtcdKeys.id("namespace", namespace) + "/";
   }
 
   String tokenUseKey(String tokenId) {
@@ -98,17 +110,22 @@ public final class SecurityStore implements AutoCloseable {
                 if (key.startsWith(revokedNodesPrefix())) {
                   String node = key.substring(revokedNodesPrefix().length());
                   revokedNodes.remove(node);
+                  advance(e.getKeyValue().getModRevision());
                   LOG.info("node {} was re-admitted", node);
+                  changed();
                 }
                 return;
               }
               try {
                 RevocationRecord r =
                     RevocationRecord.parseFrom(e.getKeyValue().getValue().getBytes());
-                if (remember(key, r)) {
+                boolean fresh = remember(key, r);
+                advance(e.getKeyValue().getModRevision());
+                if (fresh) {
                   for (Consumer<RevocationRecord> l : listeners) {
                     l.accept(r);
                   }
+                  changed();
                 }
               } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
                 LOG.error("unreadable revocation record at {}", key, ex);
@@ -118,6 +135,7 @@ public final class SecurityStore implements AutoCloseable {
         List.of(revokedSerialsPrefix(), revokedNodesPrefix(), revokedTokensPrefix())) {
       for (Versioned<RevocationRecord> v : store.list(prefix, RevocationRecord.parser())) {
         remember(v.key(), v.value());
+        advance(v.modRevision());
       }
     }
     LOG.info(
@@ -136,6 +154,46 @@ public final class SecurityStore implements AutoCloseable {
       return revokedTokens.put(r.getTokenId(), r) == null;
     }
     return false;
+  }
+
+  private synchronized void advance(long modRevision) {
+    revision = Math.max(revision + (modRevision > 0 ? 0 : 1), modRevision);
+  }
+
+  private void changed() {
+    for (Runnable l : changeListeners) {
+      try {
+        l.run();
+      } catch (RuntimeException ex) {
+        LOG.warn("revocation change listener failed: {}", ex.toString());
+      }
+    }
+  }
+
+  /**
+   * Called whenever the revocation view changed (a revocation added, a node re-admitted), after
+   * {@link #revocationList} reflects it.
+   */
+  public void onChanged(Runnable listener) {
+    changeListeners.add(listener);
+  }
+
+  /** The etcd revision of the newest change in the in-memory view (0: none seen). */
+  public long revision() {
+    return revision;
+  }
+
+  /**
+   * Every revoked certificate serial and every revoked (not re-admitted) node id, from memory
+   * (watch-fed; use after {@link #startWatching}): what agents refuse on their data ports.
+   */
+  public RevocationList revocationList() {
+    long rev = revision;
+    return RevocationList.newBuilder()
+        .addAllSerials(new java.util.TreeSet<>(revokedSerials.keySet()))
+        .addAllNodeIds(new java.util.TreeSet<>(revokedNodes.keySet()))
+        .setRevision(rev)
+        .build();
   }
 
   /** Called for every revocation seen by the watch. */
@@ -286,6 +344,96 @@ public final class SecurityStore implements AutoCloseable {
     txn.commit();
     LOG.info("revoked node {} and {} certificate(s): {}", nodeId, serials.size(), reason);
     return serials;
+  }
+
+  /**
+   * Records a volume client certificate issued for {@code namespace} (kept until it expires), so
+   * that {@link #revokeClients} can find it.
+   */
+  public void recordIssuedClient(String namespace, String serial, java.time.Instant notAfter) {
+    String prefix = issuedClientsPrefix(namespace);
+    EtcdStore.Txn txn =
+        store
+            .txn()
+            .put(
+                prefix + EtcdKeys.id("serial", serial),
+                IssuedCertificateRecord.newBuilder()
+                    .setSchemaVersion(SCHEMA_VERSION)
+                    .setNodeId(CertificateAuthority.CLIENT_PREFIX + namespace)
+                    .setSerial(serial)
+                    .setNotAfterUnixMs(notAfter.toEpochMilli())
+                    .build());
+    long now = clock.millis();
+    for (Versioned<IssuedCertificateRecord> v :
+        store.list(prefix, IssuedCertificateRecord.parser())) {
+      if (v.value().getNotAfterUnixMs() < now) {
+        txn.delete(v.key());
+      }
+    }
+    txn.commit();
+  }
+
+  /**
+   * Revokes every recorded, unexpired client certificate of {@code namespace}, in one etcd
+   * transaction; idempotent. Certificates signed later are not affected.
+   *
+   * @return the revoked serials (empty when none was recorded)
+   */
+  public List<String> revokeClients(String namespace, String reason) {
+    long now = clock.millis();
+    EtcdStore.Txn txn = store.txn();
+    List<String> serials = new ArrayList<>();
+    for (Versioned<IssuedCertificateRecord> v :
+        store.list(issuedClientsPrefix(namespace), IssuedCertificateRecord.parser())) {
+      if (v.value().getNotAfterUnixMs() < now) {
+        continue;
+      }
+      serials.add(v.value().getSerial());
+      txn.put(revokedSerialsPrefix() + v.value().getSerial(), serialRecord(v.value(), reason, now));
+    }
+    if (!serials.isEmpty()) {
+      txn.commit();
+      LOG.info(
+          "revoked {} client certificate(s) of namespace {}: {}",
+          serials.size(),
+          namespace,
+          reason);
+    }
+    return serials;
+  }
+
+  /**
+   * Revokes one certificate by its lower-case hex serial (a node's or a client's); idempotent.
+   *
+   * @throws IllegalArgumentException when {@code serial} is not lower-case hex
+   */
+  public void revokeSerial(String serial, String reason) {
+    if (serial == null || !serial.matches("[0-9a-f]{1,40}")) {
+      throw new IllegalArgumentException(
+          "serial '" + serial + "' is not a certificate serial (lower-case hex, up to 40 digits)");
+    }
+    store
+        .txn()
+        .put(
+            revokedSerialsPrefix() + serial,
+            RevocationRecord.newBuilder()
+                .setSchemaVersion(SCHEMA_VERSION)
+                .setSerial(serial)
+                .setRevokedAtUnixMs(clock.millis())
+                .setReason(reason)
+                .build())
+        .commit();
+    LOG.info("revoked certificate {}: {}", serial, reason);
+  }
+
+  private static RevocationRecord serialRecord(
+      IssuedCertificateRecord issued, String reason, long now) {
+    return RevocationRecord.newBuilder()
+        .setSchemaVersion(SCHEMA_VERSION)
+        .setSerial(issued.getSerial())
+        .setRevokedAtUnixMs(now)
+        .setReason(issued.getNodeId() + ": " + reason)
+        .build();
   }
 
   /** Revokes a bootstrap token: no join with it is accepted from now on. */
