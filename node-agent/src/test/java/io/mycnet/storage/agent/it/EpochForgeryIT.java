@@ -26,7 +26,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,7 +39,12 @@ import org.junit.jupiter.api.io.TempDir;
  * epoch lower than, equal to and higher than the receiver's. Each is refused, the receiver's bytes
  * stay those of the primary, the control plane (a separate process) records a peer protocol
  * violation against the sender for each, and the primary's writes go on reaching every replica.
+ * Then a real failover (the primary frozen, a follower made primary at epoch 2): the new primary's
+ * writes reach the follower, the thawed old primary's write at epoch 1 is refused as stale and not
+ * reported (it was that epoch's primary), and the follower claiming epoch 1 is reported (it never
+ * was).
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class EpochForgeryIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
   static final String TOKEN = "fleet2.0123456789abcdef";
@@ -73,6 +81,7 @@ class EpochForgeryIT {
   }
 
   @Test
+  @Order(1)
   void aFollowerForgingEpochsIsRefusedAndReported() throws Exception {
     Allocation a =
         dp.manager.allocate(
@@ -137,16 +146,7 @@ class EpochForgeryIT {
     // The control plane recorded each claim against the sender, once.
     JavaProcess cp = dp.cp.controlPlane;
     for (long epoch : new long[] {0, 1, 2}) {
-      String line =
-          "peer protocol violation by "
-              + sender
-              + ": "
-              + receiver
-              + " refused its write to "
-              + VOL
-              + " claiming epoch "
-              + epoch
-              + ":";
+      String line = violation(sender, receiver, VOL, epoch);
       await().atMost(Duration.ofSeconds(20)).until(() -> cp.countInStderr(line) > 0);
     }
 
@@ -159,17 +159,125 @@ class EpochForgeryIT {
       assertThat(read(n, 128 * 1024, next.length)).as("on %s", n).isEqualTo(next);
       assertThat(read(n, 0, original.length)).as("on %s", n).isEqualTo(original);
     }
-    assertThat(
-            cp.countInStderr(
-                "peer protocol violation by "
-                    + sender
-                    + ": "
-                    + receiver
-                    + " refused its write to "
-                    + VOL
-                    + " claiming epoch 1:"))
-        .isEqualTo(1);
+    assertThat(cp.countInStderr(violation(sender, receiver, VOL, 1))).isEqualTo(1);
     assertThat(cp.countInStderr("peer protocol violation by " + primary)).isZero();
+  }
+
+  static String violation(String sender, String receiver, String vol, long epoch) {
+    return "peer protocol violation by "
+        + sender
+        + ": "
+        + receiver
+        + " refused its write to "
+        + vol
+        + " claiming epoch "
+        + epoch
+        + ":";
+  }
+
+  @Test
+  @Order(2)
+  void afterAFailoverTheDeposedPrimaryIsStaleAndAFollowerClaimingItsEpochIsReported()
+      throws Exception {
+    String vol = "vol-failed-over";
+    Allocation a =
+        dp.manager.allocate(
+            StorageRequest.of(vol, OWNER, "default", SIZE, StorageType.CONSENSUS)
+                .withConsistency(ConsistencyLevel.STRONG));
+    String oldPrimary = a.getPrimaryNodeId();
+    awaitEpoch(vol, NODES, 1, oldPrimary);
+    byte[] first = pattern(16 * 1024);
+    assertThat(dp.write(OWNER, oldPrimary, vol, 1, 0, first).getDurableReplicas()).isEqualTo(3);
+
+    // The primary is frozen (its session and lease lapse); the replication manager moves the
+    // primary role to a follower at epoch 2.
+    JavaProcess frozen = dp.agents.get(oldPrimary);
+    frozen.signal("STOP");
+    Allocation moved;
+    try {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () -> {
+                dp.replication.reconcile();
+                return !dp.manager.get(vol).orElseThrow().getPrimaryNodeId().equals(oldPrimary);
+              });
+      moved = dp.manager.get(vol).orElseThrow();
+    } finally {
+      frozen.signal("CONT");
+    }
+    String newPrimary = moved.getPrimaryNodeId();
+    long epoch = moved.getEpoch();
+    assertThat(epoch).isGreaterThan(1);
+    String follower =
+        NODES.stream()
+            .filter(n -> !n.equals(oldPrimary) && !n.equals(newPrimary))
+            .findFirst()
+            .orElseThrow();
+    awaitEpoch(vol, List.of(newPrimary, follower), epoch, newPrimary);
+    // Legitimate: the new primary's writes reach the follower.
+    byte[] second = pattern(16 * 1024);
+    assertThat(dp.write(OWNER, newPrimary, vol, epoch, 64 * 1024, second).getDurableReplicas())
+        .isEqualTo(2);
+    assertThat(dp.read(OWNER, follower, vol, epoch, 64 * 1024, second.length)).isEqualTo(second);
+
+    // The old primary, thawed and told nothing, writes at epoch 1: refused as stale, fenced.
+    Throwable stale = catchThrowable(() -> dp.write(OWNER, oldPrimary, vol, 1, 0, pattern(4096)));
+    assertThat(stale).isInstanceOf(StatusRuntimeException.class);
+    assertThat(((StatusRuntimeException) stale).getStatus().getCode())
+        .isEqualTo(Status.Code.FAILED_PRECONDITION);
+
+    // The follower claims epoch 1 (older than the new primary's, and not its own): refused.
+    long applied = dp.stat(OWNER, newPrimary, vol).getAppliedSequence();
+    ManagedChannel ch = peerChannel(follower, newPrimary);
+    try {
+      assertRefused(
+          ReplicaPeerGrpc.newBlockingStub(ch),
+          forgedWrite(vol, 1, applied + 1, pattern(16 * 1024)),
+          Status.Code.PERMISSION_DENIED,
+          "named " + oldPrimary + " primary");
+    } finally {
+      ch.shutdownNow();
+      ch.awaitTermination(5, TimeUnit.SECONDS);
+    }
+    for (String n : List.of(newPrimary, follower)) {
+      assertThat(dp.read(OWNER, n, vol, epoch, 0, first.length)).as("on %s", n).isEqualTo(first);
+      assertThat(dp.read(OWNER, n, vol, epoch, 64 * 1024, second.length))
+          .as("on %s", n)
+          .isEqualTo(second);
+    }
+    JavaProcess cp = dp.cp.controlPlane;
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> cp.countInStderr(violation(follower, newPrimary, vol, 1)) > 0);
+    // The deposed primary was that epoch's primary: stale, not a violation.
+    for (String n : NODES) {
+      assertThat(
+              cp.countInStderr(
+                  "peer protocol violation by "
+                      + oldPrimary
+                      + ": "
+                      + n
+                      + " refused its write to "
+                      + vol))
+          .isZero();
+    }
+    assertThat(frozen.countInStderr("fenced as primary of " + vol)).isPositive();
+  }
+
+  static void awaitEpoch(String vol, List<String> nodes, long epoch, String primary) {
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              for (String n : nodes) {
+                VolumeStat s = dp.stat(OWNER, n, vol);
+                assertThat(s.getEpoch()).as("epoch on %s", n).isEqualTo(epoch);
+                assertThat(s.getPrimaryNodeId()).as("primary on %s", n).isEqualTo(primary);
+              }
+            });
   }
 
   static ManagedChannel peerChannel(String as, String to) {
@@ -183,8 +291,12 @@ class EpochForgeryIT {
   }
 
   static ReplicaWrite forgedWrite(long epoch, long sequence, byte[] data) {
+    return forgedWrite(VOL, epoch, sequence, data);
+  }
+
+  static ReplicaWrite forgedWrite(String vol, long epoch, long sequence, byte[] data) {
     return ReplicaWrite.newBuilder()
-        .setVolumeId(VOL)
+        .setVolumeId(vol)
         .setEpoch(epoch)
         .setSequence(sequence)
         .setOffset(0)
