@@ -101,7 +101,14 @@ public interface ReplicaEvents {
       @Override
       public String peerProtocolViolation(
           String reporter, String volumeId, String sender, long epoch, String message) {
-        return violationDismissed(rm.allocation(volumeId).orElse(null), reporter, sender, epoch);
+        io.mycnet.storage.api.v1.Allocation a;
+        try {
+          a = rm.allocation(volumeId).orElse(null);
+        } catch (RuntimeException e) {
+          // Unchecked claims do not count; a sender that goes on is reported again.
+          return "its allocation could not be read to check the claim: " + e.getMessage();
+        }
+        return violationDismissed(a, reporter, sender, epoch);
       }
 
       @Override
