@@ -37,6 +37,11 @@ import org.slf4j.LoggerFactory;
  * never silently skipped); a STRONG write needs a majority of the replica set durable, so a primary
  * cut off from its peers stops acknowledging. A follower answering "stale epoch" fences the
  * primary: it stops serving.
+ *
+ * <p>Epochs come from the control plane only: a replica takes a write at an epoch only from the
+ * primary its own assignment of that epoch names ({@link #decide}), waiting {@link
+ * #ASSIGNMENT_WAIT_MS} for an assignment a new primary's write overtook; a claim the assignments
+ * contradict is refused and reported as the sender's {@code PEER_PROTOCOL_VIOLATION}.
  */
 public final class ReplicatedVolume implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ReplicatedVolume.class);
@@ -48,6 +53,25 @@ public final class ReplicatedVolume implements AutoCloseable {
 
   /** How long a follower behind the primary's write position waits before refusing a read. */
   static final long READ_CATCH_UP_MS = 1_000;
+
+  /**
+   * How long a write claiming an epoch newer than this replica's assignment waits for that epoch's
+   * assignment to arrive over the agent's own control-plane session (a new primary's first writes
+   * may overtake it) before it is refused. Shorter than {@link #FORWARD_DEADLINE_MS}, so the sender
+   * gets the refusal, not a timeout.
+   */
+  static final long ASSIGNMENT_WAIT_MS = 3_000;
+
+  /**
+   * At most one {@code PEER_PROTOCOL_VIOLATION} report per sender and kind of claim (older,
+   * current, newer epoch) in this interval; the ones held back are counted in the next.
+   */
+  static final long VIOLATION_REPORT_INTERVAL_MS = 60_000;
+
+  /**
+   * How many past epochs' primaries a replica remembers (to tell a deposed primary from a liar).
+   */
+  static final int PRIMARIES_KEPT = 64;
 
   /** The primary's durable out-of-sync marks (one node id a line). */
   static final String OUT_OF_SYNC_FILE = "out-of-sync";
@@ -83,9 +107,22 @@ public final class ReplicatedVolume implements AutoCloseable {
   private final Map<String, Long> acked = new ConcurrentHashMap<>();
   // Follower state, guarded by `order`:
   private long applied;
-  // The newest epoch of a write applied here (a new primary's writes may come before its
-  // assignment): a ReadIndex answers with it, so a deposed primary is not confirmed.
+  // The newest epoch of a write applied here (never newer than the assignment held: a write waits
+  // for its epoch's assignment): a ReadIndex answers with it, so a deposed primary is not
+  // confirmed.
   private volatile long writeEpoch;
+  // The primary named by each assignment this replica held (this process's lifetime and the one on
+  // disk), newest PRIMARIES_KEPT epochs.
+  private final java.util.NavigableMap<Long, String> primaries =
+      new java.util.concurrent.ConcurrentSkipListMap<>();
+  // Senders whose newer epoch never arrived here within ASSIGNMENT_WAIT_MS, with the epoch of the
+  // assignment held then: their writes at newer epochs are refused at once until a newer
+  // assignment arrives (a flood of forged epochs does not hold a data-port thread each).
+  private final Map<String, Long> unassignedSenders = new ConcurrentHashMap<>();
+  // Per "sender/kind": when the last violation report was sent, and how many were held back since.
+  private final Map<String, long[]> violationReports = new ConcurrentHashMap<>();
+  // ASSIGNMENT_WAIT_MS (unit tests change it).
+  volatile long assignmentWaitMs = ASSIGNMENT_WAIT_MS;
   // Rebuild state, guarded by `order`: null when not rebuilding.
   private List<ReplicaWrite> catchUp;
   private boolean attaching;
@@ -102,6 +139,7 @@ public final class ReplicatedVolume implements AutoCloseable {
                 java.nio.file.Files.readAllBytes(replica.dir().resolve("assignment.pb")));
         this.assignment = a;
         this.epoch = Math.max(epoch, a.getEpoch());
+        rememberPrimary(a);
       }
     } catch (IOException e) {
       LOG.warn("cannot read the assignment of {}: {}", replica.volumeId(), e.toString());
@@ -231,6 +269,9 @@ public final class ReplicatedVolume implements AutoCloseable {
       assignment = a;
       epoch = Math.max(epoch, a.getEpoch());
       assignedThisRun = true;
+      rememberPrimary(a);
+      // Writes waiting for this epoch's assignment decide now.
+      order.notifyAll();
       if (a.getPrimaryNodeId().equals(ctx.nodeId())) {
         if (!wasPrimary) {
           lastSequence = Math.max(lastSequence, applied);
@@ -555,26 +596,243 @@ public final class ReplicatedVolume implements AutoCloseable {
 
   // ---- follower ----
 
+  /** What a replica does with a peer's write, given the assignments it holds. */
+  enum Verdict {
+    /** From the primary of the assignment held at the write's epoch. */
+    ACCEPT,
+    /**
+     * An older epoch, from its primary or of an epoch not known here: refused "stale epoch", which
+     * fences a deposed primary.
+     */
+    STALE,
+    /** Newer than the assignment held (or none held): wait for the assignment. */
+    WAIT,
+    /** An older epoch whose assignment named another primary, or epoch 0 (never assigned). */
+    FORGED_OLDER,
+    /** The epoch of the assignment held, which names another primary. */
+    FORGED_CURRENT,
+    /** A newer epoch whose assignment never reached this replica within the wait. */
+    FORGED_NEWER
+  }
+
+  /**
+   * The decision on a write at {@code writeEpoch} from {@code caller}, by the assignment {@code a}
+   * held (null: none), the newest epoch {@code epoch} this replica knows (an assignment, or a
+   * create or rebuild command) and the primaries of the epochs it held assignments of. Epochs come
+   * from the control plane only: never from the write.
+   */
+  static Verdict decide(
+      AssignReplica a,
+      long epoch,
+      java.util.NavigableMap<Long, String> primaries,
+      String caller,
+      long writeEpoch) {
+    if (a == null || writeEpoch > a.getEpoch()) {
+      return Verdict.WAIT;
+    }
+    if (writeEpoch == a.getEpoch()) {
+      if (!a.getPrimaryNodeId().equals(caller)) {
+        return Verdict.FORGED_CURRENT;
+      }
+      // A create or rebuild command of a newer epoch arrived, its assignment not yet.
+      return writeEpoch < epoch ? Verdict.STALE : Verdict.ACCEPT;
+    }
+    String then = primaries.get(writeEpoch);
+    if (writeEpoch == 0 || (then != null && !then.equals(caller))) {
+      return Verdict.FORGED_OLDER;
+    }
+    // The node that is still the primary at the newest epoch known here, behind on a membership
+    // change: assignments reach the nodes in no particular order, and it is not deposed.
+    if (a.getPrimaryNodeId().equals(caller) && a.getEpoch() == epoch) {
+      return Verdict.ACCEPT;
+    }
+    return Verdict.STALE;
+  }
+
+  private void rememberPrimary(AssignReplica a) {
+    primaries.put(a.getEpoch(), a.getPrimaryNodeId());
+    while (primaries.size() > PRIMARIES_KEPT) {
+      primaries.pollFirstEntry();
+    }
+  }
+
+  /**
+   * Admits a write from {@code caller} at {@code writeEpoch}, or throws the refusal (nothing is
+   * written then). A newer epoch than the assignment held waits up to {@link #ASSIGNMENT_WAIT_MS}
+   * for that assignment; a claim the assignments contradict (or one that never arrives) is reported
+   * as the sender's {@code PEER_PROTOCOL_VIOLATION}.
+   */
+  void admit(String caller, long writeEpoch) {
+    Verdict v = decide(assignment, epoch, primaries, caller, writeEpoch);
+    if (v == Verdict.WAIT) {
+      AssignReplica held = assignment;
+      Long refusedAt = unassignedSenders.get(caller);
+      long heldEpoch = held == null ? 0 : held.getEpoch();
+      if (refusedAt != null && refusedAt == heldEpoch) {
+        // This sender's newer epoch did not come before; nothing arrived since: no second wait.
+        v = Verdict.FORGED_NEWER;
+      } else {
+        long deadline = System.currentTimeMillis() + assignmentWaitMs;
+        synchronized (order) {
+          while ((v = decide(assignment, epoch, primaries, caller, writeEpoch)) == Verdict.WAIT) {
+            long left = deadline - System.currentTimeMillis();
+            if (left <= 0) {
+              v = Verdict.FORGED_NEWER;
+              break;
+            }
+            try {
+              order.wait(left);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              throw Status.CANCELLED.asRuntimeException();
+            }
+          }
+        }
+        if (v == Verdict.FORGED_NEWER) {
+          AssignReplica now = assignment;
+          unassignedSenders.put(caller, now == null ? 0L : now.getEpoch());
+        }
+      }
+    }
+    AssignReplica a = assignment;
+    String vol = replica.volumeId();
+    switch (v) {
+      case ACCEPT -> {}
+      case STALE -> checkEpoch(writeEpoch);
+      case FORGED_OLDER -> {
+        String why =
+            writeEpoch == 0
+                ? "epoch 0 is never assigned"
+                : "the assignment of epoch "
+                    + writeEpoch
+                    + " named "
+                    + primaries.get(writeEpoch)
+                    + " primary";
+        violation(caller, "older", writeEpoch, why);
+        throw Status.PERMISSION_DENIED
+            .withDescription(
+                "write to "
+                    + vol
+                    + " refused: "
+                    + caller
+                    + " claims epoch "
+                    + writeEpoch
+                    + " but "
+                    + why
+                    + " (this replica is at epoch "
+                    + epoch
+                    + "); reported to the control plane")
+            .asRuntimeException();
+      }
+      case FORGED_CURRENT -> {
+        String why = "the assignment of epoch " + writeEpoch + " names " + a.getPrimaryNodeId();
+        violation(caller, "current", writeEpoch, why + " primary");
+        throw Status.PERMISSION_DENIED
+            .withDescription(
+                "write to "
+                    + vol
+                    + " refused: "
+                    + caller
+                    + " is not its primary at epoch "
+                    + writeEpoch
+                    + " ("
+                    + why
+                    + "); only the primary the control plane assigned may write; reported to the"
+                    + " control plane")
+            .asRuntimeException();
+      }
+      case FORGED_NEWER -> {
+        String why =
+            "no assignment of epoch "
+                + writeEpoch
+                + " reached this replica within "
+                + assignmentWaitMs
+                + " ms (it holds "
+                + (a == null ? "none" : "epoch " + a.getEpoch())
+                + ")";
+        violation(caller, "newer", writeEpoch, why);
+        // Not "stale epoch": a legitimate new primary whose assignment is late here is not fenced,
+        // it marks this replica out of sync (which the control plane rebuilds).
+        throw Status.FAILED_PRECONDITION
+            .withDescription(
+                "write to "
+                    + vol
+                    + " from "
+                    + caller
+                    + " at epoch "
+                    + writeEpoch
+                    + " refused: "
+                    + why
+                    + "; epochs come from the control plane only (check this agent's control-plane"
+                    + " session); reported to the control plane")
+            .asRuntimeException();
+      }
+      case WAIT -> throw new IllegalStateException("undecided");
+    }
+  }
+
+  /** Reports a refused claim of {@code sender}, at most once per interval per sender and kind. */
+  private void violation(String sender, String kind, long claimed, String why) {
+    long now = System.nanoTime();
+    long heldBack = -1;
+    long[] slot = violationReports.computeIfAbsent(sender + "/" + kind, k -> new long[] {0, 0, 0});
+    synchronized (slot) {
+      // slot: [0] sent at least once, [1] when (nanoTime), [2] held back since
+      if (slot[0] == 0
+          || now - slot[1] >= TimeUnit.MILLISECONDS.toNanos(VIOLATION_REPORT_INTERVAL_MS)) {
+        heldBack = slot[2];
+        slot[0] = 1;
+        slot[1] = now;
+        slot[2] = 0;
+      } else {
+        slot[2]++;
+      }
+    }
+    if (heldBack < 0) {
+      LOG.debug(
+          "refused a write to {} from {} claiming epoch {}: {}",
+          replica.volumeId(),
+          sender,
+          claimed,
+          why);
+      return;
+    }
+    // Logged and reported at most once per interval and kind: a flood of forged writes is not a
+    // flood of lines or reports.
+    LOG.warn(
+        "refused a write to {} from {} claiming epoch {}: {} (reported to the control plane)",
+        replica.volumeId(),
+        sender,
+        claimed,
+        why);
+    ctx.report(
+        ReplicaReport.newBuilder()
+            .setVolumeId(replica.volumeId())
+            .setEpoch(claimed)
+            .setKind(ReplicaReport.Kind.PEER_PROTOCOL_VIOLATION)
+            .setNodeId(sender)
+            .setMessage(
+                sender
+                    + " sent a write claiming epoch "
+                    + claimed
+                    + " ("
+                    + kind
+                    + " epoch; this replica is at "
+                    + epoch
+                    + "): "
+                    + why
+                    + (heldBack > 0
+                        ? "; " + heldBack + " more such writes since the last report"
+                        : ""))
+            .build());
+  }
+
   /** Follower: applies a forwarded write in sequence order. */
   long apply(String caller, ReplicaWrite w) throws IOException {
-    AssignReplica a = assignment;
-    boolean fromPrimary = a != null && a.getPrimaryNodeId().equals(caller);
-    boolean fromMember = a != null && memberState(a, caller) != null;
-    // An older epoch is refused (fencing a deposed primary), except from the node that is still the
-    // primary at the newest epoch known here: assignments reach the nodes in no particular order,
-    // and a primary that merely has not learned of a membership change yet is not deposed.
-    boolean stillPrimary = fromPrimary && a.getEpoch() == epoch;
-    if (w.getEpoch() < epoch && !stillPrimary) {
-      checkEpoch(w.getEpoch());
-    }
-    if (!(fromPrimary || (w.getEpoch() > epoch && fromMember) || (a == null && rebuild != null))) {
-      throw Status.PERMISSION_DENIED
-          .withDescription(
-              caller + " is not the primary of " + replica.volumeId() + " this replica knows")
-          .asRuntimeException();
-    }
+    admit(caller, w.getEpoch());
     long deadline = System.currentTimeMillis() + ORDER_WAIT_MS;
     synchronized (order) {
+      boolean waited = false;
       while (attaching
           || (w.getSequence() != applied + 1
               && w.getSequence() > applied
@@ -593,11 +851,16 @@ public final class ReplicatedVolume implements AutoCloseable {
               .asRuntimeException();
         }
         try {
+          waited = true;
           order.wait(left);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw Status.CANCELLED.asRuntimeException();
         }
+      }
+      if (waited) {
+        // A newer assignment may have come while this write waited for its turn.
+        admit(caller, w.getEpoch());
       }
       if (w.getSequence() <= applied && w.getSequence() != 1) {
         return applied; // a repeat

@@ -16,6 +16,8 @@ import io.mycnet.storage.api.v1.ReplicaWrite;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -187,18 +189,167 @@ class ReplicatedVolumeTest {
   }
 
   @Test
-  void aFollowerAnswersReadIndexWithTheNewestEpochItAppliedAWriteOf() throws Exception {
+  void aNewPrimarysWriteThatOvertakesItsAssignmentWaitsForItAndIsApplied() throws Exception {
     try (ReplicatedVolume v = follower("f1")) {
+      v.assignmentWaitMs = 120_000; // the assignment below comes long before that
       v.assign(assign(2, "p1", "p1", "f1", "f2"));
       assertThat(v.apply("p1", write(2, 1, (byte) 1))).isEqualTo(1);
       // f2 became primary at epoch 3; its write arrives before this replica's assignment does.
-      assertThat(v.apply("f2", write(3, 2, (byte) 2))).isEqualTo(2);
+      CompletableFuture<Long> applied =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return v.apply("f2", write(3, 2, (byte) 2));
+                } catch (java.io.IOException e) {
+                  throw new java.io.UncheckedIOException(e);
+                }
+              });
+      v.assign(assign(3, "f2", "f2", "f1", "p1"));
+      assertThat(applied.get(60, TimeUnit.SECONDS)).isEqualTo(2);
+      assertThat(v.replica().read(0, 1)[0]).isEqualTo((byte) 2);
       var r = v.readIndex("p1");
       assertThat(r.getPrimary()).isFalse();
       assertThat(r.getEpoch()).isEqualTo(3);
-      assertThat(r.getPrimaryNodeId()).isEqualTo("p1");
-      assertThat(r.getInSyncNodeIdsList()).isEmpty();
+      assertThat(r.getPrimaryNodeId()).isEqualTo("f2");
+      assertThat(reports).isEmpty();
     }
+  }
+
+  static void assertRefusedWrite(
+      ReplicatedVolume v, String caller, ReplicaWrite w, Status.Code code, String contains)
+      throws Exception {
+    byte[] before = v.replica().read(0, 4096);
+    long seq = v.appliedSequence();
+    assertThatThrownBy(() -> v.apply(caller, w))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(code);
+              assertThat(e.getStatus().getDescription()).contains(contains);
+            });
+    assertThat(v.replica().read(0, 4096)).isEqualTo(before);
+    assertThat(v.appliedSequence()).isEqualTo(seq);
+  }
+
+  void assertReported(int index, String sender, long epoch, String contains) {
+    assertThat(reports).hasSizeGreaterThan(index);
+    ReplicaReport r = reports.get(index);
+    assertThat(r.getKind()).isEqualTo(ReplicaReport.Kind.PEER_PROTOCOL_VIOLATION);
+    assertThat(r.getNodeId()).isEqualTo(sender);
+    assertThat(r.getVolumeId()).isEqualTo("v1");
+    assertThat(r.getEpoch()).isEqualTo(epoch);
+    assertThat(r.getMessage()).contains(contains);
+  }
+
+  @Test
+  void aMemberClaimingAnEpochItIsNotPrimaryOfIsRefusedAndReported() throws Exception {
+    try (ReplicatedVolume v = follower("f1")) {
+      v.assignmentWaitMs = 200;
+      v.assign(assign(1, "p1", "p1", "f1", "f2"));
+      assertThat(v.apply("p1", write(1, 1, (byte) 1))).isEqualTo(1);
+      // The current epoch names p1: f2 may not write at it.
+      assertRefusedWrite(
+          v, "f2", write(1, 2, (byte) 9), Status.Code.PERMISSION_DENIED, "not its primary");
+      assertReported(0, "f2", 1, "names p1 primary");
+      // A newer epoch that no assignment brings: refused after the wait, not as "stale epoch"
+      // (that would fence a legitimate primary whose assignment is merely late here).
+      assertRefusedWrite(
+          v, "f2", write(2, 2, (byte) 9), Status.Code.FAILED_PRECONDITION, "no assignment of");
+      assertReported(1, "f2", 2, "no assignment of epoch 2");
+      // Epoch 0 is never assigned.
+      assertRefusedWrite(
+          v, "f2", write(0, 2, (byte) 9), Status.Code.PERMISSION_DENIED, "never assigned");
+      assertReported(2, "f2", 0, "epoch 0 is never assigned");
+      assertThat(reports).hasSize(3);
+      // More of the same: refused, not reported again within the interval; a newer epoch from the
+      // same sender is refused without a second wait until a newer assignment arrives.
+      for (int i = 0; i < 20; i++) {
+        assertRefusedWrite(
+            v, "f2", write(1, 2, (byte) 9), Status.Code.PERMISSION_DENIED, "not its primary");
+        assertRefusedWrite(
+            v, "f2", write(5 + i, 2, (byte) 9), Status.Code.FAILED_PRECONDITION, "no assignment");
+      }
+      assertThat(reports).hasSize(3);
+      // The primary's writes go on.
+      assertThat(v.apply("p1", write(1, 2, (byte) 3))).isEqualTo(2);
+      assertThat(v.replica().read(0, 1)[0]).isEqualTo((byte) 3);
+    }
+  }
+
+  @Test
+  void aNewerEpochWhoseAssignmentNamesAnotherPrimaryIsRefusedWhenItArrives() throws Exception {
+    try (ReplicatedVolume v = follower("f1")) {
+      v.assignmentWaitMs = 120_000;
+      v.assign(assign(1, "p1", "p1", "f1", "f2", "f3"));
+      CompletableFuture<Long> forged =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return v.apply("f2", write(2, 1, (byte) 9));
+                } catch (java.io.IOException e) {
+                  throw new java.io.UncheckedIOException(e);
+                }
+              });
+      // Epoch 2 is real, but makes f3 the primary.
+      v.assign(assign(2, "f3", "f3", "f1", "f2"));
+      assertThatThrownBy(() -> forged.get(60, TimeUnit.SECONDS))
+          .hasCauseInstanceOf(StatusRuntimeException.class)
+          .cause()
+          .satisfies(
+              e ->
+                  assertThat(((StatusRuntimeException) e).getStatus().getCode())
+                      .isEqualTo(Status.Code.PERMISSION_DENIED));
+      assertThat(v.replica().read(0, 1)[0]).isEqualTo((byte) 0);
+      assertReported(0, "f2", 2, "names f3 primary");
+      assertThat(v.apply("f3", write(2, 1, (byte) 4))).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void anOlderEpochIsStaleFromItsPrimaryAndForgedFromAnyoneElse() throws Exception {
+    try (ReplicatedVolume v = follower("f1")) {
+      v.assign(assign(1, "p1", "p1", "f1", "f2", "f3"));
+      v.assign(assign(2, "f2", "f2", "f1", "f3"));
+      // p1 was the primary of epoch 1: deposed, fenced by "stale epoch", not accused.
+      assertRefusedWrite(
+          v, "p1", write(1, 1, (byte) 9), Status.Code.FAILED_PRECONDITION, "stale epoch");
+      assertThat(reports).isEmpty();
+      // f3 never was.
+      assertRefusedWrite(
+          v, "f3", write(1, 1, (byte) 9), Status.Code.PERMISSION_DENIED, "named p1 primary");
+      assertReported(0, "f3", 1, "named p1 primary");
+    }
+  }
+
+  @Test
+  void theDecisionTakesEpochsFromTheAssignmentsOnly() {
+    var primaries = new java.util.TreeMap<Long, String>(java.util.Map.of(3L, "p1", 4L, "p2"));
+    AssignReplica a4 = assign(4, "p2", "p1", "p2", "f1");
+    // No assignment, or a newer epoch than held: wait for the control plane.
+    assertThat(ReplicatedVolume.decide(null, 1, primaries, "p2", 1))
+        .isEqualTo(ReplicatedVolume.Verdict.WAIT);
+    assertThat(ReplicatedVolume.decide(a4, 4, primaries, "p2", 5))
+        .isEqualTo(ReplicatedVolume.Verdict.WAIT);
+    assertThat(ReplicatedVolume.decide(a4, 4, primaries, "p2", 4))
+        .isEqualTo(ReplicatedVolume.Verdict.ACCEPT);
+    assertThat(ReplicatedVolume.decide(a4, 4, primaries, "f1", 4))
+        .isEqualTo(ReplicatedVolume.Verdict.FORGED_CURRENT);
+    // A create command of epoch 5 arrived, its assignment not yet: epoch 4 is stale.
+    assertThat(ReplicatedVolume.decide(a4, 5, primaries, "p2", 4))
+        .isEqualTo(ReplicatedVolume.Verdict.STALE);
+    assertThat(ReplicatedVolume.decide(a4, 4, primaries, "p1", 3))
+        .isEqualTo(ReplicatedVolume.Verdict.STALE);
+    assertThat(ReplicatedVolume.decide(a4, 4, primaries, "f1", 3))
+        .isEqualTo(ReplicatedVolume.Verdict.FORGED_OLDER);
+    assertThat(ReplicatedVolume.decide(a4, 4, primaries, "f1", 0))
+        .isEqualTo(ReplicatedVolume.Verdict.FORGED_OLDER);
+    // An epoch older than any held here: stale (cannot tell a deposed primary from a liar).
+    assertThat(ReplicatedVolume.decide(a4, 4, primaries, "f1", 2))
+        .isEqualTo(ReplicatedVolume.Verdict.STALE);
+    // The primary of the newest epoch, behind on a membership change, is not deposed.
+    AssignReplica a5 = assign(5, "p2", "p2", "f1");
+    assertThat(ReplicatedVolume.decide(a5, 5, primaries, "p2", 4))
+        .isEqualTo(ReplicatedVolume.Verdict.ACCEPT);
   }
 
   @Test

@@ -1368,6 +1368,12 @@ public final class ReplicationManager {
         "completing the rebuild of " + volumeId + " kept conflicting", null);
   }
 
+  /** The volume's allocation as stored now; empty when there is no such volume. */
+  public java.util.Optional<Allocation> allocation(String volumeId) {
+    Versioned<Allocation> v = store.get(keys.allocation(volumeId), Allocation.parser());
+    return v.exists() ? java.util.Optional.of(v.value()) : java.util.Optional.empty();
+  }
+
   /**
    * A replica failed an integrity audit, or its primary reports that it missed writes: it is marked
    * STALE and not current, so the next pass replaces it (or takes it back by a delta catch-up). The

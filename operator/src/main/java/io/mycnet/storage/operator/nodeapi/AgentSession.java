@@ -413,6 +413,41 @@ final class AgentSession implements StreamObserver<AgentMessage> {
             r.getMessage());
         service.replicaEvents().replicaUnhealthy(vol, r.getNodeId(), r.getMessage());
       }
+      case PEER_PROTOCOL_VIOLATION -> {
+        String sender = r.getNodeId();
+        try {
+          EtcdKeys.id("node id", sender);
+        } catch (IllegalArgumentException e) {
+          throw Status.INVALID_ARGUMENT
+              .withDescription("replica_report.node_id (the sender): " + e.getMessage())
+              .asRuntimeException();
+        }
+        String dismissed =
+            service
+                .replicaEvents()
+                .peerProtocolViolation(nodeId, vol, sender, r.getEpoch(), r.getMessage());
+        if (dismissed != null) {
+          LOG.info(
+              "{} reports a write to {} from {} at epoch {} it refused; not counted against {}: {}",
+              nodeId,
+              vol,
+              sender,
+              r.getEpoch(),
+              sender,
+              dismissed);
+        } else {
+          // An integrity fault of the sender: it claimed an epoch the control plane never gave it.
+          LOG.warn(
+              "peer protocol violation by {}: {} refused its write to {} claiming epoch {}: {}",
+              sender,
+              nodeId,
+              vol,
+              r.getEpoch(),
+              r.getMessage());
+          String detail = "peer protocol violation reported by " + nodeId + ": " + r.getMessage();
+          notify(l -> l.onIntegrityEvidence(sender, vol, false, detail));
+        }
+      }
       default ->
           throw Status.INVALID_ARGUMENT
               .withDescription("replica_report.kind is unspecified")

@@ -35,6 +35,36 @@ public interface ReplicaEvents {
   default void rebuildSourceMissing(
       String nodeId, String volumeId, String missingNode, long epoch) {}
 
+  /**
+   * The agent of {@code reporter} refused a replica write from {@code sender} claiming {@code
+   * epoch} (a {@code PEER_PROTOCOL_VIOLATION} report). Answers why the report does not count
+   * against the sender, or null when it does.
+   */
+  default String peerProtocolViolation(
+      String reporter, String volumeId, String sender, long epoch, String message) {
+    return null;
+  }
+
+  /**
+   * Why a violation report about {@code sender} claiming {@code epoch} does not count, judged by
+   * the volume's allocation {@code a} (null: none), or null when it does: the reporter holds no
+   * replica of the volume (it cannot have been sent a write), or the allocation names the sender
+   * primary at that very epoch (the claim was true; the reporter's assignment was late).
+   */
+  static String violationDismissed(
+      io.mycnet.storage.api.v1.Allocation a, String reporter, String sender, long epoch) {
+    if (a == null) {
+      return "no such volume";
+    }
+    if (a.getReplicasList().stream().noneMatch(r -> r.getNodeId().equals(reporter))) {
+      return "the reporting node " + reporter + " holds no replica of it";
+    }
+    if (a.getEpoch() == epoch && a.getPrimaryNodeId().equals(sender)) {
+      return sender + " is its primary at epoch " + epoch + " (the reporter's assignment was late)";
+    }
+    return null;
+  }
+
   /** Events applied to a replication manager (completeRebuild, replicaFailedAudit). */
   static ReplicaEvents of(ReplicationManager rm) {
     return of(rm, null);
@@ -66,6 +96,19 @@ public interface ReplicaEvents {
         if (creation != null) {
           creation.rebuildSourceMissing(volumeId, nodeId, missingNode, epoch);
         }
+      }
+
+      @Override
+      public String peerProtocolViolation(
+          String reporter, String volumeId, String sender, long epoch, String message) {
+        io.mycnet.storage.api.v1.Allocation a;
+        try {
+          a = rm.allocation(volumeId).orElse(null);
+        } catch (RuntimeException e) {
+          // Unchecked claims do not count; a sender that goes on is reported again.
+          return "its allocation could not be read to check the claim: " + e.getMessage();
+        }
+        return violationDismissed(a, reporter, sender, epoch);
       }
 
       @Override
