@@ -22,6 +22,7 @@ import io.mycnet.storage.api.v1.TrustFactor;
 import io.mycnet.storage.api.v1.TrustFactorSample;
 import io.mycnet.storage.operator.allocation.EtcdKeys;
 import io.mycnet.storage.operator.allocation.StoreUnavailableException;
+import io.mycnet.storage.operator.trust.TrustEvidence;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -401,7 +402,10 @@ final class AgentSession implements StreamObserver<AgentMessage> {
       }
       case INTEGRITY_FAULT -> {
         LOG.warn("integrity fault in the replica of {} on {}: {}", vol, nodeId, r.getMessage());
-        notify(l -> l.onIntegrityEvidence(nodeId, vol, false, r.getMessage()));
+        notify(
+            l ->
+                l.onIntegrityEvidence(
+                    nodeId, vol, TrustEvidence.AuditKind.SCRUB, false, r.getMessage()));
         service.replicaEvents().replicaUnhealthy(vol, nodeId, r.getMessage());
       }
       case REPLICA_OUT_OF_SYNC -> {
@@ -445,7 +449,10 @@ final class AgentSession implements StreamObserver<AgentMessage> {
               r.getEpoch(),
               r.getMessage());
           String detail = "peer protocol violation reported by " + nodeId + ": " + r.getMessage();
-          notify(l -> l.onIntegrityEvidence(sender, vol, false, detail));
+          notify(
+              l ->
+                  l.onIntegrityEvidence(
+                      sender, vol, TrustEvidence.AuditKind.PEER_REPORT, false, detail));
         }
       }
       default ->

@@ -11,6 +11,7 @@ import io.mycnet.storage.operator.allocation.CommandQueue;
 import io.mycnet.storage.operator.allocation.EtcdKeys;
 import io.mycnet.storage.operator.allocation.EtcdStore;
 import io.mycnet.storage.operator.allocation.Versioned;
+import io.mycnet.storage.operator.trust.TrustEvidence;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
@@ -157,7 +158,8 @@ public final class AuditCoordinator {
     for (Map.Entry<String, String> e : answers.entrySet()) {
       String node = e.getKey();
       if (e.getValue().equals(majority)) {
-        listener.onIntegrityEvidence(node, volumeId, true, "audit passed");
+        listener.onIntegrityEvidence(
+            node, volumeId, TrustEvidence.AuditKind.CHALLENGE, true, "audit passed");
       } else if (e.getValue().length() == 64 || failedToAnswer.contains(node)) {
         failed.add(node);
         String why =
@@ -171,7 +173,7 @@ public final class AuditCoordinator {
                 + e.getValue()
                 + " disagrees with the majority";
         LOG.warn("{} failed: {}", node, why);
-        listener.onIntegrityEvidence(node, volumeId, false, why);
+        listener.onIntegrityEvidence(node, volumeId, TrustEvidence.AuditKind.CHALLENGE, false, why);
         events.replicaUnhealthy(volumeId, node, why);
       }
     }

@@ -3,6 +3,7 @@ package io.mycnet.storage.operator.nodeapi;
 import io.mycnet.storage.api.v1.CommandResult;
 import io.mycnet.storage.api.v1.MeasuredFactors;
 import io.mycnet.storage.api.v1.ReplicaInventory;
+import io.mycnet.storage.operator.trust.TrustEvidence;
 import java.time.Duration;
 import java.time.Instant;
 
@@ -44,7 +45,12 @@ public interface NodeMeasurementListener {
    * Integrity evidence about a node: an audit it passed or failed, or a checksum fault its agent
    * reported (scrub, read). Feeds the data-integrity factor.
    */
-  default void onIntegrityEvidence(String nodeId, String volumeId, boolean passed, String detail) {}
+  default void onIntegrityEvidence(
+      String nodeId,
+      String volumeId,
+      TrustEvidence.AuditKind kind,
+      boolean passed,
+      String detail) {}
 
   /** A session was accepted. */
   default void onSessionOpened(String nodeId, Instant at) {}

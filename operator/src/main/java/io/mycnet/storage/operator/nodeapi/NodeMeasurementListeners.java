@@ -3,6 +3,7 @@ package io.mycnet.storage.operator.nodeapi;
 import io.mycnet.storage.api.v1.CommandResult;
 import io.mycnet.storage.api.v1.MeasuredFactors;
 import io.mycnet.storage.api.v1.ReplicaInventory;
+import io.mycnet.storage.operator.trust.TrustEvidence;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -67,8 +68,9 @@ public final class NodeMeasurementListeners implements NodeMeasurementListener {
   }
 
   @Override
-  public void onIntegrityEvidence(String nodeId, String volumeId, boolean passed, String detail) {
-    each(l -> l.onIntegrityEvidence(nodeId, volumeId, passed, detail));
+  public void onIntegrityEvidence(
+      String nodeId, String volumeId, TrustEvidence.AuditKind kind, boolean passed, String detail) {
+    each(l -> l.onIntegrityEvidence(nodeId, volumeId, kind, passed, detail));
   }
 
   @Override

@@ -63,6 +63,18 @@ public final class TrustEvidenceFeed implements NodeMeasurementListener {
     accountedUntil.put(nodeId, at);
   }
 
+  /**
+   * An audit's result, a checksum fault the node's own agent reported, or a peer's report of a
+   * protocol violation by it: DATA_INTEGRITY evidence. Passed audits also count towards vetting.
+   */
+  @Override
+  public void onIntegrityEvidence(
+      String nodeId, String volumeId, TrustEvidence.AuditKind kind, boolean passed, String detail) {
+    if (accepting.getAsBoolean()) {
+      engine.record(new TrustEvidence.IntegrityAudit(nodeId, clock.instant(), kind, passed));
+    }
+  }
+
   @Override
   public void onRoundTrip(String nodeId, Duration rtt) {
     if (!accepting.getAsBoolean()) {

@@ -35,7 +35,13 @@ public sealed interface TrustEvidence {
     /** The control plane asked for a hash of a random byte range it knows the answer to. */
     CHALLENGE,
     /** A background scrub of a replica's checksums, verified against the allocation record. */
-    SCRUB
+    SCRUB,
+    /**
+     * Another replica's agent refused a write this node sent it in breach of the replica protocol
+     * (an epoch no assignment gave it): the reporter's word, which the control plane checked
+     * against the allocation where it could (docs/data-path.md).
+     */
+    PEER_REPORT
   }
 
   /** Which round trip a {@link LatencySample} timed. */

@@ -7,6 +7,7 @@ import io.mycnet.storage.api.v1.TrustFactor;
 import io.mycnet.storage.api.v1.TrustFactorSample;
 import io.mycnet.storage.operator.trust.NodeTrustRecord;
 import io.mycnet.storage.operator.trust.TrustEngine;
+import io.mycnet.storage.operator.trust.TrustEvidence.AuditKind;
 import io.mycnet.storage.operator.trust.TrustPolicy;
 import java.time.Clock;
 import java.time.Duration;
@@ -55,5 +56,36 @@ class TrustEvidenceFeedTest {
     assertThat(after.events(io.mycnet.storage.operator.model.TrustFactor.ENCRYPTION_COMPLIANCE))
         .isEqualTo(1);
     assertThat(after.events(io.mycnet.storage.operator.model.TrustFactor.UPTIME)).isEqualTo(5 + 7);
+  }
+
+  /**
+   * Audits, a node's own checksum faults and a peer's report of a forged write all reach the trust
+   * engine as DATA_INTEGRITY evidence; a passed audit counts towards vetting.
+   */
+  @Test
+  void integrityEvidenceReachesTheDataIntegrityFactor() {
+    Clock clock = Clock.fixed(T0, ZoneOffset.UTC);
+    TrustEngine engine = new TrustEngine(TrustPolicy.defaults(), clock);
+    TrustEvidenceFeed feed = new TrustEvidenceFeed(engine, clock, Duration.ofSeconds(5));
+    var integrity = io.mycnet.storage.operator.model.TrustFactor.DATA_INTEGRITY;
+
+    feed.onIntegrityEvidence("n1", "v", AuditKind.CHALLENGE, true, "audit passed");
+    feed.onIntegrityEvidence("n1", "v", AuditKind.CHALLENGE, true, "audit passed");
+    feed.onIntegrityEvidence("n2", "v", AuditKind.PEER_REPORT, false, "forged epoch");
+    feed.onIntegrityEvidence("n2", "v", AuditKind.SCRUB, false, "checksum");
+
+    NodeTrustRecord n1 = engine.snapshot("n1").orElseThrow();
+    NodeTrustRecord n2 = engine.snapshot("n2").orElseThrow();
+    assertThat(n1.events(integrity)).isEqualTo(2);
+    assertThat(n1.auditsPassedSinceVetting()).isEqualTo(2);
+    assertThat(n2.events(integrity)).isEqualTo(2);
+    assertThat(n2.auditsPassedSinceVetting()).isZero();
+    assertThat(n2.beta(integrity)).isGreaterThan(n1.beta(integrity));
+
+    // Before the persisted evidence is restored, nothing is recorded.
+    TrustEngine fresh = new TrustEngine(TrustPolicy.defaults(), clock);
+    new TrustEvidenceFeed(fresh, clock, Duration.ofSeconds(5), () -> false)
+        .onIntegrityEvidence("n3", "v", AuditKind.PEER_REPORT, false, "forged epoch");
+    assertThat(fresh.has("n3")).isFalse();
   }
 }
