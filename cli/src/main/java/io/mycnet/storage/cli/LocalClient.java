@@ -86,11 +86,10 @@ final class LocalClient implements AutoCloseable {
   /**
    * An operator action on a node, the way a cluster takes it: sets {@code annotation} (and a fresh
    * request id) on the Kubernetes Node of that name, creating the object if the API lacks it, then
-   * waits until the operator has written the request's result. Prints the result; exit code 0 when
-   * applied or already so, 1 when refused.
+   * waits until the operator has written the request's result. Returns the result ("ok: ..." or
+   * "unchanged: ..."); a refusal is a {@link CliException} with the operator's words.
    */
-  int nodeAction(
-      String node, String annotation, String value, Duration timeout, java.io.PrintStream out) {
+  String nodeAction(String node, String annotation, String value, Duration timeout) {
     if (registry.get(node).isEmpty()) {
       List<String> known = new ArrayList<>();
       for (NodeRecord r : registry.list()) {
@@ -143,8 +142,7 @@ final class LocalClient implements AutoCloseable {
         if (verdict.startsWith("refused: ")) {
           throw new CliException(verdict.substring("refused: ".length()));
         }
-        out.println(verdict);
-        return 0;
+        return verdict;
       }
       if (System.nanoTime() > deadline) {
         throw new CliException(

@@ -369,6 +369,8 @@ public final class Mycnet extends CommandGroup {
     static final class Remove implements Callable<Integer> {
       @Mixin StateDir state;
 
+      @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
       @Parameters(paramLabel = "NODE")
       String node;
 
@@ -392,12 +394,15 @@ public final class Mycnet extends CommandGroup {
         }
         Duration t = duration("--timeout", timeout);
         try (LocalClient c = new LocalClient(state.state())) {
-          return c.nodeAction(
-              id,
-              io.mycnet.storage.operator.reconciler.node.NodeActionWatcher.REMOVE,
-              reason == null ? "removed with mycnet node remove" : reason,
-              t,
-              System.out);
+          spec.commandLine()
+              .getOut()
+              .println(
+                  c.nodeAction(
+                      id,
+                      io.mycnet.storage.operator.reconciler.node.NodeActionWatcher.REMOVE,
+                      reason == null ? "removed with mycnet node remove" : reason,
+                      t));
+          return 0;
         }
       }
     }
@@ -414,6 +419,8 @@ public final class Mycnet extends CommandGroup {
     static final class Readmit implements Callable<Integer> {
       @Mixin StateDir state;
 
+      @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
       @Parameters(paramLabel = "NODE")
       String node;
 
@@ -428,12 +435,15 @@ public final class Mycnet extends CommandGroup {
         String id = nodeArgument(node);
         Duration t = duration("--timeout", timeout);
         try (LocalClient c = new LocalClient(state.state())) {
-          return c.nodeAction(
-              id,
-              io.mycnet.storage.operator.reconciler.node.NodeActionWatcher.READMIT,
-              java.util.UUID.randomUUID().toString(),
-              t,
-              System.out);
+          spec.commandLine()
+              .getOut()
+              .println(
+                  c.nodeAction(
+                      id,
+                      io.mycnet.storage.operator.reconciler.node.NodeActionWatcher.READMIT,
+                      java.util.UUID.randomUUID().toString(),
+                      t));
+          return 0;
         }
       }
     }

@@ -1,10 +1,9 @@
 package io.mycnet.storage.operator.reconciler.node;
 
 import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.mycnet.storage.operator.allocation.StoreUnavailableException;
@@ -95,8 +94,7 @@ public final class NodeActionWatcher implements AutoCloseable {
   }
 
   private void submit(Node n) {
-    Map<String, String> a = n.getMetadata().getAnnotations();
-    if (a != null && (a.containsKey(REMOVE) || a.containsKey(READMIT))) {
+    if (pending(n.getMetadata().getAnnotations())) {
       executor.execute(() -> apply(n.getMetadata().getName()));
     }
   }
@@ -114,13 +112,13 @@ public final class NodeActionWatcher implements AutoCloseable {
       return;
     }
     Map<String, String> a = n == null ? null : n.getMetadata().getAnnotations();
-    if (a == null || !(a.containsKey(REMOVE) || a.containsKey(READMIT))) {
+    if (!pending(a)) {
       return;
     }
-    String requestId = a.getOrDefault(REQUEST_ID, "-");
+    String requestId = a.get(REQUEST_ID) == null ? "-" : a.get(REQUEST_ID);
     String action;
     String result;
-    if (a.containsKey(REMOVE) && a.containsKey(READMIT)) {
+    if (a.get(REMOVE) != null && a.get(READMIT) != null) {
       action = "remove+readmit";
       result =
           refused(
@@ -133,7 +131,7 @@ public final class NodeActionWatcher implements AutoCloseable {
                   + name
                   + ": set one of them at a time");
     } else {
-      action = a.containsKey(REMOVE) ? "remove" : "readmit";
+      action = a.get(REMOVE) != null ? "remove" : "readmit";
       try {
         NodeAdmission.Outcome o =
             action.equals("remove")
@@ -156,22 +154,35 @@ public final class NodeActionWatcher implements AutoCloseable {
         return;
       }
     }
-    Map<String, String> patch = new LinkedHashMap<>();
-    patch.put(REMOVE, null);
-    patch.put(READMIT, null);
-    patch.put(REQUEST_ID, null);
-    patch.put(RESULT, requestId + " " + action + " " + result);
+    String text = requestId + " " + action + " " + result;
     try {
+      // Take the request off and write its result in one update of the object.
       client
           .nodes()
           .withName(name)
-          .patch(
-              PatchContext.of(PatchType.JSON_MERGE),
-              new com.fasterxml.jackson.databind.ObjectMapper()
-                  .writeValueAsString(Map.of("metadata", Map.of("annotations", patch))));
-    } catch (KubernetesClientException | com.fasterxml.jackson.core.JsonProcessingException e) {
+          .edit(
+              cur -> {
+                Map<String, String> next = new LinkedHashMap<>();
+                if (cur.getMetadata().getAnnotations() != null) {
+                  next.putAll(cur.getMetadata().getAnnotations());
+                }
+                next.remove(REMOVE);
+                next.remove(READMIT);
+                next.remove(REQUEST_ID);
+                next.put(RESULT, text);
+                return new NodeBuilder(cur)
+                    .editMetadata()
+                    .withAnnotations(next)
+                    .endMetadata()
+                    .build();
+              });
+    } catch (KubernetesClientException e) {
       LOG.warn("cannot write the result of {} on Node {}: {}", action, name, e.getMessage());
     }
+  }
+
+  private static boolean pending(Map<String, String> a) {
+    return a != null && (a.get(REMOVE) != null || a.get(READMIT) != null);
   }
 
   private String refused(Node n, String why) {
