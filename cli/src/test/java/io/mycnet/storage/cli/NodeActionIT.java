@@ -148,7 +148,12 @@ class NodeActionIT {
     assertThat(r.code()).as(r.err()).isZero();
     assertThat(r.out()).startsWith("ok: node core-3 re-admitted");
     assertThat(security.nodeRevocation("core-3")).isEmpty();
-    assertThat(registry.get("core-3").orElseThrow().getBoundKeySha256().isEmpty()).isTrue();
+    // Still REMOVED until its next join (with a new key) registers it afresh.
+    assertThat(registry.get("core-3").orElseThrow().getState())
+        .isEqualTo(NodeState.NODE_STATE_REMOVED);
+    r = run("node", "readmit", "core-3");
+    assertThat(r.code()).isZero();
+    assertThat(r.out()).startsWith("unchanged: node core-3 was already re-admitted");
 
     r = run("node", "remove", "nosuch");
     assertThat(r.code()).isEqualTo(1);

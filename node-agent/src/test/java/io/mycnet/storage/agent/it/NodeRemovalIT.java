@@ -183,6 +183,24 @@ class NodeRemovalIT {
       // The old certificate stays refused.
       assertThat(api.hello(old, victim).getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
 
+      // The key it was removed with does not come back.
+      assertThatThrownBy(
+              () ->
+                  api.join(
+                      victim,
+                      TOKEN,
+                      new java.security.KeyPair(old.certificate().getPublicKey(), old.key()),
+                      "region=eu/zone=z9/rack=r1/node=" + victim,
+                      "127.0.0.1:9"))
+          .isInstanceOfSatisfying(
+              StatusRuntimeException.class,
+              e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+                assertThat(e.getStatus().getDescription()).contains("join with a new key");
+              });
+      assertThat(dp.cp.registry.get(victim).orElseThrow().getState())
+          .isEqualTo(NodeState.NODE_STATE_REMOVED);
+
       // The agent joins once more, with a new key, and is UP again.
       dp.restart(victim);
       NodeRecord back = dp.cp.registry.get(victim).orElseThrow();

@@ -160,9 +160,21 @@ final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
           token.usage() == BootstrapTokens.Usage.SINGLE_USE ? security.tokenUse(token.id()) : null;
       if (current.exists()) {
         NodeRecord r = current.value();
-        boolean open =
-            r.getState() == NodeState.NODE_STATE_REMOVED && r.getBoundKeySha256().isEmpty();
-        boolean same = !open && r.getBoundKeySha256().equals(ByteString.copyFrom(key));
+        // Re-admitted (removed, and its id's revocation deleted by an operator): open for one join
+        // with a new key. Otherwise only the bound key may repeat a join.
+        boolean open = r.getState() == NodeState.NODE_STATE_REMOVED;
+        boolean same = r.getBoundKeySha256().equals(ByteString.copyFrom(key));
+        if (open && same) {
+          throw deny(
+              host,
+              Status.PERMISSION_DENIED,
+              "join-old-key:" + nodeId,
+              nodeId,
+              "node "
+                  + nodeId
+                  + " was re-admitted: the key it was removed with stays refused; join with a new"
+                  + " key");
+        }
         if (!open && !same) {
           throw deny(
               host,

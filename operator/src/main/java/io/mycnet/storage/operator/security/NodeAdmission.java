@@ -1,6 +1,5 @@
 package io.mycnet.storage.operator.security;
 
-import com.google.protobuf.ByteString;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.NodeState;
 import io.mycnet.storage.operator.allocation.EtcdStore;
@@ -22,10 +21,11 @@ import org.slf4j.LoggerFactory;
  *       revoked ({@code revoked-nodes/<node>}, {@code revoked-serials/<serial>}), its single-use
  *       tokens too, and its liveness key is deleted.
  *   <li>{@link #readmit}: for a removed node only. Its old certificates are revoked again (any
- *       issued meanwhile included), the id's revocation is deleted and the record's key binding is
- *       cleared, so that exactly one new join, with a new key, re-binds the id (see {@code
- *       JoinService}). The record (placement slot, history) and the trust the node earned are kept:
- *       re-admission is the operator's word that this is the same machine.
+ *       issued meanwhile included) and the id's revocation is deleted; the record stays REMOVED and
+ *       keeps the old key's hash, so that exactly one new join, with a key other than the old one,
+ *       re-binds the id and makes the node UP (see {@code JoinService}). The record (placement
+ *       slot, history) and the trust the node earned are kept: re-admission is the operator's word
+ *       that this is the same machine.
  * </ul>
  */
 public final class NodeAdmission {
@@ -136,7 +136,7 @@ public final class NodeAdmission {
                 + "): only a removed node can be re-admitted; remove it first: mycnet node remove "
                 + nodeId);
       }
-      if (r.getBoundKeySha256().isEmpty() && security.nodeRevocation(nodeId).isEmpty()) {
+      if (security.nodeRevocation(nodeId).isEmpty()) {
         return new Outcome(
             false,
             "node " + nodeId + " was already re-admitted and waits for its join; nothing changed",
@@ -147,9 +147,7 @@ public final class NodeAdmission {
           security.addCertificateRevocations(
               txn, nodeId, "old certificate of node " + nodeId + ", re-admitted");
       security.addNodeReadmission(txn, nodeId);
-      txn.put(
-          cur.key(),
-          r.toBuilder().setBoundKeySha256(ByteString.EMPTY).clearCertificateSerials().build());
+      txn.put(cur.key(), r.toBuilder().clearCertificateSerials().build());
       if (txn.commit()) {
         String msg =
             "node "
