@@ -79,10 +79,7 @@ class NodeActionIT {
     events = new KubeEvents(kube, Clock.systemUTC());
     watcher =
         new NodeActionWatcher(
-                kube,
-                new NodeAdmission(registry, security, store, Clock.systemUTC()),
-                events,
-                () -> true)
+                kube, new NodeAdmission(registry, security, Clock.systemUTC()), events, () -> true)
             .start();
     for (String n : new String[] {"core-3", "edge-1"}) {
       registry.register(

@@ -64,7 +64,7 @@ class NodeRemovalIT {
             "removal-it-logs",
             "--reconnect-backoff-max=1s");
     dp.manager.putNamespace(NamespaceRecord.newBuilder().setNamespace(OWNER).build());
-    admission = new NodeAdmission(dp.cp.registry, dp.cp.security, dp.cp.store, Clock.systemUTC());
+    admission = new NodeAdmission(dp.cp.registry, dp.cp.security, Clock.systemUTC());
   }
 
   @AfterAll

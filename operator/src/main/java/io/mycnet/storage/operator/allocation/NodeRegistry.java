@@ -244,15 +244,22 @@ public final class NodeRegistry {
     return created;
   }
 
-  /** Forgets the lease this process renews for the node and revokes it (best effort). */
-  public void dropLease(String nodeId) {
-    Long lease = leases.remove(nodeId);
-    long l = lease != null ? lease : store.leaseOf(keys.liveness(nodeId));
-    if (l != 0) {
+  /** The id of the lease the node's liveness key is attached to, 0 when there is none. */
+  public long livenessLease(String nodeId) {
+    return store.leaseOf(keys.liveness(EtcdKeys.id("node id", nodeId)));
+  }
+
+  /**
+   * Revokes a liveness lease (best effort: one that cannot be revoked expires on its own) and
+   * forgets it if this process renews it for the node.
+   */
+  public void revokeLiveness(String nodeId, long lease) {
+    leases.remove(nodeId, lease);
+    if (lease != 0) {
       try {
-        store.revokeLease(l);
+        store.revokeLease(lease);
       } catch (StoreUnavailableException e) {
-        // the key is gone already; the lease expires on its own
+        // expires on its own
       }
     }
   }

@@ -134,8 +134,7 @@ public final class OperatorRuntime implements AutoCloseable {
     this.nodeActions =
         new io.mycnet.storage.operator.reconciler.node.NodeActionWatcher(
             client,
-            new io.mycnet.storage.operator.security.NodeAdmission(
-                cp.registry, security, cp.store, clock),
+            new io.mycnet.storage.operator.security.NodeAdmission(cp.registry, security, clock),
             events,
             cp.isLeader);
     this.etcdProbe =

@@ -52,14 +52,11 @@ public final class NodeAdmission {
 
   private final NodeRegistry registry;
   private final SecurityStore security;
-  private final EtcdStore store;
   private final Clock clock;
 
-  public NodeAdmission(
-      NodeRegistry registry, SecurityStore security, EtcdStore store, Clock clock) {
+  public NodeAdmission(NodeRegistry registry, SecurityStore security, Clock clock) {
     this.registry = registry;
     this.security = security;
-    this.store = store;
     this.clock = clock;
   }
 
@@ -84,7 +81,7 @@ public final class NodeAdmission {
                 + "); nothing changed",
             List.of());
       }
-      long lease = store.leaseOf(registry.livenessKey(nodeId));
+      long lease = registry.livenessLease(nodeId);
       EtcdStore.Txn txn = registry.txn().requireUnchanged(cur);
       List<String> serials = security.addNodeRevocation(txn, nodeId, why);
       txn.put(
@@ -96,13 +93,7 @@ public final class NodeAdmission {
                   .build())
           .delete(registry.livenessKey(nodeId));
       if (txn.commit()) {
-        if (lease != 0) {
-          try {
-            store.revokeLease(lease);
-          } catch (StoreUnavailableException e) {
-            LOG.debug("lease of removed node {} not revoked: {}", nodeId, e.getMessage());
-          }
-        }
+        registry.revokeLiveness(nodeId, lease);
         String msg =
             "node "
                 + nodeId
