@@ -85,6 +85,86 @@ final class LocalClient implements AutoCloseable {
     return kube;
   }
 
+  /**
+   * An operator action on a node, the way a cluster takes it: sets {@code annotation} (and a fresh
+   * request id) on the Kubernetes Node of that name, creating the object if the API lacks it, then
+   * waits until the operator has written the request's result. Returns the result ("ok: ..." or
+   * "unchanged: ..."); a refusal is a {@link CliException} with the operator's words.
+   */
+  String nodeAction(String node, String annotation, String value, Duration timeout) {
+    if (registry.get(node).isEmpty()) {
+      List<String> known = new ArrayList<>();
+      for (NodeRecord r : registry.list()) {
+        known.add(r.getNodeId());
+      }
+      throw new CliException(
+          "node "
+              + node
+              + " is not registered with the control plane; nodes: "
+              + (known.isEmpty() ? "(none)" : String.join(", ", known)));
+    }
+    String requestId = java.util.UUID.randomUUID().toString();
+    String result = io.mycnet.storage.operator.reconciler.node.NodeActionWatcher.RESULT;
+    String rid = io.mycnet.storage.operator.reconciler.node.NodeActionWatcher.REQUEST_ID;
+    var nodes = kube().nodes();
+    if (nodes.withName(node).get() == null) {
+      nodes
+          .resource(
+              new io.fabric8.kubernetes.api.model.NodeBuilder()
+                  .withNewMetadata()
+                  .withName(node)
+                  .addToAnnotations(annotation, value)
+                  .addToAnnotations(rid, requestId)
+                  .endMetadata()
+                  .build())
+          .create();
+    } else {
+      nodes
+          .withName(node)
+          .edit(
+              n ->
+                  new io.fabric8.kubernetes.api.model.NodeBuilder(n)
+                      .editMetadata()
+                      .addToAnnotations(annotation, value)
+                      .addToAnnotations(rid, requestId)
+                      .endMetadata()
+                      .build());
+    }
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      var n = nodes.withName(node).get();
+      String r =
+          n == null || n.getMetadata().getAnnotations() == null
+              ? null
+              : n.getMetadata().getAnnotations().get(result);
+      if (r != null && r.startsWith(requestId + " ")) {
+        String text = r.substring(requestId.length() + 1);
+        int space = text.indexOf(' ');
+        String verdict = text.substring(space + 1);
+        if (verdict.startsWith("refused: ")) {
+          throw new CliException(verdict.substring("refused: ".length()));
+        }
+        return verdict;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new CliException(
+            "the operator did not apply "
+                + annotation
+                + " on Node "
+                + node
+                + " within "
+                + timeout.toSeconds()
+                + " s; the request stays on the Node and is applied when the control plane runs");
+      }
+      try {
+        Thread.sleep(200);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new CliException("interrupted while waiting for the operator");
+      }
+    }
+  }
+
   List<NodeRecord> nodes() {
     return registry.list();
   }

@@ -133,6 +133,20 @@ public final class LocalControlPlane implements Callable<Integer> {
     ManifestWatcher watcher =
         new ManifestWatcher(kube, manifests, state.manifestStatus(), state.appliedManifests())
             .start(1000);
+    // One Kubernetes Node object per node of the topology, as a cluster has: operator actions on a
+    // node (mycnet node remove/readmit) are annotations on it, as in a cluster.
+    for (LocalTopology.Node n : topology.nodes()) {
+      if (kube.nodes().withName(n.id()).get() == null) {
+        kube.nodes()
+            .resource(
+                new io.fabric8.kubernetes.api.model.NodeBuilder()
+                    .withNewMetadata()
+                    .withName(n.id())
+                    .endMetadata()
+                    .build())
+            .create();
+      }
+    }
     runtime.start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()

@@ -279,8 +279,16 @@ public final class Mycnet extends CommandGroup {
   @Command(
       name = "node",
       mixinStandardHelpOptions = true,
-      description = "One node: its trust explanation, or a failure drill.",
-      subcommands = {Node.Explain.class, Node.Kill.class, Node.Restart.class})
+      description =
+          "One node: its trust explanation, a failure drill, or an operator action (remove,"
+              + " readmit).",
+      subcommands = {
+        Node.Explain.class,
+        Node.Kill.class,
+        Node.Restart.class,
+        Node.Remove.class,
+        Node.Readmit.class
+      })
   static final class Node extends CommandGroup {
 
     @Command(
@@ -349,6 +357,107 @@ public final class Mycnet extends CommandGroup {
         return 0;
       }
     }
+
+    @Command(
+        name = "remove",
+        mixinStandardHelpOptions = true,
+        description = {
+          "Remove the node from the cluster: in one etcd transaction its id and every certificate"
+              + " it holds are revoked and its record marked REMOVED; its session is closed, it"
+              + " gets no new replicas and its replicas are rebuilt on other nodes. Idempotent.",
+          "Goes through the annotation storage.mycnet.io/remove on the Kubernetes Node of that"
+              + " name, as in a cluster, and waits until the operator has applied it."
+        })
+    static final class Remove implements Callable<Integer> {
+      @Mixin StateDir state;
+
+      @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+      @Parameters(paramLabel = "NODE")
+      String node;
+
+      @Option(
+          names = "--reason",
+          paramLabel = "TEXT",
+          description = "why, kept in the revocation record and the event")
+      String reason;
+
+      @Option(
+          names = "--timeout",
+          defaultValue = "30s",
+          description = "how long to wait for the operator (default: ${DEFAULT-VALUE})")
+      String timeout;
+
+      @Override
+      public Integer call() {
+        String id = nodeArgument(node);
+        if (reason != null && reason.isBlank()) {
+          throw badInput("--reason", "is empty: say why, or leave the flag out");
+        }
+        Duration t = duration("--timeout", timeout);
+        try (LocalClient c = new LocalClient(state.state())) {
+          spec.commandLine()
+              .getOut()
+              .println(
+                  c.nodeAction(
+                      id,
+                      io.mycnet.storage.operator.reconciler.node.NodeActionWatcher.REMOVE,
+                      reason == null ? "removed with mycnet node remove" : reason,
+                      t));
+          return 0;
+        }
+      }
+    }
+
+    @Command(
+        name = "readmit",
+        mixinStandardHelpOptions = true,
+        description = {
+          "Re-admit a removed node: in one etcd transaction its old certificates are revoked and"
+              + " its id opened for exactly one new join with a new key and a bootstrap token.",
+          "Goes through the annotation storage.mycnet.io/readmit on the Kubernetes Node of that"
+              + " name, as in a cluster, and waits until the operator has applied it."
+        })
+    static final class Readmit implements Callable<Integer> {
+      @Mixin StateDir state;
+
+      @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+      @Parameters(paramLabel = "NODE")
+      String node;
+
+      @Option(
+          names = "--timeout",
+          defaultValue = "30s",
+          description = "how long to wait for the operator (default: ${DEFAULT-VALUE})")
+      String timeout;
+
+      @Override
+      public Integer call() {
+        String id = nodeArgument(node);
+        Duration t = duration("--timeout", timeout);
+        try (LocalClient c = new LocalClient(state.state())) {
+          spec.commandLine()
+              .getOut()
+              .println(
+                  c.nodeAction(
+                      id,
+                      io.mycnet.storage.operator.reconciler.node.NodeActionWatcher.READMIT,
+                      java.util.UUID.randomUUID().toString(),
+                      t));
+          return 0;
+        }
+      }
+    }
+  }
+
+  /** A node id argument: exit code 2 naming NODE when it is not a valid node id. */
+  static String nodeArgument(String node) {
+    String problem = io.mycnet.storage.operator.security.NodeIds.problem(node);
+    if (problem != null) {
+      throw badInput("NODE", problem);
+    }
+    return node;
   }
 
   @Command(

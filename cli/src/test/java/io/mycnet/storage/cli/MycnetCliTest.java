@@ -39,6 +39,8 @@ class MycnetCliTest {
             List.of("node", "explain"),
             List.of("node", "kill"),
             List.of("node", "restart"),
+            List.of("node", "remove"),
+            List.of("node", "readmit"),
             List.of("claim", "explain"),
             List.of("volume", "write"),
             List.of("volume", "read"),
@@ -193,5 +195,35 @@ class MycnetCliTest {
     assertThat(r.err()).contains("--step-timeout");
     oneLine(r);
     assertThat(dir.resolve("state")).doesNotExist();
+  }
+
+  @Test
+  void nodeRemoveAndReadmitArgumentErrorsAreExitCode2NamingTheArgument() {
+    String state = "--state-dir=" + dir;
+    Run r = run("node", "remove", "Core_3", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("mycnet: NODE: ");
+    oneLine(r);
+    r = run("node", "readmit", "-", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("mycnet: NODE: ");
+    r = run("node", "remove", "core-3", "--reason=  ", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--reason").contains("empty");
+    r = run("node", "remove", "core-3", "--timeout=0s", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--timeout");
+    r = run("node", "readmit", "core-3", "--timeout=soon", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--timeout");
+    r = run("node", "remove", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("NODE");
+    r = run("node", "readmit", "core-3", "extra", state);
+    assertThat(r.code()).isEqualTo(2);
+    // Valid arguments without local mode: says how to start it.
+    r = run("node", "remove", "core-3", state);
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).contains("mycnet local up");
   }
 }

@@ -306,7 +306,7 @@ public final class NodeAgent implements AutoCloseable {
     }
     String token = AgentConfig.readToken(cfg.tokenFile());
     List<X509Certificate> ca = joinTrust();
-    KeyPair kp = NodeIdentity.generateKeyPair();
+    KeyPair kp = NodeIdentity.joinKeyPair(cfg.dataDir());
     JoinRequest req =
         JoinRequest.newBuilder()
             .setBootstrapToken(token)
@@ -334,6 +334,16 @@ public final class NodeAgent implements AutoCloseable {
           id.notAfter());
       logOnce.clear("connect");
       return id;
+    } catch (StatusRuntimeException e) {
+      String why = String.valueOf(e.getStatus().getDescription());
+      if (e.getStatus().getCode() == Status.Code.PERMISSION_DENIED
+          && (why.contains("was removed from the cluster")
+              || why.contains("join with a new key"))) {
+        // Removed by an operator: the key it was removed with is of no further use; a join after
+        // the re-admission must bring a new one.
+        NodeIdentity.discardKey(cfg.dataDir());
+      }
+      throw e;
     } finally {
       ch.shutdownNow();
     }

@@ -162,6 +162,67 @@ public final class NodeIdentity {
     }
   }
 
+  /**
+   * The key pair to join with: the stored one when there is one (the key the node id is bound to at
+   * the control plane, so that repeating a join after a lost answer or an expired certificate is
+   * the same node), else a new one, stored (0600) before the join for the same reason.
+   */
+  public static KeyPair joinKeyPair(Path dataDir) {
+    Path k = dir(dataDir).resolve("node.key");
+    if (Files.exists(k)) {
+      try {
+        PrivateKey key = parseKey(Files.readString(k));
+        Optional<KeyPair> kp = withPublic(key);
+        if (kp.isPresent()) {
+          return kp.get();
+        }
+      } catch (IOException | RuntimeException e) {
+        // unreadable: replaced below
+      }
+    }
+    KeyPair kp = generateKeyPair();
+    try {
+      Files.createDirectories(dir(dataDir));
+      DurableFiles.write(k, pem(new JcaPKCS8Generator(kp.getPrivate(), null)), true);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot store the node key in " + k, e);
+    }
+    return kp;
+  }
+
+  /** Forgets the node's key and certificate: the next join makes a new key (after a removal). */
+  public static void discardKey(Path dataDir) {
+    try {
+      Files.deleteIfExists(dir(dataDir).resolve("node.crt"));
+      Files.deleteIfExists(dir(dataDir).resolve("node.key"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** An EC P-256 private key with its public key (Q = d·G). */
+  private static Optional<KeyPair> withPublic(PrivateKey key) {
+    if (!(key instanceof java.security.interfaces.ECPrivateKey ec)
+        || ec.getParams().getCurve().getField().getFieldSize() != 256) {
+      return Optional.empty();
+    }
+    try {
+      org.bouncycastle.jce.spec.ECNamedCurveParameterSpec spec =
+          org.bouncycastle.jce.ECNamedCurveTable.getParameterSpec("secp256r1");
+      org.bouncycastle.math.ec.ECPoint q = spec.getG().multiply(ec.getS()).normalize();
+      java.security.PublicKey pub =
+          java.security.KeyFactory.getInstance("EC")
+              .generatePublic(
+                  new java.security.spec.ECPublicKeySpec(
+                      new java.security.spec.ECPoint(
+                          q.getAffineXCoord().toBigInteger(), q.getAffineYCoord().toBigInteger()),
+                      ec.getParams()));
+      return Optional.of(new KeyPair(pub, key));
+    } catch (GeneralSecurityException e) {
+      return Optional.empty();
+    }
+  }
+
   public static KeyPair generateKeyPair() {
     try {
       KeyPairGenerator g = KeyPairGenerator.getInstance("EC");

@@ -193,6 +193,77 @@ public final class NodeRegistry {
         });
   }
 
+  /** A guarded transaction on the registry's etcd. */
+  public EtcdStore.Txn txn() {
+    return store.txn();
+  }
+
+  /** The node's record as stored, with its revision, for a guarded transaction. */
+  public Versioned<NodeRecord> getVersioned(String nodeId) {
+    return store.get(keys.node(EtcdKeys.id("node id", nodeId)), NodeRecord.parser());
+  }
+
+  /** The etcd key of the node's record. */
+  public String nodeKey(String nodeId) {
+    return keys.node(EtcdKeys.id("node id", nodeId));
+  }
+
+  /** The etcd key of the node's liveness. */
+  public String livenessKey(String nodeId) {
+    return keys.liveness(EtcdKeys.id("node id", nodeId));
+  }
+
+  /**
+   * Adds to {@code txn} the creation of a new node's record ({@code reported} with the control
+   * plane's fields set: UP, joined now, the lowest free placement slot, guarded so that no other
+   * node takes the slot or the id meanwhile). Returns the record the transaction writes.
+   */
+  public NodeRecord addCreation(EtcdStore.Txn txn, NodeRecord reported) {
+    String nodeId = EtcdKeys.id("node id", reported.getNodeId());
+    java.util.Set<Integer> used = new java.util.HashSet<>();
+    for (String k : store.keys(keys.slots())) {
+      used.add(Integer.parseInt(k.substring(keys.slots().length())));
+    }
+    int slot = 0;
+    while (used.contains(slot)) {
+      slot++;
+    }
+    NodeRecord created =
+        reported.toBuilder()
+            .setSchemaVersion(SCHEMA_VERSION)
+            .setState(NodeState.NODE_STATE_UP)
+            .setJoinedAtUnixMs(clock.millis())
+            .setLastSeenUnixMs(clock.millis())
+            .setLeaseLostAtUnixMs(0)
+            .setPlacementSlot(slot)
+            .build();
+    txn.requireAbsent(keys.node(nodeId))
+        .requireAbsent(keys.slot(slot))
+        .putString(keys.slot(slot), nodeId)
+        .put(keys.node(nodeId), created);
+    return created;
+  }
+
+  /** The id of the lease the node's liveness key is attached to, 0 when there is none. */
+  public long livenessLease(String nodeId) {
+    return store.leaseOf(keys.liveness(EtcdKeys.id("node id", nodeId)));
+  }
+
+  /**
+   * Revokes a liveness lease (best effort: one that cannot be revoked expires on its own) and
+   * forgets it if this process renews it for the node.
+   */
+  public void revokeLiveness(String nodeId, long lease) {
+    leases.remove(nodeId, lease);
+    if (lease != 0) {
+      try {
+        store.revokeLease(lease);
+      } catch (StoreUnavailableException e) {
+        // expires on its own
+      }
+    }
+  }
+
   public Optional<NodeRecord> get(String nodeId) {
     return Optional.ofNullable(store.get(keys.node(nodeId), NodeRecord.parser()).value());
   }

@@ -123,7 +123,8 @@ public final class PlannerPlacement implements ReplicaPlacer {
   private static NodeState state(NodeRecord r) {
     return switch (r.getState()) {
       case NODE_STATE_DRAINING -> NodeState.DRAINING;
-      case NODE_STATE_DOWN -> NodeState.DOWN;
+        // A removed node is gone to placement: no replica goes to it, none is read from it.
+      case NODE_STATE_DOWN, NODE_STATE_REMOVED -> NodeState.DOWN;
       case NODE_STATE_QUARANTINED -> NodeState.QUARANTINED;
       default -> NodeState.UP;
     };

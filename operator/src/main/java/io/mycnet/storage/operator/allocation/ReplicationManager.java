@@ -514,7 +514,8 @@ public final class ReplicationManager {
         }
         continue;
       }
-      if (r.getState() == NodeState.NODE_STATE_DOWN) {
+      if (r.getState() == NodeState.NODE_STATE_DOWN
+          || r.getState() == NodeState.NODE_STATE_REMOVED) {
         continue;
       }
       silent.add(id);
@@ -651,14 +652,19 @@ public final class ReplicationManager {
     for (int i = 0; i < b.getReplicasCount(); i++) {
       Replica r = b.getReplicas(i);
       NodeRecord n = nodes.get(r.getNodeId());
-      if (n == null || n.getState() == NodeState.NODE_STATE_DOWN) {
+      if (n == null
+          || n.getState() == NodeState.NODE_STATE_DOWN
+          || n.getState() == NodeState.NODE_STATE_REMOVED) {
         if (r.getState() != ReplicaState.REPLICA_STATE_LOST) {
           b.setReplicas(
               i,
               r.toBuilder()
                   .setState(ReplicaState.REPLICA_STATE_LOST)
                   .setCurrentWhenUnwanted(r.getState() == ReplicaState.REPLICA_STATE_HEALTHY)
-                  .setUnwantedReason(n == null ? "node removed" : "node down"));
+                  .setUnwantedReason(
+                      n == null || n.getState() == NodeState.NODE_STATE_REMOVED
+                          ? "node removed"
+                          : "node down"));
           changed = true;
         }
       } else if (r.getState() == ReplicaState.REPLICA_STATE_HEALTHY
@@ -765,6 +771,7 @@ public final class ReplicationManager {
           || n == null
           || !live.contains(r.getNodeId())
           || n.getState() == NodeState.NODE_STATE_DOWN
+          || n.getState() == NodeState.NODE_STATE_REMOVED
           || n.getState() == NodeState.NODE_STATE_QUARANTINED) {
         continue;
       }

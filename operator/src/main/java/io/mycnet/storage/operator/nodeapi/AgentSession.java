@@ -157,12 +157,36 @@ final class AgentSession implements StreamObserver<AgentMessage> {
                   + " rejoin with a bootstrap token")
           .asRuntimeException();
     }
+    if (rec.get().getState() == io.mycnet.storage.api.v1.NodeState.NODE_STATE_REMOVED) {
+      throw Status.PERMISSION_DENIED
+          .withDescription(
+              "node "
+                  + nodeId
+                  + " was removed by an operator ("
+                  + rec.get().getRemovedReason()
+                  + "): an operator must re-admit it and it must join again")
+          .asRuntimeException();
+    }
     hello = true;
     AgentSession previous = service.sessions().put(nodeId, this);
     if (previous != null && previous != this) {
       previous.end(Status.ABORTED.withDescription("replaced by a newer session of the same node"));
     }
     service.registry().heartbeat(nodeId);
+    if (rec.get().getBoundKeySha256().isEmpty() && NodePeer.CERTIFICATE.get() != null) {
+      // A record from before key binding: bind it to the key this authenticated session holds.
+      com.google.protobuf.ByteString key =
+          com.google.protobuf.ByteString.copyFrom(
+              JoinService.keySha256(NodePeer.CERTIFICATE.get()));
+      service
+          .registry()
+          .update(
+              nodeId,
+              r ->
+                  r == null || !r.getBoundKeySha256().isEmpty()
+                      ? null
+                      : r.toBuilder().setBoundKeySha256(key).build());
+    }
     if (!h.getAddress().isEmpty() && !h.getAddress().equals(rec.get().getAddress())) {
       service
           .registry()
@@ -234,6 +258,11 @@ final class AgentSession implements StreamObserver<AgentMessage> {
       throw Status.INVALID_ARGUMENT
           .withDescription("heartbeat: capacity_bytes, used_bytes and replica_count must be >= 0")
           .asRuntimeException();
+    }
+    if (service.security().cachedNodeRevocation(nodeId).isPresent()) {
+      // Removed while this session was open: no heartbeat may bring its liveness back.
+      end(Status.UNAUTHENTICATED.withDescription("node " + nodeId + " was removed"));
+      return;
     }
     service.registry().heartbeat(nodeId);
     long now = service.clock().millis();

@@ -2,6 +2,7 @@ package io.mycnet.storage.operator.nodeapi;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
@@ -10,9 +11,13 @@ import io.mycnet.storage.api.v1.JoinRequest;
 import io.mycnet.storage.api.v1.JoinResponse;
 import io.mycnet.storage.api.v1.NodeJoinGrpc;
 import io.mycnet.storage.api.v1.NodeRecord;
+import io.mycnet.storage.api.v1.NodeState;
 import io.mycnet.storage.api.v1.RevocationRecord;
+import io.mycnet.storage.api.v1.TokenUseRecord;
+import io.mycnet.storage.operator.allocation.EtcdStore;
 import io.mycnet.storage.operator.allocation.NodeRegistry;
 import io.mycnet.storage.operator.allocation.StoreUnavailableException;
+import io.mycnet.storage.operator.allocation.Versioned;
 import io.mycnet.storage.operator.model.TopologyPath;
 import io.mycnet.storage.operator.security.BootstrapTokens;
 import io.mycnet.storage.operator.security.CertificateAuthority;
@@ -20,11 +25,14 @@ import io.mycnet.storage.operator.security.CsrRejectedException;
 import io.mycnet.storage.operator.security.NodeCertificate;
 import io.mycnet.storage.operator.security.NodeIds;
 import io.mycnet.storage.operator.security.SecurityStore;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 import org.bouncycastle.pkcs.PKCS10CertificationRequest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,6 +43,7 @@ import org.slf4j.LoggerFactory;
  */
 final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
   private static final Logger LOG = LoggerFactory.getLogger(JoinService.class);
+  private static final int MAX_ATTEMPTS = 20;
 
   private final NodeApiSettings settings;
   private final CertificateAuthority ca;
@@ -137,9 +146,50 @@ final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
           .withDescription("csr_der: " + e.getMessage())
           .asRuntimeException();
     }
-    if (token.usage() == BootstrapTokens.Usage.SINGLE_USE) {
-      Optional<String> other = security.claimSingleUse(token.id(), nodeId);
-      if (other.isPresent()) {
+    byte[] key = keySha256(csr.getSubjectPublicKeyInfo());
+    NodeCertificate cert = null;
+    boolean rebound = false;
+    for (int attempt = 0; ; attempt++) {
+      if (attempt >= MAX_ATTEMPTS) {
+        throw new StoreUnavailableException("join of " + nodeId + " kept conflicting", null);
+      }
+      // Everything the join writes is one transaction guarded on what it read here: the node's
+      // record, the token's use and the id's revocation. A refusal writes nothing.
+      Versioned<NodeRecord> current = registry.getVersioned(nodeId);
+      Versioned<TokenUseRecord> use =
+          token.usage() == BootstrapTokens.Usage.SINGLE_USE ? security.tokenUse(token.id()) : null;
+      if (current.exists()) {
+        NodeRecord r = current.value();
+        // Re-admitted (removed, and its id's revocation deleted by an operator): open for one join
+        // with a new key. Otherwise only the bound key may repeat a join.
+        boolean open = r.getState() == NodeState.NODE_STATE_REMOVED;
+        boolean same = r.getBoundKeySha256().equals(ByteString.copyFrom(key));
+        if (open && same) {
+          throw deny(
+              host,
+              Status.PERMISSION_DENIED,
+              "join-old-key:" + nodeId,
+              nodeId,
+              "node "
+                  + nodeId
+                  + " was re-admitted: the key it was removed with stays refused; join with a new"
+                  + " key");
+        }
+        if (!open && !same) {
+          throw deny(
+              host,
+              Status.ALREADY_EXISTS,
+              "join-bound:" + nodeId,
+              nodeId,
+              "node "
+                  + nodeId
+                  + " is already registered with live certificates; an operator must re-admit"
+                  + " it: mycnet node readmit "
+                  + nodeId);
+        }
+        rebound = open;
+      }
+      if (use != null && use.exists() && !use.value().getNodeId().equals(nodeId)) {
         throw deny(
             host,
             Status.PERMISSION_DENIED,
@@ -148,30 +198,72 @@ final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
             "bootstrap token "
                 + token.id()
                 + " is single-use and was already used by node "
-                + other.get()
+                + use.value().getNodeId()
                 + ": ask for a new token");
       }
+      if (cert == null) {
+        cert = ca.signNode(csr, nodeId);
+      }
+      EtcdStore.Txn txn = registry.txn().requireAbsent(security.revokedNodeKey(nodeId));
+      if (use != null) {
+        security.addTokenUse(txn, use, token.id(), nodeId);
+      }
+      List<String> live = security.addIssued(txn, cert, token.id());
+      NodeRecord reported =
+          NodeRecord.newBuilder()
+              .setNodeId(nodeId)
+              .setTopologyPath(TopologyPath.parse(req.getTopologyPath()).toString())
+              .setOwner(req.getOwner())
+              .setCapacityBytes(req.getCapacityBytes())
+              .setAddress(req.getAddress())
+              .putAllLabels(req.getLabelsMap())
+              .setBoundKeySha256(ByteString.copyFrom(key))
+              .addAllCertificateSerials(live)
+              .build();
+      if (!current.exists()) {
+        registry.addCreation(txn, reported);
+      } else {
+        NodeRecord r = current.value();
+        NodeRecord.Builder next =
+            r.toBuilder().clearCertificateSerials().addAllCertificateSerials(live);
+        if (rebound) {
+          // A re-admitted node registers afresh: what it reports now, bound to its new key, UP.
+          // Its placement slot and join time stay (the id is the same node to the operator).
+          next.setTopologyPath(reported.getTopologyPath())
+              .setOwner(reported.getOwner())
+              .setCapacityBytes(reported.getCapacityBytes())
+              .setAddress(reported.getAddress())
+              .clearLabels()
+              .putAllLabels(reported.getLabelsMap())
+              .setBoundKeySha256(reported.getBoundKeySha256())
+              .setState(NodeState.NODE_STATE_UP)
+              .setRemovedAtUnixMs(0)
+              .setRemovedReason("")
+              .setLeaseLostAtUnixMs(0)
+              .setLastSeenUnixMs(ca.clock().millis());
+        }
+        txn.requireUnchanged(current).put(current.key(), next.build());
+      }
+      if (txn.commit()) {
+        break;
+      }
+      Optional<RevocationRecord> revokedNow = security.nodeRevocation(nodeId);
+      if (revokedNow.isPresent()) {
+        throw deny(
+            host,
+            Status.PERMISSION_DENIED,
+            "join-node-revoked:" + nodeId,
+            nodeId,
+            "node "
+                + nodeId
+                + " was removed from the cluster meanwhile ("
+                + revokedNow.get().getReason()
+                + ")");
+      }
     }
-    NodeCertificate cert = ca.signNode(csr, nodeId);
-    List<String> liveSerials = security.recordIssued(cert, token.id());
-    NodeRecord.Builder rec =
-        NodeRecord.newBuilder()
-            .setNodeId(nodeId)
-            .setTopologyPath(TopologyPath.parse(req.getTopologyPath()).toString())
-            .setOwner(req.getOwner())
-            .setCapacityBytes(req.getCapacityBytes())
-            .setAddress(req.getAddress())
-            .putAllLabels(req.getLabelsMap());
-    registry.register(rec.addCertificateSerials(cert.serial()).build());
-    registry.update(
-        nodeId,
-        r ->
-            r == null || r.getCertificateSerialsList().equals(liveSerials)
-                ? null
-                : r.toBuilder()
-                    .clearCertificateSerials()
-                    .addAllCertificateSerials(liveSerials)
-                    .build());
+    if (rebound) {
+      LOG.info("node {} re-admitted: bound to a new key at its join from {}", nodeId, host);
+    }
     LOG.info(
         "node {} joined from {} with {} token {} (certificate {} valid until {})",
         nodeId,
@@ -184,6 +276,24 @@ final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
         .setCertificate(issued(ca, cert))
         .setHeartbeatIntervalMs(settings.heartbeatInterval().toMillis())
         .build();
+  }
+
+  /** SHA-256 of a public key's DER SubjectPublicKeyInfo: what a node id is bound to. */
+  static byte[] keySha256(SubjectPublicKeyInfo spki) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(spki.getEncoded());
+    } catch (java.io.IOException | NoSuchAlgorithmException e) {
+      throw new IllegalStateException("cannot hash a public key", e);
+    }
+  }
+
+  /** SHA-256 of a certificate's public key (DER SubjectPublicKeyInfo). */
+  static byte[] keySha256(java.security.cert.X509Certificate cert) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(cert.getPublicKey().getEncoded());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("cannot hash a public key", e);
+    }
   }
 
   static IssuedCertificate issued(CertificateAuthority ca, NodeCertificate cert) {

@@ -224,13 +224,15 @@ public final class NodeApiServer implements AutoCloseable {
   }
 
   /**
-   * Removes a node: revokes its id, certificates and single-use token in etcd (durable, seen by
-   * every control plane through its watch), removes its record and liveness lease, and ends its
-   * session.
+   * Removes a node as an operator does ({@code NodeAdmission.remove}: one etcd transaction that
+   * revokes its id, certificates and single-use token and marks its record REMOVED) and ends its
+   * session here at once.
    */
   public List<String> removeNode(String nodeId, String reason) {
-    List<String> serials = security.revokeNode(nodeId, reason);
-    registry.remove(nodeId);
+    List<String> serials =
+        new io.mycnet.storage.operator.security.NodeAdmission(registry, security, session.clock())
+            .remove(nodeId, reason)
+            .revokedSerials();
     session.end(nodeId, Status.UNAUTHENTICATED.withDescription("node removed: " + reason));
     return serials;
   }

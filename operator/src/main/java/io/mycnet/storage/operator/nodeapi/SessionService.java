@@ -169,13 +169,20 @@ final class SessionService extends NodeSessionGrpc.NodeSessionImplBase {
         return;
       }
       NodeCertificate cert = ca.signNode(csr, nodeId);
+      com.google.protobuf.ByteString renewedKey =
+          com.google.protobuf.ByteString.copyFrom(
+              JoinService.keySha256(csr.getSubjectPublicKeyInfo()));
       List<String> live = security.recordIssued(cert, "");
       registry.update(
           nodeId,
           r ->
               r == null
                   ? null
-                  : r.toBuilder().clearCertificateSerials().addAllCertificateSerials(live).build());
+                  : r.toBuilder()
+                      .clearCertificateSerials()
+                      .addAllCertificateSerials(live)
+                      .setBoundKeySha256(renewedKey)
+                      .build());
       LOG.info(
           "renewed the certificate of node {}: {} valid until {}",
           nodeId,

@@ -47,6 +47,8 @@ public final class OperatorRuntime implements AutoCloseable {
   private final ScheduledExecutorService etcdProbe;
   private volatile String etcdProblem = "not checked yet";
   private final OrphanAllocationCollector orphans;
+  private final io.mycnet.storage.operator.security.SecurityStore security;
+  private final io.mycnet.storage.operator.reconciler.node.NodeActionWatcher nodeActions;
   private HealthServer health;
   private HealthServer trustHttp;
 
@@ -130,6 +132,13 @@ public final class OperatorRuntime implements AutoCloseable {
             "mycnet.orphan.volumes.released", orphans, OrphanAllocationCollector::releasedTotal)
         .description("volumes released by the garbage collector because their claim was gone")
         .register(metrics);
+    this.security = new io.mycnet.storage.operator.security.SecurityStore(cp.store, cp.keys, clock);
+    this.nodeActions =
+        new io.mycnet.storage.operator.reconciler.node.NodeActionWatcher(
+            client,
+            new io.mycnet.storage.operator.security.NodeAdmission(cp.registry, security, clock),
+            events,
+            cp.isLeader);
     this.etcdProbe =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -145,6 +154,7 @@ public final class OperatorRuntime implements AutoCloseable {
     etcdProbe.scheduleWithFixedDelay(this::probeEtcd, 0, 5, TimeUnit.SECONDS);
     operator.start();
     orphans.start();
+    nodeActions.start();
     if (settings.httpPort() >= 0) {
       Map<String, Supplier<String>> live = new LinkedHashMap<>();
       live.put("operator", () -> operator.getRuntimeInfo().isStarted() ? null : "not started");
@@ -273,6 +283,8 @@ public final class OperatorRuntime implements AutoCloseable {
     }
     etcdProbe.shutdownNow();
     orphans.close();
+    nodeActions.close();
+    security.close();
     operator.stop();
     events.close();
   }

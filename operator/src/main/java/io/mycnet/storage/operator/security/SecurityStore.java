@@ -300,31 +300,34 @@ public final class SecurityStore implements AutoCloseable {
    * @return the revoked certificate serials
    */
   public List<String> revokeNode(String nodeId, String reason) {
-    long now = clock.millis();
     EtcdStore.Txn txn = store.txn();
+    List<String> serials = addNodeRevocation(txn, nodeId, reason);
+    txn.commit();
+    LOG.info("revoked node {} and {} certificate(s): {}", nodeId, serials.size(), reason);
+    return serials;
+  }
+
+  /**
+   * Adds to {@code txn} the writes of {@link #revokeNode}, so that a caller can revoke a node in
+   * the same transaction as other changes (an operator's removal).
+   *
+   * @return the certificate serials the transaction revokes
+   */
+  public List<String> addNodeRevocation(EtcdStore.Txn txn, String nodeId, String reason) {
+    long now = clock.millis();
     txn.put(
-        revokedNodesPrefix() + EtcdKeys.id("node id", nodeId),
+        revokedNodeKey(nodeId),
         RevocationRecord.newBuilder()
             .setSchemaVersion(SCHEMA_VERSION)
             .setNodeId(nodeId)
             .setRevokedAtUnixMs(now)
             .setReason(reason)
             .build());
-    List<String> serials = new ArrayList<>();
+    List<String> serials = addCertificateRevocations(txn, nodeId, reason);
     java.util.Set<String> tokensSeen = new java.util.HashSet<>();
     for (Versioned<IssuedCertificateRecord> v :
         store.list(issuedPrefix(nodeId), IssuedCertificateRecord.parser())) {
       IssuedCertificateRecord rec = v.value();
-      serials.add(rec.getSerial());
-      txn.put(
-          revokedSerialsPrefix() + rec.getSerial(),
-          RevocationRecord.newBuilder()
-              .setSchemaVersion(SCHEMA_VERSION)
-              .setSerial(rec.getSerial())
-              .setNodeId(nodeId)
-              .setRevokedAtUnixMs(now)
-              .setReason(reason)
-              .build());
       if (!rec.getTokenId().isEmpty() && tokensSeen.add(rec.getTokenId())) {
         Versioned<TokenUseRecord> use =
             store.get(tokenUseKey(rec.getTokenId()), TokenUseRecord.parser());
@@ -341,9 +344,98 @@ public final class SecurityStore implements AutoCloseable {
         }
       }
     }
-    txn.commit();
-    LOG.info("revoked node {} and {} certificate(s): {}", nodeId, serials.size(), reason);
     return serials;
+  }
+
+  /**
+   * Adds to {@code txn} a revocation of every certificate issued to {@code nodeId} that has not
+   * expired (the node id itself stays as it is).
+   *
+   * @return the certificate serials the transaction revokes
+   */
+  public List<String> addCertificateRevocations(EtcdStore.Txn txn, String nodeId, String reason) {
+    long now = clock.millis();
+    List<String> serials = new ArrayList<>();
+    for (Versioned<IssuedCertificateRecord> v :
+        store.list(issuedPrefix(nodeId), IssuedCertificateRecord.parser())) {
+      IssuedCertificateRecord rec = v.value();
+      serials.add(rec.getSerial());
+      txn.put(
+          revokedSerialsPrefix() + rec.getSerial(),
+          RevocationRecord.newBuilder()
+              .setSchemaVersion(SCHEMA_VERSION)
+              .setSerial(rec.getSerial())
+              .setNodeId(nodeId)
+              .setRevokedAtUnixMs(now)
+              .setReason(reason)
+              .build());
+    }
+    return serials;
+  }
+
+  /** Adds to {@code txn} the deletion of the node's id revocation (a re-admission). */
+  public void addNodeReadmission(EtcdStore.Txn txn, String nodeId) {
+    txn.delete(revokedNodeKey(nodeId));
+  }
+
+  /** The etcd key of the node id's revocation. */
+  public String revokedNodeKey(String nodeId) {
+    return revokedNodesPrefix() + EtcdKeys.id("node id", nodeId);
+  }
+
+  /** The single-use token's use record as stored (absent while unspent). */
+  public Versioned<TokenUseRecord> tokenUse(String tokenId) {
+    return store.get(tokenUseKey(tokenId), TokenUseRecord.parser());
+  }
+
+  /**
+   * Adds to {@code txn} the spending of a single-use token on {@code nodeId}, guarded on the use
+   * record as read ({@link #tokenUse}): absent (spent now) or already this node's (left as it is).
+   */
+  public void addTokenUse(
+      EtcdStore.Txn txn, Versioned<TokenUseRecord> read, String tokenId, String nodeId) {
+    txn.requireUnchanged(read);
+    if (!read.exists()) {
+      txn.put(
+          tokenUseKey(tokenId),
+          TokenUseRecord.newBuilder()
+              .setSchemaVersion(SCHEMA_VERSION)
+              .setTokenId(tokenId)
+              .setNodeId(nodeId)
+              .setUsedAtUnixMs(clock.millis())
+              .build());
+    }
+  }
+
+  /**
+   * Adds to {@code txn} the record of an issued certificate and the deletion of the node's expired
+   * ones (like {@link #recordIssued}). Returns the serials of the node's certificates that are
+   * still valid and not revoked (this one included).
+   */
+  public List<String> addIssued(EtcdStore.Txn txn, NodeCertificate cert, String tokenId) {
+    String prefix = issuedPrefix(cert.nodeId());
+    txn.put(
+        prefix + cert.serial(),
+        IssuedCertificateRecord.newBuilder()
+            .setSchemaVersion(SCHEMA_VERSION)
+            .setNodeId(cert.nodeId())
+            .setSerial(cert.serial())
+            .setNotAfterUnixMs(cert.notAfter().toEpochMilli())
+            .setTokenId(tokenId == null ? "" : tokenId)
+            .build());
+    List<String> live = new ArrayList<>();
+    live.add(cert.serial());
+    long now = clock.millis();
+    for (Versioned<IssuedCertificateRecord> v :
+        store.list(prefix, IssuedCertificateRecord.parser())) {
+      if (v.value().getNotAfterUnixMs() < now) {
+        txn.delete(v.key());
+      } else if (!v.value().getSerial().equals(cert.serial())
+          && serialRevocation(v.value().getSerial()).isEmpty()) {
+        live.add(v.value().getSerial());
+      }
+    }
+    return live;
   }
 
   /**
