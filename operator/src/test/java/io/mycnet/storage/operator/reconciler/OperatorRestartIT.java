@@ -236,6 +236,8 @@ class OperatorRestartIT {
     env.put("MYCNET_USE_SSA", "false");
     env.put("MYCNET_LEADER_ELECTION", "false");
     env.put("MYCNET_HTTP_PORT", Integer.toString(httpPort));
+    // /trust, which this test reads, is served on the probes' port only when that is loopback.
+    env.put("MYCNET_HTTP_ADDRESS", "127.0.0.1");
     env.put("MYCNET_REPLICATION_INTERVAL", "1s");
     env.put("MYCNET_PENDING_RECHECK", "1s");
     env.put("MYCNET_DOWN_GRACE_PERIOD", "10m");
