@@ -58,30 +58,9 @@ public final class NodeRegistry {
         break;
       }
       // A new node: claim the lowest free placement slot together with the record.
-      java.util.Set<Integer> used = new java.util.HashSet<>();
-      for (String k : store.keys(keys.slots())) {
-        used.add(Integer.parseInt(k.substring(keys.slots().length())));
-      }
-      int slot = 0;
-      while (used.contains(slot)) {
-        slot++;
-      }
-      NodeRecord created =
-          reported.toBuilder()
-              .setSchemaVersion(SCHEMA_VERSION)
-              .setState(NodeState.NODE_STATE_UP)
-              .setJoinedAtUnixMs(clock.millis())
-              .setLastSeenUnixMs(clock.millis())
-              .setLeaseLostAtUnixMs(0)
-              .setPlacementSlot(slot)
-              .build();
-      if (store
-          .txn()
-          .requireAbsent(keys.node(nodeId))
-          .requireAbsent(keys.slot(slot))
-          .putString(keys.slot(slot), nodeId)
-          .put(keys.node(nodeId), created)
-          .commit()) {
+      EtcdStore.Txn txn = store.txn();
+      NodeRecord created = addCreation(txn, reported);
+      if (txn.commit()) {
         return created;
       }
     }

@@ -110,18 +110,7 @@ final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
     BootstrapTokens.Token token = ((BootstrapTokens.Accepted) check).token();
     Optional<RevocationRecord> nodeRevoked = security.nodeRevocation(nodeId);
     if (nodeRevoked.isPresent()) {
-      throw deny(
-          host,
-          Status.PERMISSION_DENIED,
-          "join-node-revoked:" + nodeId,
-          nodeId,
-          "node "
-              + nodeId
-              + " was removed from the cluster at "
-              + Instant.ofEpochMilli(nodeRevoked.get().getRevokedAtUnixMs())
-              + " ("
-              + nodeRevoked.get().getReason()
-              + "): an administrator must re-admit it before it can join again");
+      throw removed(host, nodeId, nodeRevoked.get());
     }
     Optional<RevocationRecord> tokenRevoked = security.tokenRevocation(token.id());
     if (tokenRevoked.isPresent()) {
@@ -249,16 +238,7 @@ final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
       }
       Optional<RevocationRecord> revokedNow = security.nodeRevocation(nodeId);
       if (revokedNow.isPresent()) {
-        throw deny(
-            host,
-            Status.PERMISSION_DENIED,
-            "join-node-revoked:" + nodeId,
-            nodeId,
-            "node "
-                + nodeId
-                + " was removed from the cluster meanwhile ("
-                + revokedNow.get().getReason()
-                + ")");
+        throw removed(host, nodeId, revokedNow.get()); // removed while this join was decided
       }
     }
     if (rebound) {
@@ -305,6 +285,22 @@ final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
         .setNotAfterUnixMs(cert.notAfter().toEpochMilli())
         .setRenewAfterUnixMs(cert.renewAfter().toEpochMilli())
         .build();
+  }
+
+  /** The refusal of a join for a removed node (agents recognise "was removed from the cluster"). */
+  private StatusRuntimeException removed(String host, String nodeId, RevocationRecord r) {
+    return deny(
+        host,
+        Status.PERMISSION_DENIED,
+        "join-node-revoked:" + nodeId,
+        nodeId,
+        "node "
+            + nodeId
+            + " was removed from the cluster at "
+            + Instant.ofEpochMilli(r.getRevokedAtUnixMs())
+            + " ("
+            + r.getReason()
+            + "): an administrator must re-admit it before it can join again");
   }
 
   private StatusRuntimeException deny(
