@@ -421,15 +421,38 @@ final class LocalCluster {
     return sbin.canExecute() ? sbin.getPath() : null;
   }
 
-  /** The port recorded under {@code key} when it is still free, else a new free one. */
-  private static int port(Properties p, String key) {
+  /** The lowest port a new local-mode port is drawn from (above the registered services). */
+  static final int LOWEST_PORT = 10_000;
+
+  /**
+   * The port recorded under {@code key} when it is still free, else a new free one. New ports are
+   * drawn below the kernel's ephemeral range: a port from that range, free when checked, can be
+   * taken by any process's outgoing connection before the process it was chosen for binds it (the
+   * agents and the control plane open many), which failed {@code local up} now and then.
+   */
+  static int port(Properties p, String key) {
     String v = p.getProperty(key);
     if (v != null) {
       int port = Integer.parseInt(v);
-      try (ServerSocket s = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+      if (bindable(port)) {
         return port;
-      } catch (IOException e) {
-        // taken now: pick another
+      }
+      // taken now: pick another
+    }
+    java.util.Set<String> recorded = new java.util.HashSet<>();
+    for (String k : p.stringPropertyNames()) {
+      if (!k.equals(key)) {
+        recorded.add(p.getProperty(k));
+      }
+    }
+    int highest = ephemeralLow() - 1;
+    java.util.concurrent.ThreadLocalRandom random =
+        java.util.concurrent.ThreadLocalRandom.current();
+    for (int attempt = 0; highest > LOWEST_PORT && attempt < 500; attempt++) {
+      int port = random.nextInt(LOWEST_PORT, highest + 1);
+      if (!recorded.contains(String.valueOf(port)) && bindable(port)) {
+        p.setProperty(key, String.valueOf(port));
+        return port;
       }
     }
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
@@ -437,6 +460,30 @@ final class LocalCluster {
       return s.getLocalPort();
     } catch (IOException e) {
       throw new CliException("no free loopback port: " + e.getMessage());
+    }
+  }
+
+  private static boolean bindable(int port) {
+    try (ServerSocket s = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** The first port of the kernel's ephemeral range (Linux's default when it cannot be read). */
+  static int ephemeralLow() {
+    try {
+      // Read line-wise: a /proc file reports size 0, and Files.readString then stops early.
+      String[] range =
+          java.nio.file.Files.readAllLines(
+                  java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range"))
+              .get(0)
+              .trim()
+              .split("\\s+");
+      return Integer.parseInt(range[0]);
+    } catch (IOException | RuntimeException e) {
+      return 32768;
     }
   }
 
