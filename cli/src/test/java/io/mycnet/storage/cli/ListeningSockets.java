@@ -1,7 +1,6 @@
 package io.mycnet.storage.cli;
 
 import java.io.IOException;
-import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -62,12 +61,9 @@ final class ListeningSockets {
     int port = Integer.parseInt(hexAddressPort.substring(colon + 1), 16);
     byte[] raw = new byte[hex.length() / 2];
     for (int word = 0; word < raw.length / 4; word++) {
-      byte[] w = new BigInteger(hex.substring(word * 8, word * 8 + 8), 16).toByteArray();
-      byte[] four = new byte[4];
-      System.arraycopy(
-          w, Math.max(0, w.length - 4), four, Math.max(0, 4 - w.length), Math.min(4, w.length));
+      long w = Long.parseLong(hex.substring(word * 8, word * 8 + 8), 16);
       for (int i = 0; i < 4; i++) {
-        raw[word * 4 + i] = four[3 - i]; // little-endian words on the machines this runs on
+        raw[word * 4 + i] = (byte) (w >>> (8 * i)); // little-endian words on these machines
       }
     }
     return new InetSocketAddress(InetAddress.getByAddress(raw), port);

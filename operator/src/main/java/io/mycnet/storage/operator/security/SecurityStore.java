@@ -263,31 +263,13 @@ public final class SecurityStore implements AutoCloseable {
   }
 
   /**
-   * Records an issued certificate and forgets the node's expired ones. Returns the serials of the
-   * node's certificates that are still valid (this one included).
+   * Records an issued certificate and forgets the node's expired ones, in one transaction ({@link
+   * #addIssued}). Returns the serials of the node's certificates that are still valid and not
+   * revoked (this one included).
    */
   public List<String> recordIssued(NodeCertificate cert, String tokenId) {
-    String prefix = issuedPrefix(cert.nodeId());
-    IssuedCertificateRecord rec =
-        IssuedCertificateRecord.newBuilder()
-            .setSchemaVersion(SCHEMA_VERSION)
-            .setNodeId(cert.nodeId())
-            .setSerial(cert.serial())
-            .setNotAfterUnixMs(cert.notAfter().toEpochMilli())
-            .setTokenId(tokenId == null ? "" : tokenId)
-            .build();
-    EtcdStore.Txn txn = store.txn().put(prefix + cert.serial(), rec);
-    List<String> live = new ArrayList<>();
-    live.add(cert.serial());
-    long now = clock.millis();
-    for (Versioned<IssuedCertificateRecord> v :
-        store.list(prefix, IssuedCertificateRecord.parser())) {
-      if (v.value().getNotAfterUnixMs() < now) {
-        txn.delete(v.key());
-      } else if (!v.value().getSerial().equals(cert.serial())) {
-        live.add(v.value().getSerial());
-      }
-    }
+    EtcdStore.Txn txn = store.txn();
+    List<String> live = addIssued(txn, cert, tokenId);
     txn.commit();
     return live;
   }
@@ -323,10 +305,11 @@ public final class SecurityStore implements AutoCloseable {
             .setRevokedAtUnixMs(now)
             .setReason(reason)
             .build());
-    List<String> serials = addCertificateRevocations(txn, nodeId, reason);
+    List<Versioned<IssuedCertificateRecord>> issued =
+        store.list(issuedPrefix(nodeId), IssuedCertificateRecord.parser());
+    List<String> serials = putSerialRevocations(txn, nodeId, issued, reason, now);
     java.util.Set<String> tokensSeen = new java.util.HashSet<>();
-    for (Versioned<IssuedCertificateRecord> v :
-        store.list(issuedPrefix(nodeId), IssuedCertificateRecord.parser())) {
+    for (Versioned<IssuedCertificateRecord> v : issued) {
       IssuedCertificateRecord rec = v.value();
       if (!rec.getTokenId().isEmpty() && tokensSeen.add(rec.getTokenId())) {
         Versioned<TokenUseRecord> use =
@@ -354,10 +337,22 @@ public final class SecurityStore implements AutoCloseable {
    * @return the certificate serials the transaction revokes
    */
   public List<String> addCertificateRevocations(EtcdStore.Txn txn, String nodeId, String reason) {
-    long now = clock.millis();
+    return putSerialRevocations(
+        txn,
+        nodeId,
+        store.list(issuedPrefix(nodeId), IssuedCertificateRecord.parser()),
+        reason,
+        clock.millis());
+  }
+
+  private List<String> putSerialRevocations(
+      EtcdStore.Txn txn,
+      String nodeId,
+      List<Versioned<IssuedCertificateRecord>> issued,
+      String reason,
+      long now) {
     List<String> serials = new ArrayList<>();
-    for (Versioned<IssuedCertificateRecord> v :
-        store.list(issuedPrefix(nodeId), IssuedCertificateRecord.parser())) {
+    for (Versioned<IssuedCertificateRecord> v : issued) {
       IssuedCertificateRecord rec = v.value();
       serials.add(rec.getSerial());
       txn.put(
@@ -409,8 +404,8 @@ public final class SecurityStore implements AutoCloseable {
 
   /**
    * Adds to {@code txn} the record of an issued certificate and the deletion of the node's expired
-   * ones (like {@link #recordIssued}). Returns the serials of the node's certificates that are
-   * still valid and not revoked (this one included).
+   * ones. Returns the serials of the node's certificates that are still valid and not revoked (this
+   * one included).
    */
   public List<String> addIssued(EtcdStore.Txn txn, NodeCertificate cert, String tokenId) {
     String prefix = issuedPrefix(cert.nodeId());
