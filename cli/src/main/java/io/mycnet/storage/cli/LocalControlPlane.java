@@ -6,6 +6,7 @@ import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.crds.v1alpha1.StoragePool;
 import io.mycnet.storage.crds.v1alpha1.TrustPolicy;
+import io.mycnet.storage.local.LocalApiServer;
 import io.mycnet.storage.operator.nodeapi.NodeApiSettings;
 import io.mycnet.storage.operator.runtime.ControlPlane;
 import io.mycnet.storage.operator.runtime.NodeApiRuntime;
@@ -15,7 +16,6 @@ import io.mycnet.storage.operator.runtime.TrustPersistence;
 import io.mycnet.storage.operator.security.BootstrapTokens;
 import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.trust.TrustEngine;
-import io.mycnet.storage.testsupport.MockApiServer;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -77,8 +77,8 @@ public final class LocalControlPlane implements Callable<Integer> {
     LocalTopology topology = LocalTopology.read(topologyFile);
     Clock clock = Clock.systemUTC();
     LocalState state = new LocalState(stateDir);
-    MockApiServer api =
-        new MockApiServer(
+    LocalApiServer api =
+        new LocalApiServer(
             StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
     KubernetesClient kube = api.newClient();
     Client etcdClient = Client.builder().endpoints(etcd).build();

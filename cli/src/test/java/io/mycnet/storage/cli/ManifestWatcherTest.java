@@ -8,7 +8,7 @@ import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.crds.v1alpha1.StoragePool;
 import io.mycnet.storage.crds.v1alpha1.TrustPolicy;
-import io.mycnet.storage.testsupport.MockApiServer;
+import io.mycnet.storage.local.LocalApiServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** The manifest directory as a GitOps source, against the mock API server (CRUD mode). */
 class ManifestWatcherTest {
   @TempDir Path dir;
-  MockApiServer api;
+  LocalApiServer api;
   KubernetesClient kube;
   ManifestWatcher watcher;
 
@@ -60,7 +60,7 @@ class ManifestWatcherTest {
   @BeforeEach
   void start() {
     api =
-        new MockApiServer(
+        new LocalApiServer(
             StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
     kube = api.newClient();
     watcher = new ManifestWatcher(kube, dir, dir.resolve("status.out"));
@@ -202,7 +202,7 @@ class ManifestWatcherTest {
     kube.close();
     api.close();
     api =
-        new MockApiServer(
+        new LocalApiServer(
             StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
     kube = api.newClient();
     watcher = new ManifestWatcher(kube, dir, null);

@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.NodeState;
+import io.mycnet.storage.local.LocalApiServer;
 import io.mycnet.storage.operator.allocation.EtcdKeys;
 import io.mycnet.storage.operator.allocation.EtcdStore;
 import io.mycnet.storage.operator.allocation.NodeRegistry;
@@ -16,7 +17,6 @@ import io.mycnet.storage.operator.reconciler.node.NodeActionWatcher;
 import io.mycnet.storage.operator.security.NodeAdmission;
 import io.mycnet.storage.operator.security.SecurityStore;
 import io.mycnet.storage.testsupport.EtcdExtension;
-import io.mycnet.storage.testsupport.MockApiServer;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -42,7 +42,7 @@ class NodeActionIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
 
   @TempDir Path dir;
-  MockApiServer api;
+  LocalApiServer api;
   KubernetesClient kube;
   EtcdStore store;
   NodeRegistry registry;
@@ -67,7 +67,7 @@ class NodeActionIT {
 
   @BeforeEach
   void start() throws Exception {
-    api = new MockApiServer();
+    api = new LocalApiServer();
     kube = api.newClient();
     store = new EtcdStore(ETCD.client(), Duration.ofSeconds(5));
     // Each test on its own etcd: clear what an earlier one left.

@@ -1,6 +1,7 @@
 package io.mycnet.storage.testsupport;
 
 import io.etcd.jetcd.Client;
+import io.mycnet.storage.local.EtcdCluster;
 import java.util.List;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;

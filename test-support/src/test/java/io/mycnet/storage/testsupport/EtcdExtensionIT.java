@@ -14,6 +14,7 @@ import io.etcd.jetcd.op.Op;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.PutOption;
 import io.etcd.jetcd.watch.WatchEvent;
+import io.mycnet.storage.local.EtcdMember;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;

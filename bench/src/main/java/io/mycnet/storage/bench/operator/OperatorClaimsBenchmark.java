@@ -15,6 +15,8 @@ import io.mycnet.storage.crds.v1alpha1.StorageClaimSpec;
 import io.mycnet.storage.crds.v1alpha1.StoragePool;
 import io.mycnet.storage.crds.v1alpha1.StorageTypeName;
 import io.mycnet.storage.crds.v1alpha1.TrustPolicy;
+import io.mycnet.storage.local.EtcdCluster;
+import io.mycnet.storage.local.LocalApiServer;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustFactor;
@@ -24,8 +26,6 @@ import io.mycnet.storage.operator.runtime.OperatorRuntime;
 import io.mycnet.storage.operator.runtime.OperatorSettings;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustEvidence;
-import io.mycnet.storage.testsupport.EtcdCluster;
-import io.mycnet.storage.testsupport.MockApiServer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -75,8 +75,8 @@ public final class OperatorClaimsBenchmark {
               .withReconcileThreads(threads);
       ControlPlane cp = controlPlane(etcd, settings);
       registerNodes(cp);
-      MockApiServer server =
-          new MockApiServer(
+      LocalApiServer server =
+          new LocalApiServer(
               StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
       KubernetesClient client = server.newClient();
       OperatorRuntime runtime =

@@ -9,12 +9,12 @@ import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.crds.v1alpha1.StoragePool;
 import io.mycnet.storage.crds.v1alpha1.TrustPolicy;
+import io.mycnet.storage.local.LocalApiServer;
 import io.mycnet.storage.operator.runtime.ControlPlane;
 import io.mycnet.storage.operator.runtime.OperatorRuntime;
 import io.mycnet.storage.operator.runtime.OperatorSettings;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.testsupport.EtcdExtension;
-import io.mycnet.storage.testsupport.MockApiServer;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -30,8 +30,8 @@ class HealthEndpointsIT {
 
   @Test
   void probesAndMetricsAreServed() throws Exception {
-    try (MockApiServer server =
-            new MockApiServer(
+    try (LocalApiServer server =
+            new LocalApiServer(
                 StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
         KubernetesClient client = server.newClient();
         Client etcd = Client.builder().endpoints(ETCD.endpoints().toArray(String[]::new)).build()) {
@@ -79,8 +79,8 @@ class HealthEndpointsIT {
    */
   @Test
   void trustIsServedOnLoopbackOnly() throws Exception {
-    try (MockApiServer server =
-            new MockApiServer(
+    try (LocalApiServer server =
+            new LocalApiServer(
                 StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
         KubernetesClient client = server.newClient();
         Client etcd = Client.builder().endpoints(ETCD.endpoints().toArray(String[]::new)).build()) {

@@ -12,6 +12,7 @@ import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.crds.v1alpha1.StoragePool;
 import io.mycnet.storage.crds.v1alpha1.TrustPolicy;
+import io.mycnet.storage.local.LocalApiServer;
 import io.mycnet.storage.operator.model.TrustFactor;
 import io.mycnet.storage.operator.runtime.ControlPlane;
 import io.mycnet.storage.operator.runtime.OperatorRuntime;
@@ -20,7 +21,6 @@ import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustEvidence;
 import io.mycnet.storage.operator.trust.TrustEvidence.AuditKind;
 import io.mycnet.storage.operator.trust.TrustEvidence.RoundTrip;
-import io.mycnet.storage.testsupport.MockApiServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -48,7 +48,7 @@ public final class OperatorHarness implements AutoCloseable {
   public static final Instant FIXED = Instant.parse("2026-03-01T12:00:00Z");
   public static final Duration TICK = Duration.ofMinutes(15);
 
-  public final MockApiServer server;
+  public final LocalApiServer server;
   public final KubernetesClient client;
   public final Client etcd;
   public final TestClock trustClock;
@@ -77,7 +77,7 @@ public final class OperatorHarness implements AutoCloseable {
       List<String> etcdEndpoints,
       String prefix,
       io.mycnet.storage.operator.trust.TrustPolicy policy,
-      MockApiServer sharedServer,
+      LocalApiServer sharedServer,
       TestClock trustClock) {
     this(sharedServer, etcdEndpoints, prefix, policy, trustClock, Clock.systemUTC());
   }
@@ -88,7 +88,7 @@ public final class OperatorHarness implements AutoCloseable {
    * first one on the same API server and etcd, as after a restart.
    */
   public OperatorHarness(
-      MockApiServer sharedServer,
+      LocalApiServer sharedServer,
       List<String> etcdEndpoints,
       String prefix,
       io.mycnet.storage.operator.trust.TrustPolicy policy,
@@ -97,7 +97,7 @@ public final class OperatorHarness implements AutoCloseable {
   }
 
   private OperatorHarness(
-      MockApiServer sharedServer,
+      LocalApiServer sharedServer,
       List<String> etcdEndpoints,
       String prefix,
       io.mycnet.storage.operator.trust.TrustPolicy policy,
@@ -107,7 +107,7 @@ public final class OperatorHarness implements AutoCloseable {
     this.trustClock = trustClock;
     server =
         ownsServer
-            ? new MockApiServer(
+            ? new LocalApiServer(
                 StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class)
             : sharedServer;
     client = server.newClient();

@@ -13,6 +13,8 @@ import io.mycnet.storage.crds.v1alpha1.ClaimPhase;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.crds.v1alpha1.StoragePool;
+import io.mycnet.storage.local.LocalApiServer;
+import io.mycnet.storage.local.LoopbackPorts;
 import io.mycnet.storage.operator.OperatorMain;
 import io.mycnet.storage.operator.allocation.EtcdKeys;
 import io.mycnet.storage.operator.allocation.EtcdStore;
@@ -25,8 +27,6 @@ import io.mycnet.storage.operator.trust.TrustEvidence;
 import io.mycnet.storage.operator.trust.TrustPolicy;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import io.mycnet.storage.testsupport.JavaProcess;
-import io.mycnet.storage.testsupport.LoopbackPorts;
-import io.mycnet.storage.testsupport.MockApiServer;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -65,8 +65,8 @@ class OperatorRestartIT {
 
   @Test
   void theOperatorProcessRestartedKeepsEveryTierAndMovesNothing() throws Exception {
-    try (MockApiServer api =
-            new MockApiServer(
+    try (LocalApiServer api =
+            new LocalApiServer(
                 StoragePool.class,
                 io.mycnet.storage.crds.v1alpha1.TrustPolicy.class,
                 ServiceNamespace.class,
@@ -229,7 +229,7 @@ class OperatorRestartIT {
     }
   }
 
-  private JavaProcess operator(MockApiServer api, int httpPort, String name) {
+  private JavaProcess operator(LocalApiServer api, int httpPort, String name) {
     Map<String, String> env = new HashMap<>();
     env.put("MYCNET_ETCD_ENDPOINTS", String.join(",", ETCD.endpoints()));
     env.put("MYCNET_ETCD_PREFIX", PREFIX);

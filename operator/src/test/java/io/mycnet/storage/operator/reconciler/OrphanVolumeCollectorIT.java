@@ -14,10 +14,10 @@ import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.crds.v1alpha1.StoragePool;
 import io.mycnet.storage.crds.v1alpha1.TrustPolicy;
+import io.mycnet.storage.local.LocalApiServer;
 import io.mycnet.storage.operator.allocation.AllocationAudit;
 import io.mycnet.storage.operator.reconciler.storageclaim.OrphanAllocationCollector;
 import io.mycnet.storage.testsupport.EtcdExtension;
-import io.mycnet.storage.testsupport.MockApiServer;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -110,8 +110,8 @@ class OrphanVolumeCollectorIT {
   @Test
   void volumesWithoutAClaimAreReleasedAfterTheDelayAndOnlyThey() throws Exception {
     List<String> all = List.of("keep", "dropped", "returns", "unhooked", "unfinalized");
-    try (MockApiServer api =
-        new MockApiServer(
+    try (LocalApiServer api =
+        new LocalApiServer(
             StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class)) {
       Map<String, Allocation> bound = new java.util.HashMap<>();
       try (OperatorHarness first =

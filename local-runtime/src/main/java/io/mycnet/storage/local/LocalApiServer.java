@@ -1,4 +1,4 @@
-package io.mycnet.storage.testsupport;
+package io.mycnet.storage.local;
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespaced;
@@ -20,16 +20,20 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * The Fabric8 mock API server in CRUD mode, loaded in its own class loader.
+ * The Kubernetes API of local mode, the benchmarks and the operator's tests: the Fabric8 mock API
+ * server in CRUD mode (it stores what it is sent and serves reads, watches and status updates),
+ * loaded in its own class loader.
  *
- * <p>Why: the mock server 7.5.2 is built on Vert.x 4, while jetcd brings Vert.x 5 onto the same
- * classpath, and Vert.x 4's web layer cannot run on Vert.x 5 (watches fail with {@code
- * NoSuchMethodError: ServerWebSocket.accept()}). So the mock server, Vert.x 4 and their web modules
- * are loaded child-first from the jars the build copies into {@code target/mock-server-lib} (system
- * property {@code mycnet.mockserver.lib}); Netty, Jackson and the Fabric8 model are shared with the
- * test. The test talks to it over HTTP only, with the same JDK HTTP client the operator uses.
+ * <p>Why its own class loader: the mock server 7.5.2 is built on Vert.x 4, while jetcd brings
+ * Vert.x 5 onto the same classpath, and Vert.x 4's web layer cannot run on Vert.x 5 (watches fail
+ * with {@code NoSuchMethodError: ServerWebSocket.accept()}). So the mock server, Vert.x 4 and their
+ * web modules are loaded child-first from the jars the build copies into a directory of their own
+ * (system property {@code mycnet.mockserver.lib}: {@code dist/mock-server-lib} in the distribution,
+ * {@code target/mock-server-lib} in the operator's tests); Netty, Jackson and the Fabric8 model are
+ * shared with the caller. Callers talk to it over HTTP only, with the same JDK HTTP client the
+ * operator uses.
  */
-public final class MockApiServer implements AutoCloseable {
+public final class LocalApiServer implements AutoCloseable {
   private static final String[] ISOLATED = {
     "io.vertx.", "io.fabric8.mockwebserver.", "io.fabric8.kubernetes.client.server.mock."
   };
@@ -48,8 +52,8 @@ public final class MockApiServer implements AutoCloseable {
 
   /** Starts a CRUD mock server that knows the given custom resource types. */
   @SafeVarargs
-  public MockApiServer(Class<? extends HasMetadata>... customResources) {
-    loader = new ChildFirst(jars(), MockApiServer.class.getClassLoader());
+  public LocalApiServer(Class<? extends HasMetadata>... customResources) {
+    loader = new ChildFirst(jars(), LocalApiServer.class.getClassLoader());
     try {
       List<CustomResourceDefinitionContext> crds = new ArrayList<>();
       for (Class<? extends HasMetadata> type : customResources) {
@@ -115,8 +119,9 @@ public final class MockApiServer implements AutoCloseable {
     String dir = System.getProperty("mycnet.mockserver.lib");
     if (dir == null) {
       throw new IllegalStateException(
-          "system property mycnet.mockserver.lib is not set (the operator pom sets it to"
-              + " target/mock-server-lib, filled at generate-test-resources)");
+          "system property mycnet.mockserver.lib is not set (the ./mycnet launcher sets it to"
+              + " dist/mock-server-lib, the operator and cli poms to the directory their build"
+              + " fills at generate-test-resources)");
     }
     try (Stream<Path> files = Files.list(Path.of(dir))) {
       List<URL> urls = new ArrayList<>();

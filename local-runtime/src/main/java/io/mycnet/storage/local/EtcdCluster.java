@@ -1,4 +1,4 @@
-package io.mycnet.storage.testsupport;
+package io.mycnet.storage.local;
 
 import io.etcd.jetcd.Client;
 import java.io.IOException;

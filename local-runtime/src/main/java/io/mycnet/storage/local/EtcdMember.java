@@ -1,4 +1,4 @@
-package io.mycnet.storage.testsupport;
+package io.mycnet.storage.local;
 
 import java.io.IOException;
 import java.io.InputStream;

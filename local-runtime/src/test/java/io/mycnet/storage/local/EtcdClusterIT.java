@@ -1,4 +1,4 @@
-package io.mycnet.storage.testsupport;
+package io.mycnet.storage.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -10,11 +10,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** A three-member cluster keeps serving with one member down and the member catches up. */
 class EtcdClusterIT {
-  @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.cluster(3);
 
   private static ByteSequence bs(String s) {
     return ByteSequence.from(s, StandardCharsets.UTF_8);
@@ -22,10 +20,15 @@ class EtcdClusterIT {
 
   @Test
   void survivesLossOfOneMemberAndRestartedMemberCatchesUp() throws Exception {
-    EtcdCluster cluster = ETCD.etcd();
+    try (EtcdCluster cluster = EtcdCluster.start(3)) {
+      survivesLossOfOneMember(cluster);
+    }
+  }
+
+  private static void survivesLossOfOneMember(EtcdCluster cluster) throws Exception {
     assertThat(cluster.members()).hasSize(3);
     assertThat(cluster.members()).allMatch(EtcdMember::isRunning);
-    KV kv = ETCD.client().getKVClient();
+    KV kv = cluster.client().getKVClient();
     kv.put(bs("/c/before"), bs("1")).get(10, TimeUnit.SECONDS);
 
     EtcdMember victim = cluster.member(1);

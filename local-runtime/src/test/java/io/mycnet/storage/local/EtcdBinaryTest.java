@@ -1,4 +1,4 @@
-package io.mycnet.storage.testsupport;
+package io.mycnet.storage.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
