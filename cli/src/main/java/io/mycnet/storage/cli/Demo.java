@@ -25,6 +25,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
@@ -105,231 +106,332 @@ final class Demo implements Callable<Integer> {
     return ok ? 0 : 1;
   }
 
+  /**
+   * The tour: its steps in order. Each is shown as {@code == N. title} (the title may name what an
+   * earlier step chose) and records its lines of the summary; a step that returns false ends the
+   * tour as failed, one that throws ends it with its message.
+   */
+  private List<Step> steps() {
+    return List.of(
+        new Step(t -> "local mode up", this::localModeUp),
+        new Step(t -> "bind the sample claims", this::bindSampleClaims),
+        new Step(t -> "write data to a CRITICAL and a PUBLIC volume", this::writeData),
+        new Step(t -> "kill a node that holds both", this::killNodeHoldingBoth),
+        new Step(t -> "verify the data byte for byte on every replica", this::verifyData),
+        new Step(t -> "bring " + t.victim + " back", this::bringVictimBack),
+        new Step(t -> "lower one node's trust: at-rest encryption off", this::lowerTrust),
+        new Step(t -> "restore " + t.target + "'s encryption", this::restoreEncryption));
+  }
+
+  /** One named step of the tour. */
+  private record Step(Function<Tour, String> title, Body body) {}
+
+  @FunctionalInterface
+  private interface Body {
+    /** Runs the step; false when it did not hold (it has recorded why). */
+    boolean run(Tour t) throws Exception;
+  }
+
+  /** What the steps hand on to the later ones. */
+  private static final class Tour implements AutoCloseable {
+    final LocalState state;
+    LocalClient c;
+    List<StorageClaim> claims;
+    Allocation critical;
+    Allocation open;
+    final Map<String, byte[]> written = new LinkedHashMap<>();
+    String victim;
+    String target;
+
+    Tour(LocalState state) {
+      this.state = state;
+    }
+
+    @Override
+    public void close() {
+      if (c != null) {
+        c.close();
+      }
+    }
+  }
+
   private boolean tour(LocalState state) throws Exception {
-    section("1. local mode up");
-    long t0 = System.nanoTime();
-    Mycnet.Local.up(state, topology, manifests, Duration.ofSeconds(120), out);
-    record(true, "local mode up: etcd, control plane, agents", t0, "");
-
-    try (LocalClient c = new LocalClient(state)) {
-      section("2. bind the sample claims");
-      t0 = System.nanoTime();
-      List<StorageClaim> claims =
-          await(
-              "every sample claim Bound and every replica healthy",
-              () -> {
-                List<StorageClaim> all =
-                    c.kube().resources(StorageClaim.class).inAnyNamespace().list().getItems();
-                boolean bound =
-                    !all.isEmpty()
-                        && all.stream()
-                            .allMatch(
-                                x ->
-                                    x.getStatus() != null
-                                        && x.getStatus().getPhase() == ClaimPhase.Bound);
-                boolean healthy =
-                    c.volumes().stream()
-                        .allMatch(v -> v.getState() == VolumeState.VOLUME_STATE_BOUND);
-                return bound && healthy ? Optional.of(all) : Optional.empty();
-              },
-              () -> claimsLine(c));
-      for (StorageClaim x : claims) {
-        Allocation a = c.volumeOf(x);
-        out.printf(
-            "  %-36s %-9s %s%n",
-            x.getMetadata().getNamespace() + "/" + x.getMetadata().getName(),
-            cls(a),
-            a.getReplicasList().stream().map(Replica::getNodeId).collect(Collectors.joining(" ")));
-      }
-      record(true, claims.size() + " claims bound, every replica healthy", t0, "");
-
-      section("3. write data to a CRITICAL and a PUBLIC volume");
-      t0 = System.nanoTime();
-      Allocation critical = pick(c, claims, Classification.CLASSIFICATION_CRITICAL);
-      Allocation open = pick(c, claims, Classification.CLASSIFICATION_PUBLIC);
-      Map<String, byte[]> written = new LinkedHashMap<>();
-      Random random = new Random(20261124);
-      for (Allocation a : List.of(critical, open)) {
-        byte[] data = new byte[4 << 20];
-        random.nextBytes(data);
-        c.write(a, 0, data);
-        written.put(a.getVolumeId(), data);
-        out.printf(
-            "  %s (%s, %s): wrote 4 MiB through primary %s, sha256 %s%n",
-            a.getVolumeId(),
-            cls(a),
-            a.getConsistency().name().replace("CONSISTENCY_LEVEL_", ""),
-            a.getPrimaryNodeId(),
-            sha(data).substring(0, 16));
-      }
-      record(
-          true,
-          "4 MiB written to " + critical.getVolumeId() + " and " + open.getVolumeId(),
-          t0,
-          "");
-
-      section("4. kill a node that holds both");
-      t0 = System.nanoTime();
-      Set<String> both = nodes(critical);
-      both.retainAll(nodes(open));
-      if (both.isEmpty()) {
-        throw new CliException("no node holds replicas of both volumes");
-      }
-      String victim =
-          both.stream()
-              .min(
-                  Comparator.comparing(
-                          (String n) ->
-                              n.equals(critical.getPrimaryNodeId())
-                                  || n.equals(open.getPrimaryNodeId()))
-                      .thenComparing(n -> n))
-              .orElseThrow();
-      List<String> held = volumesOn(c, victim);
-      new LocalCluster(state, out).killAgent(victim);
-      out.printf(
-          "  SIGKILLed the agent of %s, which held %d replicas: %s%n",
-          victim, held.size(), String.join(", ", held));
-      out.println("  waiting for its lease to lapse, the grace period, and the rebuilds ...");
-      await(
-          "every volume healthy again without " + victim,
-          () -> {
-            List<Allocation> vs = c.volumes();
-            boolean done =
-                vs.stream()
-                    .allMatch(
-                        v ->
-                            v.getState() == VolumeState.VOLUME_STATE_BOUND
-                                && !nodes(v).contains(victim));
-            return done ? Optional.of(true) : Optional.empty();
-          },
-          () -> rebuildLine(c, held, victim));
-      List<String> moved = new ArrayList<>();
-      for (String id : held) {
-        Allocation v = c.volume(id).orElseThrow();
-        moved.add(id + " -> " + String.join(" ", nodes(v)));
-        checkSpread(c, v);
-      }
-      moved.forEach(m -> out.println("  " + m));
-      record(
-          true,
-          "killed " + victim + "; " + held.size() + " replicas re-replicated",
-          t0,
-          "spread rules hold");
-
-      section("5. verify the data byte for byte on every replica");
-      t0 = System.nanoTime();
-      int copies = 0;
-      for (Map.Entry<String, byte[]> e : written.entrySet()) {
-        Allocation v = c.volume(e.getKey()).orElseThrow();
-        for (String n : nodes(v)) {
-          byte[] back = c.read(v, n, 0, e.getValue().length);
-          if (!Arrays.equals(back, e.getValue())) {
-            record(false, "data of " + v.getVolumeId() + " on " + n + " differs", t0, "");
-            return false;
-          }
-          copies++;
-          out.printf(
-              "  %s on %s: identical (sha256 %s)%n",
-              v.getVolumeId(), n, sha(back).substring(0, 16));
-        }
-      }
-      record(true, copies + " replicas read back byte-identical", t0, "");
-
-      section("6. bring " + victim + " back");
-      t0 = System.nanoTime();
-      new LocalCluster(state, out).restartAgent(victim, null, Duration.ofSeconds(120));
-      await(
-          "node " + victim + " live",
-          () -> c.registry.isLive(victim) ? Optional.of(true) : Optional.empty(),
-          () -> "");
-      record(true, victim + " restarted and live again", t0, "");
-
-      section("7. lower one node's trust: at-rest encryption off");
-      t0 = System.nanoTime();
-      Map<String, String[]> trust = c.trust();
-      String target = chooseTrustTarget(c, critical, victim, trust);
-      Map<String, Classification> before = replicasOn(c, target);
-      out.printf("  %s (tier %s) holds: %s%n", target, trust.get(target)[1], describe(before));
-      new LocalCluster(state, out).restartAgent(target, false, Duration.ofSeconds(120));
-      out.printf("  restarted %s with encryption at rest off%n", target);
-      String tier =
-          await(
-              target + " below SENSITIVE",
-              () -> {
-                String[] t = c.trust().get(target);
-                return t != null
-                        && (t[1].equals("STANDARD") || t[1].equals("PUBLIC") || t[1].equals("NONE"))
-                    ? Optional.of(t[1])
-                    : Optional.empty();
-              },
-              () -> "");
-      out.printf("  %s is now %s:%n", target, tier);
-      for (String line : c.explainNode(target).split("\n")) {
-        if (line.toLowerCase(Locale.ROOT).contains("encryption") || line.startsWith("node ")) {
-          out.println("    " + line.strip());
-        }
-      }
-      Set<String> mustMove = new TreeSet<>();
-      Set<String> mustStay = new TreeSet<>();
-      before.forEach((vol, cl) -> (allowedBelowSensitive(cl) ? mustStay : mustMove).add(vol));
-      Map<String, Classification> after =
-          await(
-              "only " + target + "'s CRITICAL/SENSITIVE replicas evacuated",
-              () -> {
-                Map<String, Classification> now = replicasOn(c, target);
-                boolean healthy =
-                    c.volumes().stream()
-                        .allMatch(v -> v.getState() == VolumeState.VOLUME_STATE_BOUND);
-                return healthy && mustMove.stream().noneMatch(now::containsKey)
-                    ? Optional.of(now)
-                    : Optional.empty();
-              },
-              () -> rebuildLine(c, new ArrayList<>(mustMove), target));
-      boolean stayed = after.keySet().containsAll(mustStay);
-      out.printf("  evacuated: %s%n", mustMove.isEmpty() ? "(none)" : String.join(", ", mustMove));
-      out.printf("  stayed:    %s%n", mustStay.isEmpty() ? "(none)" : String.join(", ", mustStay));
-      if (!stayed) {
-        record(false, "replicas that may stay on " + target + " were moved", t0, "");
-        return false;
-      }
-      record(
-          true,
-          target
-              + " -> "
-              + tier
-              + ": "
-              + mustMove.size()
-              + " evacuated, "
-              + mustStay.size()
-              + " stayed",
-          t0,
-          "");
-      t0 = System.nanoTime();
-      Allocation v = c.volume(critical.getVolumeId()).orElseThrow();
-      for (String n : nodes(v)) {
-        if (!Arrays.equals(c.read(v, n, 0, 4 << 20), written.get(v.getVolumeId()))) {
-          record(false, "CRITICAL data on " + n + " differs after the evacuation", t0, "");
+    try (Tour t = new Tour(state)) {
+      List<Step> steps = steps();
+      for (int i = 0; i < steps.size(); i++) {
+        Step step = steps.get(i);
+        section((i + 1) + ". " + step.title().apply(t));
+        if (!step.body().run(t)) {
           return false;
         }
       }
-      record(true, "CRITICAL data identical on " + String.join(", ", nodes(v)), t0, "");
-
-      section("8. restore " + target + "'s encryption");
-      t0 = System.nanoTime();
-      new LocalCluster(state, out).restartAgent(target, true, Duration.ofSeconds(120));
-      String restored =
-          await(
-              target + " back to CRITICAL",
-              () -> {
-                String[] t = c.trust().get(target);
-                return t != null && t[1].equals("CRITICAL") ? Optional.of(t[1]) : Optional.empty();
-              },
-              () -> "");
-      record(true, target + " encrypts again and is " + restored + " again", t0, "");
       out.println();
-      StatusView.print(c, out);
+      StatusView.print(t.c, out);
       return summary.stream().allMatch(s -> s[0].equals("ok"));
     }
+  }
+
+  private boolean localModeUp(Tour t) {
+    long t0 = System.nanoTime();
+    Mycnet.Local.up(t.state, topology, manifests, Duration.ofSeconds(120), out);
+    record(true, "local mode up: etcd, control plane, agents", t0, "");
+    t.c = new LocalClient(t.state);
+    return true;
+  }
+
+  private boolean bindSampleClaims(Tour t) {
+    long t0 = System.nanoTime();
+    LocalClient c = t.c;
+    t.claims =
+        await(
+            "every sample claim Bound and every replica healthy",
+            () -> {
+              List<StorageClaim> all =
+                  c.kube().resources(StorageClaim.class).inAnyNamespace().list().getItems();
+              boolean bound =
+                  !all.isEmpty()
+                      && all.stream()
+                          .allMatch(
+                              x ->
+                                  x.getStatus() != null
+                                      && x.getStatus().getPhase() == ClaimPhase.Bound);
+              boolean healthy = allBound(c);
+              return bound && healthy ? Optional.of(all) : Optional.empty();
+            },
+            () -> claimsLine(c));
+    for (StorageClaim x : t.claims) {
+      Allocation a = c.volumeOf(x);
+      out.printf(
+          "  %-36s %-9s %s%n",
+          x.getMetadata().getNamespace() + "/" + x.getMetadata().getName(),
+          cls(a),
+          a.getReplicasList().stream().map(Replica::getNodeId).collect(Collectors.joining(" ")));
+    }
+    record(true, t.claims.size() + " claims bound, every replica healthy", t0, "");
+    return true;
+  }
+
+  private boolean writeData(Tour t) {
+    long t0 = System.nanoTime();
+    t.critical = pick(t.c, t.claims, Classification.CLASSIFICATION_CRITICAL);
+    t.open = pick(t.c, t.claims, Classification.CLASSIFICATION_PUBLIC);
+    Random random = new Random(20261124);
+    for (Allocation a : List.of(t.critical, t.open)) {
+      byte[] data = new byte[4 << 20];
+      random.nextBytes(data);
+      t.c.write(a, 0, data);
+      t.written.put(a.getVolumeId(), data);
+      out.printf(
+          "  %s (%s, %s): wrote 4 MiB through primary %s, sha256 %s%n",
+          a.getVolumeId(),
+          cls(a),
+          a.getConsistency().name().replace("CONSISTENCY_LEVEL_", ""),
+          a.getPrimaryNodeId(),
+          sha(data).substring(0, 16));
+    }
+    record(
+        true,
+        "4 MiB written to " + t.critical.getVolumeId() + " and " + t.open.getVolumeId(),
+        t0,
+        "");
+    return true;
+  }
+
+  private boolean killNodeHoldingBoth(Tour t) {
+    long t0 = System.nanoTime();
+    LocalClient c = t.c;
+    String victim = chooseVictim(t.critical, t.open);
+    t.victim = victim;
+    List<String> held = volumesOn(c, victim);
+    new LocalCluster(t.state, out).killAgent(victim);
+    out.printf(
+        "  SIGKILLed the agent of %s, which held %d replicas: %s%n",
+        victim, held.size(), String.join(", ", held));
+    out.println("  waiting for its lease to lapse, the grace period, and the rebuilds ...");
+    await(
+        "every volume healthy again without " + victim,
+        () -> {
+          List<Allocation> vs = c.volumes();
+          boolean done =
+              vs.stream()
+                  .allMatch(
+                      v ->
+                          v.getState() == VolumeState.VOLUME_STATE_BOUND
+                              && !nodes(v).contains(victim));
+          return done ? Optional.of(true) : Optional.empty();
+        },
+        () -> rebuildLine(c, held, victim));
+    List<String> moved = new ArrayList<>();
+    for (String id : held) {
+      Allocation v = c.volume(id).orElseThrow();
+      moved.add(id + " -> " + String.join(" ", nodes(v)));
+      checkSpread(c, v);
+    }
+    moved.forEach(m -> out.println("  " + m));
+    record(
+        true,
+        "killed " + victim + "; " + held.size() + " replicas re-replicated",
+        t0,
+        "spread rules hold");
+    return true;
+  }
+
+  /** A node holding replicas of both volumes, preferring one that is neither's primary. */
+  private static String chooseVictim(Allocation critical, Allocation open) {
+    Set<String> both = nodes(critical);
+    both.retainAll(nodes(open));
+    if (both.isEmpty()) {
+      throw new CliException("no node holds replicas of both volumes");
+    }
+    return both.stream()
+        .min(
+            Comparator.comparing(
+                    (String n) ->
+                        n.equals(critical.getPrimaryNodeId()) || n.equals(open.getPrimaryNodeId()))
+                .thenComparing(n -> n))
+        .orElseThrow();
+  }
+
+  private boolean verifyData(Tour t) {
+    long t0 = System.nanoTime();
+    int copies = 0;
+    for (Map.Entry<String, byte[]> e : t.written.entrySet()) {
+      Allocation v = t.c.volume(e.getKey()).orElseThrow();
+      for (String n : nodes(v)) {
+        byte[] back = t.c.read(v, n, 0, e.getValue().length);
+        if (!Arrays.equals(back, e.getValue())) {
+          record(false, "data of " + v.getVolumeId() + " on " + n + " differs", t0, "");
+          return false;
+        }
+        copies++;
+        out.printf(
+            "  %s on %s: identical (sha256 %s)%n", v.getVolumeId(), n, sha(back).substring(0, 16));
+      }
+    }
+    record(true, copies + " replicas read back byte-identical", t0, "");
+    return true;
+  }
+
+  private boolean bringVictimBack(Tour t) {
+    long t0 = System.nanoTime();
+    String victim = t.victim;
+    new LocalCluster(t.state, out).restartAgent(victim, null, Duration.ofSeconds(120));
+    await(
+        "node " + victim + " live",
+        () -> t.c.registry.isLive(victim) ? Optional.of(true) : Optional.empty(),
+        () -> "");
+    record(true, victim + " restarted and live again", t0, "");
+    return true;
+  }
+
+  /**
+   * Restarts a CRITICAL-tier node holding the CRITICAL volume without at-rest encryption: it drops
+   * below SENSITIVE, only its CRITICAL and SENSITIVE replicas are evacuated, and the CRITICAL data
+   * stays identical on every replica.
+   */
+  private boolean lowerTrust(Tour t) {
+    long t0 = System.nanoTime();
+    LocalClient c = t.c;
+    Map<String, String[]> trust = c.trust();
+    String target = chooseTrustTarget(c, t.critical, t.victim, trust);
+    t.target = target;
+    Map<String, Classification> before = replicasOn(c, target);
+    out.printf("  %s (tier %s) holds: %s%n", target, trust.get(target)[1], describe(before));
+    new LocalCluster(t.state, out).restartAgent(target, false, Duration.ofSeconds(120));
+    out.printf("  restarted %s with encryption at rest off%n", target);
+    String tier =
+        await(
+            target + " below SENSITIVE",
+            () -> {
+              String[] now = c.trust().get(target);
+              return now != null
+                      && (now[1].equals("STANDARD")
+                          || now[1].equals("PUBLIC")
+                          || now[1].equals("NONE"))
+                  ? Optional.of(now[1])
+                  : Optional.empty();
+            },
+            () -> "");
+    out.printf("  %s is now %s:%n", target, tier);
+    for (String line : c.explainNode(target).split("\n")) {
+      if (line.toLowerCase(Locale.ROOT).contains("encryption") || line.startsWith("node ")) {
+        out.println("    " + line.strip());
+      }
+    }
+    return evacuatesOnlyWhatMustMove(c, target, tier, before, t0) && criticalDataIntact(t);
+  }
+
+  /** Waits until the replicas {@code target}'s new tier may not hold are gone, and no others. */
+  private boolean evacuatesOnlyWhatMustMove(
+      LocalClient c, String target, String tier, Map<String, Classification> before, long t0) {
+    Set<String> mustMove = new TreeSet<>();
+    Set<String> mustStay = new TreeSet<>();
+    before.forEach((vol, cl) -> (allowedBelowSensitive(cl) ? mustStay : mustMove).add(vol));
+    Map<String, Classification> after =
+        await(
+            "only " + target + "'s CRITICAL/SENSITIVE replicas evacuated",
+            () -> {
+              Map<String, Classification> now = replicasOn(c, target);
+              return allBound(c) && mustMove.stream().noneMatch(now::containsKey)
+                  ? Optional.of(now)
+                  : Optional.empty();
+            },
+            () -> rebuildLine(c, new ArrayList<>(mustMove), target));
+    boolean stayed = after.keySet().containsAll(mustStay);
+    out.printf("  evacuated: %s%n", mustMove.isEmpty() ? "(none)" : String.join(", ", mustMove));
+    out.printf("  stayed:    %s%n", mustStay.isEmpty() ? "(none)" : String.join(", ", mustStay));
+    if (!stayed) {
+      record(false, "replicas that may stay on " + target + " were moved", t0, "");
+      return false;
+    }
+    record(
+        true,
+        target
+            + " -> "
+            + tier
+            + ": "
+            + mustMove.size()
+            + " evacuated, "
+            + mustStay.size()
+            + " stayed",
+        t0,
+        "");
+    return true;
+  }
+
+  private boolean criticalDataIntact(Tour t) {
+    long t0 = System.nanoTime();
+    Allocation v = t.c.volume(t.critical.getVolumeId()).orElseThrow();
+    for (String n : nodes(v)) {
+      if (!Arrays.equals(t.c.read(v, n, 0, 4 << 20), t.written.get(v.getVolumeId()))) {
+        record(false, "CRITICAL data on " + n + " differs after the evacuation", t0, "");
+        return false;
+      }
+    }
+    record(true, "CRITICAL data identical on " + String.join(", ", nodes(v)), t0, "");
+    return true;
+  }
+
+  private boolean restoreEncryption(Tour t) {
+    long t0 = System.nanoTime();
+    String target = t.target;
+    new LocalCluster(t.state, out).restartAgent(target, true, Duration.ofSeconds(120));
+    String restored =
+        await(
+            target + " back to CRITICAL",
+            () -> {
+              String[] now = t.c.trust().get(target);
+              return now != null && now[1].equals("CRITICAL")
+                  ? Optional.of(now[1])
+                  : Optional.empty();
+            },
+            () -> "");
+    record(true, target + " encrypts again and is " + restored + " again", t0, "");
+    return true;
+  }
+
+  private static boolean allBound(LocalClient c) {
+    return c.volumes().stream().allMatch(v -> v.getState() == VolumeState.VOLUME_STATE_BOUND);
   }
 
   /** A CRITICAL-tier node holding the CRITICAL volume, preferring one without SENSITIVE data. */
