@@ -171,7 +171,7 @@ public record ValueType<T>(
     long[] sizes = {86_400_000L, 3_600_000L, 60_000L, 1000L};
     String[] units = {"d", "h", "m", "s"};
     for (int i = 0; i < sizes.length; i++) {
-      if (ms % sizes[i] == 0) {
+      if (ms % sizes[i] == 0 && (i > 0 || ms / sizes[i] > 1)) { // 24h, not 1d
         return ms / sizes[i] + units[i];
       }
     }
