@@ -168,6 +168,7 @@ public record AgentConfig(
                           .map(e -> e.getKey() + "=" + e.getValue())
                           .collect(java.util.stream.Collectors.joining(","))))
           .defaultValue(Map.of())
+          .defaultText("none")
           .doc(
               "`key=value,key=value`: the node's labels, sent at the join (storage pools select"
                   + " nodes by them, e.g. `storage.mycnet.io/pool=core`)");

@@ -164,6 +164,11 @@ public final class Setting<T> {
     return doc;
   }
 
+  /** Whether the default is a value (shown as code in the reference), not a description. */
+  public boolean defaultIsValue() {
+    return defaultText == null && !required && defaultValue != null;
+  }
+
   /** The default as the reference shows it. */
   public String defaultDescription() {
     if (defaultText != null) {

@@ -49,8 +49,7 @@ public final class SettingsReference {
         b.append('`').append(s.flag()).append("=…` | ");
       }
       String d = s.defaultDescription();
-      boolean literal = !s.isRequired() && s.defaultValue() != null && !d.contains(" ");
-      b.append(literal ? "`" + cell(d) + "`" : cell(d))
+      b.append(s.defaultIsValue() ? "`" + cell(d) + "`" : cell(d))
           .append(" | ")
           .append(cell(s.doc()))
           .append(" |\n");

@@ -180,5 +180,8 @@ class SettingValuesTest {
     assertThat(LISTEN.defaultText("the listen host").defaultDescription())
         .isEqualTo("the listen host");
     assertThat(Setting.list("l").defaultValue(List.of()).defaultDescription()).isEqualTo("empty");
+    assertThat(INTERVAL.defaultIsValue()).isTrue();
+    assertThat(INTERVAL.defaultText("all").defaultIsValue()).isFalse();
+    assertThat(OWNER.defaultIsValue()).isFalse();
   }
 }
