@@ -15,6 +15,7 @@ import io.mycnet.storage.api.v1.StatRequest;
 import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteRequest;
+import io.mycnet.storage.common.settings.HostPort;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.operator.allocation.EtcdKeys;
 import io.mycnet.storage.operator.allocation.EtcdStore;
@@ -291,10 +292,14 @@ final class LocalClient implements AutoCloseable {
                     CertificateAuthority.openOrCreate(
                         state.caDir(), Clock.systemUTC(), Duration.ofHours(1));
               }
-              String a = rec.getAddress();
-              int colon = a.lastIndexOf(':');
-              return NettyChannelBuilder.forAddress(
-                      a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)))
+              HostPort a;
+              try {
+                a = HostPort.parse(rec.getAddress());
+              } catch (IllegalArgumentException e) {
+                throw new CliException(
+                    "node " + node + " has no usable address: " + e.getMessage());
+              }
+              return NettyChannelBuilder.forAddress(a.host(), a.port())
                   .sslContext(
                       ca.volumeClientTls(
                           namespace,

@@ -2,7 +2,7 @@ package io.mycnet.storage.cli;
 
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
-import io.mycnet.storage.api.DurationText;
+import io.mycnet.storage.common.settings.DurationText;
 import io.mycnet.storage.operator.runtime.LivenessTimings;
 import java.io.IOException;
 import java.nio.file.Files;

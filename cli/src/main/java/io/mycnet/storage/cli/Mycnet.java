@@ -1,9 +1,10 @@
 package io.mycnet.storage.cli;
 
 import io.grpc.StatusRuntimeException;
-import io.mycnet.storage.api.DurationText;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.Replica;
+import io.mycnet.storage.common.settings.DurationText;
+import io.mycnet.storage.common.settings.SettingException;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -68,6 +69,10 @@ public final class Mycnet extends CommandGroup {
                 .println(
                     "mycnet: " + s.getStatus().getCode() + ": " + s.getStatus().getDescription());
             return 1;
+          }
+          if (e instanceof SettingException s) {
+            cmd.getErr().println("mycnet: invalid setting " + s.getMessage());
+            return 2;
           }
           if (e instanceof LocalTopology.BadTopology b) {
             cmd.getErr().println("mycnet: invalid topology: " + b.getMessage());

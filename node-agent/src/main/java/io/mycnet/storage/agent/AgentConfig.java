@@ -1,64 +1,28 @@
 package io.mycnet.storage.agent;
 
+import io.mycnet.storage.common.settings.Check;
+import io.mycnet.storage.common.settings.HostPort;
+import io.mycnet.storage.common.settings.ProcessSettings;
+import io.mycnet.storage.common.settings.Setting;
+import io.mycnet.storage.common.settings.SettingException;
+import io.mycnet.storage.common.settings.SettingValues;
+import io.mycnet.storage.common.settings.ValueType;
 import java.io.IOException;
-import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Properties;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * The agent's settings, from (highest precedence first) command-line flags {@code --name=value},
  * environment variables {@code MYCNET_NAME} (upper case, '-' as '_'), and a properties file given
- * by {@code --config} / {@code MYCNET_CONFIG} ({@code name=value} lines).
- *
- * <table>
- *   <caption>settings</caption>
- *   <tr><th>name</th><th>meaning</th><th>default</th></tr>
- *   <tr><td>node-id</td><td>DNS-1123 subdomain, becomes the certificate CN</td><td>required</td></tr>
- *   <tr><td>topology</td><td>{@code region=eu/zone=eu-1/rack=r3/node=n17}</td><td>required</td></tr>
- *   <tr><td>owner</td><td>the node's owner/operator</td><td>required</td></tr>
- *   <tr><td>data-dir</td><td>replicas, agent state, identity; created 0700</td><td>required</td></tr>
- *   <tr><td>capacity</td><td>bytes offered: {@code 500GiB}, {@code 2TiB}, {@code 1073741824};
- *       at most the file system's size</td><td>required</td></tr>
- *   <tr><td>control-plane</td><td>session (mutual TLS) address host:port</td><td>required</td></tr>
- *   <tr><td>join-address</td><td>join (TLS) address host:port</td><td>control-plane port + 1</td></tr>
- *   <tr><td>token-file</td><td>file holding the bootstrap token</td><td>required until joined</td></tr>
- *   <tr><td>ca-file</td><td>PEM CA certificate to verify the control plane at the join</td>
- *       <td>required until joined</td></tr>
- *   <tr><td>listen</td><td>host:port of the agent's health endpoint (port 0: any free port)</td>
- *       <td>required</td></tr>
- *   <tr><td>encryption-at-rest</td><td>{@code true}/{@code false}: whether new replicas are
- *       encrypted at rest (AES-256-GCM per 4 KiB block, a key per owning namespace; reported as the
- *       encryption-compliance trust factor)</td><td>false</td></tr>
- *   <tr><td>encryption-key-file</td><td>file holding the base64 32-byte master key the namespace
- *       keys are derived from (local mode); readable by its owner only. Create one with {@code
- *       head -c 32 /dev/urandom | base64 > key; chmod 600 key}</td>
- *       <td>required when encryption-at-rest is true; without it, keeps replicas encrypted
- *       earlier readable (new ones are plain)</td></tr>
- *   <tr><td>probe-bytes</td><td>size of the disk probe's sequential write</td><td>4MiB</td></tr>
- *   <tr><td>probe-interval</td><td>how often the disk probe runs</td><td>10m</td></tr>
- *   <tr><td>data-listen</td><td>host:port of the data port (volume I/O and replica protocol,
- *       mutual TLS); advertised to the control plane</td><td>the listen host, any free port</td></tr>
- *   <tr><td>rebuild-bandwidth</td><td>bytes per second all rebuilds of this node may copy
- *       ({@code 0}: unlimited)</td><td>200MiB</td></tr>
- *   <tr><td>scrub-interval</td><td>how often every replica is verified in full</td><td>24h</td></tr>
- *   <tr><td>labels</td><td>{@code key=value,key=value}: the node's labels, sent at the join
- *       (storage pools select nodes by them, e.g. {@code storage.mycnet.io/pool=core})</td>
- *       <td>none</td></tr>
- *   <tr><td>reconnect-backoff-max</td><td>the longest wait between two attempts to reach the
- *       control plane (waits double from 0.5 s up to it, ±20 % jitter, and start again from 0.5 s
- *       when an established session breaks); at least 500ms, at most 60s. With the jitter it must
- *       stay below the control plane's down grace period minus the node lease TTL, and the agent
- *       warns when it exceeds three of the heartbeat intervals it is told</td><td>5s</td></tr>
- * </table>
+ * by {@code --config} / {@code MYCNET_CONFIG} ({@code name=value} lines). Each is declared once
+ * below (name, type, default, checks, meaning); the README's configuration reference is generated
+ * from these declarations.
  */
 public record AgentConfig(
     String nodeId,
@@ -84,223 +48,303 @@ public record AgentConfig(
   /** The default {@code reconnect-backoff-max}. */
   public static final Duration DEFAULT_RECONNECT_BACKOFF_MAX = Duration.ofSeconds(5);
 
-  public static final List<String> SETTINGS =
-      List.of(
-          "config",
-          "node-id",
-          "topology",
-          "owner",
-          "data-dir",
-          "capacity",
-          "control-plane",
-          "join-address",
-          "token-file",
-          "ca-file",
-          "listen",
-          "encryption-at-rest",
-          "encryption-key-file",
-          "probe-bytes",
-          "probe-interval",
-          "data-listen",
-          "rebuild-bandwidth",
-          "scrub-interval",
-          "labels",
-          "reconnect-backoff-max");
-
-  private static final Pattern NODE_ID =
+  private static final Pattern DNS_SUBDOMAIN =
       Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
   private static final Pattern TOPOLOGY_SEGMENT = Pattern.compile("[A-Za-z0-9][-A-Za-z0-9_.]*");
-  private static final Pattern SIZE =
-      Pattern.compile("(\\d+)\\s*(B|KiB|MiB|GiB|TiB|PiB|KB|MB|GB|TB|PB|K|M|G|T|P)?");
   public static final Pattern TOKEN = Pattern.compile("[a-z0-9]{6}\\.[a-z0-9]{16}");
+  private static final Pattern LABEL_KEY =
+      Pattern.compile("([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
+  private static final Pattern LABEL_VALUE =
+      Pattern.compile("([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?");
 
-  static String envName(String setting) {
-    return "MYCNET_" + setting.toUpperCase(Locale.ROOT).replace('-', '_');
-  }
+  // The settings, declared once: name (flag --name, MYCNET_NAME, file key name), type, default,
+  // checks, meaning. Adding one: declare it here, add it to PROCESS, read it in load().
+
+  public static final Setting<Path> CONFIG =
+      Setting.path("config")
+          .doc(
+              "a properties file of name=value lines giving any other setting (flags and"
+                  + " variables win over it)");
+  public static final Setting<String> NODE_ID =
+      Setting.string("node-id")
+          .required()
+          .check(
+              (v, t) ->
+                  v.length() <= 253 && DNS_SUBDOMAIN.matcher(v).matches()
+                      ? null
+                      : "'"
+                          + v
+                          + "' is not a DNS-1123 subdomain (lower-case letters, digits, '-' and"
+                          + " '.'), e.g. n17")
+          .doc("DNS-1123 subdomain, becomes the certificate CN");
+  public static final Setting<String> TOPOLOGY =
+      Setting.string("topology")
+          .required()
+          .check(AgentConfig::topologyProblem)
+          .doc("the node's place: `region=eu/zone=eu-1/rack=r3/node=n17`");
+  public static final Setting<String> OWNER =
+      Setting.string("owner").required().doc("the node's owner/operator");
+  public static final Setting<Path> DATA_DIR =
+      Setting.path("data-dir")
+          .required()
+          .doc("replicas, agent state, identity; created with mode 0700");
+  public static final Setting<Long> CAPACITY =
+      Setting.byteSize("capacity")
+          .required()
+          .check(Check.that(c -> c > 0, "must be more than 0 bytes"))
+          .doc(
+              "bytes offered: `500GiB`, `2TiB`, `1073741824`; at most the size of the data"
+                  + " directory's file system");
+  public static final Setting<HostPort> CONTROL_PLANE =
+      Setting.address("control-plane")
+          .required()
+          .doc("the control plane's session (mutual TLS) address, host:port");
+  public static final Setting<HostPort> JOIN_ADDRESS =
+      Setting.address("join-address")
+          .defaultText("control-plane port + 1")
+          .doc("the control plane's join (TLS) address, host:port");
+  public static final Setting<Path> TOKEN_FILE =
+      Setting.path("token-file")
+          .defaultText("required until joined")
+          .check(AgentConfig::readableFile)
+          .doc("file holding the bootstrap token");
+  public static final Setting<Path> CA_FILE =
+      Setting.path("ca-file")
+          .defaultText("required until joined")
+          .check(AgentConfig::readableFile)
+          .doc("PEM CA certificate to verify the control plane at the join");
+  public static final Setting<HostPort> LISTEN =
+      Setting.listenAddress("listen")
+          .required()
+          .doc("host:port of the agent's health endpoint (port 0: any free port)");
+  public static final Setting<Boolean> ENCRYPTION_AT_REST =
+      Setting.bool("encryption-at-rest")
+          .defaultValue(false)
+          .doc(
+              "whether new replicas are encrypted at rest (AES-256-GCM per 4 KiB block, a key per"
+                  + " owning namespace; reported as the encryption-compliance trust factor)");
+  public static final Setting<Path> ENCRYPTION_KEY_FILE =
+      Setting.path("encryption-key-file")
+          .defaultText(
+              "required when encryption-at-rest is true; without it, keeps replicas encrypted"
+                  + " earlier readable")
+          .doc(
+              "file holding the base64 32-byte master key the namespace keys are derived from,"
+                  + " readable by its owner only (`head -c 32 /dev/urandom | base64 > key; chmod"
+                  + " 600 key`)");
+  public static final Setting<Long> PROBE_BYTES =
+      Setting.byteSize("probe-bytes")
+          .defaultValue(4L << 20)
+          .check(Check.that(b -> b >= 64 * 1024 && b <= 1L << 30, "must be between 64KiB and 1GiB"))
+          .doc("size of the disk probe's sequential write");
+  public static final Setting<Duration> PROBE_INTERVAL =
+      Setting.duration("probe-interval")
+          .defaultValue(Duration.ofMinutes(10))
+          .check(Check.that(d -> d.toSeconds() >= 1, "must be at least 1s"))
+          .doc("how often the disk probe runs");
+  public static final Setting<HostPort> DATA_LISTEN =
+      Setting.listenAddress("data-listen")
+          .defaultText("the listen host, any free port")
+          .doc(
+              "host:port of the data port (volume I/O and replica protocol, mutual TLS);"
+                  + " advertised to the control plane");
+  public static final Setting<Long> REBUILD_BANDWIDTH =
+      Setting.byteSize("rebuild-bandwidth")
+          .defaultValue(200L << 20)
+          .doc("bytes per second all rebuilds of this node may copy (0: unlimited)");
+  public static final Setting<Duration> SCRUB_INTERVAL =
+      Setting.duration("scrub-interval")
+          .defaultValue(Duration.ofHours(24))
+          .check(Check.that(d -> d.toMillis() >= 100, "must be at least 100ms"))
+          .doc("how often every replica is verified in full");
+  public static final Setting<Map<String, String>> LABELS =
+      Setting.of(
+              "labels",
+              new ValueType<>(
+                  "key=value list",
+                  AgentConfig::labels,
+                  m ->
+                      m.entrySet().stream()
+                          .map(e -> e.getKey() + "=" + e.getValue())
+                          .collect(java.util.stream.Collectors.joining(","))))
+          .defaultValue(Map.of())
+          .defaultText("none")
+          .doc(
+              "`key=value,key=value`: the node's labels, sent at the join (storage pools select"
+                  + " nodes by them, e.g. `storage.mycnet.io/pool=core`)");
+  public static final Setting<Duration> RECONNECT_BACKOFF_MAX =
+      Setting.duration("reconnect-backoff-max")
+          .defaultValue(DEFAULT_RECONNECT_BACKOFF_MAX)
+          .check(
+              (d, t) ->
+                  d.toMillis() >= 500 && d.toSeconds() <= 60
+                      ? null
+                      : "must be between 500ms and 60s (it bounds how long a node stays away from"
+                          + " a restarted control plane), was "
+                          + t)
+          .doc(
+              "the longest wait between two attempts to reach the control plane (waits double"
+                  + " from 0.5 s, ±20 % jitter); 500ms to 60s, and with the jitter below the"
+                  + " control plane's down-grace-period minus its node-lease-ttl");
+
+  /** Every setting of the agent process, in the reference's order. */
+  public static final ProcessSettings PROCESS =
+      new ProcessSettings(
+          "Agent",
+          "NodeAgentMain",
+          "`--name=value` flags, `MYCNET_NAME` environment variables or `name=value` lines of the"
+              + " `--config` file, in that precedence. An invalid one stops the agent with exit"
+              + " code 2 naming it.",
+          true,
+          CONFIG,
+          List.of(
+              CONFIG,
+              NODE_ID,
+              TOPOLOGY,
+              OWNER,
+              DATA_DIR,
+              CAPACITY,
+              LABELS,
+              CONTROL_PLANE,
+              JOIN_ADDRESS,
+              TOKEN_FILE,
+              CA_FILE,
+              LISTEN,
+              DATA_LISTEN,
+              ENCRYPTION_AT_REST,
+              ENCRYPTION_KEY_FILE,
+              PROBE_BYTES,
+              PROBE_INTERVAL,
+              REBUILD_BANDWIDTH,
+              SCRUB_INTERVAL,
+              RECONNECT_BACKOFF_MAX));
+
+  /** The names of the settings. */
+  public static final List<String> SETTINGS =
+      PROCESS.settings().stream().map(Setting::name).toList();
 
   /**
    * Reads and validates the settings.
    *
-   * @throws ConfigException naming the first setting that is missing or invalid
+   * @throws SettingException naming the first setting that is missing or invalid, the way it was
+   *     given
    */
   public static AgentConfig load(String[] args, Map<String, String> env) {
-    Map<String, String> flags = new LinkedHashMap<>();
-    for (String a : args) {
-      int eq = a.indexOf('=');
-      if (!a.startsWith("--") || eq < 3) {
-        throw new ConfigException(
-            a.startsWith("--") ? a.substring(2) : a, "arguments are --name=value flags");
-      }
-      String name = a.substring(2, eq);
-      if (!SETTINGS.contains(name)) {
-        throw new ConfigException(name, "unknown setting; known: " + String.join(", ", SETTINGS));
-      }
-      flags.put(name, a.substring(eq + 1));
-    }
-    Map<String, String> file = new LinkedHashMap<>();
-    String configPath = flags.getOrDefault("config", env.get(envName("config")));
-    if (configPath != null) {
-      Properties p = new Properties();
-      try (Reader r = Files.newBufferedReader(Path.of(configPath))) {
-        p.load(r);
-      } catch (IOException e) {
-        throw new ConfigException("config", "cannot read " + configPath + ": " + e.getMessage());
-      }
-      for (String k : p.stringPropertyNames()) {
-        if (!SETTINGS.contains(k) || k.equals("config")) {
-          throw new ConfigException("config", configPath + ": unknown setting '" + k + "'");
-        }
-        file.put(k, p.getProperty(k).strip());
-      }
-    }
-    Lookup l = new Lookup(flags, env, file);
+    SettingValues l = PROCESS.read(args, env);
 
-    String nodeId = l.required("node-id");
-    if (nodeId.length() > 253 || !NODE_ID.matcher(nodeId).matches()) {
-      throw new ConfigException(
-          "node-id",
-          "'"
-              + nodeId
-              + "' is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.'), e.g."
-              + " n17");
-    }
-    String topology = l.required("topology");
-    for (String seg : topology.split("/", -1)) {
-      int eq = seg.indexOf('=');
-      if (eq <= 0
-          || !TOPOLOGY_SEGMENT.matcher(seg.substring(0, eq)).matches()
-          || !TOPOLOGY_SEGMENT.matcher(seg.substring(eq + 1)).matches()) {
-        throw new ConfigException(
-            "topology",
-            "segment '"
-                + seg
-                + "' of '"
-                + topology
-                + "' is not level=value; expected e.g. region=eu/zone=eu-1/rack=r3/node=n17");
-      }
-    }
-    String owner = l.required("owner");
-    Path dataDir = Path.of(l.required("data-dir")).toAbsolutePath();
-    prepareDataDir(dataDir);
-    long capacity = size("capacity", l.required("capacity"));
-    if (capacity <= 0) {
-      throw new ConfigException("capacity", "must be more than 0 bytes");
-    }
+    String nodeId = l.get(NODE_ID);
+    String topology = l.get(TOPOLOGY);
+    String owner = l.get(OWNER);
+    Path dataDir = l.get(DATA_DIR).toAbsolutePath();
+    prepareDataDir(l, dataDir);
+    long capacity = l.get(CAPACITY);
     try {
       long total = Files.getFileStore(dataDir).getTotalSpace();
       if (total > 0 && capacity > total) {
-        throw new ConfigException(
-            "capacity",
+        throw l.problem(
+            CAPACITY,
             capacity
                 + " bytes is more than the size of the data directory's file system ("
                 + total
                 + " bytes)");
       }
     } catch (IOException e) {
-      throw new ConfigException("data-dir", "cannot read its file system: " + e.getMessage());
+      throw l.problem(DATA_DIR, "cannot read its file system: " + e.getMessage());
     }
-    String controlPlane = l.required("control-plane");
-    int cpPort = port("control-plane", controlPlane, false);
-    String joinAddress = l.get("join-address");
+    HostPort controlPlane = l.get(CONTROL_PLANE);
+    HostPort joinAddress = l.get(JOIN_ADDRESS);
     if (joinAddress == null) {
-      joinAddress = controlPlane.substring(0, controlPlane.lastIndexOf(':') + 1) + (cpPort + 1);
-    } else {
-      port("join-address", joinAddress, false);
+      if (controlPlane.port() == 65535) {
+        throw l.problem(
+            JOIN_ADDRESS,
+            "control-plane port 65535 leaves no next port for the join; set join-address");
+      }
+      joinAddress = controlPlane.withPort(controlPlane.port() + 1);
     }
     boolean joined = Files.exists(dataDir.resolve("identity").resolve("node.crt"));
-    Path tokenFile = optionalFile(l, "token-file", !joined);
+    Path tokenFile = joined ? l.get(TOKEN_FILE) : l.required(TOKEN_FILE);
     if (tokenFile != null) {
-      readToken(tokenFile);
+      try {
+        readToken(tokenFile);
+      } catch (SettingException e) {
+        throw e.writtenAs(l.writtenAs(TOKEN_FILE));
+      }
     }
-    Path caFile = optionalFile(l, "ca-file", !joined);
+    Path caFile = joined ? l.get(CA_FILE) : l.required(CA_FILE);
     if (caFile != null) {
       try {
         String pem = Files.readString(caFile);
         if (!pem.contains("-----BEGIN CERTIFICATE-----")) {
-          throw new ConfigException("ca-file", caFile + " holds no PEM certificate");
+          throw l.problem(CA_FILE, caFile + " holds no PEM certificate");
         }
       } catch (IOException e) {
-        throw new ConfigException("ca-file", "cannot read " + caFile + ": " + e.getMessage());
+        throw l.problem(CA_FILE, "cannot read " + caFile + ": " + e.getMessage());
       }
     }
-    String listen = l.required("listen");
-    port("listen", listen, true);
-    String enc = l.get("encryption-at-rest");
-    boolean encryption;
-    if (enc == null || enc.equalsIgnoreCase("false")) {
-      encryption = false;
-    } else if (enc.equalsIgnoreCase("true")) {
-      encryption = true;
-    } else {
-      throw new ConfigException("encryption-at-rest", "'" + enc + "' is neither true nor false");
-    }
-    String kf = l.get("encryption-key-file");
+    HostPort listen = l.get(LISTEN);
+    boolean encryption = l.get(ENCRYPTION_AT_REST);
     Path encryptionKeyFile = null;
-    if (encryption) {
-      if (kf == null) {
-        throw new ConfigException(
-            "encryption-key-file",
-            "is required when encryption-at-rest is true (a file holding a base64 32-byte key,"
-                + " readable by its owner only)");
+    if (encryption && !l.isSet(ENCRYPTION_KEY_FILE)) {
+      throw l.problem(
+          ENCRYPTION_KEY_FILE,
+          "is required when encryption-at-rest is true (a file holding a base64 32-byte key,"
+              + " readable by its owner only)");
+    }
+    if (l.isSet(ENCRYPTION_KEY_FILE)) {
+      // Without encryption-at-rest, a key file keeps replicas written while it was on readable.
+      encryptionKeyFile = l.get(ENCRYPTION_KEY_FILE).toAbsolutePath();
+      try {
+        NamespaceKeys.load(encryptionKeyFile); // refuses to start on a bad key file
+      } catch (SettingException e) {
+        throw e.writtenAs(l.writtenAs(ENCRYPTION_KEY_FILE));
       }
     }
-    if (kf != null) {
-      // Without encryption-at-rest, a key file keeps replicas written while it was on readable.
-      encryptionKeyFile = Path.of(kf).toAbsolutePath();
-      NamespaceKeys.load(encryptionKeyFile); // refuses to start on a bad key file
-    }
-    String pb = l.get("probe-bytes");
-    long probeBytes = pb == null ? 4L << 20 : size("probe-bytes", pb);
-    if (probeBytes < 64 * 1024 || probeBytes > 1L << 30) {
-      throw new ConfigException("probe-bytes", "must be between 64KiB and 1GiB");
-    }
-    String pi = l.get("probe-interval");
-    Duration probeInterval = pi == null ? Duration.ofMinutes(10) : duration("probe-interval", pi);
-    if (probeInterval.toSeconds() < 1) {
-      throw new ConfigException("probe-interval", "must be at least 1s");
-    }
-    String dataListen = l.get("data-listen");
-    if (dataListen == null) {
-      dataListen = listen.substring(0, listen.lastIndexOf(':')) + ":0";
-    }
-    port("data-listen", dataListen, true);
-    String rb = l.get("rebuild-bandwidth");
-    long rebuildBandwidth = rb == null ? 200L << 20 : size("rebuild-bandwidth", rb);
-    String si = l.get("scrub-interval");
-    Duration scrubInterval = si == null ? Duration.ofHours(24) : duration("scrub-interval", si);
-    if (scrubInterval.toMillis() < 100) {
-      throw new ConfigException("scrub-interval", "must be at least 100ms");
-    }
-    String rbm = l.get("reconnect-backoff-max");
-    Duration reconnectBackoffMax =
-        rbm == null ? DEFAULT_RECONNECT_BACKOFF_MAX : duration("reconnect-backoff-max", rbm);
-    if (reconnectBackoffMax.toMillis() < 500 || reconnectBackoffMax.toSeconds() > 60) {
-      throw new ConfigException(
-          "reconnect-backoff-max",
-          "must be between 500ms and 60s (it bounds how long a node stays away from a restarted"
-              + " control plane), was "
-              + rbm);
-    }
+    long probeBytes = l.get(PROBE_BYTES);
+    Duration probeInterval = l.get(PROBE_INTERVAL);
+    HostPort dataListen = l.getOrElse(DATA_LISTEN, listen.withPort(0));
+    long rebuildBandwidth = l.get(REBUILD_BANDWIDTH);
+    Duration scrubInterval = l.get(SCRUB_INTERVAL);
+    Duration reconnectBackoffMax = l.get(RECONNECT_BACKOFF_MAX);
     return new AgentConfig(
         nodeId,
         topology,
         owner,
         dataDir,
         capacity,
-        controlPlane,
-        joinAddress,
+        l.raw(CONTROL_PLANE),
+        l.isSet(JOIN_ADDRESS) ? l.raw(JOIN_ADDRESS) : joinAddress.toString(),
         tokenFile,
         caFile,
-        listen,
+        l.raw(LISTEN),
         encryption,
         encryptionKeyFile,
         probeBytes,
         probeInterval,
-        dataListen,
+        l.isSet(DATA_LISTEN) ? l.raw(DATA_LISTEN) : dataListen.toString(),
         rebuildBandwidth,
         scrubInterval,
-        labels(l.get("labels")),
+        l.get(LABELS),
         reconnectBackoffMax);
+  }
+
+  private static String topologyProblem(String topology, String text) {
+    for (String seg : topology.split("/", -1)) {
+      int eq = seg.indexOf('=');
+      if (eq <= 0
+          || !TOPOLOGY_SEGMENT.matcher(seg.substring(0, eq)).matches()
+          || !TOPOLOGY_SEGMENT.matcher(seg.substring(eq + 1)).matches()) {
+        return "segment '"
+            + seg
+            + "' of '"
+            + topology
+            + "' is not level=value; expected e.g. region=eu/zone=eu-1/rack=r3/node=n17";
+      }
+    }
+    return null;
+  }
+
+  private static String readableFile(Path p, String text) {
+    return Files.isRegularFile(p) && Files.isReadable(p) ? null : p + " is not a readable file";
   }
 
   /**
@@ -325,11 +369,6 @@ public record AgentConfig(
     return java.util.Optional.empty();
   }
 
-  private static final Pattern LABEL_KEY =
-      Pattern.compile("([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
-  private static final Pattern LABEL_VALUE =
-      Pattern.compile("([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?");
-
   /** Parses {@code key=value,key=value} with Kubernetes label syntax. */
   static Map<String, String> labels(String v) {
     Map<String, String> out = new LinkedHashMap<>();
@@ -340,16 +379,15 @@ public record AgentConfig(
       String p = pair.strip();
       int eq = p.indexOf('=');
       if (eq <= 0) {
-        throw new ConfigException("labels", "'" + p + "' is not key=value");
+        throw new IllegalArgumentException("'" + p + "' is not key=value");
       }
       String key = p.substring(0, eq).strip();
       String value = p.substring(eq + 1).strip();
       if (!LABEL_KEY.matcher(key).matches() || key.length() > 316) {
-        throw new ConfigException("labels", "'" + key + "' is not a label key");
+        throw new IllegalArgumentException("'" + key + "' is not a label key");
       }
       if (!LABEL_VALUE.matcher(value).matches() || value.length() > 63) {
-        throw new ConfigException(
-            "labels", "'" + value + "' (of " + key + ") is not a label value");
+        throw new IllegalArgumentException("'" + value + "' (of " + key + ") is not a label value");
       }
       out.put(key, value);
     }
@@ -366,7 +404,8 @@ public record AgentConfig(
         }
         String token = s.split("\\s+")[0];
         if (!TOKEN.matcher(token).matches()) {
-          throw new ConfigException(
+          throw new SettingException(
+              "token-file",
               "token-file",
               file
                   + " does not start with a token of the form <id>.<secret> (6 and 16 characters"
@@ -375,12 +414,13 @@ public record AgentConfig(
         return token;
       }
     } catch (IOException e) {
-      throw new ConfigException("token-file", "cannot read " + file + ": " + e.getMessage());
+      throw new SettingException(
+          "token-file", "token-file", "cannot read " + file + ": " + e.getMessage());
     }
-    throw new ConfigException("token-file", file + " holds no token");
+    throw new SettingException("token-file", "token-file", file + " holds no token");
   }
 
-  private static void prepareDataDir(Path dir) {
+  private static void prepareDataDir(SettingValues l, Path dir) {
     try {
       if (!Files.exists(dir)) {
         Files.createDirectories(
@@ -388,108 +428,13 @@ public record AgentConfig(
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
       }
       if (!Files.isDirectory(dir)) {
-        throw new ConfigException("data-dir", dir + " is not a directory");
+        throw l.problem(DATA_DIR, dir + " is not a directory");
       }
       if (!Files.isWritable(dir)) {
-        throw new ConfigException("data-dir", dir + " is not writable by this process");
+        throw l.problem(DATA_DIR, dir + " is not writable by this process");
       }
     } catch (IOException e) {
-      throw new ConfigException("data-dir", "cannot create " + dir + ": " + e.getMessage());
-    }
-  }
-
-  private static Path optionalFile(Lookup l, String name, boolean required) {
-    String v = required ? l.required(name) : l.get(name);
-    if (v == null) {
-      return null;
-    }
-    Path p = Path.of(v);
-    if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
-      throw new ConfigException(name, p + " is not a readable file");
-    }
-    return p;
-  }
-
-  /** Parses sizes: 1073741824, 500MiB, 2TiB (binary), 10GB (decimal). */
-  static long size(String setting, String v) {
-    Matcher m = SIZE.matcher(v.strip());
-    if (!m.matches()) {
-      throw new ConfigException(
-          setting, "'" + v + "' is not a size; use e.g. 500GiB, 2TiB or a number of bytes");
-    }
-    long n;
-    try {
-      n = Long.parseLong(m.group(1));
-    } catch (NumberFormatException e) {
-      throw new ConfigException(setting, "'" + v + "' is too large");
-    }
-    String unit = m.group(2) == null ? "B" : m.group(2);
-    long mult =
-        switch (unit) {
-          case "B" -> 1L;
-          case "KiB", "K" -> 1L << 10;
-          case "MiB", "M" -> 1L << 20;
-          case "GiB", "G" -> 1L << 30;
-          case "TiB", "T" -> 1L << 40;
-          case "PiB", "P" -> 1L << 50;
-          case "KB" -> 1_000L;
-          case "MB" -> 1_000_000L;
-          case "GB" -> 1_000_000_000L;
-          case "TB" -> 1_000_000_000_000L;
-          default -> 1_000_000_000_000_000L;
-        };
-    try {
-      return Math.multiplyExact(n, mult);
-    } catch (ArithmeticException e) {
-      throw new ConfigException(setting, "'" + v + "' is too large");
-    }
-  }
-
-  static Duration duration(String setting, String v) {
-    try {
-      return io.mycnet.storage.api.DurationText.parse(v);
-    } catch (IllegalArgumentException e) {
-      throw new ConfigException(setting, "'" + v + "' is not a duration (e.g. 500ms, 30s, 10m)");
-    }
-  }
-
-  /** Checks host:port and returns the port. */
-  static int port(String setting, String v, boolean allowZero) {
-    int colon = v.lastIndexOf(':');
-    if (colon <= 0 || colon == v.length() - 1) {
-      throw new ConfigException(setting, "'" + v + "' is not host:port");
-    }
-    try {
-      int p = Integer.parseInt(v.substring(colon + 1));
-      if (p < (allowZero ? 0 : 1) || p > 65535) {
-        throw new ConfigException(
-            setting, "'" + v + "': port must be " + (allowZero ? 0 : 1) + " to 65535");
-      }
-      return p;
-    } catch (NumberFormatException e) {
-      throw new ConfigException(setting, "'" + v + "': port is not a number");
-    }
-  }
-
-  private record Lookup(
-      Map<String, String> flags, Map<String, String> env, Map<String, String> file) {
-    String get(String name) {
-      String v = flags.get(name);
-      if (v == null) {
-        v = env.get(envName(name));
-      }
-      if (v == null) {
-        v = file.get(name);
-      }
-      return v == null || v.isBlank() ? null : v.strip();
-    }
-
-    String required(String name) {
-      String v = get(name);
-      if (v == null) {
-        throw new ConfigException(name, "is required");
-      }
-      return v;
+      throw l.problem(DATA_DIR, "cannot create " + dir + ": " + e.getMessage());
     }
   }
 }

@@ -39,6 +39,7 @@ import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteRequest;
 import io.mycnet.storage.api.v1.WriteResponse;
+import io.mycnet.storage.common.settings.HostPort;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
@@ -98,16 +99,14 @@ final class DataServer implements AutoCloseable {
   }
 
   DataServer start(String listen, IdentityKeys keys) throws IOException {
-    int colon = listen.lastIndexOf(':');
+    HostPort at = HostPort.parseListen(listen);
     var tls =
         GrpcSslContexts.configure(SslContextBuilder.forServer(keys.keyManager()))
             .trustManager(keys.trustManager())
             .clientAuth(ClientAuth.REQUIRE)
             .build();
     server =
-        NettyServerBuilder.forAddress(
-                new InetSocketAddress(
-                    listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1))))
+        NettyServerBuilder.forAddress(new InetSocketAddress(at.host(), at.port()))
             .sslContext(tls)
             .executor(executor)
             .maxInboundMessageSize(MAX_MESSAGE_BYTES)

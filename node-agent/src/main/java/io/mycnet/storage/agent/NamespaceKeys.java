@@ -1,5 +1,6 @@
 package io.mycnet.storage.agent;
 
+import io.mycnet.storage.common.settings.SettingException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -50,12 +51,12 @@ public final class NamespaceKeys {
   /**
    * Reads the master key file.
    *
-   * @throws ConfigException naming {@code encryption-key-file} when the file is missing,
+   * @throws SettingException naming {@code encryption-key-file} when the file is missing,
    *     unreadable, readable or writable by group or others, not base64, or not 32 bytes
    */
   public static NamespaceKeys load(Path file) {
     if (!Files.isRegularFile(file)) {
-      throw new ConfigException(SETTING, file + " does not exist or is not a regular file");
+      throw bad(SETTING, file + " does not exist or is not a regular file");
     }
     Set<PosixFilePermission> perms;
     try {
@@ -63,12 +64,12 @@ public final class NamespaceKeys {
     } catch (UnsupportedOperationException e) {
       perms = null; // not a POSIX file system: nothing to check
     } catch (IOException e) {
-      throw new ConfigException(SETTING, "cannot read the permissions of " + file + ": " + e);
+      throw bad(SETTING, "cannot read the permissions of " + file + ": " + e);
     }
     if (perms != null
         && perms.stream()
             .anyMatch(p -> p.name().startsWith("GROUP") || p.name().startsWith("OTHERS"))) {
-      throw new ConfigException(
+      throw bad(
           SETTING,
           file
               + " is accessible to group or others ("
@@ -80,7 +81,7 @@ public final class NamespaceKeys {
     try {
       text = Files.readAllBytes(file);
     } catch (IOException e) {
-      throw new ConfigException(SETTING, "cannot read " + file + ": " + e.getMessage());
+      throw bad(SETTING, "cannot read " + file + ": " + e.getMessage());
     }
     String b64 = new String(text, StandardCharsets.US_ASCII).replaceAll("\\s+", "");
     Arrays.fill(text, (byte) 0);
@@ -88,13 +89,13 @@ public final class NamespaceKeys {
     try {
       master = Base64.getDecoder().decode(b64);
     } catch (IllegalArgumentException e) {
-      throw new ConfigException(
+      throw bad(
           SETTING,
           file + " does not hold base64 (create one with: head -c 32 /dev/urandom | base64)");
     }
     try {
       if (master.length != KEY_BYTES) {
-        throw new ConfigException(
+        throw bad(
             SETTING,
             file
                 + " decodes to "
@@ -138,5 +139,9 @@ public final class NamespaceKeys {
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("HmacSHA256 is not available", e);
     }
+  }
+
+  private static SettingException bad(String setting, String problem) {
+    return new SettingException(setting, setting, problem);
   }
 }

@@ -26,6 +26,7 @@ import io.mycnet.storage.api.v1.RenewCertificateRequest;
 import io.mycnet.storage.api.v1.RenewCertificateResponse;
 import io.mycnet.storage.api.v1.SessionHello;
 import io.mycnet.storage.api.v1.SessionWelcome;
+import io.mycnet.storage.common.settings.HostPort;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -207,9 +208,9 @@ public final class NodeAgent implements AutoCloseable {
 
   /** Serves health, measures, and starts connecting (in the background). */
   public NodeAgent start() {
-    int colon = cfg.listen().lastIndexOf(':');
-    String host = cfg.listen().substring(0, colon);
-    int port = Integer.parseInt(cfg.listen().substring(colon + 1));
+    HostPort listen = HostPort.parseListen(cfg.listen());
+    String host = listen.host();
+    int port = listen.port();
     try {
       healthServer =
           NettyServerBuilder.forAddress(
@@ -221,7 +222,7 @@ public final class NodeAgent implements AutoCloseable {
       throw new UncheckedIOException(
           "cannot listen on " + cfg.listen() + " (setting listen): " + e.getMessage(), e);
     }
-    healthAddress = host + ":" + healthServer.getPort();
+    healthAddress = listen.withPort(healthServer.getPort()).toString();
     try {
       dataServer =
           new DataServer(store, cfg.nodeId(), this::report, revocations)
@@ -230,11 +231,11 @@ public final class NodeAgent implements AutoCloseable {
       throw new UncheckedIOException(
           "cannot listen on " + cfg.dataListen() + " (setting data-listen): " + e.getMessage(), e);
     }
-    String dataHost = cfg.dataListen().substring(0, cfg.dataListen().lastIndexOf(':'));
-    if (dataHost.equals("0.0.0.0") || dataHost.equals("::") || dataHost.isEmpty()) {
-      dataHost = host.equals("0.0.0.0") ? "127.0.0.1" : host;
+    HostPort data = HostPort.parseListen(cfg.dataListen());
+    if (data.isWildcard()) {
+      data = host.equals("0.0.0.0") ? new HostPort("127.0.0.1", 0) : listen;
     }
-    advertisedAddress = dataHost + ":" + dataServer.port();
+    advertisedAddress = data.withPort(dataServer.port()).toString();
     long scrubMs = cfg.scrubInterval().toMillis();
     loop.scheduleAtFixedRate(
         () -> background.execute(this::scrub), scrubMs, scrubMs, TimeUnit.MILLISECONDS);
@@ -380,9 +381,8 @@ public final class NodeAgent implements AutoCloseable {
 
   private static NettyChannelBuilder channelTo(
       String address, io.grpc.netty.shaded.io.netty.handler.ssl.SslContext tls) {
-    int colon = address.lastIndexOf(':');
-    return NettyChannelBuilder.forAddress(
-            address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
+    HostPort to = HostPort.parse(address);
+    return NettyChannelBuilder.forAddress(to.host(), to.port())
         .sslContext(tls)
         .keepAliveTime(KEEPALIVE_TIME.toSeconds(), TimeUnit.SECONDS)
         .keepAliveTimeout(KEEPALIVE_TIMEOUT.toSeconds(), TimeUnit.SECONDS)

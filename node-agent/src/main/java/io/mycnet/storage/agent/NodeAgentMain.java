@@ -1,5 +1,6 @@
 package io.mycnet.storage.agent;
 
+import io.mycnet.storage.common.settings.SettingException;
 import java.time.Clock;
 import java.util.concurrent.CountDownLatch;
 
@@ -16,8 +17,8 @@ public final class NodeAgentMain {
     AgentConfig cfg;
     try {
       cfg = AgentConfig.load(args, System.getenv());
-    } catch (ConfigException e) {
-      System.err.println("mycnet agent: " + e.getMessage());
+    } catch (SettingException e) {
+      System.err.println("mycnet agent: invalid setting " + e.getMessage());
       System.exit(2);
       return;
     }

@@ -12,6 +12,7 @@ import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import io.mycnet.storage.api.v1.ReplicaPeerGrpc;
+import io.mycnet.storage.common.settings.HostPort;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -88,9 +89,11 @@ final class PeerChannels implements AutoCloseable {
     return channels.computeIfAbsent(
         nodeId + "@" + address,
         k -> {
-          int colon = address.lastIndexOf(':');
-          if (colon <= 0) {
-            throw new IllegalArgumentException("peer address '" + address + "' is not host:port");
+          HostPort peer;
+          try {
+            peer = HostPort.parse(address);
+          } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("peer address " + e.getMessage(), e);
           }
           SslContext tls;
           try {
@@ -102,8 +105,7 @@ final class PeerChannels implements AutoCloseable {
           } catch (SSLException e) {
             throw new IllegalStateException("cannot set up TLS to peer " + nodeId, e);
           }
-          return NettyChannelBuilder.forAddress(
-                  address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
+          return NettyChannelBuilder.forAddress(peer.host(), peer.port())
               .sslContext(tls)
               .overrideAuthority(nodeId)
               .maxInboundMessageSize(DataServer.MAX_MESSAGE_BYTES)

@@ -3,6 +3,7 @@ package io.mycnet.storage.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.mycnet.storage.common.settings.SettingException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -96,7 +97,7 @@ class AgentConfigTest {
     assertBad(with("listen", "127.0.0.1:70000"), "listen", "port must be");
     assertBad(
         with("token-file", dir.resolve("nope").toString()), "token-file", "not a readable file");
-    assertBad(with("encryption-at-rest", "yes"), "encryption-at-rest", "neither true nor false");
+    assertBad(with("encryption-at-rest", "yes"), "encryption-at-rest", "must be true or false");
     assertBad(with("probe-interval", "soon"), "probe-interval", "not a duration");
     List<String> unknown = valid();
     unknown.add("--colour=blue");
@@ -173,8 +174,8 @@ class AgentConfigTest {
   private void assertBad(List<String> args, String setting, String text) {
     assertThatThrownBy(() -> load(args, Map.of()))
         .isInstanceOfSatisfying(
-            ConfigException.class, e -> assertThat(e.setting()).isEqualTo(setting))
-        .hasMessageContaining("invalid setting " + setting)
+            SettingException.class, e -> assertThat(e.setting()).isEqualTo(setting))
+        .hasMessageStartingWith("--" + setting)
         .hasMessageContaining(text);
   }
 
@@ -188,7 +189,7 @@ class AgentConfigTest {
             load(valid(), Map.of("MYCNET_RECONNECT_BACKOFF_MAX", "1500ms")).reconnectBackoffMax())
         .isEqualTo(java.time.Duration.ofMillis(1500));
     assertThatThrownBy(() -> load(with("reconnect-backoff-max", "100ms"), Map.of()))
-        .isInstanceOf(ConfigException.class)
+        .isInstanceOf(SettingException.class)
         .hasMessageContaining("reconnect-backoff-max")
         .hasMessageContaining("between 500ms and 60s");
     assertThatThrownBy(() -> load(with("reconnect-backoff-max", "5m"), Map.of()))

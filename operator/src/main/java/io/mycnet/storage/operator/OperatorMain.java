@@ -48,7 +48,7 @@ public final class OperatorMain {
       nodeApi = NodeApiConfig.fromEnvironment(System.getenv());
       heartbeat = NodeApiConfig.heartbeatInterval(System.getenv());
       settings.checkLiveness(heartbeat, NodeApiConfig.agentReconnectMax(System.getenv()));
-    } catch (OperatorSettings.BadSetting e) {
+    } catch (io.mycnet.storage.common.settings.SettingException e) {
       System.err.println("mycnet operator: invalid setting " + e.getMessage());
       System.exit(2);
       return;

@@ -232,7 +232,7 @@ class NodeSessionIT {
                 "--ca-file=" + cp.caFile(),
                 "--listen=127.0.0.1:0"));
     assertThat(p.awaitExit(Duration.ofSeconds(20))).isEqualTo(2);
-    assertThat(p.stderr()).contains("invalid setting capacity").contains("'lots' is not a size");
+    assertThat(p.stderr()).contains("invalid setting --capacity").contains("'lots' is not a size");
 
     JavaProcess q =
         cp.run(

@@ -14,6 +14,7 @@ import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.NodeState;
 import io.mycnet.storage.api.v1.RevocationRecord;
 import io.mycnet.storage.api.v1.TokenUseRecord;
+import io.mycnet.storage.common.settings.HostPort;
 import io.mycnet.storage.operator.allocation.EtcdStore;
 import io.mycnet.storage.operator.allocation.NodeRegistry;
 import io.mycnet.storage.operator.allocation.StoreUnavailableException;
@@ -327,18 +328,10 @@ final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
       throw invalid(
           "capacity_bytes must be positive, was " + req.getCapacityBytes() + ": set the capacity");
     }
-    String addr = req.getAddress();
-    int colon = addr.lastIndexOf(':');
-    if (colon <= 0 || colon == addr.length() - 1) {
-      throw invalid("address '" + addr + "' is not host:port");
-    }
     try {
-      int port = Integer.parseInt(addr.substring(colon + 1));
-      if (port < 1 || port > 65535) {
-        throw invalid("address '" + addr + "': port must be 1 to 65535");
-      }
-    } catch (NumberFormatException e) {
-      throw invalid("address '" + addr + "': port is not a number");
+      HostPort.parse(req.getAddress());
+    } catch (IllegalArgumentException e) {
+      throw invalid("address " + e.getMessage());
     }
     if (req.getCsrDer().isEmpty()) {
       throw invalid("csr_der is empty: send a PKCS#10 CSR in DER encoding");

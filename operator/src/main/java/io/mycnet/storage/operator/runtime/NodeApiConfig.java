@@ -1,9 +1,13 @@
 package io.mycnet.storage.operator.runtime;
 
+import io.mycnet.storage.common.settings.Check;
+import io.mycnet.storage.common.settings.Setting;
+import io.mycnet.storage.common.settings.SettingValues;
 import io.mycnet.storage.operator.nodeapi.NodeApiSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -27,33 +31,81 @@ public record NodeApiConfig(
     Duration nodeCertLifetime,
     Duration auditInterval) {
 
+  public static final Setting<Path> CA_DIR =
+      Setting.path("ca-dir")
+          .defaultText("none: the node API is off")
+          .doc(
+              "directory of the control plane's CA (key file mode 0600; created when empty);"
+                  + " setting it turns the node API on");
+  public static final Setting<Path> TOKEN_FILE =
+      Setting.path("token-file")
+          .defaultText("required with ca-dir")
+          .check((p, t) -> Files.isReadable(p) ? null : p + " is not a readable file")
+          .doc(
+              "the bootstrap token file (one token per line, single-use or reusable; mounted"
+                  + " from a Secret in a cluster)");
+  public static final Setting<Integer> SESSION_PORT =
+      Setting.integer("session-port")
+          .defaultValue(7443)
+          .check(Check.port())
+          .doc("port of the mutual-TLS session service of the agents");
+  public static final Setting<Integer> JOIN_PORT =
+      Setting.integer("join-port")
+          .defaultValue(7444)
+          .check(Check.port())
+          .doc("port of the join service (TLS, bootstrap token)");
+  public static final Setting<Duration> NODE_CERT_LIFETIME =
+      Setting.duration("node-cert-lifetime")
+          .defaultValue(Duration.ofHours(24))
+          .doc("lifetime of node certificates (renewed at 2/3 of it)");
+  public static final Setting<Duration> AUDIT_INTERVAL =
+      Setting.duration("audit-interval")
+          .defaultValue(Duration.ZERO)
+          .doc("how often every volume is audited whole; 0: never");
+  public static final Setting<Duration> HEARTBEAT_INTERVAL =
+      Setting.duration("heartbeat-interval")
+          .defaultValue(NodeApiSettings.defaults().heartbeatInterval())
+          .doc(
+              "how often agents heartbeat (told to them in the welcome); checked against the"
+                  + " lease also when the node API is off");
+  public static final Setting<Duration> AGENT_RECONNECT_MAX =
+      Setting.duration("agent-reconnect-max")
+          .defaultValue(LivenessTimings.DEFAULT_RECONNECT_BACKOFF_MAX)
+          .doc(
+              "the agents' reconnect-backoff-max, which the operator cannot see: the grace"
+                  + " period is checked against it");
+
+  /**
+   * The node API's settings, in the reference's order (part of {@link OperatorSettings#PROCESS}).
+   */
+  public static final List<Setting<?>> SETTINGS =
+      List.of(
+          CA_DIR,
+          TOKEN_FILE,
+          SESSION_PORT,
+          JOIN_PORT,
+          NODE_CERT_LIFETIME,
+          AUDIT_INTERVAL,
+          HEARTBEAT_INTERVAL,
+          AGENT_RECONNECT_MAX);
+
   /** The node API settings, or null when {@code MYCNET_CA_DIR} is not set (node API off). */
   public static NodeApiConfig fromEnvironment(Map<String, String> env) {
-    String ca = env.get("MYCNET_CA_DIR");
-    if (ca == null || ca.isBlank()) {
+    SettingValues v = OperatorSettings.PROCESS.read(env);
+    if (!v.isSet(CA_DIR)) {
       return null;
     }
-    String tokens = env.get("MYCNET_TOKEN_FILE");
-    if (tokens == null || tokens.isBlank()) {
-      throw new OperatorSettings.BadSetting(
-          "MYCNET_TOKEN_FILE", "must name the bootstrap token file when MYCNET_CA_DIR is set");
-    }
-    Path tokenFile = Path.of(tokens);
-    if (!Files.isReadable(tokenFile)) {
-      throw new OperatorSettings.BadSetting(
-          "MYCNET_TOKEN_FILE", tokenFile + " is not a readable file");
+    if (!v.isSet(TOKEN_FILE)) {
+      throw v.problem(
+          TOKEN_FILE, "must name the bootstrap token file when " + CA_DIR.envName() + " is set");
     }
     return new NodeApiConfig(
-        Path.of(ca),
-        tokenFile,
-        port(env, "MYCNET_SESSION_PORT", 7443),
-        port(env, "MYCNET_JOIN_PORT", 7444),
-        OperatorSettings.dur(
-            "MYCNET_NODE_CERT_LIFETIME",
-            env.get("MYCNET_NODE_CERT_LIFETIME"),
-            Duration.ofHours(24)),
-        OperatorSettings.dur(
-            "MYCNET_AUDIT_INTERVAL", env.get("MYCNET_AUDIT_INTERVAL"), Duration.ZERO));
+        v.get(CA_DIR),
+        v.get(TOKEN_FILE),
+        v.get(SESSION_PORT),
+        v.get(JOIN_PORT),
+        v.get(NODE_CERT_LIFETIME),
+        v.get(AUDIT_INTERVAL));
   }
 
   /**
@@ -61,10 +113,7 @@ public record NodeApiConfig(
    * default 5 s). Read also when the node API is off, for {@link OperatorSettings#checkLiveness}.
    */
   public static Duration heartbeatInterval(Map<String, String> env) {
-    return OperatorSettings.dur(
-        "MYCNET_HEARTBEAT_INTERVAL",
-        env.get("MYCNET_HEARTBEAT_INTERVAL"),
-        NodeApiSettings.defaults().heartbeatInterval());
+    return OperatorSettings.PROCESS.read(env).get(HEARTBEAT_INTERVAL);
   }
 
   /**
@@ -73,25 +122,6 @@ public record NodeApiConfig(
    * OperatorSettings#checkLiveness} can refuse a grace period the agents cannot meet.
    */
   public static Duration agentReconnectMax(Map<String, String> env) {
-    return OperatorSettings.dur(
-        "MYCNET_AGENT_RECONNECT_MAX",
-        env.get("MYCNET_AGENT_RECONNECT_MAX"),
-        LivenessTimings.DEFAULT_RECONNECT_BACKOFF_MAX);
-  }
-
-  private static int port(Map<String, String> env, String name, int dflt) {
-    String v = env.get(name);
-    if (v == null || v.isBlank()) {
-      return dflt;
-    }
-    try {
-      int p = Integer.parseInt(v.trim());
-      if (p < 0 || p > 65535) {
-        throw new OperatorSettings.BadSetting(name, "must be a port 0..65535, was " + v);
-      }
-      return p;
-    } catch (NumberFormatException e) {
-      throw new OperatorSettings.BadSetting(name, "must be a port number, was '" + v + "'");
-    }
+    return OperatorSettings.PROCESS.read(env).get(AGENT_RECONNECT_MAX);
   }
 }

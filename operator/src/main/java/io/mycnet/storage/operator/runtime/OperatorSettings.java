@@ -4,15 +4,20 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
 import io.javaoperatorsdk.operator.processing.event.rate.LinearRateLimiter;
 import io.javaoperatorsdk.operator.processing.retry.GenericRetry;
+import io.mycnet.storage.common.settings.Check;
+import io.mycnet.storage.common.settings.ProcessSettings;
+import io.mycnet.storage.common.settings.Setting;
+import io.mycnet.storage.common.settings.SettingException;
+import io.mycnet.storage.common.settings.SettingValues;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.function.Function;
+import java.util.stream.Stream;
 
 /**
  * Every tunable of the operator process, read once ({@link #fromEnvironment}) and applied to every
@@ -68,59 +73,201 @@ public record OperatorSettings(
   /** The shortest orphan delay accepted: a claim must be seen absent over more than one pass. */
   public static final Duration MIN_ORPHAN_GC_DELAY = Duration.ofSeconds(1);
 
+  // The settings, declared once: name (MYCNET_ + upper case), type, default, checks, meaning.
+  // Adding one: declare it here (or in NodeApiConfig), add it to SETTINGS, read it below.
+
+  public static final Setting<List<String>> ETCD_ENDPOINTS =
+      Setting.list("etcd-endpoints")
+          .defaultValue(List.of("http://127.0.0.1:2379"))
+          .doc("etcd client URLs, comma separated");
+  public static final Setting<String> ETCD_PREFIX =
+      Setting.string("etcd-prefix")
+          .defaultValue("/mycnet")
+          .doc("prefix of every key the control plane keeps in etcd");
+  public static final Setting<List<String>> WATCH_NAMESPACES =
+      Setting.list("watch-namespaces")
+          .defaultValue(List.of())
+          .defaultText("all")
+          .doc(
+              "namespaces whose ServiceNamespaces and StorageClaims are reconciled, comma"
+                  + " separated; empty: all");
+  public static final Setting<Boolean> USE_SSA =
+      Setting.bool("use-ssa")
+          .defaultValue(true)
+          .doc("patch status with server-side apply (off only against a mock API server)");
+  public static final Setting<Boolean> LEADER_ELECTION =
+      Setting.bool("leader-election")
+          .defaultValue(true)
+          .doc(
+              "elect one active replica through a Lease; the etcd election that fences"
+                  + " allocation writes follows it");
+  public static final Setting<String> LEASE_NAME =
+      Setting.string("lease-name").defaultValue("mycnet-operator").doc("name of that Lease");
+  public static final Setting<String> LEASE_NAMESPACE =
+      Setting.string("lease-namespace")
+          .defaultText("the operator's own namespace")
+          .doc("namespace of that Lease");
+  public static final Setting<Duration> ETCD_LEADER_TTL =
+      Setting.duration("etcd-leader-ttl")
+          .defaultValue(Duration.ofSeconds(15))
+          .doc("TTL of the etcd leadership that fences every allocation write");
+  public static final Setting<Integer> RECONCILE_THREADS =
+      Setting.integer("reconcile-threads")
+          .defaultValue(10)
+          .check(Check.atLeast(1))
+          .doc("threads that run the reconcilers");
+  public static final Setting<Integer> RETRY_MAX_ATTEMPTS =
+      Setting.integer("retry-max-attempts")
+          .defaultValue(8)
+          .check(Check.atLeast(0))
+          .doc("retries of a failed reconcile before it waits for the next change");
+  public static final Setting<Duration> RETRY_INITIAL_INTERVAL =
+      Setting.duration("retry-initial-interval")
+          .defaultValue(Duration.ofSeconds(2))
+          .doc("wait before the first retry of a failed reconcile");
+  public static final Setting<Double> RETRY_MULTIPLIER =
+      Setting.decimal("retry-multiplier")
+          .defaultValue(2.0)
+          .check(Check.atLeast(1.0))
+          .doc("factor each further retry wait grows by (at least 1.0)");
+  public static final Setting<Duration> RETRY_MAX_INTERVAL =
+      Setting.duration("retry-max-interval")
+          .defaultValue(Duration.ofMinutes(2))
+          .doc("longest wait between two retries");
+  public static final Setting<Duration> RATE_LIMIT_PERIOD =
+      Setting.duration("rate-limit-period")
+          .defaultValue(Duration.ofSeconds(1))
+          .doc("period of the reconcile rate limit");
+  public static final Setting<Integer> RATE_LIMIT_PER_PERIOD =
+      Setting.integer("rate-limit-per-period")
+          .defaultValue(100)
+          .check(Check.atLeast(1))
+          .doc("reconciles of one resource per rate-limit period");
+  public static final Setting<Duration> RESYNC_INTERVAL =
+      Setting.duration("resync-interval")
+          .defaultValue(Duration.ofMinutes(5))
+          .doc("longest time between two reconciles of a resource (status refresh)");
+  public static final Setting<Duration> PENDING_RECHECK =
+      Setting.duration("pending-recheck")
+          .defaultValue(Duration.ofSeconds(30))
+          .doc("how often a Pending claim is tried again");
+  public static final Setting<Duration> REPLICATION_INTERVAL =
+      Setting.duration("replication-interval")
+          .defaultValue(Duration.ofSeconds(30))
+          .doc("how often the replication loop looks at every volume's replicas");
+  public static final Setting<Duration> NODE_LEASE_TTL =
+      Setting.duration("node-lease-ttl")
+          .defaultValue(Duration.ofSeconds(15))
+          .doc(
+              "a node's lease, renewed by its heartbeats; at least two heartbeat intervals"
+                  + " (docs/node-protocol.md#liveness-timings)");
+  public static final Setting<Duration> DOWN_GRACE_PERIOD =
+      Setting.duration("down-grace-period")
+          .defaultValue(Duration.ofMinutes(10))
+          .doc(
+              "how long a node stays silent before it is marked DOWN and its replicas are rebuilt"
+                  + " elsewhere; more than node-lease-ttl + 1.2 × agent-reconnect-max");
+  public static final Setting<Integer> HTTP_PORT =
+      Setting.integer("http-port")
+          .defaultValue(8080)
+          .check(Check.atLeast(-1))
+          .doc("port of /metrics, /livez, /readyz; 0: a free one, -1: off");
+  public static final Setting<String> HTTP_ADDRESS =
+      Setting.string("http-address")
+          .defaultValue("0.0.0.0")
+          .check((v, t) -> literal(v) == null ? notAnIpAddress(v) : null)
+          .doc(
+              "the IP address http-port binds; when it is a loopback address, /trust is served"
+                  + " on the same port");
+  public static final Setting<Integer> TRUST_HTTP_PORT =
+      Setting.integer("trust-http-port")
+          .defaultValue(8081)
+          .check(Check.atLeast(-1))
+          .doc(
+              "port of /trust and /trust/NODE (which name every node's failing gates), bound to"
+                  + " loopback only, used when http-address is not loopback: in a cluster only"
+                  + " kubectl port-forward reaches it; -1: off");
+  public static final Setting<Duration> ORPHAN_GC_DELAY =
+      Setting.duration("orphan-gc-delay")
+          .defaultValue(Duration.ofMinutes(5))
+          .check(Check.atLeast(MIN_ORPHAN_GC_DELAY))
+          .doc(
+              "how long a volume without a claim, or a replica no volume names, stays so before"
+                  + " it is released (docs/resources.md#garbage-collection)");
+  public static final Setting<Double> MASS_FAILURE_SHARE =
+      Setting.decimal("mass-failure-share")
+          .defaultValue(0.3)
+          .check((v, t) -> v > 0 && v <= 1 ? null : shareProblem(v))
+          .doc(
+              "more nodes than this share of all silent at once hold every DOWN decision (a"
+                  + " suspected partition, docs/replication.md); in (0, 1]");
+
+  /** The settings of this record, in the reference's order. */
+  public static final List<Setting<?>> SETTINGS =
+      List.of(
+          ETCD_ENDPOINTS,
+          ETCD_PREFIX,
+          WATCH_NAMESPACES,
+          USE_SSA,
+          LEADER_ELECTION,
+          LEASE_NAME,
+          LEASE_NAMESPACE,
+          ETCD_LEADER_TTL,
+          RECONCILE_THREADS,
+          RETRY_MAX_ATTEMPTS,
+          RETRY_INITIAL_INTERVAL,
+          RETRY_MULTIPLIER,
+          RETRY_MAX_INTERVAL,
+          RATE_LIMIT_PERIOD,
+          RATE_LIMIT_PER_PERIOD,
+          RESYNC_INTERVAL,
+          PENDING_RECHECK,
+          REPLICATION_INTERVAL,
+          NODE_LEASE_TTL,
+          DOWN_GRACE_PERIOD,
+          HTTP_PORT,
+          HTTP_ADDRESS,
+          TRUST_HTTP_PORT,
+          ORPHAN_GC_DELAY,
+          MASS_FAILURE_SHARE);
+
+  /** Every setting of the operator process: these and the node API's ({@link NodeApiConfig}). */
+  public static final ProcessSettings PROCESS =
+      new ProcessSettings(
+          "Operator",
+          "OperatorMain",
+          "`MYCNET_*` environment variables. An invalid value stops the operator with exit code 2"
+              + " naming the variable; so do timings that do not hold together"
+              + " ([docs/node-protocol.md](docs/node-protocol.md#liveness-timings)). With"
+              + " `MYCNET_CA_DIR` set it also serves the node API.",
+          false,
+          null,
+          Stream.concat(SETTINGS.stream(), NodeApiConfig.SETTINGS.stream()).toList());
+
   public OperatorSettings {
-    if (literal(httpAddress) == null) {
-      throw new BadSetting(
-          "MYCNET_HTTP_ADDRESS",
-          "'" + httpAddress + "' is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)");
-    }
-    if (orphanGcDelay.compareTo(MIN_ORPHAN_GC_DELAY) < 0) {
-      throw new BadSetting(
-          "MYCNET_ORPHAN_GC_DELAY", "must be at least 1s, was " + orphanGcDelay.toMillis() + "ms");
-    }
-    if (!(massFailureShare > 0 && massFailureShare <= 1)) {
-      throw new BadSetting(
-          "MYCNET_MASS_FAILURE_SHARE", "must be above 0 and at most 1, was " + massFailureShare);
+    problem(HTTP_ADDRESS, httpAddress);
+    problem(ORPHAN_GC_DELAY, orphanGcDelay);
+    problem(MASS_FAILURE_SHARE, massFailureShare);
+  }
+
+  private static <T> void problem(Setting<T> s, T value) {
+    String p = s.problem(value);
+    if (p != null) {
+      throw new SettingException(s.name(), s.envName(), p);
     }
   }
 
-  /** A setting that cannot be used; the message names the environment variable. */
-  public static final class BadSetting extends IllegalArgumentException {
-    private static final long serialVersionUID = 1L;
-
-    public BadSetting(String variable, String problem) {
-      super(variable + ": " + problem);
-    }
+  private static String notAnIpAddress(String v) {
+    return "'" + v + "' is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)";
   }
 
-  /** Production defaults (cluster mode). */
+  private static String shareProblem(double v) {
+    return "must be above 0 and at most 1, was " + v;
+  }
+
+  /** Production defaults (cluster mode): every declaration's default. */
   public static OperatorSettings defaults() {
-    return new OperatorSettings(
-        List.of("http://127.0.0.1:2379"),
-        "/mycnet",
-        Set.of(),
-        true,
-        true,
-        "mycnet-operator",
-        null,
-        Duration.ofSeconds(15),
-        10,
-        8,
-        Duration.ofSeconds(2),
-        2.0,
-        Duration.ofMinutes(2),
-        Duration.ofSeconds(1),
-        100,
-        Duration.ofMinutes(5),
-        Duration.ofSeconds(30),
-        Duration.ofSeconds(30),
-        Duration.ofSeconds(15),
-        Duration.ofMinutes(10),
-        8080,
-        "0.0.0.0",
-        8081,
-        Duration.ofMinutes(5),
-        0.3);
+    return fromEnvironment(Map.of());
   }
 
   /**
@@ -275,77 +422,65 @@ public record OperatorSettings(
   }
 
   /**
-   * Reads {@code MYCNET_*} variables over the defaults: ETCD_ENDPOINTS (comma separated),
-   * ETCD_PREFIX, WATCH_NAMESPACES (comma separated; empty: all), USE_SSA, LEADER_ELECTION,
-   * LEASE_NAME, LEASE_NAMESPACE, ETCD_LEADER_TTL, RECONCILE_THREADS, RETRY_MAX_ATTEMPTS,
-   * RETRY_INITIAL_INTERVAL, RETRY_MULTIPLIER, RETRY_MAX_INTERVAL, RATE_LIMIT_PERIOD,
-   * RATE_LIMIT_PER_PERIOD, RESYNC_INTERVAL, PENDING_RECHECK, REPLICATION_INTERVAL, NODE_LEASE_TTL,
-   * DOWN_GRACE_PERIOD, HTTP_PORT, HTTP_ADDRESS, TRUST_HTTP_PORT, ORPHAN_GC_DELAY,
-   * MASS_FAILURE_SHARE. Durations as ISO-8601 or 500ms, 15s, 10m, 2h.
+   * Reads the {@code MYCNET_*} variables of {@link #SETTINGS} over their defaults. Durations as
+   * ISO-8601 or 500ms, 15s, 10m, 2h.
    *
-   * @throws BadSetting naming the variable
+   * @throws SettingException naming the variable
    */
   public static OperatorSettings fromEnvironment(Map<String, String> env) {
-    OperatorSettings d = defaults();
-    Function<String, String> get = k -> env.get("MYCNET_" + k);
+    SettingValues v = PROCESS.read(env);
     return new OperatorSettings(
-        list(get.apply("ETCD_ENDPOINTS"), d.etcdEndpoints),
-        str(get.apply("ETCD_PREFIX"), d.etcdPrefix),
-        Set.copyOf(list(get.apply("WATCH_NAMESPACES"), List.of())),
-        bool("MYCNET_USE_SSA", get.apply("USE_SSA"), d.useServerSideApply),
-        bool("MYCNET_LEADER_ELECTION", get.apply("LEADER_ELECTION"), d.leaderElection),
-        str(get.apply("LEASE_NAME"), d.leaseName),
-        str(get.apply("LEASE_NAMESPACE"), null),
-        dur("MYCNET_ETCD_LEADER_TTL", get.apply("ETCD_LEADER_TTL"), d.etcdLeaderTtl),
-        num("MYCNET_RECONCILE_THREADS", get.apply("RECONCILE_THREADS"), d.reconcileThreads, 1),
-        num("MYCNET_RETRY_MAX_ATTEMPTS", get.apply("RETRY_MAX_ATTEMPTS"), d.retryMaxAttempts, 0),
-        dur(
-            "MYCNET_RETRY_INITIAL_INTERVAL",
-            get.apply("RETRY_INITIAL_INTERVAL"),
-            d.retryInitialInterval),
-        dbl("MYCNET_RETRY_MULTIPLIER", get.apply("RETRY_MULTIPLIER"), d.retryMultiplier),
-        dur("MYCNET_RETRY_MAX_INTERVAL", get.apply("RETRY_MAX_INTERVAL"), d.retryMaxInterval),
-        dur("MYCNET_RATE_LIMIT_PERIOD", get.apply("RATE_LIMIT_PERIOD"), d.rateLimitPeriod),
-        num(
-            "MYCNET_RATE_LIMIT_PER_PERIOD",
-            get.apply("RATE_LIMIT_PER_PERIOD"),
-            d.rateLimitPerPeriod,
-            1),
-        dur("MYCNET_RESYNC_INTERVAL", get.apply("RESYNC_INTERVAL"), d.resyncInterval),
-        dur("MYCNET_PENDING_RECHECK", get.apply("PENDING_RECHECK"), d.pendingRecheck),
-        dur(
-            "MYCNET_REPLICATION_INTERVAL",
-            get.apply("REPLICATION_INTERVAL"),
-            d.replicationInterval),
-        dur("MYCNET_NODE_LEASE_TTL", get.apply("NODE_LEASE_TTL"), d.nodeLeaseTtl),
-        dur("MYCNET_DOWN_GRACE_PERIOD", get.apply("DOWN_GRACE_PERIOD"), d.downGracePeriod),
-        num("MYCNET_HTTP_PORT", get.apply("HTTP_PORT"), d.httpPort, -1),
-        address(get.apply("HTTP_ADDRESS"), d.httpAddress),
-        num("MYCNET_TRUST_HTTP_PORT", get.apply("TRUST_HTTP_PORT"), d.trustHttpPort, -1),
-        dur("MYCNET_ORPHAN_GC_DELAY", get.apply("ORPHAN_GC_DELAY"), d.orphanGcDelay),
-        share("MYCNET_MASS_FAILURE_SHARE", get.apply("MASS_FAILURE_SHARE"), d.massFailureShare));
+        v.get(ETCD_ENDPOINTS),
+        v.get(ETCD_PREFIX),
+        Set.copyOf(v.get(WATCH_NAMESPACES)),
+        v.get(USE_SSA),
+        v.get(LEADER_ELECTION),
+        v.get(LEASE_NAME),
+        v.get(LEASE_NAMESPACE),
+        v.get(ETCD_LEADER_TTL),
+        v.get(RECONCILE_THREADS),
+        v.get(RETRY_MAX_ATTEMPTS),
+        v.get(RETRY_INITIAL_INTERVAL),
+        v.get(RETRY_MULTIPLIER),
+        v.get(RETRY_MAX_INTERVAL),
+        v.get(RATE_LIMIT_PERIOD),
+        v.get(RATE_LIMIT_PER_PERIOD),
+        v.get(RESYNC_INTERVAL),
+        v.get(PENDING_RECHECK),
+        v.get(REPLICATION_INTERVAL),
+        v.get(NODE_LEASE_TTL),
+        v.get(DOWN_GRACE_PERIOD),
+        v.get(HTTP_PORT),
+        v.get(HTTP_ADDRESS),
+        v.get(TRUST_HTTP_PORT),
+        v.get(ORPHAN_GC_DELAY),
+        v.get(MASS_FAILURE_SHARE));
   }
 
   /** The names of the liveness settings as operator environment variables. */
   public static final LivenessTimings.Names LIVENESS_VARIABLES =
       new LivenessTimings.Names(
-          "MYCNET_HEARTBEAT_INTERVAL",
-          "MYCNET_NODE_LEASE_TTL",
-          "MYCNET_AGENT_RECONNECT_MAX",
-          "MYCNET_DOWN_GRACE_PERIOD");
+          NodeApiConfig.HEARTBEAT_INTERVAL.envName(),
+          NODE_LEASE_TTL.envName(),
+          NodeApiConfig.AGENT_RECONNECT_MAX.envName(),
+          DOWN_GRACE_PERIOD.envName());
 
   /**
    * Checks that the node lease, the grace period, the agents' heartbeat interval and their
    * reconnect backoff hold together ({@link LivenessTimings}); the operator calls it at start.
    *
-   * @throws BadSetting naming the variables whose relation does not hold
+   * @throws SettingException naming the variables whose relation does not hold
    */
   public void checkLiveness(Duration heartbeatInterval, Duration agentReconnectMax) {
     new LivenessTimings(heartbeatInterval, nodeLeaseTtl, agentReconnectMax, downGracePeriod)
         .problem(LIVENESS_VARIABLES)
         .ifPresent(
             p -> {
-              throw new BadSetting(p.settings(), p.message());
+              String first = p.settings().split(",")[0].strip();
+              throw new SettingException(
+                  first.substring("MYCNET_".length()).toLowerCase(Locale.ROOT).replace('_', '-'),
+                  p.settings(),
+                  p.message());
             });
   }
 
@@ -378,13 +513,6 @@ public record OperatorSettings(
     return a != null && a.isLoopbackAddress();
   }
 
-  private static String address(String v, String dflt) {
-    if (v == null || v.isBlank()) {
-      return dflt;
-    }
-    return v.trim(); // checked by the constructor
-  }
-
   private static final java.util.regex.Pattern IPV4 =
       java.util.regex.Pattern.compile(
           "((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}"
@@ -400,85 +528,5 @@ public record OperatorSettings(
     } catch (UnknownHostException e) {
       return null;
     }
-  }
-
-  private static String str(String v, String dflt) {
-    return v == null || v.isBlank() ? dflt : v.trim();
-  }
-
-  private static List<String> list(String v, List<String> dflt) {
-    if (v == null) {
-      return dflt;
-    }
-    return Arrays.stream(v.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
-  }
-
-  private static boolean bool(String name, String v, boolean dflt) {
-    if (v == null || v.isBlank()) {
-      return dflt;
-    }
-    if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
-      return Boolean.parseBoolean(v);
-    }
-    throw new BadSetting(name, "must be true or false, was '" + v + "'");
-  }
-
-  private static int num(String name, String v, int dflt, int min) {
-    if (v == null || v.isBlank()) {
-      return dflt;
-    }
-    try {
-      int n = Integer.parseInt(v.trim());
-      if (n < min) {
-        throw new BadSetting(name, "must be >= " + min + ", was " + n);
-      }
-      return n;
-    } catch (NumberFormatException e) {
-      throw new BadSetting(name, "must be a whole number, was '" + v + "'");
-    }
-  }
-
-  private static double dbl(String name, String v, double dflt) {
-    double n = number(name, v, dflt);
-    if (!(n >= 1.0)) {
-      throw new BadSetting(name, "must be >= 1.0, was " + n);
-    }
-    return n;
-  }
-
-  /** A share in (0, 1]. */
-  private static double share(String name, String v, double dflt) {
-    double n = number(name, v, dflt);
-    if (!(n > 0 && n <= 1)) {
-      throw new BadSetting(name, "must be above 0 and at most 1, was " + n);
-    }
-    return n;
-  }
-
-  private static double number(String name, String v, double dflt) {
-    if (v == null || v.isBlank()) {
-      return dflt;
-    }
-    try {
-      return Double.parseDouble(v.trim());
-    } catch (NumberFormatException e) {
-      throw new BadSetting(name, "must be a number, was '" + v + "'");
-    }
-  }
-
-  static Duration dur(String name, String v, Duration dflt) {
-    if (v == null || v.isBlank()) {
-      return dflt;
-    }
-    Duration d;
-    try {
-      d = io.mycnet.storage.api.DurationText.parse(v);
-    } catch (IllegalArgumentException e) {
-      throw new BadSetting(name, "'" + v + "' is not a duration (e.g. 500ms, 15s, 10m, 2h, PT15S)");
-    }
-    if (d.isNegative()) {
-      throw new BadSetting(name, "must not be negative, was " + v);
-    }
-    return d;
   }
 }

@@ -92,7 +92,7 @@ class OperatorSettingsTest {
     OperatorSettings shortLease =
         OperatorSettings.fromEnvironment(Map.of("MYCNET_NODE_LEASE_TTL", "8s"));
     assertThatThrownBy(() -> shortLease.checkLiveness(Duration.ofSeconds(5), Duration.ofSeconds(5)))
-        .isInstanceOf(OperatorSettings.BadSetting.class)
+        .isInstanceOf(io.mycnet.storage.common.settings.SettingException.class)
         .hasMessageStartingWith("MYCNET_NODE_LEASE_TTL, MYCNET_HEARTBEAT_INTERVAL: ")
         .hasMessageContaining("at least two heartbeat intervals (2 × 5s)");
     // A grace the agents' reconnect cannot meet: 15s + 1.2 × 5s = 21s >= 20s.

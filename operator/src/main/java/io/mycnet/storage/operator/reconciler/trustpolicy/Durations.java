@@ -1,6 +1,6 @@
 package io.mycnet.storage.operator.reconciler.trustpolicy;
 
-import io.mycnet.storage.api.DurationText;
+import io.mycnet.storage.common.settings.DurationText;
 import io.mycnet.storage.operator.reconciler.InvalidFieldException;
 import java.time.Duration;
 

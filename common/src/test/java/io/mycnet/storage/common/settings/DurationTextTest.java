@@ -1,4 +1,4 @@
-package io.mycnet.storage.api;
+package io.mycnet.storage.common.settings;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
