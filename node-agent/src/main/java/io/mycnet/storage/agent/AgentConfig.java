@@ -1,5 +1,7 @@
 package io.mycnet.storage.agent;
 
+import io.mycnet.storage.agent.replica.NamespaceKeys;
+import io.mycnet.storage.agent.support.Backoff;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.store.StoreUnavailableException;
 import io.mycnet.storage.testsupport.EtcdCluster;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
