@@ -4,6 +4,8 @@ import io.mycnet.storage.operator.nodeapi.NodeApiSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -18,6 +20,16 @@ import java.util.Map;
  * @param nodeCertLifetime lifetime of node certificates (default 24 h, renewed at 2/3)
  * @param auditInterval {@code MYCNET_AUDIT_INTERVAL}: how often every volume is audited whole
  *     (default 0: never)
+ * @param address {@code MYCNET_NODE_API_ADDRESS}: the IP address both ports bind (default {@code
+ *     0.0.0.0}; {@code 127.0.0.1} keeps the node API on loopback)
+ * @param pingInterval {@code MYCNET_PING_INTERVAL}: how often each session is pinged to measure
+ *     round trips (default 30 s, at least 100 ms)
+ * @param serverNames {@code MYCNET_SERVER_NAMES}: DNS names and IP literals of the node API's TLS
+ *     server certificate, comma separated (default {@code localhost,127.0.0.1,::1})
+ * @param joinFailuresPerMinute {@code MYCNET_JOIN_FAILURES_PER_MINUTE}: failed joins from one
+ *     address per minute before its further joins are refused for the rest of the minute (default
+ *     20)
+ * @param maxSessions {@code MYCNET_MAX_SESSIONS}: sessions beyond this are refused (default 20000)
  */
 public record NodeApiConfig(
     Path caDir,
@@ -25,7 +37,46 @@ public record NodeApiConfig(
     int sessionPort,
     int joinPort,
     Duration nodeCertLifetime,
-    Duration auditInterval) {
+    Duration auditInterval,
+    String address,
+    Duration pingInterval,
+    List<String> serverNames,
+    int joinFailuresPerMinute,
+    int maxSessions) {
+
+  public NodeApiConfig {
+    if (!OperatorSettings.isIpLiteral(address)) {
+      throw new OperatorSettings.BadSetting(
+          "MYCNET_NODE_API_ADDRESS",
+          "'" + address + "' is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)");
+    }
+    if (pingInterval.toMillis() < 100) {
+      throw new OperatorSettings.BadSetting(
+          "MYCNET_PING_INTERVAL", "must be at least 100ms, was " + pingInterval.toMillis() + "ms");
+    }
+    serverNames = List.copyOf(serverNames);
+    if (serverNames.isEmpty()) {
+      throw new OperatorSettings.BadSetting("MYCNET_SERVER_NAMES", "names no server name");
+    }
+    if (joinFailuresPerMinute < 1) {
+      throw new OperatorSettings.BadSetting(
+          "MYCNET_JOIN_FAILURES_PER_MINUTE", "must be >= 1, was " + joinFailuresPerMinute);
+    }
+    if (maxSessions < 1) {
+      throw new OperatorSettings.BadSetting(
+          "MYCNET_MAX_SESSIONS", "must be >= 1, was " + maxSessions);
+    }
+  }
+
+  /** The node API server's tunables, with the agents' {@code heartbeatInterval}. */
+  public NodeApiSettings settings(Duration heartbeatInterval) {
+    return NodeApiSettings.defaults()
+        .withHeartbeatInterval(heartbeatInterval)
+        .withPingInterval(pingInterval)
+        .withServerNames(serverNames)
+        .withJoinFailuresPerMinute(joinFailuresPerMinute)
+        .withMaxSessions(maxSessions);
+  }
 
   /** The node API settings, or null when {@code MYCNET_CA_DIR} is not set (node API off). */
   public static NodeApiConfig fromEnvironment(Map<String, String> env) {
@@ -53,7 +104,42 @@ public record NodeApiConfig(
             env.get("MYCNET_NODE_CERT_LIFETIME"),
             Duration.ofHours(24)),
         OperatorSettings.dur(
-            "MYCNET_AUDIT_INTERVAL", env.get("MYCNET_AUDIT_INTERVAL"), Duration.ZERO));
+            "MYCNET_AUDIT_INTERVAL", env.get("MYCNET_AUDIT_INTERVAL"), Duration.ZERO),
+        value(env, "MYCNET_NODE_API_ADDRESS", "0.0.0.0"),
+        OperatorSettings.dur(
+            "MYCNET_PING_INTERVAL",
+            env.get("MYCNET_PING_INTERVAL"),
+            NodeApiSettings.defaults().pingInterval()),
+        names(env.get("MYCNET_SERVER_NAMES")),
+        count(
+            env,
+            "MYCNET_JOIN_FAILURES_PER_MINUTE",
+            NodeApiSettings.defaults().joinFailuresPerMinute()),
+        count(env, "MYCNET_MAX_SESSIONS", NodeApiSettings.defaults().maxSessions()));
+  }
+
+  private static String value(Map<String, String> env, String name, String dflt) {
+    String v = env.get(name);
+    return v == null || v.isBlank() ? dflt : v.trim();
+  }
+
+  private static List<String> names(String v) {
+    if (v == null) {
+      return NodeApiSettings.defaults().serverNames();
+    }
+    return Arrays.stream(v.split(",")).map(String::trim).filter(n -> !n.isEmpty()).toList();
+  }
+
+  private static int count(Map<String, String> env, String name, int dflt) {
+    String v = env.get(name);
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    try {
+      return Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      throw new OperatorSettings.BadSetting(name, "must be a whole number, was '" + v + "'");
+    }
   }
 
   /**

@@ -69,6 +69,11 @@ public record OperatorSettings(
   public static final Duration MIN_ORPHAN_GC_DELAY = Duration.ofSeconds(1);
 
   public OperatorSettings {
+    try {
+      new io.mycnet.storage.operator.allocation.EtcdKeys(etcdPrefix);
+    } catch (IllegalArgumentException e) {
+      throw new BadSetting("MYCNET_ETCD_PREFIX", e.getMessage());
+    }
     if (literal(httpAddress) == null) {
       throw new BadSetting(
           "MYCNET_HTTP_ADDRESS",
@@ -370,6 +375,11 @@ public record OperatorSettings(
             .setMaxInterval(retryMaxInterval.toMillis()));
     o.withRateLimiter(new LinearRateLimiter(rateLimitPeriod, rateLimitPerPeriod));
     o.withReconciliationMaxInterval(resyncInterval);
+  }
+
+  /** Whether {@code a} is an IPv4 or IPv6 literal (parsed, never looked up). */
+  static boolean isIpLiteral(String a) {
+    return a != null && literal(a) != null;
   }
 
   /** Whether the HTTP endpoints bind a loopback address only (then /trust shares their port). */
