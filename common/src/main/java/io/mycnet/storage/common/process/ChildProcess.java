@@ -57,7 +57,15 @@ public final class ChildProcess implements AutoCloseable {
 
   /** A launch of {@code mainClass}, on {@link #currentClasspath()} unless told otherwise. */
   public static Builder java(String mainClass) {
-    return new Builder(mainClass);
+    return new Builder(mainClass, null);
+  }
+
+  /**
+   * A launch of a program that is not one of ours ({@code command}: the program and its arguments,
+   * e.g. local mode's etcd); {@link Builder#args} add to it, the JVM settings are ignored.
+   */
+  public static Builder program(List<String> command) {
+    return new Builder(null, List.copyOf(command));
   }
 
   /**
@@ -73,6 +81,7 @@ public final class ChildProcess implements AutoCloseable {
   /** What to start; {@link #start} starts it. */
   public static final class Builder {
     private final String mainClass;
+    private final List<String> program;
     private String name;
     private String classpath = currentClasspath();
     private final List<String> jvmArgs = new ArrayList<>();
@@ -82,9 +91,13 @@ public final class ChildProcess implements AutoCloseable {
     private Path stderr;
     private boolean detached;
 
-    private Builder(String mainClass) {
+    private Builder(String mainClass, List<String> program) {
       this.mainClass = mainClass;
-      this.name = mainClass.substring(mainClass.lastIndexOf('.') + 1);
+      this.program = program;
+      this.name =
+          mainClass != null
+              ? mainClass.substring(mainClass.lastIndexOf('.') + 1)
+              : Path.of(program.get(0)).getFileName().toString();
     }
 
     /** The name in messages (default: the main class's simple name). */
@@ -141,6 +154,11 @@ public final class ChildProcess implements AutoCloseable {
       if (detached
           && (new File("/usr/bin/setsid").canExecute() || new File("/bin/setsid").canExecute())) {
         cmd.add("setsid");
+      }
+      if (program != null) {
+        cmd.addAll(program);
+        cmd.addAll(args);
+        return cmd;
       }
       cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       cmd.addAll(jvmArgs);
@@ -267,6 +285,11 @@ public final class ChildProcess implements AutoCloseable {
   /** The whole standard error file (the same as {@link #stdout} when they share it). */
   public String stderr() {
     return read(stderr);
+  }
+
+  /** How many lines of the standard error file contain {@code text}. */
+  public long countInStderr(String text) {
+    return stderr().lines().filter(l -> l.contains(text)).count();
   }
 
   /** Waits up to {@code timeout} for the process to end by itself; false when it still runs. */

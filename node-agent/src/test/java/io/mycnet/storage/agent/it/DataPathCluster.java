@@ -14,6 +14,7 @@ import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteRequest;
 import io.mycnet.storage.api.v1.WriteResponse;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.allocation.ClusterViewCache;
 import io.mycnet.storage.operator.allocation.NodeTrustSource;
 import io.mycnet.storage.operator.allocation.PlannerPlacement;
@@ -45,7 +46,7 @@ import java.util.function.Function;
  */
 final class DataPathCluster implements AutoCloseable {
   final ControlPlaneFixture cp;
-  final Map<String, JavaProcess> agents = new ConcurrentHashMap<>();
+  final Map<String, ChildProcess> agents = new ConcurrentHashMap<>();
   final CertificateAuthority ca;
   final ClusterViewCache cluster;
   final TrustAwareStorageManager manager;
@@ -91,6 +92,7 @@ final class DataPathCluster implements AutoCloseable {
     this.token = token;
     cp =
         new ControlPlaneFixture(dir, etcd.client(), etcd.endpoints(), token + " reusable\n")
+            .trusting(nodes)
             .startControlPlane();
     List<CompletableFuture<Void>> starts = new ArrayList<>();
     for (int i = 0; i < nodes.size(); i++) {
@@ -137,7 +139,7 @@ final class DataPathCluster implements AutoCloseable {
   void restart(String node) {
     // The new process appends to the same log: wait for a ready line after the old ones.
     long before = readyLines(agents.get(node)).size();
-    JavaProcess p =
+    ChildProcess p =
         cp.startAgentAt(
             node, token, topologies.get(node), agentFlags.apply(node).toArray(String[]::new));
     agents.put(node, p);
@@ -158,7 +160,7 @@ final class DataPathCluster implements AutoCloseable {
             });
   }
 
-  private static List<String> readyLines(JavaProcess p) {
+  private static List<String> readyLines(ChildProcess p) {
     return p.stdout().lines().filter(l -> l.matches("ready health=\\S+ data=\\S+")).toList();
   }
 

@@ -20,6 +20,7 @@ import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteRequest;
 import io.mycnet.storage.api.v1.WriteResponse;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.allocation.ReplicationManager;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
@@ -67,7 +68,7 @@ class DataPathIT {
   @TempDir static Path dir;
   static DataPathCluster dp;
   static ControlPlaneFixture cp;
-  static Map<String, JavaProcess> agents;
+  static Map<String, ChildProcess> agents;
   static TrustAwareStorageManager manager;
   static ReplicationManager replication;
   static Allocation alloc;
@@ -515,9 +516,9 @@ class DataPathIT {
     // reconnect on their own).
     int session = cp.sessionPort;
     int join = cp.joinPort;
-    cp.controlPlane.stop();
+    cp.controlPlane.stop(ControlPlaneFixture.STOP_GRACE);
     cp.startControlPlane(
-        "--listen=127.0.0.1:" + session, "--join-listen=127.0.0.1:" + join, "--audit-interval=1s");
+        "MYCNET_SESSION_PORT=" + session, "MYCNET_JOIN_PORT=" + join, "MYCNET_AUDIT_INTERVAL=1s");
     await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> cp.controlPlane.countInStderr("audit of " + VOL + ": all agree []") > 0);

@@ -13,6 +13,7 @@ import io.mycnet.storage.api.v1.ReplicaRole;
 import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteResponse;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.allocation.ReplicationManager;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
@@ -52,7 +53,7 @@ class PrimaryFailoverIT {
   @TempDir static Path dir;
   static DataPathCluster dp;
   static ControlPlaneFixture cp;
-  static Map<String, JavaProcess> agents;
+  static Map<String, ChildProcess> agents;
   static TrustAwareStorageManager manager;
   static ReplicationManager replication;
   static final byte[] model = new byte[SIZE];
@@ -149,8 +150,8 @@ class PrimaryFailoverIT {
     ackedWrite(oldPrimary, 1, 1 << 20, pattern(100_000), 3);
 
     // Partition: the primary's process is frozen; its session and lease lapse, it is not killed.
-    JavaProcess frozen = agents.get(oldPrimary);
-    frozen.signal("STOP");
+    ChildProcess frozen = agents.get(oldPrimary);
+    frozen.freeze();
     try {
       await()
           .atMost(Duration.ofSeconds(10))
@@ -181,7 +182,7 @@ class PrimaryFailoverIT {
       assertCode(Status.Code.FAILED_PRECONDITION, () -> write(newPrimary, 1, 0, pattern(10)));
       assertCode(Status.Code.FAILED_PRECONDITION, () -> write(follower, 1, 0, pattern(10)));
     } finally {
-      frozen.signal("CONT");
+      frozen.thaw();
     }
 
     // The old primary is back but has not been told anything (LOST replicas get no assignment):

@@ -8,6 +8,7 @@ import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.VolumeState;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.testsupport.EtcdExtension;
@@ -114,7 +115,7 @@ class RebuildSourceMissingIT {
         .orElse(null);
   }
 
-  private static String log(JavaProcess p) {
+  private static String log(ChildProcess p) {
     return p.stdout() + p.stderr();
   }
 
