@@ -63,8 +63,8 @@ public final class OperatorClaimsBenchmark {
       // Baseline: direct allocations on the same etcd, same wiring, same thread count.
       OperatorSettings direct = OperatorSettings.forMockServer(endpoints, "/bench-direct");
       ControlPlane dcp = controlPlane(etcd, direct);
-      dcp.pools.put(pool());
-      dcp.manager.putNamespace(NamespaceRecord.newBuilder().setNamespace("bench.bench").build());
+      dcp.pools().put(pool());
+      dcp.manager().putNamespace(NamespaceRecord.newBuilder().setNamespace("bench.bench").build());
       registerNodes(dcp);
       double directRate = directAllocations(dcp, claims, threads);
       dcp.close();

@@ -1,6 +1,7 @@
 package io.mycnet.storage.agent.it;
 
 import io.etcd.jetcd.Client;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.mycnet.storage.agent.NodeIdentity;
 import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
@@ -20,6 +21,7 @@ import io.mycnet.storage.operator.trust.TrustPolicy;
 import io.mycnet.storage.testsupport.MockApiServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -41,9 +43,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * queues, revocations) through the same classes the control plane uses. The nodes a test names
  * ({@link #trusting}) bring a vetted history with them, persisted in etcd the way a leader persists
  * it before the control plane starts (as local mode's nodes do): the control plane restores it and
- * trusts them CRITICAL. The volumes the tests allocate (through the storage manager, as no claim)
- * live in namespaces the reconcilers do not watch. Every process is stopped by PID in {@link
- * #close}.
+ * trusts them CRITICAL. The StoragePool {@code default} holds every node, applied through the mock
+ * API server as a user applies it; the control plane's replication loop decides every rebuild,
+ * failover and take-back (9 s grace). The volumes the tests allocate (through the storage manager,
+ * as no claim) live in namespaces the reconcilers do not watch. Every process is stopped by PID in
+ * {@link #close}.
  */
 final class ControlPlaneFixture implements AutoCloseable {
   static final String CP_MAIN = "io.mycnet.storage.operator.OperatorMain";
@@ -123,6 +127,10 @@ final class ControlPlaneFixture implements AutoCloseable {
     env.put("MYCNET_NODE_LEASE_TTL", "2s");
     env.put("MYCNET_PING_INTERVAL", "500ms");
     env.put("MYCNET_SERVER_NAMES", "127.0.0.1,localhost");
+    // The replication loop decides as in production (a pass every 30 s and on every liveness
+    // change), a silent node DOWN 9 s after its lease lapsed (the shortest grace the liveness check
+    // accepts with a 2 s lease and the agents' 5 s reconnect backoff).
+    env.put("MYCNET_DOWN_GRACE_PERIOD", "9s");
     for (String e : extra) {
       int eq = e.indexOf('=');
       env.put(e.substring(0, eq), e.substring(eq + 1));
@@ -131,7 +139,46 @@ final class ControlPlaneFixture implements AutoCloseable {
     Map<String, String> ready = controlPlane.awaitReady(Duration.ofSeconds(120));
     sessionPort = Integer.parseInt(ready.get("session"));
     joinPort = Integer.parseInt(ready.get("join"));
+    applyDefaultPool();
     return this;
+  }
+
+  /**
+   * The StoragePool every test volume is in, as a user applies it: every node, the whole hierarchy,
+   * every classification; waits until the control plane has reconciled it.
+   */
+  private void applyDefaultPool() {
+    String yaml =
+        String.join(
+            "\n",
+            "apiVersion: storage.mycnet.io/v1alpha1",
+            "kind: StoragePool",
+            "metadata:",
+            "  name: default",
+            "spec:",
+            "  description: every node of the test",
+            "  hierarchyLevels: [region, zone, rack, node]",
+            "  defaultStrategy: HIERARCHY_AWARE",
+            "  classifications: [CRITICAL, SENSITIVE, STANDARD, PUBLIC]",
+            "  overcommitRatio: 1.0",
+            "  maxRebuildsPerNode: 2",
+            "  maxRebuildsPerPool: 8",
+            "");
+    try (KubernetesClient kube = api.newClient()) {
+      kube.load(new java.io.ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)))
+          .createOrReplace();
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () -> {
+                StoragePool p = kube.resources(StoragePool.class).withName("default").get();
+                return p != null
+                    && p.getStatus() != null
+                    && p.getStatus().getConditions().stream()
+                        .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+              });
+    }
   }
 
   /**
@@ -197,6 +244,29 @@ final class ControlPlaneFixture implements AutoCloseable {
       p.restore();
       p.flush(true);
     }
+  }
+
+  /**
+   * Waits until the control plane's replication loop has been quiet (no acting pass logged) for two
+   * seconds, bounded: the passes the agents' arrival triggered are over, so that what a test
+   * allocates next is not decided on while its replicas are still being created.
+   */
+  void awaitReplicationQuiet() {
+    long[] last = {-1};
+    long[] since = {System.nanoTime()};
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(250))
+        .until(
+            () -> {
+              long n = controlPlane.countInStderr("replication pass:");
+              if (n != last[0]) {
+                last[0] = n;
+                since[0] = System.nanoTime();
+                return false;
+              }
+              return System.nanoTime() - since[0] > Duration.ofSeconds(2).toNanos();
+            });
   }
 
   Path caFile() {

@@ -39,10 +39,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
- * The data-path tests' cluster: the control plane and one agent per node, each in its own zone, as
- * processes over a real etcd; the allocation and replication managers the test drives against the
- * same etcd (every node trusted CRITICAL — test input); and volume I/O clients, one mutual-TLS
- * channel per (namespace, node), with client certificates from the control plane's CA.
+ * The data-path tests' cluster: the production control plane and one agent per node, each in its
+ * own zone, as processes over a real etcd, every node with a vetted history (CRITICAL) and in the
+ * StoragePool {@code default}; the allocation manager the test drives against the same etcd (as the
+ * claim reconciler would) and a replication manager for the state changes a test injects (a failed
+ * audit), while the control plane's replication loop takes every decision; and volume I/O clients,
+ * one mutual-TLS channel per (namespace, node), with client certificates from the control plane's
+ * CA.
  */
 final class DataPathCluster implements AutoCloseable {
   final ControlPlaneFixture cp;
@@ -111,6 +114,7 @@ final class DataPathCluster implements AutoCloseable {
     await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> nodes.stream().allMatch(n -> cp.registry.isLive(n)));
+    cp.awaitReplicationQuiet();
     ca = CertificateAuthority.openOrCreate(cp.caDir, Clock.systemUTC(), Duration.ofHours(1));
     NodeTrustSource trust = id -> new NodeTrustSource.NodeTrust(TrustTier.CRITICAL, 0.9);
     cluster = new ClusterViewCache(cp.store, cp.keys, trust);

@@ -46,12 +46,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The replica data path end to end: a control plane and four agents (four zones) as separate
- * processes against a real etcd; a STRONG 3-replica volume allocated through the real allocation
- * path (the test drives the storage and replication managers against the same etcd, as the operator
- * would, with every registered node trusted CRITICAL — test input); a client with a {@code
- * client:<namespace>} certificate of the control plane's CA over mutual TLS to the agents' data
- * ports.
+ * The replica data path end to end: the production control plane and four agents (four zones) as
+ * separate processes against a real etcd; a STRONG 3-replica volume allocated through the real
+ * allocation path (the test drives the storage manager against the same etcd, as the claim
+ * reconciler would; the control plane's replication loop decides rebuilds; every node brings a
+ * vetted history, CRITICAL); a client with a {@code client:<namespace>} certificate of the control
+ * plane's CA over mutual TLS to the agents' data ports.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DataPathIT {
@@ -411,11 +411,15 @@ class DataPathIT {
         .atMost(Duration.ofSeconds(10))
         .until(() -> stat(OWNER, primary).getOutOfSyncList().contains(victim));
 
-    // The replication manager notices (lease gone, zero grace) and starts a rebuild on the spare.
+    // The control plane's replication loop notices (lease gone, then the grace period) and starts
+    // a rebuild on the spare.
     await()
-        .atMost(Duration.ofSeconds(20))
+        .atMost(Duration.ofSeconds(90))
         .pollInterval(Duration.ofMillis(300))
-        .until(() -> !replication.reconcile().rebuildsStarted().isEmpty());
+        .until(
+            () ->
+                allocation().getReplicasList().stream()
+                    .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING));
     Allocation rebuilding = allocation();
     assertThat(rebuilding.getReplicasList())
         .anySatisfy(

@@ -218,9 +218,12 @@ class EncryptedReplicaIT {
       System.arraycopy(dp.read(OWNER, primary, VOL, 1, 3 << 20, 8192), 0, model, 3 << 20, 8192);
     }
     await()
-        .atMost(Duration.ofSeconds(20))
+        .atMost(Duration.ofSeconds(90))
         .pollInterval(Duration.ofMillis(300))
-        .until(() -> !dp.replication.reconcile().rebuildsStarted().isEmpty());
+        .until(
+            () ->
+                allocation().getReplicasList().stream()
+                    .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING));
     dp.awaitReplaced(VOL, spare, killed, Duration.ofSeconds(30));
     long epoch = allocation().getEpoch();
     primary = allocation().getPrimaryNodeId();

@@ -197,13 +197,9 @@ class EpochForgeryIT {
     Allocation moved;
     try {
       await()
-          .atMost(Duration.ofSeconds(30))
+          .atMost(Duration.ofSeconds(90))
           .pollInterval(Duration.ofMillis(200))
-          .until(
-              () -> {
-                dp.replication.reconcile();
-                return !dp.manager.get(vol).orElseThrow().getPrimaryNodeId().equals(oldPrimary);
-              });
+          .until(() -> !dp.manager.get(vol).orElseThrow().getPrimaryNodeId().equals(oldPrimary));
       moved = dp.manager.get(vol).orElseThrow();
     } finally {
       frozen.thaw();

@@ -131,9 +131,12 @@ class NodeRemovalIT {
 
     // Its replica is rebuilt on the spare, from a replica that is not on the removed node.
     await()
-        .atMost(Duration.ofSeconds(20))
+        .atMost(Duration.ofSeconds(60))
         .pollInterval(Duration.ofMillis(300))
-        .until(() -> !dp.replication.reconcile().rebuildsStarted().isEmpty());
+        .until(
+            () ->
+                dp.manager.get(VOL).orElseThrow().getReplicasList().stream()
+                    .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING));
     Allocation rebuilding = dp.manager.get(VOL).orElseThrow();
     assertThat(rebuilding.getReplicasList())
         .filteredOn(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING)

@@ -34,13 +34,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A partitioned primary: the primary agent of a STRONG 3-replica volume is frozen (SIGSTOP: the
- * process lives, its control-plane session and lease lapse), the replication manager (driven from
- * the test, as in {@link DataPathIT}) makes a follower primary at a higher epoch and starts a
- * rebuild of the lost replica on a fourth node. The new primary takes writes; the old one, thawed
- * (SIGCONT) and still believing it is primary at the old epoch, has its writes refused with {@code
- * FAILED_PRECONDITION} (the followers answer "stale epoch" and fence it); its refused write reaches
- * no other replica, and once the rebuild completes every replica of the new set holds exactly the
- * acknowledged writes and the old primary's replica is deleted.
+ * process lives, its control-plane session and lease lapse), the control plane's replication loop
+ * makes a follower primary at a higher epoch and starts a rebuild of the lost replica on a fourth
+ * node. The new primary takes writes; the old one, thawed (SIGCONT) and still believing it is
+ * primary at the old epoch, has its writes refused with {@code FAILED_PRECONDITION} (the followers
+ * answer "stale epoch" and fence it); its refused write reaches no other replica, and once the
+ * rebuild completes every replica of the new set holds exactly the acknowledged writes and the old
+ * primary's replica is deleted.
  */
 class PrimaryFailoverIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
@@ -154,9 +154,12 @@ class PrimaryFailoverIT {
     frozen.freeze();
     try {
       await()
-          .atMost(Duration.ofSeconds(10))
+          .atMost(Duration.ofSeconds(90))
           .pollInterval(Duration.ofMillis(200))
-          .until(() -> !replication.reconcile().rebuildsStarted().isEmpty());
+          .until(
+              () ->
+                  allocation().getReplicasList().stream()
+                      .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING));
       Allocation moved = allocation();
       String newPrimary = moved.getPrimaryNodeId();
       // The primary moves at once (a new epoch), then the rebuild starts (another).
