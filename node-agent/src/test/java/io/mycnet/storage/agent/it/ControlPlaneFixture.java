@@ -43,11 +43,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * queues, revocations) through the same classes the control plane uses. The nodes a test names
  * ({@link #trusting}) bring a vetted history with them, persisted in etcd the way a leader persists
  * it before the control plane starts (as local mode's nodes do): the control plane restores it and
- * trusts them CRITICAL. The StoragePool {@code default} holds every node, applied through the mock
- * API server as a user applies it; the control plane's replication loop decides every rebuild,
- * failover and take-back (9 s grace). The volumes the tests allocate (through the storage manager,
- * as no claim) live in namespaces the reconcilers do not watch. Every process is stopped by PID in
- * {@link #close}.
+ * trusts them CRITICAL. The StoragePool {@code default} holds every node and the TrustPolicy {@code
+ * tests} asks for no encrypted disks, both applied through the mock API server as a user applies
+ * them; the control plane's replication loop decides every rebuild, failover and take-back (9 s
+ * grace). The volumes the tests allocate (through the storage manager, as no claim) live in
+ * namespaces the reconcilers do not watch. Every process is stopped by PID in {@link #close}.
  */
 final class ControlPlaneFixture implements AutoCloseable {
   static final String CP_MAIN = "io.mycnet.storage.operator.OperatorMain";
@@ -131,6 +131,9 @@ final class ControlPlaneFixture implements AutoCloseable {
     // change), a silent node DOWN 9 s after its lease lapsed (the shortest grace the liveness check
     // accepts with a 2 s lease and the agents' 5 s reconnect backoff).
     env.put("MYCNET_DOWN_GRACE_PERIOD", "9s");
+    // Three- and four-node clusters: one silent node is a third or a quarter of them, which the
+    // production default (0.3) would already hold as a suspected partition.
+    env.put("MYCNET_MASS_FAILURE_SHARE", "0.5");
     for (String e : extra) {
       int eq = e.indexOf('=');
       env.put(e.substring(0, eq), e.substring(eq + 1));
@@ -144,11 +147,38 @@ final class ControlPlaneFixture implements AutoCloseable {
   }
 
   /**
-   * The StoragePool every test volume is in, as a user applies it: every node, the whole hierarchy,
-   * every classification; waits until the control plane has reconciled it.
+   * What a user of this test cluster applies: the StoragePool every test volume is in (every node,
+   * the whole hierarchy, every classification) and a TrustPolicy for nodes whose disks are not
+   * encrypted (the agents run without encryption at rest unless a test says otherwise): no
+   * encryption gate and no weight on encryption compliance, every other field the default. Waits
+   * until the control plane has reconciled both.
    */
   private void applyDefaultPool() {
-    String yaml =
+    apply(
+        io.mycnet.storage.crds.v1alpha1.TrustPolicy.class,
+        "tests",
+        String.join(
+            "\n",
+            "apiVersion: storage.mycnet.io/v1alpha1",
+            "kind: TrustPolicy",
+            "metadata:",
+            "  name: tests",
+            "spec:",
+            "  default: true",
+            "  weights:",
+            "    uptime: 0.20",
+            "    dataIntegrity: 0.25",
+            "    ioPerformance: 0.05",
+            "    responseTime: 0.10",
+            "    encryptionCompliance: 0.0",
+            "    accessControl: 0.10",
+            "    consensusParticipation: 0.15",
+            "    networkContribution: 0.05",
+            "  gates: []",
+            ""));
+    apply(
+        StoragePool.class,
+        "default",
         String.join(
             "\n",
             "apiVersion: storage.mycnet.io/v1alpha1",
@@ -163,7 +193,11 @@ final class ControlPlaneFixture implements AutoCloseable {
             "  overcommitRatio: 1.0",
             "  maxRebuildsPerNode: 2",
             "  maxRebuildsPerPool: 8",
-            "");
+            ""));
+  }
+
+  private <T extends io.fabric8.kubernetes.api.model.HasMetadata> void apply(
+      Class<T> type, String name, String yaml) {
     try (KubernetesClient kube = api.newClient()) {
       kube.load(new java.io.ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)))
           .createOrReplace();
@@ -172,11 +206,20 @@ final class ControlPlaneFixture implements AutoCloseable {
           .pollInterval(Duration.ofMillis(200))
           .until(
               () -> {
-                StoragePool p = kube.resources(StoragePool.class).withName("default").get();
-                return p != null
-                    && p.getStatus() != null
-                    && p.getStatus().getConditions().stream()
-                        .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+                T r = kube.resources(type).withName(name).get();
+                if (r == null) {
+                  return false;
+                }
+                Object status = type.getMethod("getStatus").invoke(r);
+                if (status == null) {
+                  return false;
+                }
+                @SuppressWarnings("unchecked")
+                List<io.fabric8.kubernetes.api.model.Condition> conditions =
+                    (List<io.fabric8.kubernetes.api.model.Condition>)
+                        status.getClass().getMethod("getConditions").invoke(status);
+                return conditions.stream()
+                    .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
               });
     }
   }
