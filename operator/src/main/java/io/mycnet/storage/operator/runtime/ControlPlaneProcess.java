@@ -180,11 +180,13 @@ public final class ControlPlaneProcess implements AutoCloseable {
       try {
         ca = CertificateAuthority.openOrCreate(c.caDir(), clock, c.nodeCertLifetime());
       } catch (RuntimeException e) {
+        cp.close();
         throw new OperatorSettings.BadSetting("MYCNET_CA_DIR", e.getMessage());
       }
       try {
         tokens = BootstrapTokens.load(c.tokenFile(), clock);
       } catch (RuntimeException e) {
+        cp.close();
         throw new OperatorSettings.BadSetting("MYCNET_TOKEN_FILE", e.getMessage());
       }
       node =
