@@ -69,6 +69,7 @@ class OperatorMainIT {
               etcd,
               Clock.systemUTC(),
               "operator-main-it");
+      int session;
       try {
         operator.start();
         Map<String, Object> ready = operator.readyFields();
@@ -80,10 +81,10 @@ class OperatorMainIT {
           }
         }
         assertThat(operator.process().controlPlane().trustPersistence().restored()).isTrue();
+        session = (Integer) ready.get("session");
       } finally {
         operator.close();
       }
-      int session = (Integer) operator.readyFields().get("session");
       assertThatThrownBy(() -> new Socket("127.0.0.1", session).close())
           .isInstanceOf(java.net.ConnectException.class);
     }
