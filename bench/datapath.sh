@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Data path throughput (bench/src/main/java/io/mycnet/storage/bench/datapath/): a real etcd, a
-# control plane and four agents as processes. (a) Rebuild of one replica between two agents vs a raw
+# Data path throughput (bench/src/main/java/io/mycnet/storage/bench/datapath/): a real etcd, the
+# production control plane (OperatorMain over the Fabric8 mock API server) and four agents as
+# processes. (a) Rebuild of one replica between two agents vs a raw
 # TCP socket copy of the same bytes between two JVMs; (b) 4 KiB random and 1 MiB sequential writes
 # and reads of a 3-replica STRONG and a 3-replica EVENTUAL volume vs a 1-replica volume; (c) the same
 # on a 1-replica volume of a fifth agent with encryption-at-rest on vs the plain one. Every figure
@@ -21,5 +22,6 @@ if [ -z "${SKIP_BUILD:-}" ]; then
     -Dmdep.outputFile=target/agent.classpath >&2
 fi
 agent_cp="node-agent/target/classes:$(cat node-agent/target/agent.classpath)"
-exec java ${BENCH_JAVA_OPTS:--Xmx1g} -cp "bench/target/classes:$(cat bench/target/bench.classpath)" \
+exec java ${BENCH_JAVA_OPTS:--Xmx1g} -Dmycnet.mockserver.lib=bench/target/mock-server-lib \
+  -cp "bench/target/classes:$(cat bench/target/bench.classpath)" \
   io.mycnet.storage.bench.datapath.DataPathBenchmark --agent-classpath="$agent_cp" "$@"

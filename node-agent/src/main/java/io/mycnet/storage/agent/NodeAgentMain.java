@@ -1,5 +1,6 @@
 package io.mycnet.storage.agent;
 
+import io.mycnet.storage.common.process.ReadyLine;
 import io.mycnet.storage.common.settings.SettingException;
 import java.time.Clock;
 import java.util.concurrent.CountDownLatch;
@@ -40,7 +41,7 @@ public final class NodeAgentMain {
                 },
                 "shutdown"));
     System.out.println(
-        "ready health=" + agent.advertisedAddress() + " data=" + agent.dataAddress());
+        ReadyLine.format("health", agent.advertisedAddress(), "data", agent.dataAddress()));
     System.out.flush();
     stopped.await();
   }

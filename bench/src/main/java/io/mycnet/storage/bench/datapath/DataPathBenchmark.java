@@ -15,6 +15,8 @@ import io.mycnet.storage.api.v1.StatRequest;
 import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteRequest;
+import io.mycnet.storage.bench.support.ProductionControlPlane;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.local.EtcdCluster;
 import io.mycnet.storage.operator.allocation.ClusterViewCache;
 import io.mycnet.storage.operator.allocation.NodeTrustSource;
@@ -31,7 +33,6 @@ import io.mycnet.storage.operator.replication.ReplicationManager;
 import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,11 +58,11 @@ import java.util.stream.Stream;
  * Data path throughput, every figure next to a baseline measured in the same run.
  *
  * <ol>
- *   <li>A real etcd, a control plane process ({@code ControlPlaneMain}) and four agent processes
- *       ({@code NodeAgentMain}, four zones) on loopback; the benchmark drives allocation and the
- *       replication manager against the same etcd as the operator would (every node trusted
- *       CRITICAL), and talks to the agents' data ports as a {@code client:<namespace>} over mutual
- *       TLS.
+ *   <li>A real etcd, the production control plane process ({@code OperatorMain}, {@link
+ *       ProductionControlPlane}) and four agent processes ({@code NodeAgentMain}, four zones) on
+ *       loopback; every node brings a vetted history (CRITICAL); the benchmark drives allocation
+ *       and the replication manager against the same etcd as the operator would, and talks to the
+ *       agents' data ports as a {@code client:<namespace>} over mutual TLS.
  *   <li>I/O: a 1-replica volume (written straight into etcd: no storage type allows fewer than 2
  *       replicas), a 3-replica STRONG and a 3-replica EVENTUAL volume, one synchronous client
  *       (queue depth 1) on the primary: 1 MiB sequential writes, 4 KiB random writes, 4 KiB random
@@ -88,8 +89,9 @@ public final class DataPathBenchmark {
   static final String ENCRYPTED_POOL = "encrypted";
   static final long IO_VOLUME = 128L << 20;
 
-  private final List<Process> processes = new CopyOnWriteArrayList<>();
-  private final Map<String, Process> agents = new ConcurrentHashMap<>();
+  private final List<ChildProcess> processes = new CopyOnWriteArrayList<>();
+  private final Map<String, ChildProcess> agents = new ConcurrentHashMap<>();
+  private volatile ProductionControlPlane controlPlane;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Random random = new Random(42);
   private Path work;
@@ -183,22 +185,25 @@ public final class DataPathBenchmark {
   }
 
   void setUp(EtcdCluster etcd) throws Exception {
-    start(
-        "cp",
-        System.getProperty("java.class.path"),
-        "io.mycnet.storage.operator.nodeapi.ControlPlaneMain",
-        "--etcd-endpoints=" + String.join(",", etcd.endpoints()),
-        "--listen=127.0.0.1:0",
-        "--ca-dir=" + work.resolve("ca"),
-        "--token-file=" + work.resolve("tokens"),
-        "--etcd-prefix=" + PREFIX,
-        "--heartbeat-interval=500ms",
-        "--lease-ttl=2s",
-        "--ping-interval=500ms",
-        "--server-names=127.0.0.1,localhost");
-    String ready = awaitLine(log("cp"), "ready session=", 60);
-    int sessionPort = Integer.parseInt(ready.replaceAll(".*session=(\\d+).*", "$1"));
-    int joinPort = Integer.parseInt(ready.replaceAll(".*join=(\\d+).*", "$1"));
+    List<String> all = new ArrayList<>(NODES);
+    all.add(ENCRYPTED_NODE);
+    ProductionControlPlane.persistVettedHistory(etcd.client(), PREFIX, all, Duration.ofSeconds(10));
+    Files.createDirectories(work.resolve("logs"));
+    controlPlane =
+        new ProductionControlPlane(
+            etcd.endpoints(),
+            PREFIX,
+            work.resolve("ca"),
+            work.resolve("tokens"),
+            Map.of(
+                "MYCNET_HEARTBEAT_INTERVAL", "500ms",
+                "MYCNET_NODE_LEASE_TTL", "2s",
+                "MYCNET_PING_INTERVAL", "500ms",
+                "MYCNET_SERVER_NAMES", "127.0.0.1,localhost"),
+            "512m",
+            log("cp"));
+    int sessionPort = controlPlane.sessionPort();
+    int joinPort = controlPlane.joinPort();
     for (int i = 0; i < NODES.size(); i++) {
       String id = NODES.get(i);
       Path tokenFile = work.resolve("token-" + id);
@@ -251,9 +256,9 @@ public final class DataPathBenchmark {
             "--encryption-at-rest=true",
             "--encryption-key-file=" + key));
     for (String id : NODES) {
-      awaitLine(log("agent-" + id), "ready health=", 60);
+      agents.get(id).awaitReady(Duration.ofSeconds(60));
     }
-    awaitLine(log("agent-" + ENCRYPTED_NODE), "ready health=", 60);
+    agents.get(ENCRYPTED_NODE).awaitReady(Duration.ofSeconds(60));
     store = new EtcdStore(etcd.client(), Duration.ofSeconds(10));
     registry = new NodeRegistry(store, keys, Clock.systemUTC(), Duration.ofSeconds(2));
     queue = new CommandQueue(store, keys);
@@ -546,9 +551,8 @@ public final class DataPathBenchmark {
     }
     System.out.println("  socket copies: " + socket + " s");
 
-    Process victim = agents.remove(follower);
-    victim.destroyForcibly(); // SIGKILL, by PID
-    victim.waitFor(10, TimeUnit.SECONDS);
+    ChildProcess victim = agents.remove(follower);
+    victim.kill(); // SIGKILL, by PID
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (replication.reconcile().rebuildsStarted().isEmpty()) {
       if (System.nanoTime() > deadline) {
@@ -593,13 +597,13 @@ public final class DataPathBenchmark {
   /** One copy of {@code bytes} between two fresh JVMs; seconds as the client measured them. */
   double socketCopy(long bytes, int i) throws Exception {
     String cp = System.getProperty("java.class.path");
-    Process server = start("socket-server-" + i, cp, SocketCopyMain.class.getName(), "server");
-    String port = awaitLine(log("socket-server-" + i), "ready port=", 30).replaceAll("\\D", "");
-    Process client =
+    ChildProcess server = start("socket-server-" + i, cp, SocketCopyMain.class.getName(), "server");
+    String port = server.awaitReady(Duration.ofSeconds(30)).get("port");
+    ChildProcess client =
         start("socket-client-" + i, cp, SocketCopyMain.class.getName(), "client", port, "" + bytes);
     String line = awaitLine(log("socket-client-" + i), "copied ", 120);
-    client.waitFor(10, TimeUnit.SECONDS);
-    server.waitFor(10, TimeUnit.SECONDS);
+    client.awaitExit(Duration.ofSeconds(10));
+    server.awaitExit(Duration.ofSeconds(10));
     return Long.parseLong(line.replaceAll(".* in (\\d+) ns.*", "$1")) / 1e9;
   }
 
@@ -731,20 +735,14 @@ public final class DataPathBenchmark {
     return work.resolve("logs").resolve(name + ".log");
   }
 
-  Process start(String name, String cp, String main, String... args) throws IOException {
-    Files.createDirectories(work.resolve("logs"));
-    List<String> cmd = new ArrayList<>();
-    cmd.add(System.getProperty("java.home") + "/bin/java");
-    cmd.add("-Xmx512m");
-    cmd.add("-cp");
-    cmd.add(cp);
-    cmd.add(main);
-    cmd.addAll(List.of(args));
-    Process p =
-        new ProcessBuilder(cmd)
-            .redirectErrorStream(true)
-            .redirectOutput(log(name).toFile())
-            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+  ChildProcess start(String name, String cp, String main, String... args) {
+    ChildProcess p =
+        ChildProcess.java(main)
+            .name(name)
+            .classpath(cp)
+            .jvmArgs(List.of("-Xmx512m"))
+            .args(List.of(args))
+            .log(log(name))
             .start();
     processes.add(p);
     return p;
@@ -780,17 +778,15 @@ public final class DataPathBenchmark {
    * (which {@link EtcdCluster} stops by PID).
    */
   void stopAll() {
-    for (Process p : processes) {
-      ProcessHandle.of(p.pid()).ifPresent(ProcessHandle::destroy);
+    for (ChildProcess p : processes) {
+      p.handle().destroy();
     }
-    for (Process p : processes) {
-      try {
-        if (!p.waitFor(10, TimeUnit.SECONDS)) {
-          ProcessHandle.of(p.pid()).ifPresent(ProcessHandle::destroyForcibly);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+    for (ChildProcess p : processes) {
+      p.stop(Duration.ofSeconds(10));
+    }
+    ProductionControlPlane c = controlPlane;
+    if (c != null) {
+      c.close();
     }
     EtcdCluster e = etcdCluster;
     if (e != null) {

@@ -39,7 +39,8 @@ public final class SocketCopyMain {
   static void server() throws Exception {
     try (ServerSocket ss = new ServerSocket()) {
       ss.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-      System.out.println("ready port=" + ss.getLocalPort());
+      System.out.println(
+          io.mycnet.storage.common.process.ReadyLine.format("port", ss.getLocalPort()));
       System.out.flush();
       try (Socket s = ss.accept()) {
         s.setReceiveBufferSize(4 << 20);

@@ -24,13 +24,14 @@ import io.mycnet.storage.api.v1.NodeSessionGrpc;
 import io.mycnet.storage.api.v1.NodeState;
 import io.mycnet.storage.api.v1.Pong;
 import io.mycnet.storage.api.v1.SessionHello;
+import io.mycnet.storage.bench.support.ProductionControlPlane;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.local.EtcdCluster;
 import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.security.Pem;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,9 +60,9 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * Heartbeat fan-in of the node API, printed next to a plain gRPC unary baseline of the same run.
  *
  * <ol>
- *   <li>A real etcd, a control plane process ({@code ControlPlaneMain}) and a baseline server
- *       process ({@link PingServerMain}: the standard health check over the same mutual TLS, no
- *       etcd).
+ *   <li>A real etcd, the production control plane process ({@code OperatorMain}, {@link
+ *       ProductionControlPlane}) and a baseline server process ({@link PingServerMain}: the
+ *       standard health check over the same mutual TLS, no etcd).
  *   <li>{@code --registered} nodes (default 10,000) join through the real join RPC (CSR signed by
  *       the CA, records in etcd).
  *   <li>Baseline: {@code --agents} (1,000) mutual-TLS channels each send one unary health check
@@ -80,7 +81,8 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  */
 public final class HeartbeatFanInBenchmark {
   static final String TOKEN = "bench0.0123456789abcdef";
-  private final List<Process> processes = new ArrayList<>();
+  private final List<ChildProcess> processes = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private volatile ProductionControlPlane controlPlane;
   private long heapWithSessions;
 
   public static void main(String[] args) throws Exception {
@@ -109,23 +111,23 @@ public final class HeartbeatFanInBenchmark {
     Files.writeString(work.resolve("tokens"), TOKEN + " reusable\n");
     try (EtcdCluster etcd = EtcdCluster.start(1)) {
       String endpoints = String.join(",", etcd.endpoints());
-      Process cp =
-          start(
-              work.resolve("cp.log"),
-              List.of(),
-              "io.mycnet.storage.operator.nodeapi.ControlPlaneMain",
-              "--etcd-endpoints=" + endpoints,
-              "--listen=127.0.0.1:0",
-              "--ca-dir=" + work.resolve("ca"),
-              "--token-file=" + work.resolve("tokens"),
-              "--heartbeat-interval=" + interval.toSeconds() + "s",
-              "--lease-ttl=" + (interval.toSeconds() * 3) + "s",
-              "--ping-interval=30s",
-              "--join-failures-per-minute=1000",
-              "--server-names=127.0.0.1");
-      String ready = awaitLine(work.resolve("cp.log"), "ready session=");
-      int sessionPort = Integer.parseInt(ready.replaceAll(".*session=(\\d+).*", "$1"));
-      int joinPort = Integer.parseInt(ready.replaceAll(".*join=(\\d+).*", "$1"));
+      controlPlane =
+          new ProductionControlPlane(
+              etcd.endpoints(),
+              "/mycnet",
+              work.resolve("ca"),
+              work.resolve("tokens"),
+              Map.of(
+                  "MYCNET_HEARTBEAT_INTERVAL", interval.toSeconds() + "s",
+                  "MYCNET_NODE_LEASE_TTL", (interval.toSeconds() * 3) + "s",
+                  "MYCNET_PING_INTERVAL", "30s",
+                  "MYCNET_JOIN_FAILURES_PER_MINUTE", "1000",
+                  "MYCNET_SERVER_NAMES", "127.0.0.1"),
+              "2g",
+              work.resolve("cp.log"));
+      ChildProcess cp = controlPlane.process();
+      int sessionPort = controlPlane.sessionPort();
+      int joinPort = controlPlane.joinPort();
       X509Certificate caCert =
           Pem.parseCertificates(Files.readString(work.resolve("ca").resolve("ca.crt"))).get(0);
 
@@ -158,15 +160,13 @@ public final class HeartbeatFanInBenchmark {
       }
       System.out.printf("  %d node records in etcd%n", store.keys(keys.nodes()).size());
 
-      Process ping =
+      ChildProcess ping =
           start(
               work.resolve("ping.log"),
               List.of(),
               "io.mycnet.storage.bench.nodeapi.PingServerMain",
               work.resolve("ca").toString());
-      int pingPort =
-          Integer.parseInt(
-              awaitLine(work.resolve("ping.log"), "ready port=").replaceAll("\\D", ""));
+      int pingPort = Integer.parseInt(ping.awaitReady(Duration.ofSeconds(60)).get("port"));
 
       List<Node> active = nodes.subList(0, agents);
       Result base = baseline(active, pingPort, caCert, interval, measure, ping.pid());
@@ -525,7 +525,7 @@ public final class HeartbeatFanInBenchmark {
     Path token = Files.writeString(work.resolve("agent-token"), TOKEN + "\n");
     List<String> jvm =
         List.of("-Xmx64m", "-XX:+UseSerialGC", "-Xss512k", "-XX:TieredStopAtLevel=1");
-    Process agent =
+    ChildProcess agent =
         startWith(
             agentCp,
             work.resolve("agent.log"),
@@ -575,25 +575,13 @@ public final class HeartbeatFanInBenchmark {
 
   // ---- processes ----
 
-  Process start(Path log, List<String> jvm, String main, String... args) throws IOException {
-    return startWith(System.getProperty("java.class.path"), log, jvm, main, args);
+  ChildProcess start(Path log, List<String> jvm, String main, String... args) {
+    return startWith(ChildProcess.currentClasspath(), log, jvm, main, args);
   }
 
-  Process startWith(String cp, Path log, List<String> jvm, String main, String... args)
-      throws IOException {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(System.getProperty("java.home") + "/bin/java");
-    cmd.addAll(jvm);
-    cmd.add("-cp");
-    cmd.add(cp);
-    cmd.add(main);
-    cmd.addAll(List.of(args));
-    Process p =
-        new ProcessBuilder(cmd)
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile())
-            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-            .start();
+  ChildProcess startWith(String cp, Path log, List<String> jvm, String main, String... args) {
+    ChildProcess p =
+        ChildProcess.java(main).classpath(cp).jvmArgs(jvm).args(List.of(args)).log(log).start();
     processes.add(p);
     return p;
   }
@@ -614,17 +602,15 @@ public final class HeartbeatFanInBenchmark {
   }
 
   void stopAll() {
-    for (Process p : processes) {
-      ProcessHandle.of(p.pid()).ifPresent(ProcessHandle::destroy);
+    for (ChildProcess p : processes) {
+      p.handle().destroy();
     }
-    for (Process p : processes) {
-      try {
-        if (!p.waitFor(10, TimeUnit.SECONDS)) {
-          ProcessHandle.of(p.pid()).ifPresent(ProcessHandle::destroyForcibly);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+    for (ChildProcess p : processes) {
+      p.stop(Duration.ofSeconds(10));
+    }
+    ProductionControlPlane c = controlPlane;
+    if (c != null) {
+      c.close();
     }
   }
 }

@@ -49,7 +49,7 @@ public final class PingServerMain {
             .addService(health.getHealthService())
             .build()
             .start();
-    System.out.println("ready port=" + server.getPort());
+    System.out.println(io.mycnet.storage.common.process.ReadyLine.format("port", server.getPort()));
     System.out.flush();
     server.awaitTermination();
   }

@@ -63,8 +63,8 @@ public final class OperatorClaimsBenchmark {
       // Baseline: direct allocations on the same etcd, same wiring, same thread count.
       OperatorSettings direct = OperatorSettings.forMockServer(endpoints, "/bench-direct");
       ControlPlane dcp = controlPlane(etcd, direct);
-      dcp.pools.put(pool());
-      dcp.manager.putNamespace(NamespaceRecord.newBuilder().setNamespace("bench.bench").build());
+      dcp.pools().put(pool());
+      dcp.manager().putNamespace(NamespaceRecord.newBuilder().setNamespace("bench.bench").build());
       registerNodes(dcp);
       double directRate = directAllocations(dcp, claims, threads);
       dcp.close();
@@ -95,7 +95,8 @@ public final class OperatorClaimsBenchmark {
       sn.getMetadata().setNamespace("bench");
       sn.getSpec().setPools(List.of("bench"));
       client.resource(sn).create();
-      while (cp.pools.get("bench").isEmpty() || cp.manager.getNamespace("bench.bench").isEmpty()) {
+      while (cp.pools().get("bench").isEmpty()
+          || cp.manager().getNamespace("bench.bench").isEmpty()) {
         Thread.sleep(20);
       }
       double reconcilesBefore = reconciles(runtime);
@@ -154,16 +155,17 @@ public final class OperatorClaimsBenchmark {
   }
 
   private static void confirmCreates(ControlPlane cp) {
-    for (io.mycnet.storage.api.v1.NodeRecord n : cp.registry.list()) {
-      for (io.mycnet.storage.api.v1.NodeCommand c : cp.queue.pending(n.getNodeId())) {
+    for (io.mycnet.storage.api.v1.NodeRecord n : cp.registry().list()) {
+      for (io.mycnet.storage.api.v1.NodeCommand c : cp.queue().pending(n.getNodeId())) {
         if (c.hasCreateReplica()) {
-          cp.creation.onResult(
-              n.getNodeId(),
-              io.mycnet.storage.api.v1.CommandResult.newBuilder()
-                  .setCommandId(c.getCommandId())
-                  .setOk(true)
-                  .build());
-          cp.queue.ack(n.getNodeId(), c.getCommandId());
+          cp.creation()
+              .onResult(
+                  n.getNodeId(),
+                  io.mycnet.storage.api.v1.CommandResult.newBuilder()
+                      .setCommandId(c.getCommandId())
+                      .setOk(true)
+                      .build());
+          cp.queue().ack(n.getNodeId(), c.getCommandId());
         }
       }
     }
@@ -172,7 +174,7 @@ public final class OperatorClaimsBenchmark {
   private static ControlPlane controlPlane(Client etcd, OperatorSettings s) {
     TrustEngine engine =
         new TrustEngine(io.mycnet.storage.operator.trust.TrustPolicy.defaults(), Clock.systemUTC());
-    return new ControlPlane(etcd, s, Clock.systemUTC(), engine, () -> true);
+    return ControlPlane.builder(etcd, s).clock(Clock.systemUTC()).trustEngine(engine).build();
   }
 
   private static PoolDefinition pool() {
@@ -194,15 +196,26 @@ public final class OperatorClaimsBenchmark {
       for (int z = 0; z < 2; z++) {
         for (int n = 0; n < 4; n++) {
           String id = "n" + r + z + n;
-          cp.registry.register(
-              NodeRecord.newBuilder()
-                  .setNodeId(id)
-                  .setTopologyPath(
-                      "region=r" + r + "/zone=z" + r + z + "/rack=k" + r + z + n + "/node=" + id)
-                  .setCapacityBytes(1024 * GIB)
-                  .setAddress("127.0.0.1:0")
-                  .build());
-          cp.registry.heartbeat(id);
+          cp.registry()
+              .register(
+                  NodeRecord.newBuilder()
+                      .setNodeId(id)
+                      .setTopologyPath(
+                          "region=r"
+                              + r
+                              + "/zone=z"
+                              + r
+                              + z
+                              + "/rack=k"
+                              + r
+                              + z
+                              + n
+                              + "/node="
+                              + id)
+                      .setCapacityBytes(1024 * GIB)
+                      .setAddress("127.0.0.1:0")
+                      .build());
+          cp.registry().heartbeat(id);
           ids.add(id);
         }
       }
@@ -224,10 +237,10 @@ public final class OperatorClaimsBenchmark {
         tick.add(new TrustEvidence.ReportedFactor(id, t, TrustFactor.ENCRYPTION_COMPLIANCE, 1.0));
         tick.add(new TrustEvidence.ReportedFactor(id, t, TrustFactor.ACCESS_CONTROL, 1.0));
       }
-      cp.trustEngine.recordAll(tick);
+      cp.trustEngine().recordAll(tick);
     }
-    cp.trustEngine.reassessAll();
-    cp.cluster.invalidate();
+    cp.trustEngine().reassessAll();
+    cp.cluster().invalidate();
   }
 
   private static double directAllocations(ControlPlane cp, int n, int threads) throws Exception {
@@ -240,9 +253,10 @@ public final class OperatorClaimsBenchmark {
           pool.submit(
               () -> {
                 for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
-                  cp.manager.allocate(
-                      StorageRequest.of(
-                          "bench.d" + i, "bench.bench", "bench", GIB, StorageType.SERVICE));
+                  cp.manager()
+                      .allocate(
+                          StorageRequest.of(
+                              "bench.d" + i, "bench.bench", "bench", GIB, StorageType.SERVICE));
                 }
                 return null;
               }));

@@ -1,6 +1,8 @@
 package io.mycnet.storage.cli.local;
 
 import io.mycnet.storage.cli.CliException;
+import io.mycnet.storage.common.process.ChildProcess;
+import io.mycnet.storage.common.process.ReadyLine;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -15,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
@@ -118,17 +121,18 @@ public final class LocalCluster {
       String peerUrl = "http://127.0.0.1:" + peer;
       processes.start(
           ETCD,
-          List.of(
-              etcdBin,
-              "--name=mycnet-local",
-              "--data-dir=" + state.etcdDir(),
-              "--listen-client-urls=" + url,
-              "--advertise-client-urls=" + url,
-              "--listen-peer-urls=" + peerUrl,
-              "--initial-advertise-peer-urls=" + peerUrl,
-              "--initial-cluster=mycnet-local=" + peerUrl,
-              "--log-level=warn"),
-          null,
+          ChildProcess.program(
+              List.of(
+                  etcdBin,
+                  "--name=mycnet-local",
+                  "--data-dir=" + state.etcdDir(),
+                  "--listen-client-urls=" + url,
+                  "--advertise-client-urls=" + url,
+                  "--listen-peer-urls=" + peerUrl,
+                  "--initial-advertise-peer-urls=" + peerUrl,
+                  "--initial-cluster=mycnet-local=" + peerUrl,
+                  "--log-level=warn")),
+          false,
           timeout);
       awaitEtcd(url, timeout);
       done("ok");
@@ -181,7 +185,7 @@ public final class LocalCluster {
     progress(
         step, total, "control plane (reconcilers, node API, manifests from " + manifests + ")");
     started.add(CONTROL_PLANE);
-    String ready =
+    Map<String, String> ready =
         processes.start(
             CONTROL_PLANE,
             java(
@@ -193,12 +197,9 @@ public final class LocalCluster {
                 "--topology=" + topologyFile.toAbsolutePath().normalize(),
                 "--session-port=" + session,
                 "--join-port=" + join),
-            "ready ",
+            true,
             timeout);
-    for (String kv : ready.substring("ready ".length()).split(" ")) {
-      int eq = kv.indexOf('=');
-      p.setProperty("control-plane." + kv.substring(0, eq), kv.substring(eq + 1));
-    }
+    ready.forEach((k, v) -> p.setProperty("control-plane." + k, v));
     state.save(p);
     done("ok");
   }
@@ -253,7 +254,7 @@ public final class LocalCluster {
       dataPort = port(p, "node." + n.id() + ".data.port");
       state.save(p);
     }
-    String ready =
+    Map<String, String> ready =
         processes.start(
             agentName(n.id()),
             java(
@@ -274,10 +275,10 @@ public final class LocalCluster {
                 "--encryption-key-file=" + state.keyFile(n.id()),
                 "--reconnect-backoff-max=" + topology.reconnectBackoffMax().toMillis() + "ms",
                 "--labels=" + n.labelsFlag()),
-            "ready ",
+            true,
             timeout);
     return "ok, "
-        + ready.substring("ready ".length())
+        + ReadyLine.format(ready).substring(ReadyLine.WORD.length() + 1)
         + (encryption ? "" : ", no encryption at rest");
   }
 
@@ -353,24 +354,22 @@ public final class LocalCluster {
     }
   }
 
-  /** The java command for one of our mains, with this process's class path. */
-  static List<String> java(String heap, String main, String... args) {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(ProcessHandle.current().info().command().orElse("java"));
-    cmd.add("-Xmx" + heap);
-    cmd.add("-XX:+UseSerialGC");
-    cmd.add("-XX:TieredStopAtLevel=1");
-    cmd.add("-Dorg.slf4j.simpleLogger.showDateTime=true");
-    cmd.add("-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS");
+  /** One of our mains, with this process's class path. */
+  static ChildProcess.Builder java(String heap, String main, String... args) {
+    List<String> jvm = new ArrayList<>();
+    jvm.add("-Xmx" + heap);
+    jvm.add("-XX:+UseSerialGC");
+    jvm.add("-XX:TieredStopAtLevel=1");
+    jvm.add("-Dorg.slf4j.simpleLogger.showDateTime=true");
+    jvm.add("-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS");
     String mock = System.getProperty("mycnet.mockserver.lib");
     if (mock != null) {
-      cmd.add("-Dmycnet.mockserver.lib=" + mock);
+      jvm.add("-Dmycnet.mockserver.lib=" + mock);
     }
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
-    cmd.add(main);
-    cmd.addAll(List.of(args));
-    return cmd;
+    return ChildProcess.java(main)
+        .classpath(System.getProperty("java.class.path"))
+        .jvmArgs(jvm)
+        .args(List.of(args));
   }
 
   /** The etcd binary; installs it when missing and allowed (root on Debian/Ubuntu). */

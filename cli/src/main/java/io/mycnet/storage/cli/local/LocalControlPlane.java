@@ -2,6 +2,7 @@ package io.mycnet.storage.cli.local;
 
 import io.etcd.jetcd.Client;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.mycnet.storage.common.process.ReadyLine;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.crds.v1alpha1.StoragePool;
@@ -9,17 +10,17 @@ import io.mycnet.storage.crds.v1alpha1.TrustPolicy;
 import io.mycnet.storage.local.LocalApiServer;
 import io.mycnet.storage.operator.nodeapi.NodeApiSettings;
 import io.mycnet.storage.operator.runtime.ControlPlane;
+import io.mycnet.storage.operator.runtime.ControlPlaneProcess;
+import io.mycnet.storage.operator.runtime.NodeApiConfig;
 import io.mycnet.storage.operator.runtime.NodeApiRuntime;
 import io.mycnet.storage.operator.runtime.OperatorRuntime;
 import io.mycnet.storage.operator.runtime.OperatorSettings;
 import io.mycnet.storage.operator.runtime.TrustPersistence;
-import io.mycnet.storage.operator.security.BootstrapTokens;
-import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.trust.TrustEngine;
-import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -107,27 +108,35 @@ public final class LocalControlPlane implements Callable<Integer> {
                 "127.0.0.1"));
     TrustEngine trust =
         new TrustEngine(io.mycnet.storage.operator.trust.TrustPolicy.defaults(), clock);
-    ControlPlane cp = new ControlPlane(etcdClient, settings, clock, trust, () -> true);
-    // A node's history is seeded once, at its first start; later starts restore its real evidence.
-    Set<String> persisted = TrustPersistence.persistedNodes(cp.store, cp.keys);
-    List<String> seeded = TrustHistory.seed(trust, topology, clock.instant(), persisted);
-    LOG.info("trust seeded from the topology for {}, restored for {}", seeded, persisted);
-    CertificateAuthority ca =
-        CertificateAuthority.openOrCreate(state.caDir(), clock, Duration.ofHours(24));
-    BootstrapTokens tokens = BootstrapTokens.load(state.tokenFile(), clock);
-    NodeApiRuntime nodeApi =
-        new NodeApiRuntime(
-            cp,
-            NodeApiSettings.defaults()
-                .withHeartbeatInterval(topology.heartbeatInterval())
-                .withServerNames(List.of("localhost", "127.0.0.1")),
-            ca,
-            tokens,
-            new InetSocketAddress("127.0.0.1", sessionPort),
-            new InetSocketAddress("127.0.0.1", joinPort),
+    NodeApiConfig nodeApiConfig =
+        new NodeApiConfig(
+            state.caDir(),
+            state.tokenFile(),
+            sessionPort,
+            joinPort,
+            Duration.ofHours(24),
             io.mycnet.storage.api.DurationText.parse(auditInterval),
-            clock);
-    OperatorRuntime runtime = new OperatorRuntime(kube, cp, settings, clock, null);
+            "127.0.0.1",
+            NodeApiSettings.defaults().pingInterval(),
+            List.of("localhost", "127.0.0.1"),
+            NodeApiSettings.defaults().joinFailuresPerMinute(),
+            NodeApiSettings.defaults().maxSessions());
+    ControlPlaneProcess process =
+        ControlPlaneProcess.builder(settings, kube, etcdClient)
+            .clock(clock)
+            .trustEngine(trust)
+            .nodeApi(nodeApiConfig, topology.heartbeatInterval())
+            // A node's history is seeded once, at its first start; later starts restore its real
+            // evidence.
+            .seedTrust(
+                cp -> {
+                  Set<String> persisted = TrustPersistence.persistedNodes(cp.store(), cp.keys());
+                  List<String> seeded =
+                      TrustHistory.seed(trust, topology, clock.instant(), persisted);
+                  LOG.info(
+                      "trust seeded from the topology for {}, restored for {}", seeded, persisted);
+                })
+            .build();
     // The stand-in API starts empty: apply the manifests (and what the applied record says was
     // removed while stopped) before the reconcilers and the orphan collector first look at it.
     ManifestWatcher watcher =
@@ -147,35 +156,25 @@ public final class LocalControlPlane implements Callable<Integer> {
             .create();
       }
     }
-    runtime.start();
+    process.start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
                 () -> {
-                  LOG.info("shutting down: replication decisions stop first");
                   // Stopping is not failing: no replication decision while sessions end.
-                  cp.replicationLoop.close();
+                  process.controlPlane().replicationLoop().close();
                   watcher.close();
-                  nodeApi.close();
-                  runtime.close();
-                  cp.close();
+                  process.close();
                   kube.close();
                   api.close();
                   etcdClient.close();
                   stopped.countDown();
                 },
                 "shutdown"));
-    System.out.println(
-        "ready session="
-            + nodeApi.server().sessionPort()
-            + " join="
-            + nodeApi.server().joinPort()
-            + " http="
-            + runtime.healthPort()
-            + " api="
-            + api.url());
-    System.out.flush();
+    Map<String, Object> ready = new LinkedHashMap<>(process.readyFields());
+    ready.put("api", api.url());
+    ReadyLine.print(System.out, ready);
     stopped.await();
     return 0;
   }

@@ -1,23 +1,22 @@
 package io.mycnet.storage.cli.local;
 
 import io.mycnet.storage.cli.CliException;
-import java.io.File;
+import io.mycnet.storage.common.process.ChildProcess;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
- * Starts local mode's processes detached from the terminal (in their own session when {@code
- * setsid} exists), each with its log under {@code logs/} and its PID under {@code pids/}, and stops
- * them by that PID, and only when the process's command line still names the state directory (a PID
- * file never makes us signal a stranger that reused the number).
+ * Local mode's processes: started with the one launcher ({@link ChildProcess}) detached from the
+ * terminal (in their own session when {@code setsid} exists), each with its log under {@code logs/}
+ * and its PID under {@code pids/}, since they outlive the {@code mycnet} command that started them;
+ * stopped by that PID, and only when the process's command line still names the state directory (a
+ * PID file never makes us signal a stranger that reused the number).
  */
 public final class LocalProcesses {
   private final LocalState state;
@@ -57,19 +56,14 @@ public final class LocalProcesses {
   }
 
   /**
-   * Starts {@code command}, appending its output to its log, and waits until a line starting with
-   * {@code readyPrefix} appears in the log (returned; null: returns at once), or fails with the
-   * log's last lines when the process exits or {@code timeout} passes.
+   * Starts {@code what} detached, appending its output to its log, and (when {@code awaitReady})
+   * waits until it prints its ready line, whose fields are returned (else an empty map at once);
+   * fails with the log's last lines when the process exits or {@code timeout} passes.
    */
-  String start(String name, List<String> command, String readyPrefix, Duration timeout) {
+  Map<String, String> start(
+      String name, ChildProcess.Builder what, boolean awaitReady, Duration timeout) {
     Path log = state.log(name);
-    List<String> cmd = new ArrayList<>();
-    if (new File("/usr/bin/setsid").canExecute() || new File("/bin/setsid").canExecute()) {
-      cmd.add("setsid");
-    }
-    cmd.addAll(command);
-    long from;
-    Process p;
+    ChildProcess p;
     try {
       Files.createDirectories(log.getParent());
       Files.writeString(
@@ -78,47 +72,19 @@ public final class LocalProcesses {
           StandardCharsets.UTF_8,
           java.nio.file.StandardOpenOption.CREATE,
           java.nio.file.StandardOpenOption.APPEND);
-      from = Files.size(log);
-      p =
-          new ProcessBuilder(cmd)
-              .redirectErrorStream(true)
-              .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-              .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-              .start();
+      p = what.name(name).log(log).detached(true).start();
       Files.writeString(state.pidFile(name), p.pid() + "\n");
-    } catch (IOException e) {
+    } catch (IOException | ChildProcess.StartFailure e) {
       throw new CliException("cannot start " + name + ": " + e.getMessage());
     }
-    if (readyPrefix == null) {
-      return "";
+    if (!awaitReady) {
+      return Map.of();
     }
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < deadline) {
-      String line = readyLine(log, from, readyPrefix);
-      if (line != null) {
-        return line;
-      }
-      if (!p.isAlive()) {
-        throw new CliException(
-            name
-                + " exited with code "
-                + p.exitValue()
-                + " while starting; its log ("
-                + log
-                + ") ends with:\n"
-                + tail(log, 15));
-      }
-      sleep(100);
+    try {
+      return p.awaitReady(timeout);
+    } catch (ChildProcess.StartFailure e) {
+      throw new CliException(e.getMessage());
     }
-    p.destroyForcibly();
-    throw new CliException(
-        name
-            + " did not become ready within "
-            + timeout.toSeconds()
-            + "s; its log ("
-            + log
-            + ") ends with:\n"
-            + tail(log, 15));
   }
 
   /** Stops a process: SIGTERM, then SIGKILL after {@code grace}. False when it was not running. */
@@ -128,13 +94,7 @@ public final class LocalProcesses {
       deletePid(name);
       return false;
     }
-    h.get().destroy();
-    try {
-      h.get().onExit().get(grace.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-    } catch (Exception e) {
-      h.get().destroyForcibly();
-      waitGone(h.get());
-    }
+    ChildProcess.stop(h.get(), grace);
     deletePid(name);
     return true;
   }
@@ -145,18 +105,9 @@ public final class LocalProcesses {
     if (h.isEmpty()) {
       return false;
     }
-    h.get().destroyForcibly();
-    waitGone(h.get());
+    ChildProcess.kill(h.get());
     deletePid(name);
     return true;
-  }
-
-  private static void waitGone(ProcessHandle h) {
-    try {
-      h.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
-    } catch (Exception e) {
-      // reported by the caller's next check
-    }
   }
 
   private void deletePid(String name) {
@@ -167,32 +118,8 @@ public final class LocalProcesses {
     }
   }
 
-  private static String readyLine(Path log, long from, String prefix) {
-    try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
-      if (f.length() <= from) {
-        return null;
-      }
-      f.seek(from);
-      byte[] b = new byte[(int) Math.min(f.length() - from, 1 << 20)];
-      f.readFully(b);
-      for (String line : new String(b, StandardCharsets.UTF_8).split("\n")) {
-        if (line.startsWith(prefix)) {
-          return line;
-        }
-      }
-      return null;
-    } catch (IOException e) {
-      return null;
-    }
-  }
-
   static String tail(Path log, int lines) {
-    try {
-      List<String> all = Files.readAllLines(log, StandardCharsets.UTF_8);
-      return "  " + String.join("\n  ", all.subList(Math.max(0, all.size() - lines), all.size()));
-    } catch (IOException | UncheckedIOException e) {
-      return "  (no log)";
-    }
+    return ChildProcess.tail(log, lines);
   }
 
   public static void sleep(long ms) {

@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.etcd.jetcd.Client;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.runtime.TrustPersistence;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
 import io.mycnet.storage.testsupport.EtcdExtension;
-import io.mycnet.storage.testsupport.JavaProcess;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -51,7 +51,7 @@ class LocalTrustSeedIT {
     Set<String> six = Set.of("core-1", "core-2", "core-3", "core-4", "edge-1", "edge-2");
 
     Map<String, String> first;
-    try (JavaProcess cp = controlPlane(state, manifests, topology, "first")) {
+    try (ChildProcess cp = controlPlane(state, manifests, topology, "first")) {
       int http = awaitReady(cp);
       first = trust(http);
       assertThat(first.keySet()).isEqualTo(six);
@@ -89,7 +89,7 @@ class LocalTrustSeedIT {
     assertThat(changed).contains("failedAudits: 150, uptime: 0.88");
     Files.writeString(topology, changed);
 
-    try (JavaProcess cp = controlPlane(state, manifests, topology, "second")) {
+    try (ChildProcess cp = controlPlane(state, manifests, topology, "second")) {
       int http = awaitReady(cp);
       Map<String, String> second = trust(http);
       for (String n : six) {
@@ -101,20 +101,22 @@ class LocalTrustSeedIT {
     }
   }
 
-  private JavaProcess controlPlane(Path state, Path manifests, Path topology, String name) {
+  private ChildProcess controlPlane(Path state, Path manifests, Path topology, String name) {
     String dist = System.getProperty("mycnet.dist");
-    return JavaProcess.start(
-        LocalControlPlane.class.getName(),
-        List.of("-Xmx512m", "-Dmycnet.mockserver.lib=" + Path.of(dist, "mock-server-lib")),
-        List.of(
-            "--state-dir=" + state,
-            "--etcd=" + ETCD.endpoints().get(0),
-            "--manifests=" + manifests,
-            "--topology=" + topology),
-        tmp.resolve("control-plane-" + name + ".log"));
+    return ChildProcess.java(LocalControlPlane.class.getName())
+        .jvmArgs(List.of("-Xmx512m", "-Dmycnet.mockserver.lib=" + Path.of(dist, "mock-server-lib")))
+        .args(
+            List.of(
+                "--state-dir=" + state,
+                "--etcd=" + ETCD.endpoints().get(0),
+                "--manifests=" + manifests,
+                "--topology=" + topology))
+        .log(tmp.resolve("control-plane-" + name + ".out"))
+        .stderr(tmp.resolve("control-plane-" + name + ".log"))
+        .start();
   }
 
-  private static int awaitReady(JavaProcess p) {
+  private static int awaitReady(ChildProcess p) {
     int[] port = new int[1];
     await()
         .atMost(Duration.ofSeconds(120))
@@ -122,7 +124,7 @@ class LocalTrustSeedIT {
         .failFast("the control plane exited", () -> !p.isAlive())
         .until(
             () -> {
-              for (String l : p.lines()) {
+              for (String l : p.stdoutLines()) {
                 Matcher m = READY.matcher(l);
                 if (m.find()) {
                   port[0] = Integer.parseInt(m.group(1));

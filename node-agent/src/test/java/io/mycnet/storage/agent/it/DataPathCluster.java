@@ -14,6 +14,7 @@ import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteRequest;
 import io.mycnet.storage.api.v1.WriteResponse;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.allocation.ClusterViewCache;
 import io.mycnet.storage.operator.allocation.NodeTrustSource;
 import io.mycnet.storage.operator.allocation.PlannerPlacement;
@@ -38,14 +39,17 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
- * The data-path tests' cluster: the control plane and one agent per node, each in its own zone, as
- * processes over a real etcd; the allocation and replication managers the test drives against the
- * same etcd (every node trusted CRITICAL — test input); and volume I/O clients, one mutual-TLS
- * channel per (namespace, node), with client certificates from the control plane's CA.
+ * The data-path tests' cluster: the production control plane and one agent per node, each in its
+ * own zone, as processes over a real etcd, every node with a vetted history (CRITICAL) and in the
+ * StoragePool {@code default}; the allocation manager the test drives against the same etcd (as the
+ * claim reconciler would) and a replication manager for the state changes a test injects (a failed
+ * audit), while the control plane's replication loop takes every decision; and volume I/O clients,
+ * one mutual-TLS channel per (namespace, node), with client certificates from the control plane's
+ * CA.
  */
 final class DataPathCluster implements AutoCloseable {
   final ControlPlaneFixture cp;
-  final Map<String, JavaProcess> agents = new ConcurrentHashMap<>();
+  final Map<String, ChildProcess> agents = new ConcurrentHashMap<>();
   final CertificateAuthority ca;
   final ClusterViewCache cluster;
   final TrustAwareStorageManager manager;
@@ -91,6 +95,7 @@ final class DataPathCluster implements AutoCloseable {
     this.token = token;
     cp =
         new ControlPlaneFixture(dir, etcd.client(), etcd.endpoints(), token + " reusable\n")
+            .trusting(nodes)
             .startControlPlane();
     List<CompletableFuture<Void>> starts = new ArrayList<>();
     for (int i = 0; i < nodes.size(); i++) {
@@ -109,6 +114,7 @@ final class DataPathCluster implements AutoCloseable {
     await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> nodes.stream().allMatch(n -> cp.registry.isLive(n)));
+    cp.awaitReplicationQuiet();
     ca = CertificateAuthority.openOrCreate(cp.caDir, Clock.systemUTC(), Duration.ofHours(1));
     NodeTrustSource trust = id -> new NodeTrustSource.NodeTrust(TrustTier.CRITICAL, 0.9);
     cluster = new ClusterViewCache(cp.store, cp.keys, trust);
@@ -137,7 +143,7 @@ final class DataPathCluster implements AutoCloseable {
   void restart(String node) {
     // The new process appends to the same log: wait for a ready line after the old ones.
     long before = readyLines(agents.get(node)).size();
-    JavaProcess p =
+    ChildProcess p =
         cp.startAgentAt(
             node, token, topologies.get(node), agentFlags.apply(node).toArray(String[]::new));
     agents.put(node, p);
@@ -158,7 +164,7 @@ final class DataPathCluster implements AutoCloseable {
             });
   }
 
-  private static List<String> readyLines(JavaProcess p) {
+  private static List<String> readyLines(ChildProcess p) {
     return p.stdout().lines().filter(l -> l.matches("ready health=\\S+ data=\\S+")).toList();
   }
 

@@ -20,6 +20,7 @@ import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteRequest;
 import io.mycnet.storage.api.v1.WriteResponse;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.model.ConsistencyLevel;
@@ -45,12 +46,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The replica data path end to end: a control plane and four agents (four zones) as separate
- * processes against a real etcd; a STRONG 3-replica volume allocated through the real allocation
- * path (the test drives the storage and replication managers against the same etcd, as the operator
- * would, with every registered node trusted CRITICAL — test input); a client with a {@code
- * client:<namespace>} certificate of the control plane's CA over mutual TLS to the agents' data
- * ports.
+ * The replica data path end to end: the production control plane and four agents (four zones) as
+ * separate processes against a real etcd; a STRONG 3-replica volume allocated through the real
+ * allocation path (the test drives the storage manager against the same etcd, as the claim
+ * reconciler would; the control plane's replication loop decides rebuilds; every node brings a
+ * vetted history, CRITICAL); a client with a {@code client:<namespace>} certificate of the control
+ * plane's CA over mutual TLS to the agents' data ports.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DataPathIT {
@@ -67,7 +68,7 @@ class DataPathIT {
   @TempDir static Path dir;
   static DataPathCluster dp;
   static ControlPlaneFixture cp;
-  static Map<String, JavaProcess> agents;
+  static Map<String, ChildProcess> agents;
   static TrustAwareStorageManager manager;
   static ReplicationManager replication;
   static Allocation alloc;
@@ -410,11 +411,15 @@ class DataPathIT {
         .atMost(Duration.ofSeconds(10))
         .until(() -> stat(OWNER, primary).getOutOfSyncList().contains(victim));
 
-    // The replication manager notices (lease gone, zero grace) and starts a rebuild on the spare.
+    // The control plane's replication loop notices (lease gone, then the grace period) and starts
+    // a rebuild on the spare.
     await()
-        .atMost(Duration.ofSeconds(20))
+        .atMost(Duration.ofSeconds(90))
         .pollInterval(Duration.ofMillis(300))
-        .until(() -> !replication.reconcile().rebuildsStarted().isEmpty());
+        .until(
+            () ->
+                allocation().getReplicasList().stream()
+                    .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING));
     Allocation rebuilding = allocation();
     assertThat(rebuilding.getReplicasList())
         .anySatisfy(
@@ -515,9 +520,9 @@ class DataPathIT {
     // reconnect on their own).
     int session = cp.sessionPort;
     int join = cp.joinPort;
-    cp.controlPlane.stop();
+    cp.controlPlane.stop(ControlPlaneFixture.STOP_GRACE);
     cp.startControlPlane(
-        "--listen=127.0.0.1:" + session, "--join-listen=127.0.0.1:" + join, "--audit-interval=1s");
+        "MYCNET_SESSION_PORT=" + session, "MYCNET_JOIN_PORT=" + join, "MYCNET_AUDIT_INTERVAL=1s");
     await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> cp.controlPlane.countInStderr("audit of " + VOL + ": all agree []") > 0);

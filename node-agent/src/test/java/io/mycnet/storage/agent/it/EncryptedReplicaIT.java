@@ -218,9 +218,12 @@ class EncryptedReplicaIT {
       System.arraycopy(dp.read(OWNER, primary, VOL, 1, 3 << 20, 8192), 0, model, 3 << 20, 8192);
     }
     await()
-        .atMost(Duration.ofSeconds(20))
+        .atMost(Duration.ofSeconds(90))
         .pollInterval(Duration.ofMillis(300))
-        .until(() -> !dp.replication.reconcile().rebuildsStarted().isEmpty());
+        .until(
+            () ->
+                allocation().getReplicasList().stream()
+                    .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING));
     dp.awaitReplaced(VOL, spare, killed, Duration.ofSeconds(30));
     long epoch = allocation().getEpoch();
     primary = allocation().getPrimaryNodeId();
@@ -249,9 +252,9 @@ class EncryptedReplicaIT {
     ControlPlaneFixture cp = dp.cp;
     int session = cp.sessionPort;
     int join = cp.joinPort;
-    cp.controlPlane.stop();
+    cp.controlPlane.stop(ControlPlaneFixture.STOP_GRACE);
     cp.startControlPlane(
-        "--listen=127.0.0.1:" + session, "--join-listen=127.0.0.1:" + join, "--audit-interval=1s");
+        "MYCNET_SESSION_PORT=" + session, "MYCNET_JOIN_PORT=" + join, "MYCNET_AUDIT_INTERVAL=1s");
     String ok = "audit of " + VOL + ": all agree []";
     await().atMost(Duration.ofSeconds(30)).until(() -> cp.controlPlane.countInStderr(ok) >= 2);
     assertThat(cp.controlPlane.countInStderr("failed: audit of " + VOL)).isZero();

@@ -15,6 +15,7 @@ import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaPeerGrpc;
 import io.mycnet.storage.api.v1.ReplicaWrite;
 import io.mycnet.storage.api.v1.VolumeStat;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.model.ConsistencyLevel;
 import io.mycnet.storage.operator.model.StorageType;
@@ -144,7 +145,7 @@ class EpochForgeryIT {
     assertThat(dp.stat(OWNER, receiver, VOL).getAppliedSequence()).isEqualTo(applied);
 
     // The control plane recorded each claim against the sender, once.
-    JavaProcess cp = dp.cp.controlPlane;
+    ChildProcess cp = dp.cp.controlPlane;
     for (long epoch : new long[] {0, 1, 2}) {
       String line = violation(sender, receiver, VOL, epoch);
       await().atMost(Duration.ofSeconds(20)).until(() -> cp.countInStderr(line) > 0);
@@ -191,21 +192,17 @@ class EpochForgeryIT {
 
     // The primary is frozen (its session and lease lapse); the replication manager moves the
     // primary role to a follower at epoch 2.
-    JavaProcess frozen = dp.agents.get(oldPrimary);
-    frozen.signal("STOP");
+    ChildProcess frozen = dp.agents.get(oldPrimary);
+    frozen.freeze();
     Allocation moved;
     try {
       await()
-          .atMost(Duration.ofSeconds(30))
+          .atMost(Duration.ofSeconds(90))
           .pollInterval(Duration.ofMillis(200))
-          .until(
-              () -> {
-                dp.replication.reconcile();
-                return !dp.manager.get(vol).orElseThrow().getPrimaryNodeId().equals(oldPrimary);
-              });
+          .until(() -> !dp.manager.get(vol).orElseThrow().getPrimaryNodeId().equals(oldPrimary));
       moved = dp.manager.get(vol).orElseThrow();
     } finally {
-      frozen.signal("CONT");
+      frozen.thaw();
     }
     String newPrimary = moved.getPrimaryNodeId();
     long epoch = moved.getEpoch();
@@ -247,7 +244,7 @@ class EpochForgeryIT {
           .as("on %s", n)
           .isEqualTo(second);
     }
-    JavaProcess cp = dp.cp.controlPlane;
+    ChildProcess cp = dp.cp.controlPlane;
     await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> cp.countInStderr(violation(follower, newPrimary, vol, 1)) > 0);

@@ -11,6 +11,7 @@ import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.VolumeStat;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.model.ConsistencyLevel;
@@ -114,7 +115,7 @@ class NoStaleReadIT {
     // In sync, the follower serves (its primary confirms it): the gate is not a blanket refusal.
     awaitReads(vol, victim, old);
 
-    JavaProcess agent = dp.agents.get(victim);
+    ChildProcess agent = dp.agents.get(victim);
     if (restart) {
       agent.kill();
       assertThat(dp.write(OWNER, primary, vol, a.getEpoch(), OFFSET, neu).getDurableReplicas())
@@ -122,8 +123,8 @@ class NoStaleReadIT {
       dp.restart(victim);
     } else {
       // The control plane can tell the follower nothing now: only its primary's answer protects it.
-      dp.cp.controlPlane.signal("STOP");
-      agent.signal("STOP");
+      dp.cp.controlPlane.freeze();
+      agent.freeze();
       try {
         assertThat(dp.write(OWNER, primary, vol, a.getEpoch(), OFFSET, neu).getDurableReplicas())
             .isEqualTo(consistency == ConsistencyLevel.STRONG ? 2 : 1);
@@ -132,7 +133,7 @@ class NoStaleReadIT {
             .atMost(Duration.ofSeconds(30))
             .until(() -> stat(primary, vol).getOutOfSyncList().contains(victim));
       } finally {
-        agent.signal("CONT");
+        agent.thaw();
       }
     }
 
@@ -168,7 +169,7 @@ class NoStaleReadIT {
       }
     } finally {
       if (!restart) {
-        dp.cp.controlPlane.signal("CONT");
+        dp.cp.controlPlane.thaw();
       }
     }
     System.out.printf(

@@ -74,7 +74,7 @@ class NodeApiSecurityIT {
                 ETCD.client(),
                 ETCD.endpoints(),
                 FLEET + " reusable\n" + SINGLE + " single-use\n" + REVOKE_ME + " reusable\n")
-            .startControlPlane("--join-failures-per-minute=" + JOIN_FAILURE_LIMIT);
+            .startControlPlane("MYCNET_JOIN_FAILURES_PER_MINUTE=" + JOIN_FAILURE_LIMIT);
   }
 
   @AfterAll
@@ -271,8 +271,8 @@ class NodeApiSecurityIT {
         .until(() -> cp.controlPlane.countInStderr("of node n-single was revoked") == 1);
 
     // Revocations are durable: a restarted control plane still refuses them.
-    cp.controlPlane.stop();
-    cp.startControlPlane("--join-failures-per-minute=" + JOIN_FAILURE_LIMIT);
+    cp.controlPlane.stop(ControlPlaneFixture.STOP_GRACE);
+    cp.startControlPlane("MYCNET_JOIN_FAILURES_PER_MINUTE=" + JOIN_FAILURE_LIMIT);
     assertThat(sessionStatus(a.identity(), "n-single").getCode())
         .isEqualTo(Status.Code.UNAUTHENTICATED);
     assertThat(joinStatus("n-single", SINGLE)).isEqualTo(Status.Code.PERMISSION_DENIED);

@@ -9,6 +9,7 @@ import io.grpc.StatusRuntimeException;
 import io.mycnet.storage.agent.identity.NodeIdentity;
 import io.mycnet.storage.api.v1.JoinResponse;
 import io.mycnet.storage.api.v1.NodeRecord;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -39,7 +40,7 @@ class NodeIdentityTakeoverIT {
 
   @TempDir static Path dir;
   static ControlPlaneFixture cp;
-  static JavaProcess agent;
+  static ChildProcess agent;
 
   @BeforeAll
   static void start() {

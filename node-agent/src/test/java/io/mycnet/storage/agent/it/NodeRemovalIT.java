@@ -106,6 +106,23 @@ class NodeRemovalIT {
     // ---- remove ----
     NodeIdentity old = dp.cp.storedIdentity(victim);
     byte[] oldKey = dp.cp.registry.get(victim).orElseThrow().getBoundKeySha256().toByteArray();
+    // The control plane's replication loop acts on the removal at once and a small volume's rebuild
+    // is quick: record the first allocation that shows it under way.
+    java.util.concurrent.atomic.AtomicReference<Allocation> firstRebuilding =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.ScheduledExecutorService watcher =
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+    watcher.scheduleWithFixedDelay(
+        () -> {
+          Allocation now = dp.manager.get(VOL).orElseThrow();
+          if (now.getReplicasList().stream()
+              .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING)) {
+            firstRebuilding.compareAndSet(null, now);
+          }
+        },
+        0,
+        10,
+        java.util.concurrent.TimeUnit.MILLISECONDS);
     NodeAdmission.Outcome removed = admission.remove(victim, "decommissioned by the test");
     assertThat(removed.changed()).isTrue();
     assertThat(removed.revokedSerials()).contains(old.serial());
@@ -130,11 +147,12 @@ class NodeRemovalIT {
     dp.agents.get(victim).kill();
 
     // Its replica is rebuilt on the spare, from a replica that is not on the removed node.
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .pollInterval(Duration.ofMillis(300))
-        .until(() -> !dp.replication.reconcile().rebuildsStarted().isEmpty());
-    Allocation rebuilding = dp.manager.get(VOL).orElseThrow();
+    try {
+      await().atMost(Duration.ofSeconds(60)).until(() -> firstRebuilding.get() != null);
+    } finally {
+      watcher.shutdownNow();
+    }
+    Allocation rebuilding = firstRebuilding.get();
     assertThat(rebuilding.getReplicasList())
         .filteredOn(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING)
         .singleElement()

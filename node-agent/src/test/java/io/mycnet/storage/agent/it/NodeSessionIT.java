@@ -9,6 +9,7 @@ import io.mycnet.storage.api.v1.DeleteReplica;
 import io.mycnet.storage.api.v1.NodeCommand;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.RebuildReplica;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +37,7 @@ class NodeSessionIT {
 
   @TempDir static Path dir;
   static ControlPlaneFixture cp;
-  static JavaProcess agent1;
+  static ChildProcess agent1;
 
   @BeforeAll
   static void startControlPlane() {
@@ -161,7 +162,7 @@ class NodeSessionIT {
   @Test
   @Order(5)
   void commandsQueuedWhileTheAgentIsDownAreDeliveredAfterItsRestart() throws Exception {
-    agent1.stop();
+    agent1.stop(ControlPlaneFixture.STOP_GRACE);
     cp.queue.enqueue("n1", create("c-create-2", "vol-c", 1));
     cp.queue.enqueue(
         "n1",
@@ -204,7 +205,7 @@ class NodeSessionIT {
   @Test
   @Order(6)
   void sigkilledAgentsLivenessKeyDisappearsWhenItsLeaseExpires() {
-    JavaProcess agent2 = cp.startAgent("n2", TOKEN);
+    ChildProcess agent2 = cp.startAgent("n2", TOKEN);
     await().atMost(Duration.ofSeconds(20)).until(() -> cp.registry.isLive("n2"));
     agent2.kill();
     // TTL 2 s: gone within a few seconds; the record stays (DOWN after grace is the replication
@@ -217,7 +218,7 @@ class NodeSessionIT {
   @Test
   @Order(7)
   void invalidConfigurationStopsTheAgentWithExitCode2NamingTheSetting() {
-    JavaProcess p =
+    ChildProcess p =
         cp.run(
             "agent-bad-capacity",
             ControlPlaneFixture.AGENT_MAIN,
@@ -231,15 +232,21 @@ class NodeSessionIT {
                 "--token-file=" + cp.agentTokenFile("n3", TOKEN),
                 "--ca-file=" + cp.caFile(),
                 "--listen=127.0.0.1:0"));
-    assertThat(p.awaitExit(Duration.ofSeconds(20))).isEqualTo(2);
+    assertThat(p.awaitExit(Duration.ofSeconds(20))).isTrue();
+    assertThat(p.exitValue()).isEqualTo(2);
     assertThat(p.stderr()).contains("invalid setting --capacity").contains("'lots' is not a size");
 
-    JavaProcess q =
+    ChildProcess q =
         cp.run(
-            "cp-no-ca-dir",
+            "cp-no-token-file",
             ControlPlaneFixture.CP_MAIN,
-            List.of("--etcd-endpoints=" + ETCD.endpoints().get(0), "--token-file=" + cp.tokenFile));
-    assertThat(q.awaitExit(Duration.ofSeconds(20))).isEqualTo(2);
-    assertThat(q.stderr()).contains("--ca-dir: is required");
+            List.of(),
+            java.util.Map.of(
+                "MYCNET_ETCD_ENDPOINTS", ETCD.endpoints().get(0),
+                "MYCNET_CA_DIR", cp.caDir.toString()));
+    assertThat(q.awaitExit(Duration.ofSeconds(20))).isTrue();
+    assertThat(q.exitValue()).isEqualTo(2);
+    assertThat(q.stderr())
+        .contains("invalid setting MYCNET_TOKEN_FILE: must name the bootstrap token file");
   }
 }

@@ -13,6 +13,7 @@ import io.mycnet.storage.testsupport.EtcdExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,7 +43,8 @@ class OrphanReplicaIT {
   void aReplicaNoVolumeNamesLeavesTheDiskAfterTheDelay() {
     try (ControlPlaneFixture cp =
         new ControlPlaneFixture(dir, ETCD.client(), ETCD.endpoints(), TOKEN + " reusable\n")) {
-      cp.startControlPlane("--orphan-gc-delay=" + DELAY.toMillis() + "ms");
+      cp.trusting(List.of("n1"))
+          .startControlPlane("MYCNET_ORPHAN_GC_DELAY=" + DELAY.toMillis() + "ms");
       cp.startAgent("n1", TOKEN);
       await().atMost(Duration.ofSeconds(20)).until(() -> cp.registry.isLive("n1"));
 

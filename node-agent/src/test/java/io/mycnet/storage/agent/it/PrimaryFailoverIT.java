@@ -13,6 +13,7 @@ import io.mycnet.storage.api.v1.ReplicaRole;
 import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteResponse;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.model.ConsistencyLevel;
@@ -33,13 +34,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A partitioned primary: the primary agent of a STRONG 3-replica volume is frozen (SIGSTOP: the
- * process lives, its control-plane session and lease lapse), the replication manager (driven from
- * the test, as in {@link DataPathIT}) makes a follower primary at a higher epoch and starts a
- * rebuild of the lost replica on a fourth node. The new primary takes writes; the old one, thawed
- * (SIGCONT) and still believing it is primary at the old epoch, has its writes refused with {@code
- * FAILED_PRECONDITION} (the followers answer "stale epoch" and fence it); its refused write reaches
- * no other replica, and once the rebuild completes every replica of the new set holds exactly the
- * acknowledged writes and the old primary's replica is deleted.
+ * process lives, its control-plane session and lease lapse), the control plane's replication loop
+ * makes a follower primary at a higher epoch and starts a rebuild of the lost replica on a fourth
+ * node. The new primary takes writes; the old one, thawed (SIGCONT) and still believing it is
+ * primary at the old epoch, has its writes refused with {@code FAILED_PRECONDITION} (the followers
+ * answer "stale epoch" and fence it); its refused write reaches no other replica, and once the
+ * rebuild completes every replica of the new set holds exactly the acknowledged writes and the old
+ * primary's replica is deleted.
  */
 class PrimaryFailoverIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
@@ -52,7 +53,7 @@ class PrimaryFailoverIT {
   @TempDir static Path dir;
   static DataPathCluster dp;
   static ControlPlaneFixture cp;
-  static Map<String, JavaProcess> agents;
+  static Map<String, ChildProcess> agents;
   static TrustAwareStorageManager manager;
   static ReplicationManager replication;
   static final byte[] model = new byte[SIZE];
@@ -149,13 +150,16 @@ class PrimaryFailoverIT {
     ackedWrite(oldPrimary, 1, 1 << 20, pattern(100_000), 3);
 
     // Partition: the primary's process is frozen; its session and lease lapse, it is not killed.
-    JavaProcess frozen = agents.get(oldPrimary);
-    frozen.signal("STOP");
+    ChildProcess frozen = agents.get(oldPrimary);
+    frozen.freeze();
     try {
       await()
-          .atMost(Duration.ofSeconds(10))
+          .atMost(Duration.ofSeconds(90))
           .pollInterval(Duration.ofMillis(200))
-          .until(() -> !replication.reconcile().rebuildsStarted().isEmpty());
+          .until(
+              () ->
+                  allocation().getReplicasList().stream()
+                      .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING));
       Allocation moved = allocation();
       String newPrimary = moved.getPrimaryNodeId();
       // The primary moves at once (a new epoch), then the rebuild starts (another).
@@ -181,7 +185,7 @@ class PrimaryFailoverIT {
       assertCode(Status.Code.FAILED_PRECONDITION, () -> write(newPrimary, 1, 0, pattern(10)));
       assertCode(Status.Code.FAILED_PRECONDITION, () -> write(follower, 1, 0, pattern(10)));
     } finally {
-      frozen.signal("CONT");
+      frozen.thaw();
     }
 
     // The old primary is back but has not been told anything (LOST replicas get no assignment):

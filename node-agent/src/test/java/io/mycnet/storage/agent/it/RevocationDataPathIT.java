@@ -24,6 +24,7 @@ import io.mycnet.storage.api.v1.ReplicaPeerGrpc;
 import io.mycnet.storage.api.v1.ReplicaWrite;
 import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.model.ConsistencyLevel;
 import io.mycnet.storage.operator.model.StorageType;
@@ -334,20 +335,20 @@ class RevocationDataPathIT {
     System.arraycopy(data, 0, model, 1 << 20, data.length);
     assertThat(dp.stat(OWNER, primary, VOL).getOutOfSyncList()).contains(removed);
     assertThat(dp.stat(OWNER, removed, VOL).getAppliedSequence()).isEqualTo(removedApplied);
-    JavaProcess primaryAgent = dp.agents.get(primary);
+    ChildProcess primaryAgent = dp.agents.get(primary);
     assertThat(primaryAgent.stdout() + primaryAgent.stderr()).contains("revocations now");
   }
 
   @Test
   @Order(3)
   void anAgentRestartedWithoutTheControlPlaneStillRefusesTheRemovedNode() {
-    cp.controlPlane.stop();
-    JavaProcess old = dp.agents.get(other);
-    old.stop();
+    cp.controlPlane.stop(ControlPlaneFixture.STOP_GRACE);
+    ChildProcess old = dp.agents.get(other);
+    old.stop(ControlPlaneFixture.STOP_GRACE);
     // The new process appends to the same log: wait for a ready line after the old ones.
     long before = readyLines(old).size();
     int index = NODES.indexOf(other);
-    JavaProcess restarted =
+    ChildProcess restarted =
         cp.startAgentAt(other, TOKEN, "region=eu/zone=z" + (index + 1) + "/rack=r1/node=" + other);
     await().atMost(Duration.ofSeconds(30)).until(() -> readyLines(restarted).size() > before);
     List<String> ready = readyLines(restarted);
@@ -374,7 +375,7 @@ class RevocationDataPathIT {
     }
   }
 
-  private static List<String> readyLines(JavaProcess p) {
+  private static List<String> readyLines(ChildProcess p) {
     return p.stdout().lines().filter(l -> l.matches("ready health=\\S+ data=\\S+")).toList();
   }
 }

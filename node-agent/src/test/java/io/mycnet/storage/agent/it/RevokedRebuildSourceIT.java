@@ -8,6 +8,7 @@ import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.VolumeState;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.testsupport.EtcdExtension;
@@ -82,8 +83,16 @@ class RevokedRebuildSourceIT {
 
       // The follower fails an audit: the only healthy replica to copy from is the removed node's.
       assertThat(dp.replication.replicaFailedAudit(VOL, follower)).isTrue();
-      var pass = dp.replication.reconcile();
-      assertThat(pass.rebuildsStarted().size() + pass.replicasTakenBack().size()).isEqualTo(1);
+      // The control plane's replication loop starts one copy (a rebuild or a take-back).
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () ->
+                  dp.manager.get(VOL).orElseThrow().getReplicasList().stream()
+                      .anyMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING));
+      assertThat(dp.manager.get(VOL).orElseThrow().getReplicasList())
+          .filteredOn(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING)
+          .hasSize(1);
       Replica target =
           dp.manager.get(VOL).orElseThrow().getReplicasList().stream()
               .filter(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING)
@@ -119,7 +128,7 @@ class RevokedRebuildSourceIT {
         .orElse(null);
   }
 
-  private static String log(JavaProcess p) {
+  private static String log(ChildProcess p) {
     return p.stdout() + p.stderr();
   }
 }

@@ -4,9 +4,9 @@
  * the node id is taken from the peer certificate ({@link
  * io.mycnet.storage.operator.nodeapi.PeerIdentityInterceptor}), never from a message. {@link
  * io.mycnet.storage.operator.nodeapi.NodeApiServer} wires them with the CA, the token file, the
- * node registry and the command queues; {@link io.mycnet.storage.operator.nodeapi.ControlPlaneMain}
- * runs it as a process. What the control plane measures about nodes (heartbeat presence, round
- * trips, acknowledgement times) and what they report leaves through {@link
+ * node registry and the command queues; the operator's composition root ({@code
+ * runtime.ControlPlaneProcess}) serves it. What the control plane measures about nodes (heartbeat
+ * presence, round trips, acknowledgement times) and what they report leaves through {@link
  * io.mycnet.storage.operator.nodeapi.NodeMeasurementListener}.
  */
 package io.mycnet.storage.operator.nodeapi;

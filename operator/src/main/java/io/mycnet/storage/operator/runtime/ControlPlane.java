@@ -23,6 +23,7 @@ import io.mycnet.storage.operator.trust.TrustEngine;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,43 +38,87 @@ import org.slf4j.LoggerFactory;
 public final class ControlPlane implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ControlPlane.class);
 
-  public final EtcdStore store;
-  public final EtcdKeys keys;
-  public final NodeRegistry registry;
-  public final CommandQueue queue;
-  public final TrustEngine trustEngine;
-  public final TrustPersistence trustPersistence;
-  public final NodeTrustSource trust;
-  public final PoolDirectory pools;
-  public final ClusterViewCache cluster;
-  public final TrustAwareStorageManager manager;
-  public final ReplicationManager replication;
-
-  /** Confirms created replicas from the agents' results, retries and re-places refused ones. */
-  public final ReplicaCreation creation;
-
-  public final ReplicationLoop replicationLoop;
-  public final AllocationEvents allocationEvents;
-  public final ReplicationTrigger replicationTrigger;
-
-  /** Whether this control plane may act (leads); the garbage collectors check it too. */
-  public final BooleanSupplier isLeader;
-
-  /** How long a volume without a claim, or a replica no volume names, waits to be removed. */
-  public final Duration orphanGcDelay;
+  private final EtcdStore store;
+  private final EtcdKeys keys;
+  private final NodeRegistry registry;
+  private final CommandQueue queue;
+  private final TrustEngine trustEngine;
+  private final TrustPersistence trustPersistence;
+  private final NodeTrustSource trust;
+  private final PoolDirectory pools;
+  private final ClusterViewCache cluster;
+  private final TrustAwareStorageManager manager;
+  private final ReplicationManager replication;
+  private final ReplicaCreation creation;
+  private final ReplicationLoop replicationLoop;
+  private final AllocationEvents allocationEvents;
+  private final ReplicationTrigger replicationTrigger;
+  private final BooleanSupplier isLeader;
+  private final Duration orphanGcDelay;
 
   /**
-   * @param isLeader whether this control plane may act (the replication loop checks it)
+   * A control plane over {@code etcd} with {@code settings}; the builder's defaults are the
+   * production ones (system clock, the default trust policy, always leader).
    */
-  public ControlPlane(
-      Client etcd,
-      OperatorSettings settings,
-      Clock clock,
-      TrustEngine trustEngine,
-      BooleanSupplier isLeader) {
-    this.isLeader = isLeader;
+  public static Builder builder(Client etcd, OperatorSettings settings) {
+    return new Builder(etcd, settings);
+  }
+
+  /** The parts of a control plane a caller (a test, local mode) may choose. */
+  public static final class Builder {
+    private final Client etcd;
+    private final OperatorSettings settings;
+    private Clock clock = Clock.systemUTC();
+    private TrustEngine trustEngine;
+    private Function<ControlPlane, NodeTrustSource> trustSource;
+    private BooleanSupplier isLeader = () -> true;
+
+    private Builder(Client etcd, OperatorSettings settings) {
+      this.etcd = etcd;
+      this.settings = settings;
+    }
+
+    public Builder clock(Clock clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    /** The trust engine (default: a new one under the default policy on the builder's clock). */
+    public Builder trustEngine(TrustEngine trustEngine) {
+      this.trustEngine = trustEngine;
+      return this;
+    }
+
+    /**
+     * What placement and replication read a node's trust from (default: the trust engine once its
+     * persisted evidence is restored, {@link EngineTrustSource}).
+     */
+    public Builder trustSource(NodeTrustSource trustSource) {
+      this.trustSource = cp -> trustSource;
+      return this;
+    }
+
+    /** Whether this control plane may act (default: always; the replication loop checks it). */
+    public Builder isLeader(BooleanSupplier isLeader) {
+      this.isLeader = isLeader;
+      return this;
+    }
+
+    public ControlPlane build() {
+      TrustEngine engine =
+          trustEngine != null
+              ? trustEngine
+              : new TrustEngine(io.mycnet.storage.operator.trust.TrustPolicy.defaults(), clock);
+      return new ControlPlane(this, engine);
+    }
+  }
+
+  private ControlPlane(Builder b, TrustEngine trustEngine) {
+    OperatorSettings settings = b.settings;
+    Clock clock = b.clock;
+    this.isLeader = b.isLeader;
     this.orphanGcDelay = settings.orphanGcDelay();
-    this.store = new EtcdStore(etcd, Duration.ofSeconds(5));
+    this.store = new EtcdStore(b.etcd, Duration.ofSeconds(5));
     this.keys = new EtcdKeys(settings.etcdPrefix());
     this.registry = new NodeRegistry(store, keys, clock, settings.nodeLeaseTtl());
     this.queue = new CommandQueue(store, keys);
@@ -81,7 +126,10 @@ public final class ControlPlane implements AutoCloseable {
     this.trustPersistence =
         new TrustPersistence(
             store, keys, trustEngine, isLeader, TrustPersistence.Settings.defaults());
-    this.trust = new EngineTrustSource(trustEngine, trustPersistence::restored);
+    this.trust =
+        b.trustSource != null
+            ? b.trustSource.apply(this)
+            : new EngineTrustSource(trustEngine, trustPersistence::restored);
     this.pools = new PoolDirectory();
     this.cluster = new ClusterViewCache(store, keys, trust);
     ReplicaPlacer scoped = new PoolScopedPlacer(pools, new PlannerPlacement(pools::poolsOf));
@@ -133,6 +181,91 @@ public final class ControlPlane implements AutoCloseable {
             loop.tierChanged(nodeId);
           }
         };
+  }
+
+  /** The etcd store every part of this control plane writes through. */
+  public EtcdStore store() {
+    return store;
+  }
+
+  /** The etcd key layout under the configured prefix. */
+  public EtcdKeys keys() {
+    return keys;
+  }
+
+  /** The nodes: records and liveness leases. */
+  public NodeRegistry registry() {
+    return registry;
+  }
+
+  /** The per-node command queues. */
+  public CommandQueue queue() {
+    return queue;
+  }
+
+  /** The trust engine the node API feeds. */
+  public TrustEngine trustEngine() {
+    return trustEngine;
+  }
+
+  /** The trust evidence persisted in etcd and restored before any decision. */
+  public TrustPersistence trustPersistence() {
+    return trustPersistence;
+  }
+
+  /** What placement and replication read a node's trust from. */
+  public NodeTrustSource trust() {
+    return trust;
+  }
+
+  /** The StoragePools as reconciled. */
+  public PoolDirectory pools() {
+    return pools;
+  }
+
+  /** The cached view of nodes and their trust that placement reads. */
+  public ClusterViewCache cluster() {
+    return cluster;
+  }
+
+  /** Allocation and accounting of volumes. */
+  public TrustAwareStorageManager manager() {
+    return manager;
+  }
+
+  /** Keeps every volume's redundancy. */
+  public ReplicationManager replication() {
+    return replication;
+  }
+
+  /** Confirms created replicas from the agents' results, retries and re-places refused ones. */
+  public ReplicaCreation creation() {
+    return creation;
+  }
+
+  /** Runs the replication manager's passes. */
+  public ReplicationLoop replicationLoop() {
+    return replicationLoop;
+  }
+
+  /** Allocation changes for the reconcilers. */
+  public AllocationEvents allocationEvents() {
+    return allocationEvents;
+  }
+
+  /** Pool and tier changes to the replication loop. */
+  public ReplicationTrigger replicationTrigger() {
+    return replicationTrigger;
+  }
+
+  /** Whether this control plane may act (leads); the garbage collectors check it too. */
+  public BooleanSupplier isLeader() {
+    return isLeader;
+  }
+
+  /** How long a volume without a claim, or a replica no volume names, waits to be removed. */
+  public Duration orphanGcDelay() {
+    return orphanGcDelay;
   }
 
   /**

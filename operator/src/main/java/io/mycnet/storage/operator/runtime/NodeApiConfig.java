@@ -22,6 +22,16 @@ import java.util.Map;
  * @param nodeCertLifetime lifetime of node certificates (default 24 h, renewed at 2/3)
  * @param auditInterval {@code MYCNET_AUDIT_INTERVAL}: how often every volume is audited whole
  *     (default 0: never)
+ * @param address {@code MYCNET_NODE_API_ADDRESS}: the IP address both ports bind (default {@code
+ *     0.0.0.0}; {@code 127.0.0.1} keeps the node API on loopback)
+ * @param pingInterval {@code MYCNET_PING_INTERVAL}: how often each session is pinged to measure
+ *     round trips (default 30 s, at least 100 ms)
+ * @param serverNames {@code MYCNET_SERVER_NAMES}: DNS names and IP literals of the node API's TLS
+ *     server certificate, comma separated (default {@code localhost,127.0.0.1,::1})
+ * @param joinFailuresPerMinute {@code MYCNET_JOIN_FAILURES_PER_MINUTE}: failed joins from one
+ *     address per minute before its further joins are refused for the rest of the minute (default
+ *     20)
+ * @param maxSessions {@code MYCNET_MAX_SESSIONS}: sessions beyond this are refused (default 20000)
  */
 public record NodeApiConfig(
     Path caDir,
@@ -29,7 +39,26 @@ public record NodeApiConfig(
     int sessionPort,
     int joinPort,
     Duration nodeCertLifetime,
-    Duration auditInterval) {
+    Duration auditInterval,
+    String address,
+    Duration pingInterval,
+    List<String> serverNames,
+    int joinFailuresPerMinute,
+    int maxSessions) {
+
+  public NodeApiConfig {
+    serverNames = List.copyOf(serverNames);
+  }
+
+  /** The node API server's tunables, with the agents' {@code heartbeatInterval}. */
+  public NodeApiSettings settings(Duration heartbeatInterval) {
+    return NodeApiSettings.defaults()
+        .withHeartbeatInterval(heartbeatInterval)
+        .withPingInterval(pingInterval)
+        .withServerNames(serverNames)
+        .withJoinFailuresPerMinute(joinFailuresPerMinute)
+        .withMaxSessions(maxSessions);
+  }
 
   public static final Setting<Path> CA_DIR =
       Setting.path("ca-dir")
@@ -75,6 +104,39 @@ public record NodeApiConfig(
               "the agents' reconnect-backoff-max, which the operator cannot see: the grace"
                   + " period is checked against it");
 
+  public static final Setting<String> ADDRESS =
+      Setting.string("node-api-address")
+          .defaultValue("0.0.0.0")
+          .check(
+              (a, t) ->
+                  OperatorSettings.isIpLiteral(a)
+                      ? null
+                      : "'" + a + "' is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)")
+          .doc("the IP address the session and join ports bind; 127.0.0.1 keeps them on loopback");
+  public static final Setting<Duration> PING_INTERVAL =
+      Setting.duration("ping-interval")
+          .defaultValue(NodeApiSettings.defaults().pingInterval())
+          .check(Check.atLeast(Duration.ofMillis(100)))
+          .doc("how often each session is pinged to measure round trips");
+  public static final Setting<List<String>> SERVER_NAMES =
+      Setting.list("server-names")
+          .defaultValue(NodeApiSettings.defaults().serverNames())
+          .check((names, t) -> names.isEmpty() ? "names no server name" : null)
+          .doc(
+              "DNS names and IP literals of the node API's TLS server certificate, comma separated");
+  public static final Setting<Integer> JOIN_FAILURES_PER_MINUTE =
+      Setting.integer("join-failures-per-minute")
+          .defaultValue(NodeApiSettings.defaults().joinFailuresPerMinute())
+          .check(Check.atLeast(1))
+          .doc(
+              "failed joins from one address per minute before its further joins are refused"
+                  + " for the rest of the minute");
+  public static final Setting<Integer> MAX_SESSIONS =
+      Setting.integer("max-sessions")
+          .defaultValue(NodeApiSettings.defaults().maxSessions())
+          .check(Check.atLeast(1))
+          .doc("agent sessions beyond this many are refused");
+
   /**
    * The node API's settings, in the reference's order (part of {@link OperatorSettings#PROCESS}).
    */
@@ -87,7 +149,12 @@ public record NodeApiConfig(
           NODE_CERT_LIFETIME,
           AUDIT_INTERVAL,
           HEARTBEAT_INTERVAL,
-          AGENT_RECONNECT_MAX);
+          AGENT_RECONNECT_MAX,
+          ADDRESS,
+          PING_INTERVAL,
+          SERVER_NAMES,
+          JOIN_FAILURES_PER_MINUTE,
+          MAX_SESSIONS);
 
   /** The node API settings, or null when {@code MYCNET_CA_DIR} is not set (node API off). */
   public static NodeApiConfig fromEnvironment(Map<String, String> env) {
@@ -105,7 +172,12 @@ public record NodeApiConfig(
         v.get(SESSION_PORT),
         v.get(JOIN_PORT),
         v.get(NODE_CERT_LIFETIME),
-        v.get(AUDIT_INTERVAL));
+        v.get(AUDIT_INTERVAL),
+        v.get(ADDRESS),
+        v.get(PING_INTERVAL),
+        v.get(SERVER_NAMES),
+        v.get(JOIN_FAILURES_PER_MINUTE),
+        v.get(MAX_SESSIONS));
   }
 
   /**

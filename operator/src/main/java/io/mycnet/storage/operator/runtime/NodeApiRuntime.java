@@ -49,23 +49,24 @@ public final class NodeApiRuntime implements AutoCloseable {
       Clock clock) {
     TrustEvidenceFeed feed =
         new TrustEvidenceFeed(
-            cp.trustEngine, clock, settings.heartbeatInterval(), cp.trustPersistence::restored);
-    ReplicaEvents replicaEvents = ReplicaEvents.of(cp.replication, cp.creation);
+            cp.trustEngine(), clock, settings.heartbeatInterval(), cp.trustPersistence()::restored);
+    ReplicaEvents replicaEvents = ReplicaEvents.of(cp.replication(), cp.creation());
     orphanReplicas =
         new OrphanReplicaCollector(
-            cp.store, cp.keys, cp.queue, cp.isLeader, clock, cp.orphanGcDelay);
+            cp.store(), cp.keys(), cp.queue(), cp.isLeader(), clock, cp.orphanGcDelay());
     server =
         new NodeApiServer(
             settings,
             ca,
             tokens,
-            new SecurityStore(cp.store, cp.keys, clock),
-            cp.registry,
-            cp.queue,
+            new SecurityStore(cp.store(), cp.keys(), clock),
+            cp.registry(),
+            cp.queue(),
             NodeMeasurementListeners.all(feed, orphanReplicas),
             clock);
     server.replicaEvents(replicaEvents);
-    assignments = new AssignmentPublisher(cp.store, cp.keys, cp.queue, cp.registry, clock).start();
+    assignments =
+        new AssignmentPublisher(cp.store(), cp.keys(), cp.queue(), cp.registry(), clock).start();
     server.start(sessionListen, joinListen);
     orphanReplicas.start();
     timers =
@@ -80,7 +81,8 @@ public final class NodeApiRuntime implements AutoCloseable {
     timers.scheduleWithFixedDelay(feed::tick, every, every, TimeUnit.MILLISECONDS);
     if (!auditInterval.isZero()) {
       AuditCoordinator audits =
-          new AuditCoordinator(cp.store, cp.keys, cp.queue, server, feed, replicaEvents, clock);
+          new AuditCoordinator(
+              cp.store(), cp.keys(), cp.queue(), server, feed, replicaEvents, clock);
       timers.scheduleWithFixedDelay(
           audits::auditEverything,
           auditInterval.toMillis(),

@@ -97,24 +97,24 @@ public final class OperatorRuntime implements AutoCloseable {
             });
     Conditions conditions = new Conditions(clock);
     ControlPlane cp = controlPlane;
-    cp.replication.addObserver(new ReplicationReports(cp.pools, events, metrics));
+    cp.replication().addObserver(new ReplicationReports(cp.pools(), events, metrics));
     operator.register(
-        new TrustPolicyReconciler(cp.trustEngine, cp.replicationTrigger, events, conditions),
+        new TrustPolicyReconciler(cp.trustEngine(), cp.replicationTrigger(), events, conditions),
         o -> settings.configure(o, false));
     operator.register(
         new StoragePoolReconciler(
-            cp.pools, cp.cluster, cp.manager, cp.replicationTrigger, events, conditions),
+            cp.pools(), cp.cluster(), cp.manager(), cp.replicationTrigger(), events, conditions),
         o -> settings.configure(o, false));
     operator.register(
         new ServiceNamespaceReconciler(
-            cp.manager, cp.pools, cp.allocationEvents, events, conditions),
+            cp.manager(), cp.pools(), cp.allocationEvents(), events, conditions),
         o -> settings.configure(o, true));
     operator.register(
         new StorageClaimReconciler(
-            cp.manager,
-            cp.pools,
-            cp.trust,
-            cp.allocationEvents,
+            cp.manager(),
+            cp.pools(),
+            cp.trust(),
+            cp.allocationEvents(),
             events,
             conditions,
             settings.pendingRecheck()),
@@ -122,23 +122,24 @@ public final class OperatorRuntime implements AutoCloseable {
     this.orphans =
         new OrphanAllocationCollector(
             client,
-            cp.manager,
+            cp.manager(),
             events,
             settings.watchNamespaces(),
-            () -> cp.isLeader.getAsBoolean() && claimsSynced(),
+            () -> cp.isLeader().getAsBoolean() && claimsSynced(),
             collectorClock,
             settings.orphanGcDelay());
     FunctionCounter.builder(
             "mycnet.orphan.volumes.released", orphans, OrphanAllocationCollector::releasedTotal)
         .description("volumes released by the garbage collector because their claim was gone")
         .register(metrics);
-    this.security = new io.mycnet.storage.operator.security.SecurityStore(cp.store, cp.keys, clock);
+    this.security =
+        new io.mycnet.storage.operator.security.SecurityStore(cp.store(), cp.keys(), clock);
     this.nodeActions =
         new io.mycnet.storage.operator.reconciler.node.NodeActionWatcher(
             client,
-            new io.mycnet.storage.operator.security.NodeAdmission(cp.registry, security, clock),
+            new io.mycnet.storage.operator.security.NodeAdmission(cp.registry(), security, clock),
             events,
-            cp.isLeader);
+            cp.isLeader());
     this.etcdProbe =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -173,14 +174,14 @@ public final class OperatorRuntime implements AutoCloseable {
       try {
         health =
             new HealthServer(
-                bind, metrics, live, ready, trustHere ? controlPlane.trustEngine : null);
+                bind, metrics, live, ready, trustHere ? controlPlane.trustEngine() : null);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot listen on " + bind, e);
       }
       health.start();
       if (!trustHere && settings.trustHttpPort() >= 0) {
         try {
-          trustHttp = HealthServer.trustOnly(settings.trustHttpPort(), controlPlane.trustEngine);
+          trustHttp = HealthServer.trustOnly(settings.trustHttpPort(), controlPlane.trustEngine());
         } catch (IOException e) {
           throw new UncheckedIOException(
               "cannot listen on loopback port " + settings.trustHttpPort() + " for /trust", e);
@@ -192,7 +193,7 @@ public final class OperatorRuntime implements AutoCloseable {
 
   private void probeEtcd() {
     try {
-      controlPlane.store.getString(controlPlane.keys.leader());
+      controlPlane.store().getString(controlPlane.keys().leader());
       etcdProblem = null;
     } catch (RuntimeException e) {
       etcdProblem = "unreachable: " + e.getMessage();
@@ -274,7 +275,7 @@ public final class OperatorRuntime implements AutoCloseable {
    */
   @Override
   public void close() {
-    controlPlane.replicationLoop.close();
+    controlPlane.replicationLoop().close();
     if (trustHttp != null) {
       trustHttp.close();
     }

@@ -9,6 +9,7 @@ import io.mycnet.storage.common.settings.ProcessSettings;
 import io.mycnet.storage.common.settings.Setting;
 import io.mycnet.storage.common.settings.SettingException;
 import io.mycnet.storage.common.settings.SettingValues;
+import io.mycnet.storage.operator.store.EtcdKeys;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
@@ -83,6 +84,7 @@ public record OperatorSettings(
   public static final Setting<String> ETCD_PREFIX =
       Setting.string("etcd-prefix")
           .defaultValue("/mycnet")
+          .check((v, t) -> etcdPrefixProblem(v))
           .doc("prefix of every key the control plane keeps in etcd");
   public static final Setting<List<String>> WATCH_NAMESPACES =
       Setting.list("watch-namespaces")
@@ -245,6 +247,7 @@ public record OperatorSettings(
           Stream.concat(SETTINGS.stream(), NodeApiConfig.SETTINGS.stream()).toList());
 
   public OperatorSettings {
+    problem(ETCD_PREFIX, etcdPrefix);
     problem(HTTP_ADDRESS, httpAddress);
     problem(ORPHAN_GC_DELAY, orphanGcDelay);
     problem(MASS_FAILURE_SHARE, massFailureShare);
@@ -254,6 +257,15 @@ public record OperatorSettings(
     String p = s.problem(value);
     if (p != null) {
       throw new SettingException(s.name(), s.envName(), p);
+    }
+  }
+
+  private static String etcdPrefixProblem(String v) {
+    try {
+      new EtcdKeys(v);
+      return null;
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
     }
   }
 
@@ -505,6 +517,11 @@ public record OperatorSettings(
             .setMaxInterval(retryMaxInterval.toMillis()));
     o.withRateLimiter(new LinearRateLimiter(rateLimitPeriod, rateLimitPerPeriod));
     o.withReconciliationMaxInterval(resyncInterval);
+  }
+
+  /** Whether {@code a} is an IPv4 or IPv6 literal (parsed, never looked up). */
+  static boolean isIpLiteral(String a) {
+    return a != null && literal(a) != null;
   }
 
   /** Whether the HTTP endpoints bind a loopback address only (then /trust shares their port). */

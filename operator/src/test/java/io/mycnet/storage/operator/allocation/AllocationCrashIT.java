@@ -6,9 +6,9 @@ import static org.awaitility.Awaitility.await;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.NodeCommand;
 import io.mycnet.storage.api.v1.Replica;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.model.TrustTier;
 import io.mycnet.storage.testsupport.EtcdExtension;
-import io.mycnet.storage.testsupport.JavaProcess;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -48,32 +48,36 @@ class AllocationCrashIT {
     int killedMidway = 0;
     int errors = 0;
     for (int round = 1; round <= ROUNDS; round++) {
-      try (JavaProcess p =
-          JavaProcess.start(
-              AllocationLoadMain.class.getName(),
-              List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"),
-              List.of(
-                  String.join(",", ETCD.endpoints()),
-                  prefix,
-                  Integer.toString(round),
-                  Integer.toString(OPS_PER_ROUND),
-                  Integer.toString(THREADS),
-                  Long.toString(random.nextLong())),
-              tmp.resolve("load-" + round + ".log"))) {
+      try (ChildProcess p =
+          ChildProcess.java(AllocationLoadMain.class.getName())
+              .jvmArgs(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"))
+              .args(
+                  List.of(
+                      String.join(",", ETCD.endpoints()),
+                      prefix,
+                      Integer.toString(round),
+                      Integer.toString(OPS_PER_ROUND),
+                      Integer.toString(THREADS),
+                      Long.toString(random.nextLong())))
+              .log(tmp.resolve("load-" + round + ".out"))
+              .stderr(tmp.resolve("load-" + round + ".log"))
+              .start()) {
         await()
             .atMost(Duration.ofSeconds(60))
-            .until(() -> p.lines().stream().anyMatch(l -> l.startsWith("READY")) || !p.isAlive());
+            .until(
+                () ->
+                    p.stdoutLines().stream().anyMatch(l -> l.startsWith("READY")) || !p.isAlive());
         // Kill after a random number of acknowledged operations, mid-stream.
         int killAfter = 20 + random.nextInt(OPS_PER_ROUND - 40);
         await()
             .atMost(Duration.ofSeconds(120))
-            .until(() -> p.lines().size() > killAfter || !p.isAlive());
+            .until(() -> p.stdoutLines().size() > killAfter || !p.isAlive());
         boolean wasRunning = p.isAlive();
         p.kill();
-        if (wasRunning && !p.lines().contains("DONE")) {
+        if (wasRunning && !p.stdoutLines().contains("DONE")) {
           killedMidway++;
         }
-        for (String line : p.lines()) {
+        for (String line : p.stdoutLines()) {
           if (line.startsWith("A ")) {
             acked.add(line.substring(2));
           } else if (line.startsWith("S ")) {

@@ -45,7 +45,7 @@ class ClaimLifecycleIT {
 
   @AfterEach
   void consistent() {
-    assertThat(AllocationAudit.check(h.cp.store, h.cp.keys)).isEmpty();
+    assertThat(AllocationAudit.check(h.cp.store(), h.cp.keys())).isEmpty();
   }
 
   static ServiceNamespace serviceNamespace(String name, String spec) {
@@ -102,7 +102,8 @@ class ClaimLifecycleIT {
     await().atMost(Duration.ofSeconds(20)).until(() -> h.allocation("first").isEmpty());
     await().atMost(Duration.ofSeconds(20)).until(() -> h.claim("first") == null);
     h.awaitPhase("second", ClaimPhase.Bound);
-    assertThat(h.cp.manager.namespaceUsage("mycnet-demo.small").getUsedBytes()).isEqualTo(8 * GIB);
+    assertThat(h.cp.manager().namespaceUsage("mycnet-demo.small").getUsedBytes())
+        .isEqualTo(8 * GIB);
   }
 
   @Test
@@ -153,10 +154,10 @@ class ClaimLifecycleIT {
         .atMost(Duration.ofSeconds(20))
         .until(
             () ->
-                h.cp.manager.list().stream()
+                h.cp.manager().list().stream()
                     .noneMatch(a -> a.getNamespace().equals("mycnet-demo.doomed")));
     await().atMost(Duration.ofSeconds(20)).until(() -> h.serviceNamespace("doomed") == null);
-    assertThat(h.cp.manager.getNamespace("mycnet-demo.doomed")).isEmpty();
+    assertThat(h.cp.manager().getNamespace("mycnet-demo.doomed")).isEmpty();
     // The claims say what happened to their volumes, and cannot re-allocate.
     for (String n : List.of("d1", "d2", "d3")) {
       h.awaitPhase(n, ClaimPhase.Released);

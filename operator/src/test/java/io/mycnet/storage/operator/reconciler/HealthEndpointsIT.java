@@ -39,12 +39,12 @@ class HealthEndpointsIT {
           OperatorSettings.forMockServer(ETCD.endpoints(), "/health").withHttpPort(0);
       Clock clock = Clock.systemUTC();
       try (ControlPlane cp =
-              new ControlPlane(
-                  etcd,
-                  settings,
-                  clock,
-                  new TrustEngine(io.mycnet.storage.operator.trust.TrustPolicy.defaults(), clock),
-                  () -> true);
+              ControlPlane.builder(etcd, settings)
+                  .clock(clock)
+                  .trustEngine(
+                      new TrustEngine(
+                          io.mycnet.storage.operator.trust.TrustPolicy.defaults(), clock))
+                  .build();
           OperatorRuntime runtime = new OperatorRuntime(client, cp, settings, clock, null)) {
         runtime.start();
         HttpClient http = HttpClient.newHttpClient();
@@ -91,7 +91,8 @@ class HealthEndpointsIT {
           new TrustEngine(io.mycnet.storage.operator.trust.TrustPolicy.defaults(), clock);
 
       OperatorSettings cluster = base.withHttp("0.0.0.0", 0, 0);
-      try (ControlPlane cp = new ControlPlane(etcd, cluster, clock, trust, () -> true);
+      try (ControlPlane cp =
+              ControlPlane.builder(etcd, cluster).clock(clock).trustEngine(trust).build();
           OperatorRuntime runtime = new OperatorRuntime(client, cp, cluster, clock, null)) {
         runtime.start();
         assertThat(runtime.healthAddress().getAddress().isAnyLocalAddress()).isTrue();
@@ -112,7 +113,8 @@ class HealthEndpointsIT {
       }
 
       OperatorSettings local = base.withHttp("127.0.0.1", 0, -1);
-      try (ControlPlane cp = new ControlPlane(etcd, local, clock, trust, () -> true);
+      try (ControlPlane cp =
+              ControlPlane.builder(etcd, local).clock(clock).trustEngine(trust).build();
           OperatorRuntime runtime = new OperatorRuntime(client, cp, local, clock, null)) {
         runtime.start();
         assertThat(runtime.healthAddress().getAddress().isLoopbackAddress()).isTrue();

@@ -184,10 +184,10 @@ class InvalidResourcesIT {
       assertThat(h.allocation(c.getMetadata().getName())).isEmpty();
     }
     if (resource instanceof ServiceNamespace s) {
-      assertThat(h.cp.manager.getNamespace("mycnet-demo." + s.getMetadata().getName())).isEmpty();
+      assertThat(h.cp.manager().getNamespace("mycnet-demo." + s.getMetadata().getName())).isEmpty();
     }
     if (resource instanceof StoragePool p) {
-      assertThat(h.cp.pools.get(p.getMetadata().getName())).isEmpty();
+      assertThat(h.cp.pools().get(p.getMetadata().getName())).isEmpty();
     }
   }
 }

@@ -114,7 +114,7 @@ public final class OperatorHarness implements AutoCloseable {
     etcd = Client.builder().endpoints(etcdEndpoints.toArray(String[]::new)).build();
     engine = new TrustEngine(policy, trustClock);
     OperatorSettings settings = OperatorSettings.forMockServer(etcdEndpoints, prefix);
-    cp = new ControlPlane(etcd, settings, Clock.systemUTC(), engine, () -> true);
+    cp = ControlPlane.builder(etcd, settings).clock(Clock.systemUTC()).trustEngine(engine).build();
     runtime =
         new OperatorRuntime(
             client,
@@ -134,16 +134,17 @@ public final class OperatorHarness implements AutoCloseable {
 
   /** Registers a node with a liveness lease (TTL 10 minutes: alive for the whole test). */
   public void node(String id, String topology, String pool, long capacityGib) {
-    cp.registry.register(
-        NodeRecord.newBuilder()
-            .setNodeId(id)
-            .setTopologyPath(topology)
-            .setCapacityBytes(capacityGib * GIB)
-            .putLabels("storage.mycnet.io/pool", pool)
-            .setAddress("127.0.0.1:0")
-            .build());
-    cp.registry.heartbeat(id);
-    cp.cluster.invalidate();
+    cp.registry()
+        .register(
+            NodeRecord.newBuilder()
+                .setNodeId(id)
+                .setTopologyPath(topology)
+                .setCapacityBytes(capacityGib * GIB)
+                .putLabels("storage.mycnet.io/pool", pool)
+                .setAddress("127.0.0.1:0")
+                .build());
+    cp.registry().heartbeat(id);
+    cp.cluster().invalidate();
   }
 
   /** {@code regions x zones x perZone} nodes of {@code pool}, ids {@code <prefix><r><z><n>}. */
@@ -181,7 +182,7 @@ public final class OperatorHarness implements AutoCloseable {
       behaviour.forEach((node, access) -> tick.addAll(healthyTick(node, at, access)));
       engine.recordAll(tick);
     }
-    cp.cluster.invalidate();
+    cp.cluster().invalidate();
   }
 
   static List<TrustEvidence> healthyTick(String node, Instant at, double accessControl) {
@@ -245,7 +246,7 @@ public final class OperatorHarness implements AutoCloseable {
   }
 
   public Optional<Allocation> allocation(String claimName) {
-    return cp.manager.get(NS + "." + claimName);
+    return cp.manager().get(NS + "." + claimName);
   }
 
   /**
@@ -255,17 +256,18 @@ public final class OperatorHarness implements AutoCloseable {
    */
   public int agentsConfirmCreates() {
     int n = 0;
-    for (NodeRecord r : cp.registry.list()) {
-      for (io.mycnet.storage.api.v1.NodeCommand c : cp.queue.pending(r.getNodeId())) {
+    for (NodeRecord r : cp.registry().list()) {
+      for (io.mycnet.storage.api.v1.NodeCommand c : cp.queue().pending(r.getNodeId())) {
         if (c.hasCreateReplica()) {
-          cp.creation.onResult(
-              r.getNodeId(),
-              io.mycnet.storage.api.v1.CommandResult.newBuilder()
-                  .setCommandId(c.getCommandId())
-                  .setOk(true)
-                  .setMessage("created")
-                  .build());
-          cp.queue.ack(r.getNodeId(), c.getCommandId());
+          cp.creation()
+              .onResult(
+                  r.getNodeId(),
+                  io.mycnet.storage.api.v1.CommandResult.newBuilder()
+                      .setCommandId(c.getCommandId())
+                      .setOk(true)
+                      .setMessage("created")
+                      .build());
+          cp.queue().ack(r.getNodeId(), c.getCommandId());
           n++;
         }
       }

@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.ReplicaState;
+import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.crds.v1alpha1.ClaimPhase;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
@@ -26,7 +27,6 @@ import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustEvidence;
 import io.mycnet.storage.operator.trust.TrustPolicy;
 import io.mycnet.storage.testsupport.EtcdExtension;
-import io.mycnet.storage.testsupport.JavaProcess;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -95,7 +95,7 @@ class OperatorRestartIT {
       String trustBefore;
       Map<String, Versioned<Allocation>> before;
       int port1 = LoopbackPorts.free();
-      try (JavaProcess first = operator(api, port1, "first")) {
+      try (ChildProcess first = operator(api, port1, "first")) {
         awaitReady(first, port1);
         for (String[] c : claims) {
           kube.resource(claim(c[0], c[1], c[2])).create();
@@ -143,7 +143,7 @@ class OperatorRestartIT {
                       .allMatch(r -> r.getState() == ReplicaState.REPLICA_STATE_HEALTHY));
 
       int port2 = LoopbackPorts.free();
-      try (JavaProcess second = operator(api, port2, "second")) {
+      try (ChildProcess second = operator(api, port2, "second")) {
         awaitReady(second, port2);
         assertThat(get(port2, "/trust").body()).isEqualTo(trustBefore);
         // Several replication passes (every second) and claim resyncs later: nothing written.
@@ -229,7 +229,7 @@ class OperatorRestartIT {
     }
   }
 
-  private JavaProcess operator(LocalApiServer api, int httpPort, String name) {
+  private ChildProcess operator(LocalApiServer api, int httpPort, String name) {
     Map<String, String> env = new HashMap<>();
     env.put("MYCNET_ETCD_ENDPOINTS", String.join(",", ETCD.endpoints()));
     env.put("MYCNET_ETCD_PREFIX", PREFIX);
@@ -241,22 +241,22 @@ class OperatorRestartIT {
     env.put("MYCNET_REPLICATION_INTERVAL", "1s");
     env.put("MYCNET_PENDING_RECHECK", "1s");
     env.put("MYCNET_DOWN_GRACE_PERIOD", "10m");
-    return JavaProcess.start(
-        OperatorMain.class.getName(),
-        List.of(
-            "-Xmx512m",
-            "-Dkubernetes.master=" + api.url(),
-            "-Dkubernetes.namespace=test",
-            "-Dkubernetes.http2.disable=true",
-            "-Dkubernetes.auth.tryKubeConfig=false",
-            "-Dkubernetes.auth.tryServiceAccount=false",
-            "-Dno.proxy=*"),
-        List.of(),
-        env,
-        tmp.resolve("operator-" + name + ".log"));
+    return ChildProcess.java(OperatorMain.class.getName())
+        .jvmArgs(
+            List.of(
+                "-Xmx512m",
+                "-Dkubernetes.master=" + api.url(),
+                "-Dkubernetes.namespace=test",
+                "-Dkubernetes.http2.disable=true",
+                "-Dkubernetes.auth.tryKubeConfig=false",
+                "-Dkubernetes.auth.tryServiceAccount=false",
+                "-Dno.proxy=*"))
+        .env(env)
+        .log(tmp.resolve("operator-" + name + ".log"))
+        .start();
   }
 
-  private void awaitReady(JavaProcess p, int port) {
+  private void awaitReady(ChildProcess p, int port) {
     await()
         .atMost(Duration.ofSeconds(120))
         .pollInterval(Duration.ofMillis(250))

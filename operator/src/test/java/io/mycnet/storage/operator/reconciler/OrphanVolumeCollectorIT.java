@@ -163,7 +163,7 @@ class OrphanVolumeCollectorIT {
                         .keySet()
                         .containsAll(List.of(NS + ".dropped", NS + ".returns", NS + ".unhooked"))));
         assertThat(gc.suspects()).hasSize(3);
-        int volumesBefore = h.cp.manager.list().size();
+        int volumesBefore = h.cp.manager().list().size();
 
         // A finalizer removed by hand from a claim that stays: it is never touched.
         dropFinalizers(h.client, "unfinalized");
@@ -194,7 +194,7 @@ class OrphanVolumeCollectorIT {
         assertThat(gc.releasedTotal()).isEqualTo(2);
         assertThat(h.allocation("dropped")).isEmpty();
         assertThat(h.allocation("unhooked")).isEmpty();
-        assertThat(h.cp.manager.list()).hasSize(volumesBefore - 2);
+        assertThat(h.cp.manager().list()).hasSize(volumesBefore - 2);
         for (String n : List.of("keep", "returns", "unfinalized")) {
           assertThat(h.allocation(n).orElseThrow().getIncarnation())
               .as(n)
@@ -203,15 +203,15 @@ class OrphanVolumeCollectorIT {
         }
 
         // Accounting exact: node reservations and the namespace's usage match the allocations.
-        assertThat(AllocationAudit.check(h.cp.store, h.cp.keys)).isEmpty();
-        assertThat(h.cp.manager.namespaceUsage(NS + ".gc").getUsedBytes())
+        assertThat(AllocationAudit.check(h.cp.store(), h.cp.keys())).isEmpty();
+        assertThat(h.cp.manager().namespaceUsage(NS + ".gc").getUsedBytes())
             .isEqualTo(3 * OperatorHarness.GIB);
-        assertThat(h.cp.manager.namespaceUsage(NS + ".gc").getVolumeCount()).isEqualTo(3);
+        assertThat(h.cp.manager().namespaceUsage(NS + ".gc").getVolumeCount()).isEqualTo(3);
 
         // Every replica of a released volume has its DeleteReplica queued.
         for (String n : List.of("dropped", "unhooked")) {
           for (Replica r : bound.get(n).getReplicasList()) {
-            assertThat(h.cp.queue.pending(r.getNodeId()))
+            assertThat(h.cp.queue().pending(r.getNodeId()))
                 .as(n + " on " + r.getNodeId())
                 .anySatisfy(
                     (NodeCommand c) ->
@@ -244,7 +244,7 @@ class OrphanVolumeCollectorIT {
         for (int i = 0; i < 3; i++) {
           assertThat(gc.collect().released()).isEmpty();
         }
-        assertThat(h.cp.manager.list()).hasSize(volumesBefore - 2);
+        assertThat(h.cp.manager().list()).hasSize(volumesBefore - 2);
 
         // Claims that cannot be listed (an API server that does not answer), or an informer not
         // synced yet: the pass does nothing at all, however long, although no claim is seen.
@@ -267,7 +267,13 @@ class OrphanVolumeCollectorIT {
               new java.util.concurrent.atomic.AtomicBoolean(true);
           OrphanAllocationCollector blind =
               new OrphanAllocationCollector(
-                  unreachable, h.cp.manager, events, java.util.Set.of(), synced::get, clock, delay);
+                  unreachable,
+                  h.cp.manager(),
+                  events,
+                  java.util.Set.of(),
+                  synced::get,
+                  clock,
+                  delay);
           for (int i = 0; i < 3; i++) {
             OrphanAllocationCollector.Pass pass = blind.collect();
             assertThat(pass.skipped()).startsWith("cannot list the StorageClaims");
@@ -279,7 +285,7 @@ class OrphanVolumeCollectorIT {
           assertThat(blind.suspects()).isEmpty();
           assertThat(blind.releasedTotal()).isZero();
         }
-        assertThat(h.cp.manager.list()).hasSize(volumesBefore - 2);
+        assertThat(h.cp.manager().list()).hasSize(volumesBefore - 2);
       }
     }
   }

@@ -75,7 +75,7 @@ class SamplesReconcileIT {
     assertThat(classes)
         .contains(
             ClassificationName.CRITICAL, ClassificationName.SENSITIVE, ClassificationName.STANDARD);
-    assertThat(AllocationAudit.check(h.cp.store, h.cp.keys)).isEmpty();
+    assertThat(AllocationAudit.check(h.cp.store(), h.cp.keys())).isEmpty();
   }
 
   @Test
@@ -123,7 +123,7 @@ class SamplesReconcileIT {
     ServiceNamespace payments = h.serviceNamespace("payments");
     assertThat(payments.getStatus().getUsedBytes()).isEqualTo(38 * OperatorHarness.GIB);
     assertThat(payments.getStatus().getStoreId()).isEqualTo("mycnet-demo.payments");
-    assertThat(h.cp.manager.getNamespace("mycnet-demo.payments").orElseThrow().getQuotaBytes())
+    assertThat(h.cp.manager().getNamespace("mycnet-demo.payments").orElseThrow().getQuotaBytes())
         .isEqualTo(200 * OperatorHarness.GIB);
   }
 

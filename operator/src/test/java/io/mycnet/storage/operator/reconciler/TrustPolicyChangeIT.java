@@ -97,7 +97,7 @@ class TrustPolicyChangeIT {
   @Test
   void aStricterPolicyReReplicatesExactlyTheClaimsThatLostTheirTier() {
     Map<String, Allocation> before = new TreeMap<>();
-    for (Allocation a : h.cp.manager.list()) {
+    for (Allocation a : h.cp.manager().list()) {
       before.put(a.getVolumeId(), a);
     }
     Set<String> affected = new TreeSet<>();
@@ -127,7 +127,7 @@ class TrustPolicyChangeIT {
         .atMost(Duration.ofSeconds(30))
         .untilAsserted(
             () -> {
-              for (Allocation now : h.cp.manager.list()) {
+              for (Allocation now : h.cp.manager().list()) {
                 Allocation was = before.get(now.getVolumeId());
                 if (affected.contains(now.getVolumeId())) {
                   for (Replica r : now.getReplicasList()) {
@@ -146,7 +146,7 @@ class TrustPolicyChangeIT {
                 }
               }
             });
-    assertThat(h.cp.manager.list())
+    assertThat(h.cp.manager().list())
         .as("at least one replacement replica is being copied")
         .anyMatch(
             a ->

@@ -128,8 +128,8 @@ class TrustRestartIT {
       Map<String, NodeTrustSource.NodeTrust> trust = new TreeMap<>();
       for (String n : all) {
         records.put(n, first.engine.snapshot(n).orElseThrow());
-        trust.put(n, first.cp.trust.trustOf(n));
-        assertThat(first.cp.trust.known(n)).as(n).isTrue();
+        trust.put(n, first.cp.trust().trustOf(n));
+        assertThat(first.cp.trust().known(n)).as(n).isTrue();
       }
       // Stop the operator (its Kubernetes client stays, like the API server's other clients).
       first.runtime.close();
@@ -145,30 +145,30 @@ class TrustRestartIT {
               first.server,
               new TestClock(first.trustClock.instant()));
       for (String n : all) {
-        assertThat(second.cp.trust.known(n)).as("%s before the restore", n).isFalse();
+        assertThat(second.cp.trust().known(n)).as("%s before the restore", n).isFalse();
       }
       // "Not known yet" is not a tier drop: a pass before the restore marks nothing.
-      second.cp.replication.reconcile();
+      second.cp.replication().reconcile();
       assertUnchanged(before, allocations(second));
 
       second.start();
-      assertThat(second.cp.trustPersistence.restored()).isTrue();
+      assertThat(second.cp.trustPersistence().restored()).isTrue();
       for (String n : all) {
-        assertThat(second.cp.trust.known(n)).as(n).isTrue();
-        assertThat(second.cp.trust.trustOf(n)).as(n).isEqualTo(trust.get(n));
+        assertThat(second.cp.trust().known(n)).as(n).isTrue();
+        assertThat(second.cp.trust().trustOf(n)).as(n).isEqualTo(trust.get(n));
         assertThat(second.engine.tier(n)).as(n).isEqualTo(records.get(n).tier());
         assertThat(second.engine.snapshot(n)).as(n).contains(records.get(n));
       }
-      second.cp.replication.reconcile();
+      second.cp.replication().reconcile();
       for (String[] c : claims) {
         assertThat(second.awaitPhase(c[0], ClaimPhase.Bound)).isNotNull();
       }
       // Let a few passes of the replication loop and the reconcilers run: still nothing written.
       Thread.sleep(3000);
-      second.cp.replication.reconcile();
+      second.cp.replication().reconcile();
       assertUnchanged(before, allocations(second));
       for (String n : all) {
-        assertThat(second.cp.trust.trustOf(n)).as(n).isEqualTo(trust.get(n));
+        assertThat(second.cp.trust().trustOf(n)).as(n).isEqualTo(trust.get(n));
       }
 
       // Evidence after the restart applies on top of the restored evidence.
@@ -232,7 +232,8 @@ class TrustRestartIT {
 
   private static Map<String, Versioned<Allocation>> allocations(OperatorHarness h) {
     Map<String, Versioned<Allocation>> out = new TreeMap<>();
-    for (Versioned<Allocation> v : h.cp.store.list(h.cp.keys.allocations(), Allocation.parser())) {
+    for (Versioned<Allocation> v :
+        h.cp.store().list(h.cp.keys().allocations(), Allocation.parser())) {
       out.put(v.key(), v);
     }
     return out;
@@ -241,7 +242,7 @@ class TrustRestartIT {
   private static Map<String, NodeTrustState> storedTrust(OperatorHarness h) {
     Map<String, NodeTrustState> out = new TreeMap<>();
     for (Versioned<NodeTrustState> v :
-        h.cp.store.list(h.cp.keys.trustAll(), NodeTrustState.parser())) {
+        h.cp.store().list(h.cp.keys().trustAll(), NodeTrustState.parser())) {
       out.put(v.value().getNodeId(), v.value());
     }
     return out;

@@ -115,6 +115,25 @@ class OperatorSettingsTest {
   }
 
   @Test
+  void badStoreAndLeaseSettingsNameTheVariable() {
+    assertThatThrownBy(
+            () -> OperatorSettings.fromEnvironment(Map.of("MYCNET_ETCD_PREFIX", "mycnet/")))
+        .hasMessageStartingWith("MYCNET_ETCD_PREFIX: ");
+    assertThatThrownBy(
+            () -> OperatorSettings.fromEnvironment(Map.of("MYCNET_NODE_LEASE_TTL", "soon")))
+        .hasMessageStartingWith("MYCNET_NODE_LEASE_TTL: 'soon' is not a duration");
+    OperatorSettings s =
+        OperatorSettings.fromEnvironment(
+            Map.of("MYCNET_NODE_LEASE_TTL", "2s", "MYCNET_ORPHAN_GC_DELAY", "3s"));
+    assertThat(s.nodeLeaseTtl()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(s.orphanGcDelay()).isEqualTo(Duration.ofSeconds(3));
+    assertThat(OperatorSettings.defaults().nodeLeaseTtl()).isEqualTo(Duration.ofSeconds(15));
+    assertThatThrownBy(
+            () -> OperatorSettings.fromEnvironment(Map.of("MYCNET_ORPHAN_GC_DELAY", "later")))
+        .hasMessageStartingWith("MYCNET_ORPHAN_GC_DELAY");
+  }
+
+  @Test
   void theMockServerSettingsSwitchServerSideApplyAndLeaderElectionOff() {
     OperatorSettings s = OperatorSettings.forMockServer(List.of("http://x:1"), "/p");
     assertThat(s.useServerSideApply()).isFalse();
