@@ -1,5 +1,5 @@
 /**
- * The shared domain vocabulary of DESIGN.md §1 as plain Java types: data classifications, trust
+ * The shared domain vocabulary of docs/architecture.md (Vocabulary) as plain Java types: data classifications, trust
  * tiers, trust factors, storage types, replication strategies, consistency levels, node states and
  * topology paths. Everything here is pure: no Kubernetes, etcd or gRPC imports, so that the {@code
  * trust} and {@code placement} packages can depend on it freely. The protobuf enums in {@code
