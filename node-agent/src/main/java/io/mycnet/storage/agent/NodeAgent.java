@@ -128,6 +128,7 @@ public final class NodeAgent implements AutoCloseable {
     this.executor = new CommandExecutor(store, applied, cfg.capacityBytes());
     this.probe =
         new FactorProbe(cfg.dataDir(), cfg.probeBytes(), cfg.encryptionAtRest() && atRest != null);
+    ReplicaLink link = new GrpcReplicaLink(peers);
     ReplicatedVolume.Context ctx =
         new ReplicatedVolume.Context() {
           @Override
@@ -136,8 +137,8 @@ public final class NodeAgent implements AutoCloseable {
           }
 
           @Override
-          public PeerChannels peers() {
-            return peers;
+          public ReplicaLink link() {
+            return link;
           }
 
           @Override

@@ -80,7 +80,8 @@ public final class ReplicatedVolume implements AutoCloseable {
   interface Context {
     String nodeId();
 
-    PeerChannels peers();
+    /** The calls to the other replicas of the set. */
+    ReplicaLink link();
 
     void report(ReplicaReport r);
 
@@ -123,6 +124,8 @@ public final class ReplicatedVolume implements AutoCloseable {
   private final Map<String, long[]> violationReports = new ConcurrentHashMap<>();
   // ASSIGNMENT_WAIT_MS (unit tests change it).
   volatile long assignmentWaitMs = ASSIGNMENT_WAIT_MS;
+  // FORWARD_DEADLINE_MS (unit tests change it).
+  volatile long forwardDeadlineMs = FORWARD_DEADLINE_MS;
   // Rebuild state, guarded by `order`: null when not rebuilding.
   private List<ReplicaWrite> catchUp;
   private boolean attaching;
@@ -500,24 +503,14 @@ public final class ReplicatedVolume implements AutoCloseable {
 
   private ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> forward(
       ReplicaMember m, ReplicaWrite w) {
-    // Not in the client's call context: that is cancelled as soon as the client has its answer,
-    // which would cancel every forward still in flight (EVENTUAL followers, rebuild targets).
-    io.grpc.Context previous = io.grpc.Context.ROOT.attach();
-    try {
-      return ctx.peers()
-          .stub(m.getNodeId(), m.getAddress())
-          .withDeadlineAfter(FORWARD_DEADLINE_MS, TimeUnit.MILLISECONDS)
-          .apply(w);
-    } finally {
-      io.grpc.Context.ROOT.detach(previous);
-    }
+    return ctx.link().apply(m, w, forwardDeadlineMs);
   }
 
   /** Waits for one follower's ack; on failure marks it out of sync (or fences this primary). */
   private boolean await(
       ReplicaMember m, ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> f, long seq) {
     try {
-      f.get(FORWARD_DEADLINE_MS + 1000, TimeUnit.MILLISECONDS);
+      f.get(forwardDeadlineMs + 1000, TimeUnit.MILLISECONDS);
       acked.merge(m.getNodeId(), seq, Math::max);
       return true;
     } catch (ExecutionException e) {
@@ -956,23 +949,29 @@ public final class ReplicatedVolume implements AutoCloseable {
     ReadIndexResponse r;
     try {
       r =
-          ctx.peers()
-              .blocking(primary.getNodeId(), primary.getAddress())
-              .withDeadlineAfter(READ_INDEX_DEADLINE_MS, TimeUnit.MILLISECONDS)
+          ctx.link()
               .readIndex(
+                  primary,
                   ReadIndexRequest.newBuilder()
                       .setVolumeId(replica.volumeId())
                       .setEpoch(epoch)
-                      .build());
-    } catch (StatusRuntimeException e) {
+                      .build(),
+                  READ_INDEX_DEADLINE_MS)
+              .get(READ_INDEX_DEADLINE_MS + 1000, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      Status s =
+          e instanceof TimeoutException
+              ? Status.DEADLINE_EXCEEDED
+              : Status.fromThrowable(e.getCause());
       throw notInSync(
           "the primary "
               + primary.getNodeId()
               + " could not confirm it: "
-              + e.getStatus().getCode()
-              + (e.getStatus().getDescription() == null
-                  ? ""
-                  : ": " + e.getStatus().getDescription()));
+              + s.getCode()
+              + (s.getDescription() == null ? "" : ": " + s.getDescription()));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw Status.CANCELLED.asRuntimeException();
     }
     String p = followerReadProblem(a, ctx.nodeId(), epoch, appliedSequence(), r);
     if (p != null && p.startsWith(BEHIND)) {
@@ -1072,21 +1071,16 @@ public final class ReplicatedVolume implements AutoCloseable {
     }
     int majority = Math.max(members, 1) / 2 + 1;
     List<ListenableFuture<ReadIndexResponse>> asks = new ArrayList<>();
-    io.grpc.Context previous = io.grpc.Context.ROOT.attach();
-    try {
-      for (ReplicaMember m : others) {
-        asks.add(
-            ctx.peers()
-                .stub(m.getNodeId(), m.getAddress())
-                .withDeadlineAfter(READ_INDEX_DEADLINE_MS, TimeUnit.MILLISECONDS)
-                .readIndex(
-                    ReadIndexRequest.newBuilder()
-                        .setVolumeId(replica.volumeId())
-                        .setEpoch(a.getEpoch())
-                        .build()));
-      }
-    } finally {
-      io.grpc.Context.ROOT.detach(previous);
+    for (ReplicaMember m : others) {
+      asks.add(
+          ctx.link()
+              .readIndex(
+                  m,
+                  ReadIndexRequest.newBuilder()
+                      .setVolumeId(replica.volumeId())
+                      .setEpoch(a.getEpoch())
+                      .build(),
+                  READ_INDEX_DEADLINE_MS));
     }
     int confirmed = 1;
     String newer = null;

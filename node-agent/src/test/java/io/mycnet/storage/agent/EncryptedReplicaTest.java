@@ -358,7 +358,7 @@ class EncryptedReplicaTest {
           }
 
           @Override
-          public PeerChannels peers() {
+          public ReplicaLink link() {
             return null;
           }
 

@@ -38,7 +38,7 @@ class ReplicatedVolumeTest {
           }
 
           @Override
-          public PeerChannels peers() {
+          public ReplicaLink link() {
             return null;
           }
 
