@@ -9,6 +9,7 @@ import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.ConsistencyLevel;
 import io.mycnet.storage.api.v1.ReadIndexRequest;
 import io.mycnet.storage.api.v1.ReadIndexResponse;
+import io.mycnet.storage.api.v1.ReplicaAck;
 import io.mycnet.storage.api.v1.ReplicaMember;
 import io.mycnet.storage.api.v1.ReplicaReport;
 import io.mycnet.storage.api.v1.ReplicaState;
@@ -103,7 +104,7 @@ public final class ReplicatedVolume implements AutoCloseable {
   private long lastSequence;
   private final Map<String, ReplicaMember> attached = new LinkedHashMap<>();
   // Persisted (OUT_OF_SYNC_FILE) before a write is acknowledged without the node.
-  private final Set<String> outOfSync = ConcurrentHashMap.newKeySet();
+  private final OutOfSyncMarks outOfSync;
   // The last write each follower acknowledged in this process's lifetime.
   private final Map<String, Long> acked = new ConcurrentHashMap<>();
   // Follower state, guarded by `order`:
@@ -156,44 +157,14 @@ public final class ReplicatedVolume implements AutoCloseable {
         LOG.error("cannot use the replica of {}: {}", replica.volumeId(), e.getMessage());
       }
     }
-    loadOutOfSync();
-  }
-
-  /**
-   * Reads the out-of-sync marks a primary made before a restart, and reports them again (the report
-   * may have been lost with the process).
-   */
-  private void loadOutOfSync() {
-    java.nio.file.Path f = replica.dir().resolve(OUT_OF_SYNC_FILE);
-    try {
-      if (!java.nio.file.Files.exists(f)) {
-        return;
-      }
-      for (String line : java.nio.file.Files.readAllLines(f)) {
-        if (!line.isBlank()) {
-          outOfSync.add(line.strip());
-        }
-      }
-    } catch (IOException e) {
-      LOG.warn("cannot read the out-of-sync marks of {}: {}", replica.volumeId(), e.toString());
-    }
+    // Marks made before a restart are reported again (the report may have been lost with the
+    // process).
+    this.outOfSync =
+        new OutOfSyncMarks(replica.dir().resolve(OUT_OF_SYNC_FILE), replica.volumeId());
     if (ctx != null) {
-      for (String n : outOfSync) {
+      for (String n : outOfSync.nodes()) {
         reportOutOfSync(n, "marked out of sync before this agent restarted");
       }
-    }
-  }
-
-  /** Writes the out-of-sync marks durably (called before a write is acknowledged without one). */
-  private void saveOutOfSync() {
-    StringBuilder sb = new StringBuilder();
-    for (String n : new java.util.TreeSet<>(outOfSync)) {
-      sb.append(n).append('\n');
-    }
-    try {
-      DurableFiles.write(replica.dir().resolve(OUT_OF_SYNC_FILE), sb.toString(), true);
-    } catch (IOException e) {
-      LOG.warn("cannot record the out-of-sync marks of {}: {}", replica.volumeId(), e.toString());
     }
   }
 
@@ -219,7 +190,7 @@ public final class ReplicatedVolume implements AutoCloseable {
   }
 
   public Set<String> outOfSync() {
-    return Set.copyOf(outOfSync);
+    return outOfSync.nodes();
   }
 
   public long appliedSequence() {
@@ -290,9 +261,7 @@ public final class ReplicatedVolume implements AutoCloseable {
           }
         }
         attached.keySet().removeIf(n -> memberState(a, n) == null);
-        if (outOfSync.removeIf(n -> memberState(a, n) == null)) {
-          saveOutOfSync();
-        }
+        outOfSync.liftIf(n -> memberState(a, n) == null);
         for (ReplicaMember m : a.getPeersList()) {
           if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY
               && outOfSync.contains(m.getNodeId())) {
@@ -385,13 +354,55 @@ public final class ReplicatedVolume implements AutoCloseable {
                   + (a == null ? "" : "; the primary is " + a.getPrimaryNodeId()))
           .asRuntimeException();
     }
-    List<ReplicaMember> inSync = new ArrayList<>();
-    List<ReplicaMember> rebuilding = new ArrayList<>();
-    List<ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck>> syncF = new ArrayList<>();
-    List<ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck>> rebF = new ArrayList<>();
-    long seq;
+    Forwarded f = writeAndForward(a, offset, data, zeroLength);
+    boolean strong = a.getConsistency() == ConsistencyLevel.CONSISTENCY_LEVEL_STRONG;
+    int durable = 1;
+    for (Map.Entry<ReplicaMember, ListenableFuture<ReplicaAck>> e : f.inSync().entrySet()) {
+      if (strong) {
+        if (await(e.getKey(), e.getValue(), f.sequence())) {
+          durable++;
+        }
+      } else {
+        e.getValue()
+            .addListener(() -> await(e.getKey(), e.getValue(), f.sequence()), Runnable::run);
+      }
+    }
+    f.rebuilding().forEach((m, ack) -> detachOnFailure(m, ack, f.sequence()));
+    if (fenced) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "write refused: this node lost the primary role of "
+                  + replica.volumeId()
+                  + ": "
+                  + fencedWhy)
+          .asRuntimeException();
+    }
+    if (strong) {
+      requireMajority(a, durable);
+    }
+    return new Written(f.sequence(), strong ? durable : 1);
+  }
+
+  /**
+   * A write in the primary's order: its sequence number, and the acknowledgements to come from the
+   * members it was forwarded to and from the rebuild targets attached.
+   */
+  private record Forwarded(
+      long sequence,
+      Map<ReplicaMember, ListenableFuture<ReplicaAck>> inSync,
+      Map<ReplicaMember, ListenableFuture<ReplicaAck>> rebuilding) {}
+
+  /**
+   * Takes the next sequence number, writes locally and forwards the write to every member not out
+   * of sync and every attached rebuild target: one step under the write order, so followers see the
+   * writes in the order of their numbers.
+   */
+  private Forwarded writeAndForward(AssignReplica a, long offset, byte[] data, long zeroLength)
+      throws IOException {
+    Map<ReplicaMember, ListenableFuture<ReplicaAck>> inSync = new LinkedHashMap<>();
+    Map<ReplicaMember, ListenableFuture<ReplicaAck>> rebuilding = new LinkedHashMap<>();
     synchronized (order) {
-      seq = ++lastSequence;
+      long seq = ++lastSequence;
       if (zeroLength > 0) {
         replica.zero(offset, zeroLength);
       } else {
@@ -406,109 +417,84 @@ public final class ReplicatedVolume implements AutoCloseable {
               .setData(zeroLength > 0 ? ByteString.EMPTY : ByteString.copyFrom(data))
               .setZeroLength(Math.max(0, zeroLength))
               .build();
+      Set<String> forwarded = new java.util.HashSet<>();
       for (ReplicaMember m : a.getPeersList()) {
-        if (m.getNodeId().equals(ctx.nodeId()) || outOfSync.contains(m.getNodeId())) {
-          continue;
-        }
-        if (member(m)) {
-          inSync.add(m);
-          syncF.add(forward(m, w));
+        if (!m.getNodeId().equals(ctx.nodeId())
+            && !outOfSync.contains(m.getNodeId())
+            && member(m)) {
+          forwarded.add(m.getNodeId());
+          inSync.put(m, forward(m, w));
         }
       }
       for (ReplicaMember m : attached.values()) {
-        if (!outOfSync.contains(m.getNodeId()) && inSync.stream().noneMatch(x -> same(x, m))) {
-          rebuilding.add(m);
-          rebF.add(forward(m, w));
+        if (!outOfSync.contains(m.getNodeId()) && forwarded.add(m.getNodeId())) {
+          rebuilding.put(m, forward(m, w));
         }
       }
+      return new Forwarded(seq, inSync, rebuilding);
     }
-    boolean strong = a.getConsistency() == ConsistencyLevel.CONSISTENCY_LEVEL_STRONG;
-    int durable = 1;
-    for (int i = 0; i < inSync.size(); i++) {
-      ReplicaMember m = inSync.get(i);
-      if (strong) {
-        if (await(m, syncF.get(i), seq)) {
-          durable++;
-        }
-      } else {
-        int idx = i;
-        syncF.get(i).addListener(() -> await(m, syncF.get(idx), seq), Runnable::run);
-      }
-    }
-    for (int i = 0; i < rebuilding.size(); i++) {
-      ReplicaMember m = rebuilding.get(i);
-      var f = rebF.get(i);
-      f.addListener(
-          () -> {
-            try {
-              f.get();
-            } catch (Exception e) {
-              synchronized (order) {
-                attached.remove(m.getNodeId());
-              }
-              // Never skipped silently: it stays out of sync (not forwarded to, reported) until it
-              // attaches again or the control plane replaces it.
-              Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-              Status s = Status.fromThrowable(cause);
-              markOutOfSync(
-                  m.getNodeId(),
-                  seq,
-                  "rebuild target missed the write, detached: "
-                      + s.getCode()
-                      + ": "
-                      + s.getDescription());
+  }
+
+  /**
+   * A rebuild target that misses a write is detached and marked out of sync: never skipped
+   * silently, it is not forwarded to (and is reported) until it attaches again or the control plane
+   * replaces it.
+   */
+  private void detachOnFailure(ReplicaMember m, ListenableFuture<ReplicaAck> ack, long seq) {
+    ack.addListener(
+        () -> {
+          try {
+            ack.get();
+          } catch (Exception e) {
+            synchronized (order) {
+              attached.remove(m.getNodeId());
             }
-          },
-          Runnable::run);
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            Status s = Status.fromThrowable(cause);
+            markOutOfSync(
+                m.getNodeId(),
+                seq,
+                "rebuild target missed the write, detached: "
+                    + s.getCode()
+                    + ": "
+                    + s.getDescription());
+          }
+        },
+        Runnable::run);
+  }
+
+  /** Refuses to acknowledge a STRONG write durable on fewer than a majority of the members. */
+  private void requireMajority(AssignReplica a, int durable) {
+    int members = 0;
+    for (ReplicaMember m : a.getPeersList()) {
+      if (member(m)) {
+        members++;
+      }
     }
-    if (fenced) {
-      throw Status.FAILED_PRECONDITION
+    members = Math.max(members, 1);
+    int majority = members / 2 + 1;
+    if (durable < majority) {
+      throw Status.UNAVAILABLE
           .withDescription(
-              "write refused: this node lost the primary role of "
+              "write to "
                   + replica.volumeId()
-                  + ": "
-                  + fencedWhy)
+                  + " is durable on "
+                  + durable
+                  + " of "
+                  + members
+                  + " replicas, fewer than the majority of "
+                  + majority
+                  + " a STRONG volume needs; not acknowledged")
           .asRuntimeException();
     }
-    if (strong) {
-      int members = 0;
-      for (ReplicaMember m : a.getPeersList()) {
-        if (member(m)) {
-          members++;
-        }
-      }
-      members = Math.max(members, 1);
-      int majority = members / 2 + 1;
-      if (durable < majority) {
-        throw Status.UNAVAILABLE
-            .withDescription(
-                "write to "
-                    + replica.volumeId()
-                    + " is durable on "
-                    + durable
-                    + " of "
-                    + members
-                    + " replicas, fewer than the majority of "
-                    + majority
-                    + " a STRONG volume needs; not acknowledged")
-            .asRuntimeException();
-      }
-    }
-    return new Written(seq, strong ? durable : 1);
   }
 
-  private static boolean same(ReplicaMember a, ReplicaMember b) {
-    return a.getNodeId().equals(b.getNodeId());
-  }
-
-  private ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> forward(
-      ReplicaMember m, ReplicaWrite w) {
+  private ListenableFuture<ReplicaAck> forward(ReplicaMember m, ReplicaWrite w) {
     return ctx.link().apply(m, w, forwardDeadlineMs);
   }
 
   /** Waits for one follower's ack; on failure marks it out of sync (or fences this primary). */
-  private boolean await(
-      ReplicaMember m, ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> f, long seq) {
+  private boolean await(ReplicaMember m, ListenableFuture<ReplicaAck> f, long seq) {
     try {
       f.get(forwardDeadlineMs + 1000, TimeUnit.MILLISECONDS);
       acked.merge(m.getNodeId(), seq, Math::max);
@@ -533,9 +519,8 @@ public final class ReplicatedVolume implements AutoCloseable {
   }
 
   private void markOutOfSync(String node, long seq, String why) {
-    if (outOfSync.add(node)) {
-      // Durable before the write is acknowledged: a restarted primary must not count it in sync.
-      saveOutOfSync();
+    // Durable before the write is acknowledged: a restarted primary must not count it in sync.
+    if (outOfSync.mark(node)) {
       LOG.warn(
           "replica of {} on {} is out of sync at write {}: {}", replica.volumeId(), node, seq, why);
       reportOutOfSync(node, "write " + seq + " not made durable there: " + why);
@@ -579,9 +564,7 @@ public final class ReplicatedVolume implements AutoCloseable {
           .asRuntimeException();
     }
     synchronized (order) {
-      if (outOfSync.remove(nodeId)) {
-        saveOutOfSync();
-      }
+      outOfSync.lift(nodeId);
       attached.put(nodeId, member);
       return lastSequence;
     }
@@ -658,35 +641,51 @@ public final class ReplicatedVolume implements AutoCloseable {
   void admit(String caller, long writeEpoch) {
     Verdict v = decide(assignment, epoch, primaries, caller, writeEpoch);
     if (v == Verdict.WAIT) {
-      AssignReplica held = assignment;
-      Long refusedAt = unassignedSenders.get(caller);
-      long heldEpoch = held == null ? 0 : held.getEpoch();
-      if (refusedAt != null && refusedAt == heldEpoch) {
-        // This sender's newer epoch did not come before; nothing arrived since: no second wait.
-        v = Verdict.FORGED_NEWER;
-      } else {
-        long deadline = System.currentTimeMillis() + assignmentWaitMs;
-        synchronized (order) {
-          while ((v = decide(assignment, epoch, primaries, caller, writeEpoch)) == Verdict.WAIT) {
-            long left = deadline - System.currentTimeMillis();
-            if (left <= 0) {
-              v = Verdict.FORGED_NEWER;
-              break;
-            }
-            try {
-              order.wait(left);
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-              throw Status.CANCELLED.asRuntimeException();
-            }
-          }
+      v = awaitAssignment(caller, writeEpoch);
+    }
+    refuseUnlessAccepted(v, caller, writeEpoch);
+  }
+
+  /**
+   * Waits up to {@link #assignmentWaitMs} for the assignment a write at a newer epoch than held
+   * claims, and decides again; FORGED_NEWER when it does not come (at once for a sender whose newer
+   * epoch did not come before, when nothing arrived since).
+   */
+  private Verdict awaitAssignment(String caller, long writeEpoch) {
+    AssignReplica held = assignment;
+    Long refusedAt = unassignedSenders.get(caller);
+    long heldEpoch = held == null ? 0 : held.getEpoch();
+    if (refusedAt != null && refusedAt == heldEpoch) {
+      return Verdict.FORGED_NEWER;
+    }
+    Verdict v;
+    long deadline = System.currentTimeMillis() + assignmentWaitMs;
+    synchronized (order) {
+      while ((v = decide(assignment, epoch, primaries, caller, writeEpoch)) == Verdict.WAIT) {
+        long left = deadline - System.currentTimeMillis();
+        if (left <= 0) {
+          v = Verdict.FORGED_NEWER;
+          break;
         }
-        if (v == Verdict.FORGED_NEWER) {
-          AssignReplica now = assignment;
-          unassignedSenders.put(caller, now == null ? 0L : now.getEpoch());
+        try {
+          order.wait(left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw Status.CANCELLED.asRuntimeException();
         }
       }
     }
+    if (v == Verdict.FORGED_NEWER) {
+      AssignReplica now = assignment;
+      unassignedSenders.put(caller, now == null ? 0L : now.getEpoch());
+    }
+    return v;
+  }
+
+  /**
+   * Throws the refusal of a write the verdict {@code v} does not accept (and reports a forgery).
+   */
+  private void refuseUnlessAccepted(Verdict v, String caller, long writeEpoch) {
     AssignReplica a = assignment;
     String vol = replica.volumeId();
     switch (v) {
