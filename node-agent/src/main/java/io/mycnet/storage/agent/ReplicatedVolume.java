@@ -945,18 +945,27 @@ public final class ReplicatedVolume implements AutoCloseable {
     if (primary == null || primary.getAddress().isEmpty()) {
       throw notInSync("its assignment names no reachable primary");
     }
-    ReadIndexResponse r;
+    ReadIndexResponse r = askPrimary(primary);
+    String p = followerReadProblem(a, ctx.nodeId(), epoch, appliedSequence(), r);
+    if (p != null && p.startsWith(BEHIND)) {
+      // An EVENTUAL follower lags by a write or two: wait briefly for them.
+      awaitCaughtUp(r.getCommittedSequence(), READ_CATCH_UP_MS);
+      p = followerReadProblem(a, ctx.nodeId(), epoch, appliedSequence(), r);
+    }
+    if (p != null) {
+      throw notInSync(p);
+    }
+  }
+
+  /** The primary's ReadIndex answer to this follower; refuses the read when there is none. */
+  private ReadIndexResponse askPrimary(ReplicaMember primary) {
     try {
-      r =
-          ctx.link()
-              .readIndex(
-                  primary,
-                  ReadIndexRequest.newBuilder()
-                      .setVolumeId(replica.volumeId())
-                      .setEpoch(epoch)
-                      .build(),
-                  READ_INDEX_DEADLINE_MS)
-              .get(READ_INDEX_DEADLINE_MS + 1000, TimeUnit.MILLISECONDS);
+      return ctx.link()
+          .readIndex(
+              primary,
+              ReadIndexRequest.newBuilder().setVolumeId(replica.volumeId()).setEpoch(epoch).build(),
+              READ_INDEX_DEADLINE_MS)
+          .get(READ_INDEX_DEADLINE_MS + 1000, TimeUnit.MILLISECONDS);
     } catch (ExecutionException | TimeoutException e) {
       Status s =
           e instanceof TimeoutException
@@ -972,25 +981,20 @@ public final class ReplicatedVolume implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw Status.CANCELLED.asRuntimeException();
     }
-    String p = followerReadProblem(a, ctx.nodeId(), epoch, appliedSequence(), r);
-    if (p != null && p.startsWith(BEHIND)) {
-      // An EVENTUAL follower lags by a write or two: wait briefly for them.
-      long need = r.getCommittedSequence();
-      long deadline = System.currentTimeMillis() + READ_CATCH_UP_MS;
-      synchronized (order) {
-        while (Math.max(applied, lastSequence) < need && System.currentTimeMillis() < deadline) {
-          try {
-            order.wait(Math.max(1, deadline - System.currentTimeMillis()));
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw Status.CANCELLED.asRuntimeException();
-          }
+  }
+
+  /** Waits up to {@code waitMs} until this replica applied write {@code need}. */
+  private void awaitCaughtUp(long need, long waitMs) {
+    long deadline = System.currentTimeMillis() + waitMs;
+    synchronized (order) {
+      while (Math.max(applied, lastSequence) < need && System.currentTimeMillis() < deadline) {
+        try {
+          order.wait(Math.max(1, deadline - System.currentTimeMillis()));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw Status.CANCELLED.asRuntimeException();
         }
       }
-      p = followerReadProblem(a, ctx.nodeId(), epoch, appliedSequence(), r);
-    }
-    if (p != null) {
-      throw notInSync(p);
     }
   }
 
