@@ -31,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * One volume replica with its place in the replica set: epoch fencing, the primary's ordered
  * forwarding to followers (STRONG: acknowledged when every in-sync follower made the write durable;
  * EVENTUAL: when the primary did), the follower's in-order apply, and the catch-up log of a replica
- * being rebuilt.
+ * being rebuilt. Every call to another replica goes through the context's {@link ReplicaLink} (gRPC
+ * between agents; replicas of one JVM in tests); its durable out-of-sync marks are {@link
+ * OutOfSyncMarks}, its reports of forged epoch claims {@link ViolationReports}.
  *
  * <p>Writes carry a sequence number assigned by the primary; a follower applies them strictly in
  * order. A follower that fails or times out is marked out of sync (reported to the control plane,
@@ -121,8 +123,7 @@ public final class ReplicatedVolume implements AutoCloseable {
   // assignment held then: their writes at newer epochs are refused at once until a newer
   // assignment arrives (a flood of forged epochs does not hold a data-port thread each).
   private final Map<String, Long> unassignedSenders = new ConcurrentHashMap<>();
-  // Per "sender/kind": when the last violation report was sent, and how many were held back since.
-  private final Map<String, long[]> violationReports = new ConcurrentHashMap<>();
+  private final ViolationReports violations;
   // ASSIGNMENT_WAIT_MS (unit tests change it).
   volatile long assignmentWaitMs = ASSIGNMENT_WAIT_MS;
   // FORWARD_DEADLINE_MS (unit tests change it).
@@ -136,6 +137,7 @@ public final class ReplicatedVolume implements AutoCloseable {
     this.replica = replica;
     this.epoch = epoch;
     this.ctx = ctx;
+    this.violations = new ViolationReports(replica.volumeId(), r -> this.ctx.report(r));
     try {
       if (java.nio.file.Files.exists(replica.dir().resolve("assignment.pb"))) {
         AssignReplica a =
@@ -700,7 +702,7 @@ public final class ReplicatedVolume implements AutoCloseable {
                     + " named "
                     + primaries.get(writeEpoch)
                     + " primary";
-        violation(caller, "older", writeEpoch, why);
+        violations.refused(caller, "older", writeEpoch, epoch, why);
         throw Status.PERMISSION_DENIED
             .withDescription(
                 "write to "
@@ -718,7 +720,7 @@ public final class ReplicatedVolume implements AutoCloseable {
       }
       case FORGED_CURRENT -> {
         String why = "the assignment of epoch " + writeEpoch + " names " + a.getPrimaryNodeId();
-        violation(caller, "current", writeEpoch, why + " primary");
+        violations.refused(caller, "current", writeEpoch, epoch, why + " primary");
         throw Status.PERMISSION_DENIED
             .withDescription(
                 "write to "
@@ -742,7 +744,7 @@ public final class ReplicatedVolume implements AutoCloseable {
                 + " ms (it holds "
                 + (a == null ? "none" : "epoch " + a.getEpoch())
                 + ")";
-        violation(caller, "newer", writeEpoch, why);
+        violations.refused(caller, "newer", writeEpoch, epoch, why);
         // Not "stale epoch": a legitimate new primary whose assignment is late here is not fenced,
         // it marks this replica out of sync (which the control plane rebuilds).
         throw Status.FAILED_PRECONDITION
@@ -761,62 +763,6 @@ public final class ReplicatedVolume implements AutoCloseable {
       }
       case WAIT -> throw new IllegalStateException("undecided");
     }
-  }
-
-  /** Reports a refused claim of {@code sender}, at most once per interval per sender and kind. */
-  private void violation(String sender, String kind, long claimed, String why) {
-    long now = System.nanoTime();
-    long heldBack = -1;
-    long[] slot = violationReports.computeIfAbsent(sender + "/" + kind, k -> new long[] {0, 0, 0});
-    synchronized (slot) {
-      // slot: [0] sent at least once, [1] when (nanoTime), [2] held back since
-      if (slot[0] == 0
-          || now - slot[1] >= TimeUnit.MILLISECONDS.toNanos(VIOLATION_REPORT_INTERVAL_MS)) {
-        heldBack = slot[2];
-        slot[0] = 1;
-        slot[1] = now;
-        slot[2] = 0;
-      } else {
-        slot[2]++;
-      }
-    }
-    if (heldBack < 0) {
-      LOG.debug(
-          "refused a write to {} from {} claiming epoch {}: {}",
-          replica.volumeId(),
-          sender,
-          claimed,
-          why);
-      return;
-    }
-    // Logged and reported at most once per interval and kind: a flood of forged writes is not a
-    // flood of lines or reports.
-    LOG.warn(
-        "refused a write to {} from {} claiming epoch {}: {} (reported to the control plane)",
-        replica.volumeId(),
-        sender,
-        claimed,
-        why);
-    ctx.report(
-        ReplicaReport.newBuilder()
-            .setVolumeId(replica.volumeId())
-            .setEpoch(claimed)
-            .setKind(ReplicaReport.Kind.PEER_PROTOCOL_VIOLATION)
-            .setNodeId(sender)
-            .setMessage(
-                sender
-                    + " sent a write claiming epoch "
-                    + claimed
-                    + " ("
-                    + kind
-                    + " epoch; this replica is at "
-                    + epoch
-                    + "): "
-                    + why
-                    + (heldBack > 0
-                        ? "; " + heldBack + " more such writes since the last report"
-                        : ""))
-            .build());
   }
 
   /** Follower: applies a forwarded write in sequence order. */
