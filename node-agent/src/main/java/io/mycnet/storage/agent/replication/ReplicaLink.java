@@ -1,4 +1,4 @@
-package io.mycnet.storage.agent;
+package io.mycnet.storage.agent.replication;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import io.mycnet.storage.api.v1.ReadIndexRequest;
@@ -18,7 +18,7 @@ import io.mycnet.storage.api.v1.ReplicaWrite;
  * <p>{@link GrpcReplicaLink} is the agent's link over mutual TLS; tests connect replicas in one
  * JVM.
  */
-interface ReplicaLink {
+public interface ReplicaLink {
   /** Forwards a write to {@code to}; answers with its applied sequence. */
   ListenableFuture<ReplicaAck> apply(ReplicaMember to, ReplicaWrite write, long deadlineMs);
 

@@ -1,4 +1,4 @@
-package io.mycnet.storage.agent;
+package io.mycnet.storage.agent.replication;
 
 import io.mycnet.storage.api.v1.ReplicaReport;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package io.mycnet.storage.agent;
+package io.mycnet.storage.agent.replication;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import io.grpc.Context;
@@ -14,10 +14,10 @@ import java.util.function.Supplier;
  * The replica link over the peers' data ports ({@link PeerChannels}: mutual TLS, the peer's node
  * certificate checked, revoked nodes refused).
  */
-final class GrpcReplicaLink implements ReplicaLink {
+public final class GrpcReplicaLink implements ReplicaLink {
   private final PeerChannels peers;
 
-  GrpcReplicaLink(PeerChannels peers) {
+  public GrpcReplicaLink(PeerChannels peers) {
     this.peers = peers;
   }
 

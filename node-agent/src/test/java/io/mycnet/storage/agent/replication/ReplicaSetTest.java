@@ -1,4 +1,4 @@
-package io.mycnet.storage.agent;
+package io.mycnet.storage.agent.replication;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.mycnet.storage.agent.replica.VolumeReplica;
 import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.ConsistencyLevel;
 import io.mycnet.storage.api.v1.ReplicaReport;

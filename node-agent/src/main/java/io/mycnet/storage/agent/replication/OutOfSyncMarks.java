@@ -1,5 +1,6 @@
-package io.mycnet.storage.agent;
+package io.mycnet.storage.agent.replication;
 
+import io.mycnet.storage.agent.support.DurableFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

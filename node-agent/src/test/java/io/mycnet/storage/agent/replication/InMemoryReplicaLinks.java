@@ -1,4 +1,4 @@
-package io.mycnet.storage.agent;
+package io.mycnet.storage.agent.replication;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
