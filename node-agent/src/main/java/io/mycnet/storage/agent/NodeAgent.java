@@ -20,8 +20,10 @@ import io.mycnet.storage.agent.identity.NodeIdentity;
 import io.mycnet.storage.agent.identity.Revocations;
 import io.mycnet.storage.agent.replica.NamespaceKeys;
 import io.mycnet.storage.agent.replica.ReplicaStore;
+import io.mycnet.storage.agent.replication.GrpcReplicaLink;
 import io.mycnet.storage.agent.replication.PeerChannels;
 import io.mycnet.storage.agent.replication.Rebuilder;
+import io.mycnet.storage.agent.replication.ReplicaLink;
 import io.mycnet.storage.agent.replication.ReplicatedVolume;
 import io.mycnet.storage.agent.session.FactorProbe;
 import io.mycnet.storage.agent.support.Backoff;
@@ -142,6 +144,7 @@ public final class NodeAgent implements AutoCloseable {
     this.executor = new CommandExecutor(store, applied, cfg.capacityBytes());
     this.probe =
         new FactorProbe(cfg.dataDir(), cfg.probeBytes(), cfg.encryptionAtRest() && atRest != null);
+    ReplicaLink link = new GrpcReplicaLink(peers);
     ReplicatedVolume.Context ctx =
         new ReplicatedVolume.Context() {
           @Override
@@ -150,8 +153,8 @@ public final class NodeAgent implements AutoCloseable {
           }
 
           @Override
-          public PeerChannels peers() {
-            return peers;
+          public ReplicaLink link() {
+            return link;
           }
 
           @Override

@@ -11,6 +11,7 @@ import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.ConsistencyLevel;
 import io.mycnet.storage.api.v1.ReadIndexRequest;
 import io.mycnet.storage.api.v1.ReadIndexResponse;
+import io.mycnet.storage.api.v1.ReplicaAck;
 import io.mycnet.storage.api.v1.ReplicaMember;
 import io.mycnet.storage.api.v1.ReplicaReport;
 import io.mycnet.storage.api.v1.ReplicaState;
@@ -32,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * One volume replica with its place in the replica set: epoch fencing, the primary's ordered
  * forwarding to followers (STRONG: acknowledged when every in-sync follower made the write durable;
  * EVENTUAL: when the primary did), the follower's in-order apply, and the catch-up log of a replica
- * being rebuilt.
+ * being rebuilt. Every call to another replica goes through the context's {@link ReplicaLink} (gRPC
+ * between agents; replicas of one JVM in tests); its durable out-of-sync marks are {@link
+ * OutOfSyncMarks}, its reports of forged epoch claims {@link ViolationReports}.
  *
  * <p>Writes carry a sequence number assigned by the primary; a follower applies them strictly in
  * order. A follower that fails or times out is marked out of sync (reported to the control plane,
@@ -82,7 +85,8 @@ public final class ReplicatedVolume implements AutoCloseable {
   public interface Context {
     String nodeId();
 
-    PeerChannels peers();
+    /** The calls to the other replicas of the set. */
+    ReplicaLink link();
 
     void report(ReplicaReport r);
 
@@ -104,7 +108,7 @@ public final class ReplicatedVolume implements AutoCloseable {
   private long lastSequence;
   private final Map<String, ReplicaMember> attached = new LinkedHashMap<>();
   // Persisted (OUT_OF_SYNC_FILE) before a write is acknowledged without the node.
-  private final Set<String> outOfSync = ConcurrentHashMap.newKeySet();
+  private final OutOfSyncMarks outOfSync;
   // The last write each follower acknowledged in this process's lifetime.
   private final Map<String, Long> acked = new ConcurrentHashMap<>();
   // Follower state, guarded by `order`:
@@ -121,10 +125,11 @@ public final class ReplicatedVolume implements AutoCloseable {
   // assignment held then: their writes at newer epochs are refused at once until a newer
   // assignment arrives (a flood of forged epochs does not hold a data-port thread each).
   private final Map<String, Long> unassignedSenders = new ConcurrentHashMap<>();
-  // Per "sender/kind": when the last violation report was sent, and how many were held back since.
-  private final Map<String, long[]> violationReports = new ConcurrentHashMap<>();
+  private final ViolationReports violations;
   // ASSIGNMENT_WAIT_MS (unit tests change it).
   volatile long assignmentWaitMs = ASSIGNMENT_WAIT_MS;
+  // FORWARD_DEADLINE_MS (unit tests change it).
+  volatile long forwardDeadlineMs = FORWARD_DEADLINE_MS;
   // Rebuild state, guarded by `order`: null when not rebuilding.
   private List<ReplicaWrite> catchUp;
   private boolean attaching;
@@ -134,6 +139,7 @@ public final class ReplicatedVolume implements AutoCloseable {
     this.replica = replica;
     this.epoch = epoch;
     this.ctx = ctx;
+    this.violations = new ViolationReports(replica.volumeId(), r -> this.ctx.report(r));
     try {
       if (java.nio.file.Files.exists(replica.dir().resolve("assignment.pb"))) {
         AssignReplica a =
@@ -155,44 +161,14 @@ public final class ReplicatedVolume implements AutoCloseable {
         LOG.error("cannot use the replica of {}: {}", replica.volumeId(), e.getMessage());
       }
     }
-    loadOutOfSync();
-  }
-
-  /**
-   * Reads the out-of-sync marks a primary made before a restart, and reports them again (the report
-   * may have been lost with the process).
-   */
-  private void loadOutOfSync() {
-    java.nio.file.Path f = replica.dir().resolve(OUT_OF_SYNC_FILE);
-    try {
-      if (!java.nio.file.Files.exists(f)) {
-        return;
-      }
-      for (String line : java.nio.file.Files.readAllLines(f)) {
-        if (!line.isBlank()) {
-          outOfSync.add(line.strip());
-        }
-      }
-    } catch (IOException e) {
-      LOG.warn("cannot read the out-of-sync marks of {}: {}", replica.volumeId(), e.toString());
-    }
+    // Marks made before a restart are reported again (the report may have been lost with the
+    // process).
+    this.outOfSync =
+        new OutOfSyncMarks(replica.dir().resolve(OUT_OF_SYNC_FILE), replica.volumeId());
     if (ctx != null) {
-      for (String n : outOfSync) {
+      for (String n : outOfSync.nodes()) {
         reportOutOfSync(n, "marked out of sync before this agent restarted");
       }
-    }
-  }
-
-  /** Writes the out-of-sync marks durably (called before a write is acknowledged without one). */
-  private void saveOutOfSync() {
-    StringBuilder sb = new StringBuilder();
-    for (String n : new java.util.TreeSet<>(outOfSync)) {
-      sb.append(n).append('\n');
-    }
-    try {
-      DurableFiles.write(replica.dir().resolve(OUT_OF_SYNC_FILE), sb.toString(), true);
-    } catch (IOException e) {
-      LOG.warn("cannot record the out-of-sync marks of {}: {}", replica.volumeId(), e.toString());
     }
   }
 
@@ -218,7 +194,7 @@ public final class ReplicatedVolume implements AutoCloseable {
   }
 
   public Set<String> outOfSync() {
-    return Set.copyOf(outOfSync);
+    return outOfSync.nodes();
   }
 
   public long appliedSequence() {
@@ -289,9 +265,7 @@ public final class ReplicatedVolume implements AutoCloseable {
           }
         }
         attached.keySet().removeIf(n -> memberState(a, n) == null);
-        if (outOfSync.removeIf(n -> memberState(a, n) == null)) {
-          saveOutOfSync();
-        }
+        outOfSync.liftIf(n -> memberState(a, n) == null);
         for (ReplicaMember m : a.getPeersList()) {
           if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY
               && outOfSync.contains(m.getNodeId())) {
@@ -384,13 +358,55 @@ public final class ReplicatedVolume implements AutoCloseable {
                   + (a == null ? "" : "; the primary is " + a.getPrimaryNodeId()))
           .asRuntimeException();
     }
-    List<ReplicaMember> inSync = new ArrayList<>();
-    List<ReplicaMember> rebuilding = new ArrayList<>();
-    List<ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck>> syncF = new ArrayList<>();
-    List<ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck>> rebF = new ArrayList<>();
-    long seq;
+    Forwarded f = writeAndForward(a, offset, data, zeroLength);
+    boolean strong = a.getConsistency() == ConsistencyLevel.CONSISTENCY_LEVEL_STRONG;
+    int durable = 1;
+    for (Map.Entry<ReplicaMember, ListenableFuture<ReplicaAck>> e : f.inSync().entrySet()) {
+      if (strong) {
+        if (await(e.getKey(), e.getValue(), f.sequence())) {
+          durable++;
+        }
+      } else {
+        e.getValue()
+            .addListener(() -> await(e.getKey(), e.getValue(), f.sequence()), Runnable::run);
+      }
+    }
+    f.rebuilding().forEach((m, ack) -> detachOnFailure(m, ack, f.sequence()));
+    if (fenced) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "write refused: this node lost the primary role of "
+                  + replica.volumeId()
+                  + ": "
+                  + fencedWhy)
+          .asRuntimeException();
+    }
+    if (strong) {
+      requireMajority(a, durable);
+    }
+    return new Written(f.sequence(), strong ? durable : 1);
+  }
+
+  /**
+   * A write in the primary's order: its sequence number, and the acknowledgements to come from the
+   * members it was forwarded to and from the rebuild targets attached.
+   */
+  private record Forwarded(
+      long sequence,
+      Map<ReplicaMember, ListenableFuture<ReplicaAck>> inSync,
+      Map<ReplicaMember, ListenableFuture<ReplicaAck>> rebuilding) {}
+
+  /**
+   * Takes the next sequence number, writes locally and forwards the write to every member not out
+   * of sync and every attached rebuild target: one step under the write order, so followers see the
+   * writes in the order of their numbers.
+   */
+  private Forwarded writeAndForward(AssignReplica a, long offset, byte[] data, long zeroLength)
+      throws IOException {
+    Map<ReplicaMember, ListenableFuture<ReplicaAck>> inSync = new LinkedHashMap<>();
+    Map<ReplicaMember, ListenableFuture<ReplicaAck>> rebuilding = new LinkedHashMap<>();
     synchronized (order) {
-      seq = ++lastSequence;
+      long seq = ++lastSequence;
       if (zeroLength > 0) {
         replica.zero(offset, zeroLength);
       } else {
@@ -405,121 +421,86 @@ public final class ReplicatedVolume implements AutoCloseable {
               .setData(zeroLength > 0 ? ByteString.EMPTY : ByteString.copyFrom(data))
               .setZeroLength(Math.max(0, zeroLength))
               .build();
+      Set<String> forwarded = new java.util.HashSet<>();
       for (ReplicaMember m : a.getPeersList()) {
-        if (m.getNodeId().equals(ctx.nodeId()) || outOfSync.contains(m.getNodeId())) {
-          continue;
-        }
-        if (member(m)) {
-          inSync.add(m);
-          syncF.add(forward(m, w));
+        if (!m.getNodeId().equals(ctx.nodeId())
+            && !outOfSync.contains(m.getNodeId())
+            && member(m)) {
+          forwarded.add(m.getNodeId());
+          inSync.put(m, forward(m, w));
         }
       }
       for (ReplicaMember m : attached.values()) {
-        if (!outOfSync.contains(m.getNodeId()) && inSync.stream().noneMatch(x -> same(x, m))) {
-          rebuilding.add(m);
-          rebF.add(forward(m, w));
+        if (!outOfSync.contains(m.getNodeId()) && forwarded.add(m.getNodeId())) {
+          rebuilding.put(m, forward(m, w));
         }
       }
+      return new Forwarded(seq, inSync, rebuilding);
     }
-    boolean strong = a.getConsistency() == ConsistencyLevel.CONSISTENCY_LEVEL_STRONG;
-    int durable = 1;
-    for (int i = 0; i < inSync.size(); i++) {
-      ReplicaMember m = inSync.get(i);
-      if (strong) {
-        if (await(m, syncF.get(i), seq)) {
-          durable++;
-        }
-      } else {
-        int idx = i;
-        syncF.get(i).addListener(() -> await(m, syncF.get(idx), seq), Runnable::run);
-      }
-    }
-    for (int i = 0; i < rebuilding.size(); i++) {
-      ReplicaMember m = rebuilding.get(i);
-      var f = rebF.get(i);
-      f.addListener(
-          () -> {
-            try {
-              f.get();
-            } catch (Exception e) {
-              synchronized (order) {
-                attached.remove(m.getNodeId());
-              }
-              // Never skipped silently: it stays out of sync (not forwarded to, reported) until it
-              // attaches again or the control plane replaces it.
-              Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-              Status s = Status.fromThrowable(cause);
-              markOutOfSync(
-                  m.getNodeId(),
-                  seq,
-                  "rebuild target missed the write, detached: "
-                      + s.getCode()
-                      + ": "
-                      + s.getDescription());
+  }
+
+  /**
+   * A rebuild target that misses a write is detached and marked out of sync: never skipped
+   * silently, it is not forwarded to (and is reported) until it attaches again or the control plane
+   * replaces it.
+   */
+  private void detachOnFailure(ReplicaMember m, ListenableFuture<ReplicaAck> ack, long seq) {
+    ack.addListener(
+        () -> {
+          try {
+            ack.get();
+          } catch (Exception e) {
+            synchronized (order) {
+              attached.remove(m.getNodeId());
             }
-          },
-          Runnable::run);
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            Status s = Status.fromThrowable(cause);
+            markOutOfSync(
+                m.getNodeId(),
+                seq,
+                "rebuild target missed the write, detached: "
+                    + s.getCode()
+                    + ": "
+                    + s.getDescription());
+          }
+        },
+        Runnable::run);
+  }
+
+  /** Refuses to acknowledge a STRONG write durable on fewer than a majority of the members. */
+  private void requireMajority(AssignReplica a, int durable) {
+    int members = 0;
+    for (ReplicaMember m : a.getPeersList()) {
+      if (member(m)) {
+        members++;
+      }
     }
-    if (fenced) {
-      throw Status.FAILED_PRECONDITION
+    members = Math.max(members, 1);
+    int majority = members / 2 + 1;
+    if (durable < majority) {
+      throw Status.UNAVAILABLE
           .withDescription(
-              "write refused: this node lost the primary role of "
+              "write to "
                   + replica.volumeId()
-                  + ": "
-                  + fencedWhy)
+                  + " is durable on "
+                  + durable
+                  + " of "
+                  + members
+                  + " replicas, fewer than the majority of "
+                  + majority
+                  + " a STRONG volume needs; not acknowledged")
           .asRuntimeException();
     }
-    if (strong) {
-      int members = 0;
-      for (ReplicaMember m : a.getPeersList()) {
-        if (member(m)) {
-          members++;
-        }
-      }
-      members = Math.max(members, 1);
-      int majority = members / 2 + 1;
-      if (durable < majority) {
-        throw Status.UNAVAILABLE
-            .withDescription(
-                "write to "
-                    + replica.volumeId()
-                    + " is durable on "
-                    + durable
-                    + " of "
-                    + members
-                    + " replicas, fewer than the majority of "
-                    + majority
-                    + " a STRONG volume needs; not acknowledged")
-            .asRuntimeException();
-      }
-    }
-    return new Written(seq, strong ? durable : 1);
   }
 
-  private static boolean same(ReplicaMember a, ReplicaMember b) {
-    return a.getNodeId().equals(b.getNodeId());
-  }
-
-  private ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> forward(
-      ReplicaMember m, ReplicaWrite w) {
-    // Not in the client's call context: that is cancelled as soon as the client has its answer,
-    // which would cancel every forward still in flight (EVENTUAL followers, rebuild targets).
-    io.grpc.Context previous = io.grpc.Context.ROOT.attach();
-    try {
-      return ctx.peers()
-          .stub(m.getNodeId(), m.getAddress())
-          .withDeadlineAfter(FORWARD_DEADLINE_MS, TimeUnit.MILLISECONDS)
-          .apply(w);
-    } finally {
-      io.grpc.Context.ROOT.detach(previous);
-    }
+  private ListenableFuture<ReplicaAck> forward(ReplicaMember m, ReplicaWrite w) {
+    return ctx.link().apply(m, w, forwardDeadlineMs);
   }
 
   /** Waits for one follower's ack; on failure marks it out of sync (or fences this primary). */
-  private boolean await(
-      ReplicaMember m, ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> f, long seq) {
+  private boolean await(ReplicaMember m, ListenableFuture<ReplicaAck> f, long seq) {
     try {
-      f.get(FORWARD_DEADLINE_MS + 1000, TimeUnit.MILLISECONDS);
+      f.get(forwardDeadlineMs + 1000, TimeUnit.MILLISECONDS);
       acked.merge(m.getNodeId(), seq, Math::max);
       return true;
     } catch (ExecutionException e) {
@@ -542,9 +523,8 @@ public final class ReplicatedVolume implements AutoCloseable {
   }
 
   private void markOutOfSync(String node, long seq, String why) {
-    if (outOfSync.add(node)) {
-      // Durable before the write is acknowledged: a restarted primary must not count it in sync.
-      saveOutOfSync();
+    // Durable before the write is acknowledged: a restarted primary must not count it in sync.
+    if (outOfSync.mark(node)) {
       LOG.warn(
           "replica of {} on {} is out of sync at write {}: {}", replica.volumeId(), node, seq, why);
       reportOutOfSync(node, "write " + seq + " not made durable there: " + why);
@@ -588,9 +568,7 @@ public final class ReplicatedVolume implements AutoCloseable {
           .asRuntimeException();
     }
     synchronized (order) {
-      if (outOfSync.remove(nodeId)) {
-        saveOutOfSync();
-      }
+      outOfSync.lift(nodeId);
       attached.put(nodeId, member);
       return lastSequence;
     }
@@ -667,35 +645,51 @@ public final class ReplicatedVolume implements AutoCloseable {
   void admit(String caller, long writeEpoch) {
     Verdict v = decide(assignment, epoch, primaries, caller, writeEpoch);
     if (v == Verdict.WAIT) {
-      AssignReplica held = assignment;
-      Long refusedAt = unassignedSenders.get(caller);
-      long heldEpoch = held == null ? 0 : held.getEpoch();
-      if (refusedAt != null && refusedAt == heldEpoch) {
-        // This sender's newer epoch did not come before; nothing arrived since: no second wait.
-        v = Verdict.FORGED_NEWER;
-      } else {
-        long deadline = System.currentTimeMillis() + assignmentWaitMs;
-        synchronized (order) {
-          while ((v = decide(assignment, epoch, primaries, caller, writeEpoch)) == Verdict.WAIT) {
-            long left = deadline - System.currentTimeMillis();
-            if (left <= 0) {
-              v = Verdict.FORGED_NEWER;
-              break;
-            }
-            try {
-              order.wait(left);
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-              throw Status.CANCELLED.asRuntimeException();
-            }
-          }
+      v = awaitAssignment(caller, writeEpoch);
+    }
+    refuseUnlessAccepted(v, caller, writeEpoch);
+  }
+
+  /**
+   * Waits up to {@link #assignmentWaitMs} for the assignment a write at a newer epoch than held
+   * claims, and decides again; FORGED_NEWER when it does not come (at once for a sender whose newer
+   * epoch did not come before, when nothing arrived since).
+   */
+  private Verdict awaitAssignment(String caller, long writeEpoch) {
+    AssignReplica held = assignment;
+    Long refusedAt = unassignedSenders.get(caller);
+    long heldEpoch = held == null ? 0 : held.getEpoch();
+    if (refusedAt != null && refusedAt == heldEpoch) {
+      return Verdict.FORGED_NEWER;
+    }
+    Verdict v;
+    long deadline = System.currentTimeMillis() + assignmentWaitMs;
+    synchronized (order) {
+      while ((v = decide(assignment, epoch, primaries, caller, writeEpoch)) == Verdict.WAIT) {
+        long left = deadline - System.currentTimeMillis();
+        if (left <= 0) {
+          v = Verdict.FORGED_NEWER;
+          break;
         }
-        if (v == Verdict.FORGED_NEWER) {
-          AssignReplica now = assignment;
-          unassignedSenders.put(caller, now == null ? 0L : now.getEpoch());
+        try {
+          order.wait(left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw Status.CANCELLED.asRuntimeException();
         }
       }
     }
+    if (v == Verdict.FORGED_NEWER) {
+      AssignReplica now = assignment;
+      unassignedSenders.put(caller, now == null ? 0L : now.getEpoch());
+    }
+    return v;
+  }
+
+  /**
+   * Throws the refusal of a write the verdict {@code v} does not accept (and reports a forgery).
+   */
+  private void refuseUnlessAccepted(Verdict v, String caller, long writeEpoch) {
     AssignReplica a = assignment;
     String vol = replica.volumeId();
     switch (v) {
@@ -710,7 +704,7 @@ public final class ReplicatedVolume implements AutoCloseable {
                     + " named "
                     + primaries.get(writeEpoch)
                     + " primary";
-        violation(caller, "older", writeEpoch, why);
+        violations.refused(caller, "older", writeEpoch, epoch, why);
         throw Status.PERMISSION_DENIED
             .withDescription(
                 "write to "
@@ -728,7 +722,7 @@ public final class ReplicatedVolume implements AutoCloseable {
       }
       case FORGED_CURRENT -> {
         String why = "the assignment of epoch " + writeEpoch + " names " + a.getPrimaryNodeId();
-        violation(caller, "current", writeEpoch, why + " primary");
+        violations.refused(caller, "current", writeEpoch, epoch, why + " primary");
         throw Status.PERMISSION_DENIED
             .withDescription(
                 "write to "
@@ -752,7 +746,7 @@ public final class ReplicatedVolume implements AutoCloseable {
                 + " ms (it holds "
                 + (a == null ? "none" : "epoch " + a.getEpoch())
                 + ")";
-        violation(caller, "newer", writeEpoch, why);
+        violations.refused(caller, "newer", writeEpoch, epoch, why);
         // Not "stale epoch": a legitimate new primary whose assignment is late here is not fenced,
         // it marks this replica out of sync (which the control plane rebuilds).
         throw Status.FAILED_PRECONDITION
@@ -771,62 +765,6 @@ public final class ReplicatedVolume implements AutoCloseable {
       }
       case WAIT -> throw new IllegalStateException("undecided");
     }
-  }
-
-  /** Reports a refused claim of {@code sender}, at most once per interval per sender and kind. */
-  private void violation(String sender, String kind, long claimed, String why) {
-    long now = System.nanoTime();
-    long heldBack = -1;
-    long[] slot = violationReports.computeIfAbsent(sender + "/" + kind, k -> new long[] {0, 0, 0});
-    synchronized (slot) {
-      // slot: [0] sent at least once, [1] when (nanoTime), [2] held back since
-      if (slot[0] == 0
-          || now - slot[1] >= TimeUnit.MILLISECONDS.toNanos(VIOLATION_REPORT_INTERVAL_MS)) {
-        heldBack = slot[2];
-        slot[0] = 1;
-        slot[1] = now;
-        slot[2] = 0;
-      } else {
-        slot[2]++;
-      }
-    }
-    if (heldBack < 0) {
-      LOG.debug(
-          "refused a write to {} from {} claiming epoch {}: {}",
-          replica.volumeId(),
-          sender,
-          claimed,
-          why);
-      return;
-    }
-    // Logged and reported at most once per interval and kind: a flood of forged writes is not a
-    // flood of lines or reports.
-    LOG.warn(
-        "refused a write to {} from {} claiming epoch {}: {} (reported to the control plane)",
-        replica.volumeId(),
-        sender,
-        claimed,
-        why);
-    ctx.report(
-        ReplicaReport.newBuilder()
-            .setVolumeId(replica.volumeId())
-            .setEpoch(claimed)
-            .setKind(ReplicaReport.Kind.PEER_PROTOCOL_VIOLATION)
-            .setNodeId(sender)
-            .setMessage(
-                sender
-                    + " sent a write claiming epoch "
-                    + claimed
-                    + " ("
-                    + kind
-                    + " epoch; this replica is at "
-                    + epoch
-                    + "): "
-                    + why
-                    + (heldBack > 0
-                        ? "; " + heldBack + " more such writes since the last report"
-                        : ""))
-            .build());
   }
 
   /** Follower: applies a forwarded write in sequence order. */
@@ -955,46 +893,56 @@ public final class ReplicatedVolume implements AutoCloseable {
     if (primary == null || primary.getAddress().isEmpty()) {
       throw notInSync("its assignment names no reachable primary");
     }
-    ReadIndexResponse r;
-    try {
-      r =
-          ctx.peers()
-              .blocking(primary.getNodeId(), primary.getAddress())
-              .withDeadlineAfter(READ_INDEX_DEADLINE_MS, TimeUnit.MILLISECONDS)
-              .readIndex(
-                  ReadIndexRequest.newBuilder()
-                      .setVolumeId(replica.volumeId())
-                      .setEpoch(epoch)
-                      .build());
-    } catch (StatusRuntimeException e) {
-      throw notInSync(
-          "the primary "
-              + primary.getNodeId()
-              + " could not confirm it: "
-              + e.getStatus().getCode()
-              + (e.getStatus().getDescription() == null
-                  ? ""
-                  : ": " + e.getStatus().getDescription()));
-    }
+    ReadIndexResponse r = askPrimary(primary);
     String p = followerReadProblem(a, ctx.nodeId(), epoch, appliedSequence(), r);
     if (p != null && p.startsWith(BEHIND)) {
       // An EVENTUAL follower lags by a write or two: wait briefly for them.
-      long need = r.getCommittedSequence();
-      long deadline = System.currentTimeMillis() + READ_CATCH_UP_MS;
-      synchronized (order) {
-        while (Math.max(applied, lastSequence) < need && System.currentTimeMillis() < deadline) {
-          try {
-            order.wait(Math.max(1, deadline - System.currentTimeMillis()));
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw Status.CANCELLED.asRuntimeException();
-          }
-        }
-      }
+      awaitCaughtUp(r.getCommittedSequence(), READ_CATCH_UP_MS);
       p = followerReadProblem(a, ctx.nodeId(), epoch, appliedSequence(), r);
     }
     if (p != null) {
       throw notInSync(p);
+    }
+  }
+
+  /** The primary's ReadIndex answer to this follower; refuses the read when there is none. */
+  private ReadIndexResponse askPrimary(ReplicaMember primary) {
+    try {
+      return ctx.link()
+          .readIndex(
+              primary,
+              ReadIndexRequest.newBuilder().setVolumeId(replica.volumeId()).setEpoch(epoch).build(),
+              READ_INDEX_DEADLINE_MS)
+          .get(READ_INDEX_DEADLINE_MS + 1000, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      Status s =
+          e instanceof TimeoutException
+              ? Status.DEADLINE_EXCEEDED
+              : Status.fromThrowable(e.getCause());
+      throw notInSync(
+          "the primary "
+              + primary.getNodeId()
+              + " could not confirm it: "
+              + s.getCode()
+              + (s.getDescription() == null ? "" : ": " + s.getDescription()));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw Status.CANCELLED.asRuntimeException();
+    }
+  }
+
+  /** Waits up to {@code waitMs} until this replica applied write {@code need}. */
+  private void awaitCaughtUp(long need, long waitMs) {
+    long deadline = System.currentTimeMillis() + waitMs;
+    synchronized (order) {
+      while (Math.max(applied, lastSequence) < need && System.currentTimeMillis() < deadline) {
+        try {
+          order.wait(Math.max(1, deadline - System.currentTimeMillis()));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw Status.CANCELLED.asRuntimeException();
+        }
+      }
     }
   }
 
@@ -1074,21 +1022,16 @@ public final class ReplicatedVolume implements AutoCloseable {
     }
     int majority = Math.max(members, 1) / 2 + 1;
     List<ListenableFuture<ReadIndexResponse>> asks = new ArrayList<>();
-    io.grpc.Context previous = io.grpc.Context.ROOT.attach();
-    try {
-      for (ReplicaMember m : others) {
-        asks.add(
-            ctx.peers()
-                .stub(m.getNodeId(), m.getAddress())
-                .withDeadlineAfter(READ_INDEX_DEADLINE_MS, TimeUnit.MILLISECONDS)
-                .readIndex(
-                    ReadIndexRequest.newBuilder()
-                        .setVolumeId(replica.volumeId())
-                        .setEpoch(a.getEpoch())
-                        .build()));
-      }
-    } finally {
-      io.grpc.Context.ROOT.detach(previous);
+    for (ReplicaMember m : others) {
+      asks.add(
+          ctx.link()
+              .readIndex(
+                  m,
+                  ReadIndexRequest.newBuilder()
+                      .setVolumeId(replica.volumeId())
+                      .setEpoch(a.getEpoch())
+                      .build(),
+                  READ_INDEX_DEADLINE_MS));
     }
     int confirmed = 1;
     String newer = null;

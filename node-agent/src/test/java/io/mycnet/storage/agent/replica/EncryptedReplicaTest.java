@@ -3,7 +3,7 @@ package io.mycnet.storage.agent.replica;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.mycnet.storage.agent.replication.PeerChannels;
+import io.mycnet.storage.agent.replication.ReplicaLink;
 import io.mycnet.storage.agent.replication.ReplicatedVolume;
 import io.mycnet.storage.agent.replication.ReplicatedVolumeTest;
 import java.io.IOException;
@@ -361,7 +361,7 @@ class EncryptedReplicaTest {
           }
 
           @Override
-          public PeerChannels peers() {
+          public ReplicaLink link() {
             return null;
           }
 

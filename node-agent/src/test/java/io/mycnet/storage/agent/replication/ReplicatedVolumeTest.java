@@ -39,7 +39,7 @@ public class ReplicatedVolumeTest {
           }
 
           @Override
-          public PeerChannels peers() {
+          public ReplicaLink link() {
             return null;
           }
 
