@@ -34,12 +34,12 @@ import java.util.Set;
  *       observed factors already cover. Verified factors hold 0.75, reported ones 0.25.
  *   <dt>{@code reportedFactorCap} = 0.30
  *   <dd>After normalisation the REPORTED factors together hold at most this share (they are scaled
- *       down and the VERIFIED ones up when they exceed it). docs/architecture.md rule 3: trust is earned, not
- *       claimed. At 0.30 a node that claims perfection while the control plane has seen nothing
- *       scores at most 0.30 + 0.70 x 0.025 = 0.32, below STANDARD's 0.5.
+ *       down and the VERIFIED ones up when they exceed it). docs/architecture.md rule 3: trust is
+ *       earned, not claimed. At 0.30 a node that claims perfection while the control plane has seen
+ *       nothing scores at most 0.30 + 0.70 x 0.025 = 0.32, below STANDARD's 0.5.
  *   <dt>{@code thresholds} CRITICAL 0.9, SENSITIVE 0.7, STANDARD 0.5, PUBLIC 0.1
- *   <dd>The defaults of docs/architecture.md (Vocabulary); a node's score tier is the highest whose threshold it reaches. Must
- *       be strictly decreasing.
+ *   <dd>The defaults of docs/architecture.md (Vocabulary); a node's score tier is the highest whose
+ *       threshold it reaches. Must be strictly decreasing.
  *   <dt>{@code hysteresis} = 0.02
  *   <dd>Move up only at threshold + h, down only below threshold - h. Each event moves a factor's
  *       mean by about 1 - decay = 0.001, so shifting the score by 0.02 takes sustained behaviour

@@ -33,7 +33,8 @@
  * {@code score = Σ w_f · value_f} with the policy's {@code weights} normalised to sum 1 (so only
  * their ratios matter), then the REPORTED factors scaled down to hold together at most {@code
  * reportedFactorCap} (default 0.30) and the VERIFIED ones scaled up to fill the rest: what the
- * control plane measures outweighs what an agent claims (docs/architecture.md, rule 3). The score is in [0, 1].
+ * control plane measures outweighs what an agent claims (docs/architecture.md, rule 3). The score
+ * is in [0, 1].
  *
  * <p><b>Contradiction discount.</b> A REPORTED factor can be contradicted by the VERIFIED factors
  * that observe the same property ({@code corroboration}; by default IO_PERFORMANCE by RESPONSE_TIME
