@@ -355,7 +355,8 @@ public record AgentConfig(
    * reconnect wait (jitter included) above three intervals lets a lease lapse after every broken
    * session. Returns the warning, naming the setting, or empty.
    */
-  static java.util.Optional<String> reconnectProblem(Duration backoffMax, Duration heartbeat) {
+  public static java.util.Optional<String> reconnectProblem(
+      Duration backoffMax, Duration heartbeat) {
     long longest = (long) Math.ceil(backoffMax.toMillis() * (1 + Backoff.JITTER));
     if (longest > 3 * heartbeat.toMillis()) {
       return java.util.Optional.of(

@@ -1,6 +1,6 @@
 package io.mycnet.storage.agent.identity;
 
-import io.mycnet.storage.agent.data.DataServer;
+import io.mycnet.storage.agent.data.CallerIdentity;
 import java.net.Socket;
 import java.security.Principal;
 import java.security.PrivateKey;
@@ -121,7 +121,7 @@ public final class IdentityKeys {
           throws CertificateException {
         check(chain);
         String expected = e == null ? null : e.getPeerHost();
-        String cn = DataServer.commonName(chain[0]);
+        String cn = CallerIdentity.commonName(chain[0]);
         if (expected != null && !expected.equals(cn)) {
           throw new CertificateException(
               "peer presented the certificate of '" + cn + "', expected node '" + expected + "'");

@@ -1,7 +1,7 @@
 package io.mycnet.storage.agent.identity;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import io.mycnet.storage.agent.data.DataServer;
+import io.mycnet.storage.agent.data.CallerIdentity;
 import io.mycnet.storage.agent.support.DurableFiles;
 import io.mycnet.storage.api.v1.RevocationList;
 import java.io.IOException;
@@ -116,7 +116,7 @@ public final class Revocations {
     if (s.serials().contains(serial)) {
       return "certificate " + serial + " of " + cn + " is revoked";
     }
-    if (cn != null && !cn.startsWith(DataServer.CLIENT_PREFIX) && s.nodeIds().contains(cn)) {
+    if (cn != null && !cn.startsWith(CallerIdentity.CLIENT_PREFIX) && s.nodeIds().contains(cn)) {
       return "node " + cn + " is revoked (certificate " + serial + ")";
     }
     return null;

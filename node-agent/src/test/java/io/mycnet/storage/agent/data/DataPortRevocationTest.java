@@ -51,13 +51,13 @@ class DataPortRevocationTest {
   @Test
   void nothingRevokedAdmitsNodesAndClients() {
     Revocations none = Revocations.of(RevocationList.getDefaultInstance());
-    assertThat(DataServer.refusal(node("n1"), none)).isNull();
-    assertThat(DataServer.refusal(client("app"), none)).isNull();
+    assertThat(CallerIdentity.refusal(node("n1"), none)).isNull();
+    assertThat(CallerIdentity.refusal(client("app"), none)).isNull();
   }
 
   @Test
   void noCertificateIsUnauthenticated() {
-    Status s = DataServer.refusal(null, Revocations.of(RevocationList.getDefaultInstance()));
+    Status s = CallerIdentity.refusal(null, Revocations.of(RevocationList.getDefaultInstance()));
     assertThat(s.getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
   }
 
@@ -66,13 +66,13 @@ class DataPortRevocationTest {
     X509Certificate revoked = client("app");
     X509Certificate other = client("app");
     Revocations r = Revocations.of(RevocationList.newBuilder().addSerials(serial(revoked)).build());
-    Status s = DataServer.refusal(revoked, r);
+    Status s = CallerIdentity.refusal(revoked, r);
     assertThat(s.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
     assertThat(s.getDescription())
         .contains(serial(revoked))
         .contains("client:app")
         .contains("revoked");
-    assertThat(DataServer.refusal(other, r)).isNull();
+    assertThat(CallerIdentity.refusal(other, r)).isNull();
   }
 
   @Test
@@ -81,13 +81,13 @@ class DataPortRevocationTest {
     X509Certificate renewed = node("n2");
     Revocations r = Revocations.of(RevocationList.newBuilder().addNodeIds("n2").build());
     for (X509Certificate c : new X509Certificate[] {first, renewed}) {
-      Status s = DataServer.refusal(c, r);
+      Status s = CallerIdentity.refusal(c, r);
       assertThat(s.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
       assertThat(s.getDescription()).contains("node n2").contains("revoked").contains(serial(c));
     }
-    assertThat(DataServer.refusal(node("n3"), r)).isNull();
+    assertThat(CallerIdentity.refusal(node("n3"), r)).isNull();
     // A client namespace that happens to spell a revoked node id is another identity.
-    assertThat(DataServer.refusal(client("n2"), r)).isNull();
+    assertThat(CallerIdentity.refusal(client("n2"), r)).isNull();
   }
 
   @Test
@@ -95,8 +95,8 @@ class DataPortRevocationTest {
     X509Certificate old = node("n4");
     X509Certificate current = node("n4");
     Revocations r = Revocations.of(RevocationList.newBuilder().addSerials(serial(old)).build());
-    assertThat(DataServer.refusal(old, r).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
-    assertThat(DataServer.refusal(current, r)).isNull();
+    assertThat(CallerIdentity.refusal(old, r).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(CallerIdentity.refusal(current, r)).isNull();
   }
 
   @Test
@@ -105,7 +105,7 @@ class DataPortRevocationTest {
     X509Certificate c = client("app");
     Path data = dir.resolve("agent");
     Revocations r = Revocations.open(data);
-    assertThat(DataServer.refusal(n, r)).isNull();
+    assertThat(CallerIdentity.refusal(n, r)).isNull();
     RevocationList list =
         RevocationList.newBuilder().addNodeIds("n5").addSerials(serial(c)).setRevision(7).build();
     assertThat(r.update(list)).isTrue();
@@ -113,16 +113,18 @@ class DataPortRevocationTest {
     assertThat(r.nodeRevoked("n5")).isTrue();
 
     Revocations restarted = Revocations.open(data);
-    assertThat(DataServer.refusal(n, restarted).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
-    assertThat(DataServer.refusal(c, restarted).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(CallerIdentity.refusal(n, restarted).getCode())
+        .isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(CallerIdentity.refusal(c, restarted).getCode())
+        .isEqualTo(Status.Code.PERMISSION_DENIED);
 
     assertThat(
             restarted.update(
                 RevocationList.newBuilder().addSerials(serial(c)).setRevision(9).build()))
         .isTrue();
-    assertThat(DataServer.refusal(n, restarted)).isNull();
-    assertThat(DataServer.refusal(n, Revocations.open(data))).isNull();
-    assertThat(DataServer.refusal(c, Revocations.open(data)).getCode())
+    assertThat(CallerIdentity.refusal(n, restarted)).isNull();
+    assertThat(CallerIdentity.refusal(n, Revocations.open(data))).isNull();
+    assertThat(CallerIdentity.refusal(c, Revocations.open(data)).getCode())
         .isEqualTo(Status.Code.PERMISSION_DENIED);
   }
 

@@ -1,0 +1,129 @@
+package io.mycnet.storage.agent.data;
+
+import static io.mycnet.storage.agent.data.DataCalls.run;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.mycnet.storage.agent.replica.VolumeReplica;
+import io.mycnet.storage.agent.replication.ReplicatedVolume;
+import io.mycnet.storage.api.v1.AssignReplica;
+import io.mycnet.storage.api.v1.AttachRequest;
+import io.mycnet.storage.api.v1.AttachResponse;
+import io.mycnet.storage.api.v1.ReadChunkRequest;
+import io.mycnet.storage.api.v1.ReadChunkResponse;
+import io.mycnet.storage.api.v1.ReadIndexRequest;
+import io.mycnet.storage.api.v1.ReadIndexResponse;
+import io.mycnet.storage.api.v1.ReplicaAck;
+import io.mycnet.storage.api.v1.ReplicaPeerGrpc;
+import io.mycnet.storage.api.v1.ReplicaWrite;
+import java.util.Arrays;
+
+/**
+ * {@code ReplicaPeer} for other agents (node certificates): forwarded writes, which the volume
+ * admits only from the primary its own assignment names, the rebuild's attach and chunk copy, and
+ * the ReadIndex of a follower's read; only for members of the volume's replica set.
+ */
+final class ReplicaPeerService extends ReplicaPeerGrpc.ReplicaPeerImplBase {
+  private final DataCalls calls;
+
+  ReplicaPeerService(DataCalls calls) {
+    this.calls = calls;
+  }
+
+  /** PERMISSION_DENIED unless {@code caller} is the primary or a peer in the assignment held. */
+  private static void member(ReplicatedVolume v, String caller) {
+    AssignReplica a = v.assignment();
+    if (a == null
+        || (!a.getPrimaryNodeId().equals(caller)
+            && a.getPeersList().stream().noneMatch(m -> m.getNodeId().equals(caller)))) {
+      throw Status.PERMISSION_DENIED
+          .withDescription(
+              "node " + caller + " holds no replica of " + v.replica().volumeId() + " here known")
+          .asRuntimeException();
+    }
+  }
+
+  @Override
+  public void readIndex(ReadIndexRequest r, StreamObserver<ReadIndexResponse> out) {
+    run(
+        out,
+        () -> {
+          String caller = CallerIdentity.peerNode();
+          ReplicatedVolume v = calls.volume(r.getVolumeId());
+          member(v, caller);
+          return v.readIndex(caller);
+        });
+  }
+
+  @Override
+  public void apply(ReplicaWrite w, StreamObserver<ReplicaAck> out) {
+    run(
+        out,
+        () -> {
+          String caller = CallerIdentity.peerNode();
+          ReplicatedVolume v = calls.volume(w.getVolumeId());
+          long len = w.getZeroLength() > 0 ? w.getZeroLength() : w.getData().size();
+          DataCalls.inside(v, w.getOffset(), len);
+          return ReplicaAck.newBuilder().setAppliedSequence(v.apply(caller, w)).build();
+        });
+  }
+
+  @Override
+  public void attach(AttachRequest r, StreamObserver<AttachResponse> out) {
+    run(
+        out,
+        () -> {
+          String caller = CallerIdentity.peerNode();
+          ReplicatedVolume v = calls.volume(r.getVolumeId());
+          if (r.getEpoch() < v.epoch()) {
+            v.checkEpoch(r.getEpoch());
+          }
+          if (r.getEpoch() > v.epoch()) {
+            throw Status.UNAVAILABLE
+                .withDescription(
+                    "the primary has not learned epoch " + r.getEpoch() + " yet; retry shortly")
+                .asRuntimeException();
+          }
+          return AttachResponse.newBuilder().setFromSequence(v.attach(caller)).build();
+        });
+  }
+
+  @Override
+  public void readChunk(ReadChunkRequest r, StreamObserver<ReadChunkResponse> out) {
+    run(
+        out,
+        () -> {
+          String caller = CallerIdentity.peerNode();
+          ReplicatedVolume v = calls.volume(r.getVolumeId());
+          member(v, caller);
+          String p = v.replica().rangeProblem(r.getOffset(), r.getLength());
+          if (p != null || r.getOffset() % VolumeReplica.BLOCK != 0) {
+            throw Status.INVALID_ARGUMENT
+                .withDescription(p != null ? p : "offset must be a multiple of 4096")
+                .asRuntimeException();
+          }
+          v.awaitApplied(r.getMinSequence(), 10_000);
+          int len = (int) Math.min(r.getLength(), VolumeReplica.CHUNK * 4L);
+          if (!r.getHaveDigest().isEmpty()
+              && Arrays.equals(
+                  r.getHaveDigest().toByteArray(), v.replica().chunkDigest(r.getOffset(), len))) {
+            return ReadChunkResponse.newBuilder().setUnchanged(true).build();
+          }
+          long[] entries = new long[(len + VolumeReplica.BLOCK - 1) / VolumeReplica.BLOCK];
+          byte[] data;
+          try {
+            data = v.replica().readChunk(r.getOffset(), len, entries);
+          } catch (VolumeReplica.CorruptBlockException e) {
+            calls.corrupt(v, e);
+            throw e;
+          }
+          ReadChunkResponse.Builder b =
+              ReadChunkResponse.newBuilder().setData(ByteString.copyFrom(data));
+          for (long e : entries) {
+            b.addBlockChecksums(e);
+          }
+          return b.build();
+        });
+  }
+}

@@ -1,0 +1,122 @@
+package io.mycnet.storage.agent.replica;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * The two files of a replica's block store, without meaning: {@code data} (a sparse file of the
+ * volume's size, block {@code b} at byte {@code b * BLOCK}) and the entry file (one fixed-size
+ * entry per block, the block's checksum or seal). Reads beyond the end of either file are zeros.
+ * Callers serialise access ({@link VolumeReplica} holds the lock).
+ */
+final class BlockFile implements AutoCloseable {
+  static final int BLOCK = VolumeReplica.BLOCK;
+
+  private final long sizeBytes;
+  private final int entrySize;
+  private final FileChannel data;
+  private final FileChannel sums;
+
+  /** Opens (creating and sizing as needed) {@code dir/data} and {@code dir/entryFile}. */
+  BlockFile(Path dir, String entryFile, int entrySize, long sizeBytes) throws IOException {
+    this.sizeBytes = sizeBytes;
+    this.entrySize = entrySize;
+    this.data =
+        FileChannel.open(
+            dir.resolve("data"),
+            StandardOpenOption.CREATE,
+            StandardOpenOption.READ,
+            StandardOpenOption.WRITE);
+    this.sums =
+        FileChannel.open(
+            dir.resolve(entryFile),
+            StandardOpenOption.CREATE,
+            StandardOpenOption.READ,
+            StandardOpenOption.WRITE);
+    if (data.size() < sizeBytes) {
+      // sparse: extend by writing the last byte's position
+      data.write(ByteBuffer.allocate(1), sizeBytes - 1);
+    }
+    long entries = blocks() * entrySize;
+    if (sums.size() < entries) {
+      sums.write(ByteBuffer.allocate(entrySize), entries - entrySize);
+    }
+  }
+
+  long sizeBytes() {
+    return sizeBytes;
+  }
+
+  long blocks() {
+    return (sizeBytes + BLOCK - 1) / BLOCK;
+  }
+
+  /** Raw bytes of whole blocks [first, first+count), no verification. */
+  byte[] readBlocks(long first, int count) throws IOException {
+    long start = first * BLOCK;
+    int len = (int) Math.min((long) count * BLOCK, sizeBytes - start);
+    byte[] out = new byte[len];
+    ByteBuffer bb = ByteBuffer.wrap(out);
+    while (bb.hasRemaining()) {
+      int n = data.read(bb, start + bb.position());
+      if (n < 0) {
+        break; // beyond the end of a sparse file: zeros
+      }
+    }
+    return out;
+  }
+
+  /** Raw bytes of the data file from {@code pos}, zeros beyond its end. */
+  byte[] readData(long pos, int n) throws IOException {
+    ByteBuffer bb = ByteBuffer.allocate(n);
+    while (bb.hasRemaining()) {
+      if (data.read(bb, pos + bb.position()) < 0) {
+        break;
+      }
+    }
+    return bb.array();
+  }
+
+  /** The raw entries of blocks [first, first+count). */
+  byte[] readEntries(long first, int count) throws IOException {
+    byte[] out = new byte[count * entrySize];
+    ByteBuffer bb = ByteBuffer.wrap(out);
+    while (bb.hasRemaining()) {
+      if (sums.read(bb, first * entrySize + bb.position()) < 0) {
+        break;
+      }
+    }
+    return out;
+  }
+
+  /** Writes whole blocks' bytes from block {@code first} (not synced). */
+  void writeBlocks(long first, byte[] bytes) throws IOException {
+    ByteBuffer d = ByteBuffer.wrap(bytes);
+    long start = first * BLOCK;
+    while (d.hasRemaining()) {
+      data.write(d, start + d.position());
+    }
+  }
+
+  /** Writes entries from block {@code first} (not synced). */
+  void writeEntries(long first, ByteBuffer e) throws IOException {
+    while (e.hasRemaining()) {
+      sums.write(e, first * entrySize + e.position());
+    }
+  }
+
+  /** Makes both files durable. */
+  void force() throws IOException {
+    data.force(false);
+    sums.force(false);
+  }
+
+  @Override
+  public void close() throws IOException {
+    data.close();
+    sums.close();
+  }
+}
