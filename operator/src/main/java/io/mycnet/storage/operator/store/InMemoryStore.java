@@ -34,8 +34,8 @@ import java.util.function.Consumer;
  *       keys (one revision) and the watches see delete events. Expiry is checked on every call and
  *       by a sweeper every {@value #SWEEP_MILLIS} ms, so a test that moves its clock sees the keys
  *       go without further calls;
- *   <li>prefix watches delivered in revision order on one event thread of their own; a watch from
- *       a past revision replays the retained history, or fails as etcd does when that revision was
+ *   <li>prefix watches delivered in revision order on one event thread of their own; a watch from a
+ *       past revision replays the retained history, or fails as etcd does when that revision was
  *       compacted ({@link #compact}, or the history outgrew its bound);
  *   <li>the leadership {@link Fence} with the same {@link NotLeaderException};
  *   <li>an outage switch ({@link #outage(boolean)}): while on, every call throws {@link
@@ -49,7 +49,8 @@ public final class InMemoryStore implements KeyValueStore, AutoCloseable {
   static final long SWEEP_MILLIS = 50;
   private static final int DEFAULT_HISTORY = 100_000;
 
-  private record Entry(byte[] value, long createRevision, long modRevision, long version, long lease) {}
+  private record Entry(
+      byte[] value, long createRevision, long modRevision, long version, long lease) {}
 
   private static final class Lease {
     final long ttlSeconds;
@@ -79,8 +80,6 @@ public final class InMemoryStore implements KeyValueStore, AutoCloseable {
   private final List<Watcher> watchers;
   private final ScheduledExecutorService events;
   private final Counters c;
-
-
 
   private volatile Fence fence;
 

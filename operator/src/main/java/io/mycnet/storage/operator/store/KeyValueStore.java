@@ -8,8 +8,8 @@ import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
- * The control plane's view of its key-value store (etcd in production, {@link InMemoryStore} in unit
- * tests): typed reads with the revisions a later write can be guarded by, guarded multi-key
+ * The control plane's view of its key-value store (etcd in production, {@link InMemoryStore} in
+ * unit tests): typed reads with the revisions a later write can be guarded by, guarded multi-key
  * transactions, leases, prefix watches and the leadership fence. Allocation, replication, the node
  * registry, the command queues and the security records reach the store only through this
  * interface.
@@ -88,7 +88,9 @@ public interface KeyValueStore {
   /** Starts a guarded transaction, fenced when a fence is set. */
   Txn txn();
 
-  /** Starts a transaction without the fence: only leader election, which sets the fence, uses it. */
+  /**
+   * Starts a transaction without the fence: only leader election, which sets the fence, uses it.
+   */
   Txn unfencedTxn();
 
   /**
@@ -99,9 +101,9 @@ public interface KeyValueStore {
   StoreWatch watchPrefix(String prefix, Consumer<StoreEvent> onEvent);
 
   /**
-   * Watches every key under a prefix from {@code fromRevision} on (history first, then live
-   * events, in revision order); {@code onError} is told when the watch breaks, e.g. because the
-   * revision was compacted, so the caller can re-list.
+   * Watches every key under a prefix from {@code fromRevision} on (history first, then live events,
+   * in revision order); {@code onError} is told when the watch breaks, e.g. because the revision
+   * was compacted, so the caller can re-list.
    */
   StoreWatch watchPrefixFrom(
       String prefix, long fromRevision, Consumer<StoreEvent> onEvent, Consumer<Throwable> onError);

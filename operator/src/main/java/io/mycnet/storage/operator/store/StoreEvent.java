@@ -7,8 +7,7 @@ import java.nio.charset.StandardCharsets;
  * key's new mod revision for a put, the deletion's revision for a delete); {@code createRevision}
  * is the key's create revision for a put and 0 for a delete; {@code value} is empty for a delete.
  */
-public record StoreEvent(
-    Type type, String key, byte[] value, long revision, long createRevision) {
+public record StoreEvent(Type type, String key, byte[] value, long revision, long createRevision) {
   public enum Type {
     PUT,
     DELETE

@@ -3,8 +3,8 @@ package io.mycnet.storage.operator.store;
 import com.google.protobuf.Message;
 
 /**
- * A multi-key transaction of a {@link KeyValueStore}: every {@code require*} guard must hold for the
- * writes to apply, all together or none, at one new store revision.
+ * A multi-key transaction of a {@link KeyValueStore}: every {@code require*} guard must hold for
+ * the writes to apply, all together or none, at one new store revision.
  */
 public interface Txn {
   /** Guards on a key's modification revision as read; revision 0 means "the key must not exist". */
