@@ -8,6 +8,7 @@ import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.operator.runtime.TrustPersistence;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -62,7 +63,7 @@ class LocalTrustSeedIT {
       assertThat(first.get("edge-2")).endsWith("\tSENSITIVE");
       try (Client etcd =
           Client.builder().endpoints(ETCD.endpoints().toArray(String[]::new)).build()) {
-        EtcdStore store = new EtcdStore(etcd, Duration.ofSeconds(5));
+        KeyValueStore store = new EtcdStore(etcd, Duration.ofSeconds(5));
         await()
             .atMost(Duration.ofSeconds(60))
             .until(() -> TrustPersistence.persistedNodes(store, EtcdKeys.defaults()).equals(six));

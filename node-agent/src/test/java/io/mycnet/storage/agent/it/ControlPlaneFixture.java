@@ -16,6 +16,7 @@ import io.mycnet.storage.operator.runtime.TrustPersistence;
 import io.mycnet.storage.operator.security.SecurityStore;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustEvidence;
 import io.mycnet.storage.operator.trust.TrustPolicy;
@@ -59,7 +60,7 @@ final class ControlPlaneFixture implements AutoCloseable {
   final Path caDir;
   final Path tokenFile;
   final List<String> etcdEndpoints;
-  final EtcdStore store;
+  final KeyValueStore store;
   final EtcdKeys keys = new EtcdKeys(PREFIX);
   final NodeRegistry registry;
   final CommandQueue queue;

@@ -19,6 +19,7 @@ import io.mycnet.storage.operator.replication.ReplicationLoop;
 import io.mycnet.storage.operator.replication.ReplicationManager;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import java.time.Clock;
 import java.time.Duration;
@@ -38,7 +39,7 @@ import org.slf4j.LoggerFactory;
 public final class ControlPlane implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ControlPlane.class);
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
   private final NodeRegistry registry;
   private final CommandQueue queue;
@@ -184,7 +185,7 @@ public final class ControlPlane implements AutoCloseable {
   }
 
   /** The etcd store every part of this control plane writes through. */
-  public EtcdStore store() {
+  public KeyValueStore store() {
     return store;
   }
 
