@@ -471,6 +471,76 @@ class ReplicationManagerTest {
   }
 
   @Test
+  void aVolumeCrowdedIntoOneRegionMovesOneReplicaOnceAnotherRegionIsEligible() {
+    ManagerFixture cp = fixture(new ReplicationManager.Settings(Duration.ZERO, 2, 8));
+    List<String> nodes = cp.nodes(2, 2, 1, 100, TrustTier.CRITICAL, 0.95);
+    List<String> r1 = nodes.stream().filter(n -> n.startsWith("n1")).toList();
+    r1.forEach(n -> cp.trust.set(n, TrustTier.NONE, 0.0));
+    cp.cluster.invalidate();
+    cp.namespace("ns", 0, 0);
+    Allocation crowded = bound(cp, "s", StorageType.SERVICE, 2);
+    assertThat(crowded.getReplicasList())
+        .allSatisfy(r -> assertThat(r.getTopologyPath()).startsWith("region=r0/"));
+    assertThat(cp.replication.reconcile().respreads()).isEmpty(); // nowhere better yet
+
+    r1.forEach(n -> cp.trust.set(n, TrustTier.CRITICAL, 0.95));
+    ReplicationManager.Pass p = cp.replication.reconcile();
+    assertThat(p.respreads()).hasSize(1);
+    Allocation moving = cp.volume("s");
+    assertThat(
+            only(moving, r -> r.getState() == ReplicaState.REPLICA_STATE_STALE).getUnwantedReason())
+        .startsWith("re-spread to region=r1");
+    assertThat(
+            only(moving, r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING)
+                .getTopologyPath())
+        .startsWith("region=r1/");
+    assertThat(moving.getPrimaryNodeId()).isEqualTo(crowded.getPrimaryNodeId());
+    assertThat(cp.replication.reconcile().respreads()).isEmpty(); // one move at a time
+    assertThat(cp.completeRebuilds()).isEqualTo(1);
+    Allocation spread = cp.volume("s");
+    assertThat(spread.getState()).isEqualTo(VolumeState.VOLUME_STATE_BOUND);
+    assertThat(spread.getReplicasList())
+        .extracting(r -> r.getTopologyPath().substring(0, 9))
+        .containsExactlyInAnyOrder("region=r0", "region=r1");
+    assertThat(cp.replication.reconcile().respreads()).isEmpty();
+    assertThat(cp.audit()).isEmpty();
+  }
+
+  @Test
+  void aRebuildTargetThatGoesDownIsLostAndReplacedByAnother() {
+    ManagerFixture cp = fixture(new ReplicationManager.Settings(Duration.ZERO, 2, 8));
+    cp.nodes(1, 5, 1, 100, TrustTier.CRITICAL, 0.95);
+    cp.namespace("ns", 0, 0);
+    Allocation a = bound(cp, "v", StorageType.SERVICE, 3);
+    String first = follower(a);
+    cp.registry.remove(first);
+    cp.replication.reconcile();
+    Replica target =
+        only(cp.volume("v"), r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING);
+    cp.registry.remove(target.getNodeId());
+    ReplicationManager.Pass p = cp.replication.reconcile();
+    assertThat(p.rebuildsStarted()).hasSize(1);
+    Allocation b = cp.volume("v");
+    assertThat(only(b, r -> r.getNodeId().equals(target.getNodeId())).getState())
+        .isEqualTo(ReplicaState.REPLICA_STATE_LOST);
+    Replica second = only(b, r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING);
+    assertThat(second.getNodeId()).isNotIn(first, target.getNodeId());
+    // The stopped rebuild's report comes too late to count.
+    assertThat(cp.replication.completeRebuild("v", target.getNodeId(), target.getEpoch()))
+        .isFalse();
+    assertThat(cp.completeRebuilds()).isEqualTo(1);
+    // Both unwanted replicas end up retired: one by the completion, one by the next pass.
+    cp.replication.reconcile();
+    Allocation done = cp.volume("v");
+    assertThat(done.getState()).isEqualTo(VolumeState.VOLUME_STATE_BOUND);
+    assertThat(done.getReplicasList())
+        .extracting(Replica::getState)
+        .containsOnly(ReplicaState.REPLICA_STATE_HEALTHY)
+        .hasSize(3);
+    assertThat(cp.audit()).isEmpty();
+  }
+
+  @Test
   void aControlPlaneThatIsNotTheLeaderDoesNothing() {
     ManagerFixture cp = plain();
     cp.nodes(1, 3, 1, 100, TrustTier.CRITICAL, 0.95);
