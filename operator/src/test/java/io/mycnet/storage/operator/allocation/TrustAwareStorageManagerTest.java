@@ -14,6 +14,8 @@ import io.mycnet.storage.operator.allocation.AllocationException.Reason;
 import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.replication.ReplicationManager;
+import io.mycnet.storage.operator.store.EtcdStore;
 import io.mycnet.storage.operator.wire.ProtoMapping;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package io.mycnet.storage.operator.allocation;
+package io.mycnet.storage.operator.replication;
 
 import static io.mycnet.storage.operator.allocation.ManagerFixture.GIB;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -12,8 +12,12 @@ import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.ReplicationStatus;
 import io.mycnet.storage.api.v1.VolumeState;
+import io.mycnet.storage.operator.allocation.ManagerFixture;
+import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.Versioned;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.time.Duration;
 import java.util.ArrayList;
