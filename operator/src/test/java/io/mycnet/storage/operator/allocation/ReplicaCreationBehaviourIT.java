@@ -32,7 +32,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * CREATING until the create result, HEALTHY on an ok result, a refused create sent again under a
  * new id and then re-placed, never counted healthy.
  */
-class ReplicaCreationTest {
+class ReplicaCreationBehaviourIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
 
   private ManagerFixture cp;

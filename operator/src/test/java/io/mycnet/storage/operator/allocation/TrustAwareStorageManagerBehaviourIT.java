@@ -32,7 +32,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * reservations, the quota books and the agents' commands together; each refusal has its reason and
  * writes nothing.
  */
-class TrustAwareStorageManagerTest {
+class TrustAwareStorageManagerBehaviourIT {
   private ManagerFixture cp;
   private List<String> nodes;
 

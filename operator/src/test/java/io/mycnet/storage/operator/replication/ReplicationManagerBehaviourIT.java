@@ -33,7 +33,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * replica unwanted, when a silent node is DOWN, what a rebuild writes, how it completes, and when
  * the manager refuses to act (ReplicationManager's javadoc, docs/replication.md).
  */
-class ReplicationManagerTest {
+class ReplicationManagerBehaviourIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
 
   private final List<ManagerFixture> fixtures = new ArrayList<>();
