@@ -24,6 +24,7 @@ import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.security.SecurityStore;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.store.Versioned;
 import java.io.IOException;
 import java.net.URI;
@@ -49,7 +50,7 @@ import java.util.concurrent.TimeUnit;
 public final class LocalClient implements AutoCloseable {
   final LocalState state;
   private final Client etcd;
-  public final EtcdStore store;
+  public final KeyValueStore store;
   public final EtcdKeys keys = EtcdKeys.defaults();
   public final NodeRegistry registry;
   private final String httpBase;

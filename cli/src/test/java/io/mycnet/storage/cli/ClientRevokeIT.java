@@ -8,6 +8,7 @@ import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.security.SecurityStore;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
@@ -28,7 +29,7 @@ class ClientRevokeIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
   @TempDir Path dir;
   SecurityStore security;
-  EtcdStore store;
+  KeyValueStore store;
   CertificateAuthority ca;
 
   @BeforeEach

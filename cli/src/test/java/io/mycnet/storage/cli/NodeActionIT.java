@@ -17,6 +17,7 @@ import io.mycnet.storage.operator.security.NodeAdmission;
 import io.mycnet.storage.operator.security.SecurityStore;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -45,7 +46,7 @@ class NodeActionIT {
   @TempDir Path dir;
   LocalApiServer api;
   KubernetesClient kube;
-  EtcdStore store;
+  KeyValueStore store;
   NodeRegistry registry;
   SecurityStore security;
   KubeEvents events;

@@ -21,6 +21,7 @@ import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -50,7 +51,7 @@ public final class AllocationThroughput {
     int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
     try (EtcdCluster etcd = EtcdCluster.start(1)) {
       Client client = etcd.newClient();
-      EtcdStore store = new EtcdStore(client, Duration.ofSeconds(10));
+      KeyValueStore store = new EtcdStore(client, Duration.ofSeconds(10));
       EtcdKeys keys = new EtcdKeys("/bench");
       NodeRegistry registry =
           new NodeRegistry(store, keys, Clock.systemUTC(), Duration.ofSeconds(30));

@@ -31,6 +31,7 @@ import io.mycnet.storage.operator.replication.ReplicationManager;
 import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -95,7 +96,7 @@ public final class DataPathBenchmark {
   private Path work;
   private volatile EtcdCluster etcdCluster;
   private String agentCp;
-  private EtcdStore store;
+  private KeyValueStore store;
   private final EtcdKeys keys = new EtcdKeys(PREFIX);
   private NodeRegistry registry;
   private CommandQueue queue;

@@ -30,6 +30,8 @@ import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.security.Pem;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
+import io.mycnet.storage.operator.store.Txn;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -136,10 +138,10 @@ public final class HeartbeatFanInBenchmark {
       System.out.printf("  %d joins in %.1f s (%.0f joins/s)%n", agents, joinS, agents / joinS);
       // The rest of the registered nodes are written as node records straight into etcd: joining
       // them one by one is bounded by NodeRegistry.register (see the report), not by the node API.
-      EtcdStore store = new EtcdStore(etcd.client(), Duration.ofSeconds(10));
+      KeyValueStore store = new EtcdStore(etcd.client(), Duration.ofSeconds(10));
       EtcdKeys keys = new EtcdKeys("/mycnet");
       for (int i = agents; i < registered; i += 100) {
-        EtcdStore.Txn txn = store.txn();
+        Txn txn = store.txn();
         for (int j = i; j < Math.min(registered, i + 100); j++) {
           String id = String.format("bench-%05d", j);
           txn.put(
@@ -544,7 +546,7 @@ public final class HeartbeatFanInBenchmark {
     awaitLine(work.resolve("agent.log"), "session open as node rss-agent");
     Thread.sleep(10_000);
     long idle = rssBytes(agent.pid());
-    EtcdStore store = new EtcdStore(etcd.client(), Duration.ofSeconds(5));
+    KeyValueStore store = new EtcdStore(etcd.client(), Duration.ofSeconds(5));
     CommandQueue queue = new CommandQueue(store, new EtcdKeys("/mycnet"));
     for (int i = 0; i < 100; i++) {
       queue.enqueue(

@@ -7,6 +7,7 @@ import io.etcd.jetcd.Client;
 import io.mycnet.storage.operator.runtime.TrustPersistence;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import io.mycnet.storage.testsupport.JavaProcess;
 import java.net.URI;
@@ -62,7 +63,7 @@ class LocalTrustSeedIT {
       assertThat(first.get("edge-2")).endsWith("\tSENSITIVE");
       try (Client etcd =
           Client.builder().endpoints(ETCD.endpoints().toArray(String[]::new)).build()) {
-        EtcdStore store = new EtcdStore(etcd, Duration.ofSeconds(5));
+        KeyValueStore store = new EtcdStore(etcd, Duration.ofSeconds(5));
         await()
             .atMost(Duration.ofSeconds(60))
             .until(() -> TrustPersistence.persistedNodes(store, EtcdKeys.defaults()).equals(six));

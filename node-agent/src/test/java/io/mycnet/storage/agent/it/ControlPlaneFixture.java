@@ -7,6 +7,7 @@ import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.security.SecurityStore;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -32,7 +33,7 @@ final class ControlPlaneFixture implements AutoCloseable {
   final Path caDir;
   final Path tokenFile;
   final List<String> etcdEndpoints;
-  final EtcdStore store;
+  final KeyValueStore store;
   final EtcdKeys keys = new EtcdKeys(PREFIX);
   final NodeRegistry registry;
   final CommandQueue queue;

@@ -3,7 +3,6 @@ package io.mycnet.storage.agent.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.etcd.jetcd.Watch;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.api.v1.NodeUsage;
@@ -17,6 +16,7 @@ import io.mycnet.storage.operator.allocation.ReplicaPlacer;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.model.StorageType;
+import io.mycnet.storage.operator.store.StoreWatch;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -80,7 +80,7 @@ class OvercommitIT {
               ReplicaCreation.DEFAULT_MAX_ATTEMPTS,
               clock());
       List<Allocation> seen = new CopyOnWriteArrayList<>();
-      Watch.Watcher watch =
+      StoreWatch watch =
           manager.watch(
               e -> {
                 if (e.allocation() != null) {

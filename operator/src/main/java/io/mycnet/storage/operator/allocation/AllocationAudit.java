@@ -5,7 +5,7 @@ import io.mycnet.storage.api.v1.NamespaceUsage;
 import io.mycnet.storage.api.v1.NodeUsage;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.store.Versioned;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -25,7 +25,7 @@ public final class AllocationAudit {
   private AllocationAudit() {}
 
   /** The discrepancies, one line each. */
-  public static List<String> check(EtcdStore store, EtcdKeys keys) {
+  public static List<String> check(KeyValueStore store, EtcdKeys keys) {
     // Three reads at three revisions: meaningful while no decision is being written.
     List<Versioned<Allocation>> allocations = store.list(keys.allocations(), Allocation.parser());
     List<Versioned<NodeUsage>> nodeUsages = store.list(keys.nodeUsages(), NodeUsage.parser());

@@ -1,14 +1,12 @@
 package io.mycnet.storage.operator.allocation;
 
-import io.etcd.jetcd.KeyValue;
-import io.etcd.jetcd.Watch;
-import io.etcd.jetcd.watch.WatchEvent;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.NodeUsage;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
+import io.mycnet.storage.operator.store.StoreEvent;
+import io.mycnet.storage.operator.store.StoreWatch;
 import io.mycnet.storage.operator.store.Versioned;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -31,16 +29,16 @@ import org.slf4j.LoggerFactory;
 public final class ClusterViewCache implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterViewCache.class);
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
   private final NodeTrustSource trust;
   private final Map<String, Versioned<NodeRecord>> records = new ConcurrentHashMap<>();
   private final Map<String, Versioned<NodeUsage>> usages = new ConcurrentHashMap<>();
-  private final List<Watch.Watcher> watchers = new ArrayList<>();
+  private final List<StoreWatch> watchers = new ArrayList<>();
   private volatile boolean stale = true;
   private volatile boolean closed;
 
-  public ClusterViewCache(EtcdStore store, EtcdKeys keys, NodeTrustSource trust) {
+  public ClusterViewCache(KeyValueStore store, EtcdKeys keys, NodeTrustSource trust) {
     this.store = store;
     this.keys = keys;
     this.trust = trust;
@@ -50,10 +48,11 @@ public final class ClusterViewCache implements AutoCloseable {
     if (!stale || closed) {
       return;
     }
-    watchers.forEach(Watch.Watcher::close);
+    watchers.forEach(StoreWatch::close);
     watchers.clear();
-    EtcdStore.Listing<NodeRecord> r = store.listWithRevision(keys.nodes(), NodeRecord.parser());
-    EtcdStore.Listing<NodeUsage> u = store.listWithRevision(keys.nodeUsages(), NodeUsage.parser());
+    KeyValueStore.Listing<NodeRecord> r = store.listWithRevision(keys.nodes(), NodeRecord.parser());
+    KeyValueStore.Listing<NodeUsage> u =
+        store.listWithRevision(keys.nodeUsages(), NodeUsage.parser());
     records.clear();
     usages.clear();
     r.values().forEach(v -> records.put(v.key(), v));
@@ -74,20 +73,15 @@ public final class ClusterViewCache implements AutoCloseable {
   }
 
   private static <T extends com.google.protobuf.Message> void apply(
-      Map<String, Versioned<T>> map, WatchEvent e, com.google.protobuf.Parser<T> parser) {
-    KeyValue kv = e.getKeyValue();
-    String key = kv.getKey().toString(StandardCharsets.UTF_8);
-    if (e.getEventType() == WatchEvent.EventType.DELETE) {
+      Map<String, Versioned<T>> map, StoreEvent e, com.google.protobuf.Parser<T> parser) {
+    String key = e.key();
+    if (e.isDelete()) {
       map.remove(key);
       return;
     }
     try {
       Versioned<T> v =
-          new Versioned<>(
-              key,
-              parser.parseFrom(kv.getValue().getBytes()),
-              kv.getModRevision(),
-              kv.getCreateRevision());
+          new Versioned<>(key, parser.parseFrom(e.value()), e.revision(), e.createRevision());
       map.merge(key, v, (old, neu) -> neu.modRevision() >= old.modRevision() ? neu : old);
     } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
       LOG.error("unreadable record at {}", key, ex);
@@ -130,7 +124,7 @@ public final class ClusterViewCache implements AutoCloseable {
   @Override
   public synchronized void close() {
     closed = true;
-    watchers.forEach(Watch.Watcher::close);
+    watchers.forEach(StoreWatch::close);
     watchers.clear();
   }
 }

@@ -3,7 +3,8 @@ package io.mycnet.storage.operator.allocation;
 import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.api.v1.NamespaceUsage;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
+import io.mycnet.storage.operator.store.Txn;
 import io.mycnet.storage.operator.store.Versioned;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +38,7 @@ final class NamespaceBooks {
   }
 
   /** Reads every shard in one round trip. */
-  static NamespaceBooks read(EtcdStore store, EtcdKeys keys, String namespace) {
+  static NamespaceBooks read(KeyValueStore store, EtcdKeys keys, String namespace) {
     return of(keys, namespace, store.getAll(shardKeys(keys, namespace), NamespaceUsage.parser()));
   }
 
@@ -112,7 +113,7 @@ final class NamespaceBooks {
    * Adds the guards and the write for changing {@code volumeId}'s shard by {@code bytes} and {@code
    * volumes}.
    */
-  void stage(EtcdStore.Txn txn, NamespaceRecord ns, String volumeId, long bytes, int volumes) {
+  void stage(Txn txn, NamespaceRecord ns, String volumeId, long bytes, int volumes) {
     String shardKey = keys.namespaceUsageShard(namespace, volumeId);
     boolean limited = ns != null && (ns.getQuotaBytes() > 0 || ns.getQuotaVolumes() > 0);
     Versioned<NamespaceUsage> mine = null;

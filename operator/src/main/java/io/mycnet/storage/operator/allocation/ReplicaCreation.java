@@ -13,8 +13,9 @@ import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.replication.ReplicationManager;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.Txn;
 import io.mycnet.storage.operator.store.Versioned;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -74,7 +75,7 @@ public final class ReplicaCreation {
     REFUSED
   }
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
   private final CommandQueue queue;
   private final ClusterViewCache cluster;
@@ -88,7 +89,7 @@ public final class ReplicaCreation {
    * @param maxAttempts creates sent to one node before the replica is re-placed, {@code >= 1}
    */
   public ReplicaCreation(
-      EtcdStore store,
+      KeyValueStore store,
       EtcdKeys keys,
       CommandQueue queue,
       ClusterViewCache cluster,
@@ -404,7 +405,7 @@ public final class ReplicaCreation {
         r.toBuilder()
             .setCreateFailures(CreateFailures.newBuilder().setCount(failed).setLastError(why)));
     Allocation updated = b.setUpdatedAtUnixMs(clock.millis()).build();
-    EtcdStore.Txn txn = store.txn().requireUnchanged(current).put(current.key(), updated);
+    Txn txn = store.txn().requireUnchanged(current).put(current.key(), updated);
     if (failed < maxAttempts) {
       CreateId next = new CreateId(a.getVolumeId(), a.getIncarnation(), r.getEpoch(), failed + 1);
       NodeCommand retry =
@@ -571,7 +572,7 @@ public final class ReplicaCreation {
     }
     Allocation updated = b.setState(ReplicationManager.volumeState(b.build())).build();
 
-    EtcdStore.Txn txn =
+    Txn txn =
         store
             .txn()
             .requireUnchanged(current)

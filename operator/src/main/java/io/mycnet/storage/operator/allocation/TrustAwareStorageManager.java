@@ -1,7 +1,5 @@
 package io.mycnet.storage.operator.allocation;
 
-import io.etcd.jetcd.Watch;
-import io.etcd.jetcd.watch.WatchEvent;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.CreateReplica;
 import io.mycnet.storage.api.v1.DeleteReplica;
@@ -15,11 +13,12 @@ import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.VolumeState;
 import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.StoreWatch;
+import io.mycnet.storage.operator.store.Txn;
 import io.mycnet.storage.operator.store.Versioned;
 import io.mycnet.storage.operator.wire.ProtoMapping;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -43,7 +42,7 @@ public final class TrustAwareStorageManager {
   public static final int SCHEMA_VERSION = 1;
   private static final int MAX_ATTEMPTS = 64;
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
   private final CommandQueue queue;
   private final ClusterViewCache cluster;
@@ -56,7 +55,7 @@ public final class TrustAwareStorageManager {
    *     capacity)
    */
   public TrustAwareStorageManager(
-      EtcdStore store,
+      KeyValueStore store,
       EtcdKeys keys,
       CommandQueue queue,
       ClusterViewCache cluster,
@@ -117,15 +116,15 @@ public final class TrustAwareStorageManager {
       reads.add(keys.namespace(spec.namespace()));
       reads.addAll(NamespaceBooks.shardKeys(keys, spec.namespace()));
       List<Versioned<byte[]>> raw = store.getAllRaw(reads);
-      Versioned<Allocation> existing = EtcdStore.parse(raw.get(0), Allocation.parser());
+      Versioned<Allocation> existing = KeyValueStore.parse(raw.get(0), Allocation.parser());
       if (existing.exists()) {
         return sameSpecOrConflict(existing.value(), spec);
       }
-      Versioned<NamespaceRecord> ns = EtcdStore.parse(raw.get(1), NamespaceRecord.parser());
+      Versioned<NamespaceRecord> ns = KeyValueStore.parse(raw.get(1), NamespaceRecord.parser());
       checkNamespaceAllows(ns, spec);
       List<Versioned<NamespaceUsage>> shards = new ArrayList<>();
       for (Versioned<byte[]> r : raw.subList(2, raw.size())) {
-        shards.add(EtcdStore.parse(r, NamespaceUsage.parser()));
+        shards.add(KeyValueStore.parse(r, NamespaceUsage.parser()));
       }
       NamespaceBooks books = NamespaceBooks.of(keys, spec.namespace(), shards);
       books.checkQuota(ns.value(), spec.sizeBytes(), 1);
@@ -159,7 +158,7 @@ public final class TrustAwareStorageManager {
             records.put(n.nodeId(), n.record());
           });
 
-      EtcdStore.Txn txn = store.txn();
+      Txn txn = store.txn();
       txn.requireAbsent(keys.allocation(spec.volumeId()));
       txn.requireUnchanged(ns);
       books.stage(txn, ns.value(), spec.volumeId(), spec.sizeBytes(), 1);
@@ -254,7 +253,7 @@ public final class TrustAwareStorageManager {
         return Optional.empty();
       }
       Allocation a = existing.value();
-      EtcdStore.Txn txn = store.txn().requireUnchanged(existing).delete(existing.key());
+      Txn txn = store.txn().requireUnchanged(existing).delete(existing.key());
       List<String> holders = replicaNodes(a);
       List<Versioned<NodeUsage>> usages =
           store.getAll(holders.stream().map(keys::nodeUsage).toList(), NodeUsage.parser());
@@ -314,7 +313,7 @@ public final class TrustAwareStorageManager {
       NamespaceBooks books = NamespaceBooks.read(store, keys, a.getNamespace());
       books.checkQuota(ns.value(), delta, 0);
       double overcommit = overcommitOfPool.applyAsDouble(a.getPool());
-      EtcdStore.Txn txn = store.txn().requireUnchanged(existing).requireUnchanged(ns);
+      Txn txn = store.txn().requireUnchanged(existing).requireUnchanged(ns);
       books.stage(txn, ns.value(), a.getVolumeId(), delta, 0);
       for (String nodeId : replicaNodes(a)) {
         Versioned<NodeUsage> u = store.get(keys.nodeUsage(nodeId), NodeUsage.parser());
@@ -363,17 +362,17 @@ public final class TrustAwareStorageManager {
   public record AllocationEvent(String volumeId, Allocation allocation) {}
 
   /** Calls {@code onChange} for every allocation written or deleted from now on. */
-  public Watch.Watcher watch(Consumer<AllocationEvent> onChange) {
+  public StoreWatch watch(Consumer<AllocationEvent> onChange) {
     String prefix = keys.allocations();
     return store.watchPrefix(
         prefix,
         e -> {
-          String id = e.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
+          String id = e.key();
           id = id.substring(prefix.length());
           Allocation a = null;
-          if (e.getEventType() == WatchEvent.EventType.PUT) {
+          if (e.isPut()) {
             try {
-              a = Allocation.parseFrom(e.getKeyValue().getValue().getBytes());
+              a = Allocation.parseFrom(e.value());
             } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
               throw new IllegalStateException("unreadable allocation " + id, ex);
             }

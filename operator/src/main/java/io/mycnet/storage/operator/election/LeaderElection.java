@@ -2,6 +2,8 @@ package io.mycnet.storage.operator.election;
 
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.Fence;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.store.Versioned;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -28,7 +30,7 @@ public final class LeaderElection implements AutoCloseable {
     void deposed(long term);
   }
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
   private final String identity;
   private final Duration ttl;
@@ -39,7 +41,7 @@ public final class LeaderElection implements AutoCloseable {
   private Thread thread;
 
   public LeaderElection(
-      EtcdStore store, EtcdKeys keys, String identity, Duration ttl, Listener listener) {
+      KeyValueStore store, EtcdKeys keys, String identity, Duration ttl, Listener listener) {
     if (ttl.toSeconds() < 1) {
       throw new IllegalArgumentException("leader lease TTL must be at least 1 s, was " + ttl);
     }
@@ -48,7 +50,7 @@ public final class LeaderElection implements AutoCloseable {
     this.identity = identity;
     this.ttl = ttl;
     this.listener = listener;
-    store.fence(EtcdStore.Fence.notLeader(keys.leader()));
+    store.fence(Fence.notLeader(keys.leader()));
   }
 
   /** Starts campaigning in a background thread. */
@@ -118,7 +120,7 @@ public final class LeaderElection implements AutoCloseable {
     }
     lease = l;
     term = key.createRevision();
-    store.fence(new EtcdStore.Fence(keys.leader(), term));
+    store.fence(new Fence(keys.leader(), term));
     LOG.info("{} is the leader (term {})", identity, term);
     listener.elected(term);
   }
@@ -126,7 +128,7 @@ public final class LeaderElection implements AutoCloseable {
   private void stepDown(String why) {
     long old = term;
     term = 0;
-    store.fence(EtcdStore.Fence.notLeader(keys.leader()));
+    store.fence(Fence.notLeader(keys.leader()));
     LOG.warn("{} is no longer the leader (term {}): {}", identity, old, why);
     listener.deposed(old);
   }

@@ -1,6 +1,5 @@
 package io.mycnet.storage.operator.nodeapi;
 
-import io.etcd.jetcd.Watch;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -22,6 +21,7 @@ import io.mycnet.storage.api.v1.TrustFactor;
 import io.mycnet.storage.api.v1.TrustFactorSample;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.StoreWatch;
 import io.mycnet.storage.operator.trust.TrustEvidence;
 import java.time.Duration;
 import java.util.Map;
@@ -59,7 +59,7 @@ final class AgentSession implements StreamObserver<AgentMessage> {
   private final Map<Long, Long> pings = new ConcurrentHashMap<>();
   private volatile boolean hello;
   private volatile boolean closed;
-  private volatile Watch.Watcher watcher;
+  private volatile StoreWatch watcher;
   private volatile ScheduledFuture<?> pingTask;
   private long lastRecordWriteMs;
   private long lastCapacity = -1;
@@ -568,7 +568,7 @@ final class AgentSession implements StreamObserver<AgentMessage> {
 
   private void cleanup(String reason) {
     boolean wasCurrent = service.sessions().remove(nodeId, this);
-    Watch.Watcher w = watcher;
+    StoreWatch w = watcher;
     if (w != null) {
       watcher = null;
       w.close();

@@ -1,7 +1,5 @@
 package io.mycnet.storage.operator.nodeapi;
 
-import io.etcd.jetcd.Watch;
-import io.etcd.jetcd.watch.WatchEvent;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.NamespaceRecord;
@@ -14,9 +12,9 @@ import io.mycnet.storage.operator.allocation.ShareGrants;
 import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
+import io.mycnet.storage.operator.store.StoreWatch;
 import io.mycnet.storage.operator.store.Versioned;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
@@ -42,7 +40,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class AssignmentPublisher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AssignmentPublisher.class);
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
   private final CommandQueue queue;
   private final NodeRegistry registry;
@@ -54,8 +52,8 @@ public final class AssignmentPublisher implements AutoCloseable {
             t.setDaemon(true);
             return t;
           });
-  private Watch.Watcher watcher;
-  private Watch.Watcher namespaceWatcher;
+  private StoreWatch watcher;
+  private StoreWatch namespaceWatcher;
   // Per namespace: the store revision its record was removed at (while it stays removed).
   private final Map<String, Long> removedAt = new HashMap<>();
   // Per volume: the revision and content (without revision) last published. Worker thread only.
@@ -64,7 +62,7 @@ public final class AssignmentPublisher implements AutoCloseable {
   private record Published(long revision, AssignReplica content) {}
 
   public AssignmentPublisher(
-      EtcdStore store, EtcdKeys keys, CommandQueue queue, NodeRegistry registry, Clock clock) {
+      KeyValueStore store, EtcdKeys keys, CommandQueue queue, NodeRegistry registry, Clock clock) {
     this.store = store;
     this.keys = keys;
     this.queue = queue;
@@ -77,16 +75,16 @@ public final class AssignmentPublisher implements AutoCloseable {
         store.watchPrefix(
             keys.allocations(),
             e -> {
-              String key = e.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
+              String key = e.key();
               String volume = key.substring(Math.min(key.length(), keys.allocations().length()));
-              if (e.getEventType() == WatchEvent.EventType.PUT) {
+              if (e.isPut()) {
                 try {
-                  Allocation a = Allocation.parseFrom(e.getKeyValue().getValue().getBytes());
+                  Allocation a = Allocation.parseFrom(e.value());
                   worker.execute(() -> publishVolume(volume, a.getNamespace()));
                 } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
                   LOG.error("unreadable allocation", ex);
                 }
-              } else if (e.getEventType() == WatchEvent.EventType.DELETE) {
+              } else if (e.isDelete()) {
                 worker.execute(() -> published.remove(volume));
               }
             });
@@ -94,12 +92,9 @@ public final class AssignmentPublisher implements AutoCloseable {
         store.watchPrefix(
             keys.namespaces(),
             e -> {
-              String key = e.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
+              String key = e.key();
               String ns = key.substring(Math.min(key.length(), keys.namespaces().length()));
-              long removed =
-                  e.getEventType() == WatchEvent.EventType.DELETE
-                      ? e.getKeyValue().getModRevision()
-                      : 0;
+              long removed = e.isDelete() ? e.revision() : 0;
               worker.execute(() -> publishNamespace(ns, removed));
             });
     worker.execute(this::publishAll);
@@ -113,11 +108,11 @@ public final class AssignmentPublisher implements AutoCloseable {
           store.listAllRaw(List.of(keys.allocations(), keys.namespaces()));
       Map<String, Versioned<NamespaceRecord>> owners = new HashMap<>();
       for (Versioned<byte[]> raw : snap.get(1)) {
-        Versioned<NamespaceRecord> n = EtcdStore.parse(raw, NamespaceRecord.parser());
+        Versioned<NamespaceRecord> n = KeyValueStore.parse(raw, NamespaceRecord.parser());
         owners.put(n.value().getNamespace(), n);
       }
       for (Versioned<byte[]> raw : snap.get(0)) {
-        Versioned<Allocation> a = EtcdStore.parse(raw, Allocation.parser());
+        Versioned<Allocation> a = KeyValueStore.parse(raw, Allocation.parser());
         publish(a, owners.get(a.value().getNamespace()), a.value().getNamespace());
       }
     } catch (RuntimeException e) {
@@ -130,7 +125,7 @@ public final class AssignmentPublisher implements AutoCloseable {
     try {
       List<Versioned<byte[]>> raw =
           store.getAllRaw(List.of(keys.allocation(volumeId), keys.namespace(namespace)));
-      Versioned<Allocation> a = EtcdStore.parse(raw.get(0), Allocation.parser());
+      Versioned<Allocation> a = KeyValueStore.parse(raw.get(0), Allocation.parser());
       if (!a.exists()) {
         return;
       }
@@ -138,7 +133,7 @@ public final class AssignmentPublisher implements AutoCloseable {
         publishVolume(volumeId, a.value().getNamespace());
         return;
       }
-      Versioned<NamespaceRecord> n = EtcdStore.parse(raw.get(1), NamespaceRecord.parser());
+      Versioned<NamespaceRecord> n = KeyValueStore.parse(raw.get(1), NamespaceRecord.parser());
       publish(a, n.exists() ? n : null, namespace);
     } catch (RuntimeException e) {
       LOG.warn("cannot publish the assignment of {}: {}", volumeId, e.toString());
@@ -162,10 +157,10 @@ public final class AssignmentPublisher implements AutoCloseable {
           snap.get(1).stream()
               .filter(v -> v.key().equals(key))
               .findFirst()
-              .map(v -> EtcdStore.parse(v, NamespaceRecord.parser()))
+              .map(v -> KeyValueStore.parse(v, NamespaceRecord.parser()))
               .orElse(null);
       for (Versioned<byte[]> raw : snap.get(0)) {
-        Versioned<Allocation> a = EtcdStore.parse(raw, Allocation.parser());
+        Versioned<Allocation> a = KeyValueStore.parse(raw, Allocation.parser());
         if (a.value().getNamespace().equals(namespace)) {
           publish(a, owner, namespace);
         }

@@ -9,7 +9,7 @@ import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.store.Versioned;
 import io.mycnet.storage.operator.trust.TrustEvidence;
 import java.security.SecureRandom;
@@ -42,7 +42,7 @@ public final class AuditCoordinator {
   public record Outcome(
       String volumeId, Map<String, String> answers, List<String> failed, String note) {}
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
   private final CommandQueue queue;
   private final NodeApiServer server;
@@ -52,7 +52,7 @@ public final class AuditCoordinator {
   private final SecureRandom random = new SecureRandom();
 
   public AuditCoordinator(
-      EtcdStore store,
+      KeyValueStore store,
       EtcdKeys keys,
       CommandQueue queue,
       NodeApiServer server,

@@ -8,6 +8,7 @@ import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.security.SecurityStore;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -88,7 +89,7 @@ public final class ControlPlaneMain {
       return;
     }
     Client client = Client.builder().endpoints(cfg.etcdEndpoints.toArray(URI[]::new)).build();
-    EtcdStore store = new EtcdStore(client, Duration.ofSeconds(5));
+    KeyValueStore store = new EtcdStore(client, Duration.ofSeconds(5));
     EtcdKeys keys = new EtcdKeys(cfg.etcdPrefix);
     NodeRegistry registry = new NodeRegistry(store, keys, clock, cfg.leaseTtl);
     CommandQueue queue = new CommandQueue(store, keys);

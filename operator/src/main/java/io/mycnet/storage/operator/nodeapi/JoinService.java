@@ -23,8 +23,8 @@ import io.mycnet.storage.operator.security.CsrRejectedException;
 import io.mycnet.storage.operator.security.NodeCertificate;
 import io.mycnet.storage.operator.security.NodeIds;
 import io.mycnet.storage.operator.security.SecurityStore;
-import io.mycnet.storage.operator.store.EtcdStore;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.Txn;
 import io.mycnet.storage.operator.store.Versioned;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -194,7 +194,7 @@ final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
       if (cert == null) {
         cert = ca.signNode(csr, nodeId);
       }
-      EtcdStore.Txn txn = registry.txn().requireAbsent(security.revokedNodeKey(nodeId));
+      Txn txn = registry.txn().requireAbsent(security.revokedNodeKey(nodeId));
       if (use != null) {
         security.addTokenUse(txn, use, token.id(), nodeId);
       }

@@ -12,7 +12,7 @@ import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.VolumeState;
 import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.store.Versioned;
 import java.time.Clock;
 import java.time.Duration;
@@ -53,7 +53,7 @@ public final class OrphanReplicaCollector implements NodeMeasurementListener, Au
   /** A replica queued for deletion by a pass. */
   public record Removal(String nodeId, String volumeId, long epoch, String commandId) {}
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
   private final CommandQueue queue;
   private final BooleanSupplier isLeader;
@@ -65,7 +65,7 @@ public final class OrphanReplicaCollector implements NodeMeasurementListener, Au
   private ScheduledExecutorService timer;
 
   public OrphanReplicaCollector(
-      EtcdStore store,
+      KeyValueStore store,
       EtcdKeys keys,
       CommandQueue queue,
       BooleanSupplier isLeader,

@@ -1,10 +1,10 @@
 package io.mycnet.storage.operator.nodes;
 
-import io.etcd.jetcd.Watch;
-import io.etcd.jetcd.watch.WatchEvent;
 import io.mycnet.storage.api.v1.NodeCommand;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
+import io.mycnet.storage.operator.store.StoreWatch;
+import io.mycnet.storage.operator.store.Txn;
 import io.mycnet.storage.operator.store.Versioned;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -26,10 +26,10 @@ import org.slf4j.LoggerFactory;
 public final class CommandQueue {
   private static final Logger LOG = LoggerFactory.getLogger(CommandQueue.class);
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
 
-  public CommandQueue(EtcdStore store, EtcdKeys keys) {
+  public CommandQueue(KeyValueStore store, EtcdKeys keys) {
     this.store = store;
     this.keys = keys;
   }
@@ -47,7 +47,7 @@ public final class CommandQueue {
 
   /** Enqueues one command in a transaction of its own. Idempotent by command id. */
   public void enqueue(String nodeId, NodeCommand command) {
-    EtcdStore.Txn txn = store.txn();
+    Txn txn = store.txn();
     batch().add(nodeId, command).stage(txn);
     txn.commit(); // false: the id is already queued, which is what was asked
   }
@@ -70,15 +70,15 @@ public final class CommandQueue {
    * with {@link #pending} (read after the watch is open) to miss nothing. The callback runs on the
    * etcd client's event thread: it must not block or call etcd synchronously.
    */
-  public Watch.Watcher watch(String nodeId, Consumer<NodeCommand> onEnqueued) {
+  public StoreWatch watch(String nodeId, Consumer<NodeCommand> onEnqueued) {
     return store.watchPrefix(
         keys.commands(nodeId),
         e -> {
-          if (e.getEventType() == WatchEvent.EventType.PUT) {
+          if (e.isPut()) {
             try {
               onEnqueued.accept(
-                  NodeCommand.parseFrom(e.getKeyValue().getValue().getBytes()).toBuilder()
-                      .setSequence(e.getKeyValue().getCreateRevision())
+                  NodeCommand.parseFrom(e.value()).toBuilder()
+                      .setSequence(e.createRevision())
                       .build());
             } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
               LOG.error("unreadable command in the queue of {}", nodeId, ex);
@@ -116,7 +116,7 @@ public final class CommandQueue {
     }
 
     /** Adds guards and writes to {@code txn}; reads nothing. */
-    public void stage(EtcdStore.Txn txn) {
+    public void stage(Txn txn) {
       for (Map.Entry<String, List<NodeCommand>> e : byNode.entrySet()) {
         for (NodeCommand c : e.getValue()) {
           String key = keys.command(e.getKey(), c.getCommandId());

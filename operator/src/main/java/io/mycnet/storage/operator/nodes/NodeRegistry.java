@@ -1,14 +1,13 @@
 package io.mycnet.storage.operator.nodes;
 
-import io.etcd.jetcd.Watch;
-import io.etcd.jetcd.watch.WatchEvent;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.NodeState;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.StoreWatch;
+import io.mycnet.storage.operator.store.Txn;
 import io.mycnet.storage.operator.store.Versioned;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,13 +32,13 @@ public final class NodeRegistry {
   public static final int SCHEMA_VERSION = 1;
   private static final int MAX_ATTEMPTS = 50;
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
   private final Clock clock;
   private final long leaseTtlSeconds;
   private final Map<String, Long> leases = new ConcurrentHashMap<>();
 
-  public NodeRegistry(EtcdStore store, EtcdKeys keys, Clock clock, Duration leaseTtl) {
+  public NodeRegistry(KeyValueStore store, EtcdKeys keys, Clock clock, Duration leaseTtl) {
     if (leaseTtl.toSeconds() < 1) {
       throw new IllegalArgumentException("node lease TTL must be at least 1 s, was " + leaseTtl);
     }
@@ -62,7 +61,7 @@ public final class NodeRegistry {
         break;
       }
       // A new node: claim the lowest free placement slot together with the record.
-      EtcdStore.Txn txn = store.txn();
+      Txn txn = store.txn();
       NodeRecord created = addCreation(txn, reported);
       if (txn.commit()) {
         return created;
@@ -165,19 +164,19 @@ public final class NodeRegistry {
    * Calls {@code onChange(nodeId, live)} when a node's liveness key appears ({@code true}) or
    * disappears ({@code false}, its lease expired or was revoked).
    */
-  public Watch.Watcher watchLiveness(BiConsumer<String, Boolean> onChange) {
+  public StoreWatch watchLiveness(BiConsumer<String, Boolean> onChange) {
     String prefix = keys.livenessAll();
     return store.watchPrefix(
         prefix,
         e -> {
-          String key = e.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
+          String key = e.key();
           String nodeId = key.substring(prefix.length());
-          onChange.accept(nodeId, e.getEventType() == WatchEvent.EventType.PUT);
+          onChange.accept(nodeId, e.isPut());
         });
   }
 
   /** A guarded transaction on the registry's etcd. */
-  public EtcdStore.Txn txn() {
+  public Txn txn() {
     return store.txn();
   }
 
@@ -201,7 +200,7 @@ public final class NodeRegistry {
    * plane's fields set: UP, joined now, the lowest free placement slot, guarded so that no other
    * node takes the slot or the id meanwhile). Returns the record the transaction writes.
    */
-  public NodeRecord addCreation(EtcdStore.Txn txn, NodeRecord reported) {
+  public NodeRecord addCreation(Txn txn, NodeRecord reported) {
     String nodeId = EtcdKeys.id("node id", reported.getNodeId());
     java.util.Set<Integer> used = new java.util.HashSet<>();
     for (String k : store.keys(keys.slots())) {
@@ -270,7 +269,7 @@ public final class NodeRegistry {
     if (l != 0) {
       store.revokeLease(l);
     }
-    EtcdStore.Txn txn = store.txn().delete(keys.node(nodeId)).delete(keys.liveness(nodeId));
+    Txn txn = store.txn().delete(keys.node(nodeId)).delete(keys.liveness(nodeId));
     existing.ifPresent(r -> txn.delete(keys.slot(r.getPlacementSlot())));
     txn.commit();
     return existing;

@@ -1,7 +1,7 @@
 package io.mycnet.storage.operator.reconciler;
 
-import io.etcd.jetcd.Watch;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
+import io.mycnet.storage.operator.store.StoreWatch;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -30,7 +30,7 @@ public final class AllocationEvents implements AutoCloseable {
   private final TrustAwareStorageManager manager;
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
   private final Map<String, String> namespaceOfVolume = new ConcurrentHashMap<>();
-  private Watch.Watcher watcher;
+  private StoreWatch watcher;
 
   public AllocationEvents(TrustAwareStorageManager manager) {
     this.manager = manager;

@@ -1,8 +1,8 @@
 package io.mycnet.storage.operator.replication;
 
-import io.etcd.jetcd.Watch;
 import io.mycnet.storage.operator.nodes.NodeRegistry;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.NotLeaderException;
+import io.mycnet.storage.operator.store.StoreWatch;
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -33,7 +33,7 @@ public final class ReplicationLoop implements AutoCloseable {
   private final ScheduledExecutorService executor;
   private final AtomicBoolean pending = new AtomicBoolean();
   private final AtomicBoolean stopped = new AtomicBoolean();
-  private Watch.Watcher livenessWatch;
+  private StoreWatch livenessWatch;
   private volatile Runnable alsoEachPass = () -> {};
 
   /** Runs {@code task} after every pass while leading (e.g. re-placing refused creates). */
@@ -115,7 +115,7 @@ public final class ReplicationLoop implements AutoCloseable {
     try {
       manager.reconcile();
       alsoEachPass.run();
-    } catch (EtcdStore.NotLeaderException e) {
+    } catch (NotLeaderException e) {
       LOG.info("replication pass skipped: {}", e.getMessage());
     } catch (RuntimeException e) {
       LOG.warn("replication pass failed, retrying on the next one: {}", e.getMessage());

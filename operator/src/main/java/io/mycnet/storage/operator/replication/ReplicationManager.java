@@ -19,7 +19,11 @@ import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.Fence;
+import io.mycnet.storage.operator.store.KeyValueStore;
+import io.mycnet.storage.operator.store.NotLeaderException;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.Txn;
 import io.mycnet.storage.operator.store.Versioned;
 import io.mycnet.storage.operator.wire.ProtoMapping;
 import java.time.Clock;
@@ -197,7 +201,7 @@ public final class ReplicationManager {
       String hold,
       List<String> respreads) {}
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
   private final NodeRegistry registry;
   private final CommandQueue queue;
@@ -213,7 +217,7 @@ public final class ReplicationManager {
   /** When this manager started acting as leader (0: not acting); guarded by this. */
   private long actingSince;
 
-  private EtcdStore.Fence actingFence;
+  private Fence actingFence;
 
   /**
    * The last pass that held DOWN decisions: when a hold ends, the nodes still silent get their
@@ -223,7 +227,7 @@ public final class ReplicationManager {
 
   /** A manager for which every node is in every pool and the limits are {@code settings}'. */
   public ReplicationManager(
-      EtcdStore store,
+      KeyValueStore store,
       EtcdKeys keys,
       NodeRegistry registry,
       CommandQueue queue,
@@ -248,7 +252,7 @@ public final class ReplicationManager {
   }
 
   public ReplicationManager(
-      EtcdStore store,
+      KeyValueStore store,
       EtcdKeys keys,
       NodeRegistry registry,
       CommandQueue queue,
@@ -287,14 +291,14 @@ public final class ReplicationManager {
   }
 
   /**
-   * One pass over nodes and allocations. Returns what it did. Throws {@link
-   * EtcdStore.NotLeaderException} when this control plane is not the leader.
+   * One pass over nodes and allocations. Returns what it did. Throws {@link NotLeaderException}
+   * when this control plane is not the leader.
    */
   public synchronized Pass reconcile() {
-    EtcdStore.Fence fence = store.fence();
+    Fence fence = store.fence();
     if (fence != null && fence.isNotLeader()) {
       standBy();
-      throw new EtcdStore.NotLeaderException("not the leader: replication is the leader's job");
+      throw new NotLeaderException("not the leader: replication is the leader's job");
     }
     if (actingSince == 0 || !java.util.Objects.equals(fence, actingFence)) {
       actingSince = clock.millis();
@@ -307,7 +311,7 @@ public final class ReplicationManager {
     }
     try {
       return pass();
-    } catch (EtcdStore.NotLeaderException e) {
+    } catch (NotLeaderException e) {
       standBy();
       throw e;
     } catch (StoreUnavailableException e) {
@@ -896,7 +900,7 @@ public final class ReplicationManager {
       Allocation.Builder b = v.value().toBuilder();
       b.removeReplicas(b.getReplicasList().indexOf(old));
       long now = clock.millis();
-      EtcdStore.Txn txn = store.txn().requireUnchanged(v);
+      Txn txn = store.txn().requireUnchanged(v);
       boolean stillHolds =
           b.getReplicasList().stream().anyMatch(r -> r.getNodeId().equals(old.getNodeId()));
       if (!stillHolds) {
@@ -1151,7 +1155,7 @@ public final class ReplicationManager {
             .clearCurrentWhenUnwanted()
             .clearUnwantedReason());
     Allocation updated = next.setState(volumeState(next.build())).build();
-    EtcdStore.Txn txn = store.txn().requireUnchanged(current).put(current.key(), updated);
+    Txn txn = store.txn().requireUnchanged(current).put(current.key(), updated);
     queue
         .batch()
         .add(back.getNodeId(), rebuildCommand(updated, back.getNodeId(), source, nodes))
@@ -1218,7 +1222,7 @@ public final class ReplicationManager {
             .setTopologyPath(target.getTopologyPath())
             .setSourceNodeId(source.getNodeId()));
     Allocation updated = next.setState(volumeState(next.build())).build();
-    EtcdStore.Txn txn =
+    Txn txn =
         store
             .txn()
             .requireUnchanged(current)
@@ -1334,7 +1338,7 @@ public final class ReplicationManager {
               .clearSourceNodeId()
               .clearCurrentWhenUnwanted()
               .clearUnwantedReason());
-      EtcdStore.Txn txn = store.txn().requireUnchanged(current);
+      Txn txn = store.txn().requireUnchanged(current);
       // Retire one unwanted replica: LOST before STALE.
       int retire = -1;
       for (int i = 0; i < b.getReplicasCount(); i++) {

@@ -19,6 +19,7 @@ import io.mycnet.storage.operator.replication.ReplicationLoop;
 import io.mycnet.storage.operator.replication.ReplicationManager;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import java.time.Clock;
 import java.time.Duration;
@@ -37,7 +38,7 @@ import org.slf4j.LoggerFactory;
 public final class ControlPlane implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ControlPlane.class);
 
-  public final EtcdStore store;
+  public final KeyValueStore store;
   public final EtcdKeys keys;
   public final NodeRegistry registry;
   public final CommandQueue queue;

@@ -3,7 +3,10 @@ package io.mycnet.storage.operator.runtime;
 import io.mycnet.storage.api.v1.NodeTrustState;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
+import io.mycnet.storage.operator.store.NotLeaderException;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.Txn;
 import io.mycnet.storage.operator.store.Versioned;
 import io.mycnet.storage.operator.trust.NodeTrustRecord;
 import io.mycnet.storage.operator.trust.TrustEngine;
@@ -74,7 +77,7 @@ public final class TrustPersistence implements AutoCloseable {
   /** What was last written for a node, and when (System.nanoTime). */
   private record Written(NodeTrustState state, long atNanos) {}
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final EtcdKeys keys;
   private final TrustEngine engine;
   private final BooleanSupplier isLeader;
@@ -88,7 +91,7 @@ public final class TrustPersistence implements AutoCloseable {
   private volatile boolean started;
 
   public TrustPersistence(
-      EtcdStore store,
+      KeyValueStore store,
       EtcdKeys keys,
       TrustEngine engine,
       BooleanSupplier isLeader,
@@ -124,7 +127,7 @@ public final class TrustPersistence implements AutoCloseable {
   }
 
   /** The nodes that have a persisted trust record (any content). */
-  public static Set<String> persistedNodes(EtcdStore store, EtcdKeys keys) {
+  public static Set<String> persistedNodes(KeyValueStore store, EtcdKeys keys) {
     Set<String> out = new TreeSet<>();
     for (String k : store.keys(keys.trustAll())) {
       out.add(k.substring(keys.trustAll().length()));
@@ -214,7 +217,7 @@ public final class TrustPersistence implements AutoCloseable {
       }
       restoreIfNeeded();
       flush(false);
-    } catch (EtcdStore.NotLeaderException e) {
+    } catch (NotLeaderException e) {
       leadershipLost();
       LOG.info("trust not persisted: {}", e.getMessage());
     } catch (RuntimeException e) {
@@ -261,7 +264,7 @@ public final class TrustPersistence implements AutoCloseable {
       }
     }
     int done = 0;
-    EtcdStore.Txn txn = store.txn();
+    Txn txn = store.txn();
     List<NodeTrustState> inTxn = new ArrayList<>();
     List<String> deletedInTxn = new ArrayList<>();
     for (NodeTrustState p : puts) {
@@ -286,10 +289,10 @@ public final class TrustPersistence implements AutoCloseable {
     return done;
   }
 
-  private int commit(EtcdStore.Txn txn, List<NodeTrustState> puts, List<String> deletes, long now) {
+  private int commit(Txn txn, List<NodeTrustState> puts, List<String> deletes, long now) {
     int n = puts.size() + deletes.size();
     if (!txn.commit()) {
-      throw new EtcdStore.NotLeaderException("trust write refused: the leadership fence failed");
+      throw new NotLeaderException("trust write refused: the leadership fence failed");
     }
     for (NodeTrustState p : puts) {
       written.put(p.getNodeId(), new Written(p, now));

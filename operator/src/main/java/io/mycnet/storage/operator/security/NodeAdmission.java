@@ -3,8 +3,8 @@ package io.mycnet.storage.operator.security;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.NodeState;
 import io.mycnet.storage.operator.nodes.NodeRegistry;
-import io.mycnet.storage.operator.store.EtcdStore;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.Txn;
 import io.mycnet.storage.operator.store.Versioned;
 import java.time.Clock;
 import java.time.Instant;
@@ -82,7 +82,7 @@ public final class NodeAdmission {
             List.of());
       }
       long lease = registry.livenessLease(nodeId);
-      EtcdStore.Txn txn = registry.txn().requireUnchanged(cur);
+      Txn txn = registry.txn().requireUnchanged(cur);
       List<String> serials = security.addNodeRevocation(txn, nodeId, why);
       txn.put(
               cur.key(),
@@ -133,7 +133,7 @@ public final class NodeAdmission {
             "node " + nodeId + " was already re-admitted and waits for its join; nothing changed",
             List.of());
       }
-      EtcdStore.Txn txn = registry.txn().requireUnchanged(cur);
+      Txn txn = registry.txn().requireUnchanged(cur);
       List<String> serials =
           security.addCertificateRevocations(
               txn, nodeId, "old certificate of node " + nodeId + ", re-admitted");

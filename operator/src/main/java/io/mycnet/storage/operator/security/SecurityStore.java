@@ -1,16 +1,15 @@
 package io.mycnet.storage.operator.security;
 
-import io.etcd.jetcd.Watch;
-import io.etcd.jetcd.watch.WatchEvent;
 import io.mycnet.storage.api.v1.IssuedCertificateRecord;
 import io.mycnet.storage.api.v1.RevocationList;
 import io.mycnet.storage.api.v1.RevocationRecord;
 import io.mycnet.storage.api.v1.TokenUseRecord;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.StoreWatch;
+import io.mycnet.storage.operator.store.Txn;
 import io.mycnet.storage.operator.store.Versioned;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,7 +51,7 @@ public final class SecurityStore implements AutoCloseable {
   public static final int SCHEMA_VERSION = 1;
   private static final int MAX_ATTEMPTS = 20;
 
-  private final EtcdStore store;
+  private final KeyValueStore store;
   private final Clock clock;
   private final String root;
   private final Map<String, RevocationRecord> revokedSerials = new ConcurrentHashMap<>();
@@ -61,9 +60,9 @@ public final class SecurityStore implements AutoCloseable {
   private final List<Consumer<RevocationRecord>> listeners = new CopyOnWriteArrayList<>();
   private final List<Runnable> changeListeners = new CopyOnWriteArrayList<>();
   private volatile long revision;
-  private volatile Watch.Watcher watcher;
+  private volatile StoreWatch watcher;
 
-  public SecurityStore(EtcdStore store, EtcdKeys keys, Clock clock) {
+  public SecurityStore(KeyValueStore store, EtcdKeys keys, Clock clock) {
     this.store = store;
     this.clock = clock;
     this.root = keys.prefix() + "/security/";
@@ -105,22 +104,21 @@ public final class SecurityStore implements AutoCloseable {
         store.watchPrefix(
             root + "revoked-",
             e -> {
-              String key = e.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
-              if (e.getEventType() == WatchEvent.EventType.DELETE) {
+              String key = e.key();
+              if (e.isDelete()) {
                 if (key.startsWith(revokedNodesPrefix())) {
                   String node = key.substring(revokedNodesPrefix().length());
                   revokedNodes.remove(node);
-                  advance(e.getKeyValue().getModRevision());
+                  advance(e.revision());
                   LOG.info("node {} was re-admitted", node);
                   changed();
                 }
                 return;
               }
               try {
-                RevocationRecord r =
-                    RevocationRecord.parseFrom(e.getKeyValue().getValue().getBytes());
+                RevocationRecord r = RevocationRecord.parseFrom(e.value());
                 boolean fresh = remember(key, r);
-                advance(e.getKeyValue().getModRevision());
+                advance(e.revision());
                 if (fresh) {
                   for (Consumer<RevocationRecord> l : listeners) {
                     l.accept(r);
@@ -268,7 +266,7 @@ public final class SecurityStore implements AutoCloseable {
    * revoked (this one included).
    */
   public List<String> recordIssued(NodeCertificate cert, String tokenId) {
-    EtcdStore.Txn txn = store.txn();
+    Txn txn = store.txn();
     List<String> live = addIssued(txn, cert, tokenId);
     txn.commit();
     return live;
@@ -282,7 +280,7 @@ public final class SecurityStore implements AutoCloseable {
    * @return the revoked certificate serials
    */
   public List<String> revokeNode(String nodeId, String reason) {
-    EtcdStore.Txn txn = store.txn();
+    Txn txn = store.txn();
     List<String> serials = addNodeRevocation(txn, nodeId, reason);
     txn.commit();
     LOG.info("revoked node {} and {} certificate(s): {}", nodeId, serials.size(), reason);
@@ -295,7 +293,7 @@ public final class SecurityStore implements AutoCloseable {
    *
    * @return the certificate serials the transaction revokes
    */
-  public List<String> addNodeRevocation(EtcdStore.Txn txn, String nodeId, String reason) {
+  public List<String> addNodeRevocation(Txn txn, String nodeId, String reason) {
     long now = clock.millis();
     txn.put(
         revokedNodeKey(nodeId),
@@ -336,7 +334,7 @@ public final class SecurityStore implements AutoCloseable {
    *
    * @return the certificate serials the transaction revokes
    */
-  public List<String> addCertificateRevocations(EtcdStore.Txn txn, String nodeId, String reason) {
+  public List<String> addCertificateRevocations(Txn txn, String nodeId, String reason) {
     return putSerialRevocations(
         txn,
         nodeId,
@@ -346,7 +344,7 @@ public final class SecurityStore implements AutoCloseable {
   }
 
   private List<String> putSerialRevocations(
-      EtcdStore.Txn txn,
+      Txn txn,
       String nodeId,
       List<Versioned<IssuedCertificateRecord>> issued,
       String reason,
@@ -369,7 +367,7 @@ public final class SecurityStore implements AutoCloseable {
   }
 
   /** Adds to {@code txn} the deletion of the node's id revocation (a re-admission). */
-  public void addNodeReadmission(EtcdStore.Txn txn, String nodeId) {
+  public void addNodeReadmission(Txn txn, String nodeId) {
     txn.delete(revokedNodeKey(nodeId));
   }
 
@@ -387,8 +385,7 @@ public final class SecurityStore implements AutoCloseable {
    * Adds to {@code txn} the spending of a single-use token on {@code nodeId}, guarded on the use
    * record as read ({@link #tokenUse}): absent (spent now) or already this node's (left as it is).
    */
-  public void addTokenUse(
-      EtcdStore.Txn txn, Versioned<TokenUseRecord> read, String tokenId, String nodeId) {
+  public void addTokenUse(Txn txn, Versioned<TokenUseRecord> read, String tokenId, String nodeId) {
     txn.requireUnchanged(read);
     if (!read.exists()) {
       txn.put(
@@ -407,7 +404,7 @@ public final class SecurityStore implements AutoCloseable {
    * ones. Returns the serials of the node's certificates that are still valid and not revoked (this
    * one included).
    */
-  public List<String> addIssued(EtcdStore.Txn txn, NodeCertificate cert, String tokenId) {
+  public List<String> addIssued(Txn txn, NodeCertificate cert, String tokenId) {
     String prefix = issuedPrefix(cert.nodeId());
     txn.put(
         prefix + cert.serial(),
@@ -439,7 +436,7 @@ public final class SecurityStore implements AutoCloseable {
    */
   public void recordIssuedClient(String namespace, String serial, java.time.Instant notAfter) {
     String prefix = issuedClientsPrefix(namespace);
-    EtcdStore.Txn txn =
+    Txn txn =
         store
             .txn()
             .put(
@@ -468,7 +465,7 @@ public final class SecurityStore implements AutoCloseable {
    */
   public List<String> revokeClients(String namespace, String reason) {
     long now = clock.millis();
-    EtcdStore.Txn txn = store.txn();
+    Txn txn = store.txn();
     List<String> serials = new ArrayList<>();
     for (Versioned<IssuedCertificateRecord> v :
         store.list(issuedClientsPrefix(namespace), IssuedCertificateRecord.parser())) {

@@ -30,35 +30,16 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
- * The one class through which allocation and replication code reads and writes etcd: typed protobuf
- * reads with their revisions, prefix listings, guarded multi-key transactions and prefix watches.
- * Every call is blocking with a deadline and throws {@link StoreUnavailableException} when etcd
- * does not answer, so no caller can wait forever.
+ * The {@link KeyValueStore} on etcd: typed protobuf reads with their revisions, prefix listings,
+ * guarded multi-key transactions (one etcd transaction each), leases and prefix watches. Every call
+ * is blocking with a deadline and throws {@link StoreUnavailableException} when etcd does not
+ * answer, so no caller can wait forever.
  *
  * <p>An optional {@link Fence} is added to every transaction: while it is set, a transaction
  * commits only if the fencing key still has the revision the fence names (the leadership key of the
  * current leader), so a deposed leader's writes fail instead of landing.
  */
-public final class EtcdStore {
-  /** A guard every transaction carries: key must exist with exactly this create revision. */
-  public record Fence(String key, long createRevision) {
-    /** Set on a control plane that is not (or no longer) the leader: nothing it writes lands. */
-    public static Fence notLeader(String key) {
-      return new Fence(key, -1);
-    }
-
-    public boolean isNotLeader() {
-      return createRevision < 0;
-    }
-  }
-
-  /** A fenced write was refused because this process is not the leader. */
-  public static final class NotLeaderException extends StoreUnavailableException {
-    public NotLeaderException(String message) {
-      super(message, null);
-    }
-  }
-
+public final class EtcdStore implements KeyValueStore {
   private final Client client;
   private final KV kv;
   private final Duration timeout;
@@ -79,10 +60,12 @@ public final class EtcdStore {
   }
 
   /** Sets (or clears, with null) the fence added to every later transaction. */
+  @Override
   public void fence(Fence fence) {
     this.fence = fence;
   }
 
+  @Override
   public Fence fence() {
     return fence;
   }
@@ -92,6 +75,7 @@ public final class EtcdStore {
   }
 
   /** Reads one key and parses it. */
+  @Override
   public <T extends Message> Versioned<T> get(String key, Parser<T> parser) {
     GetResponse r = await(kv.get(bytes(key)), "get " + key);
     if (r.getKvs().isEmpty()) {
@@ -101,6 +85,7 @@ public final class EtcdStore {
   }
 
   /** Reads several keys in one round trip (one read-only transaction), in the order given. */
+  @Override
   public <T extends Message> List<Versioned<T>> getAll(List<String> keys, Parser<T> parser) {
     List<Versioned<T>> out = new ArrayList<>(keys.size());
     for (Versioned<byte[]> raw : getAllRaw(keys)) {
@@ -113,6 +98,7 @@ public final class EtcdStore {
    * Reads several keys of different record types in one round trip; parse each with {@link
    * #parse(Versioned, Parser)}.
    */
+  @Override
   public List<Versioned<byte[]>> getAllRaw(List<String> keys) {
     if (keys.isEmpty()) {
       return List.of();
@@ -139,20 +125,13 @@ public final class EtcdStore {
     return out;
   }
 
-  /** Parses a raw read. */
+  /** Parses a raw read (the same as {@link KeyValueStore#parse}). */
   public static <T extends Message> Versioned<T> parse(Versioned<byte[]> raw, Parser<T> parser) {
-    if (!raw.exists()) {
-      return Versioned.absent(raw.key());
-    }
-    try {
-      return new Versioned<>(
-          raw.key(), parser.parseFrom(raw.value()), raw.modRevision(), raw.createRevision());
-    } catch (InvalidProtocolBufferException e) {
-      throw new IllegalStateException("etcd key " + raw.key() + " holds an unreadable record", e);
-    }
+    return KeyValueStore.parse(raw, parser);
   }
 
   /** Reads every key under a prefix, in key order, parsed. */
+  @Override
   public <T extends Message> List<Versioned<T>> list(String prefix, Parser<T> parser) {
     GetResponse r =
         await(kv.get(bytes(prefix), GetOption.builder().isPrefix(true).build()), "list " + prefix);
@@ -167,6 +146,7 @@ public final class EtcdStore {
    * Reads every key under each prefix in one read-only transaction, so all of them come from one
    * store revision; one list per prefix, in key order, unparsed.
    */
+  @Override
   public List<List<Versioned<byte[]>>> listAllRaw(List<String> prefixes) {
     List<Op> gets = new ArrayList<>(prefixes.size());
     for (String p : prefixes) {
@@ -192,10 +172,8 @@ public final class EtcdStore {
     return out;
   }
 
-  /** A prefix listing and the store revision it was read at. */
-  public record Listing<T>(List<Versioned<T>> values, long revision) {}
-
   /** Reads every key under a prefix, parsed, with the revision of the read (to watch from). */
+  @Override
   public <T extends Message> Listing<T> listWithRevision(String prefix, Parser<T> parser) {
     GetResponse r =
         await(kv.get(bytes(prefix), GetOption.builder().isPrefix(true).build()), "list " + prefix);
@@ -206,22 +184,25 @@ public final class EtcdStore {
     return new Listing<>(out, r.getHeader().getRevision());
   }
 
-  /**
-   * Watches every key under a prefix from {@code fromRevision} on; {@code onError} is told when the
-   * watch breaks (e.g. the revision was compacted) so the caller can re-list. Callbacks run on the
-   * etcd client's event thread: they must not block.
-   */
-  public Watch.Watcher watchPrefixFrom(
-      String prefix, long fromRevision, Consumer<WatchEvent> onEvent, Consumer<Throwable> onError) {
-    return client
-        .getWatchClient()
-        .watch(
-            bytes(prefix),
-            WatchOption.builder().isPrefix(true).withRevision(fromRevision).build(),
-            Watch.listener(r -> r.getEvents().forEach(onEvent), onError));
+  @Override
+  public StoreWatch watchPrefixFrom(
+      String prefix, long fromRevision, Consumer<StoreEvent> onEvent, Consumer<Throwable> onError) {
+    WatchOption.Builder option = WatchOption.builder().isPrefix(true);
+    if (fromRevision > 0) {
+      option.withRevision(fromRevision);
+    }
+    Watch.Watcher w =
+        client
+            .getWatchClient()
+            .watch(
+                bytes(prefix),
+                option.build(),
+                Watch.listener(r -> r.getEvents().forEach(e -> onEvent.accept(event(e))), onError));
+    return w::close;
   }
 
   /** Reads the keys under a prefix, without values, and the store revision of the read. */
+  @Override
   public List<String> keys(String prefix) {
     GetResponse r =
         await(
@@ -235,6 +216,7 @@ public final class EtcdStore {
   }
 
   /** Reads a raw string value, if any. */
+  @Override
   public Optional<String> getString(String key) {
     GetResponse r = await(kv.get(bytes(key)), "get " + key);
     return r.getKvs().isEmpty()
@@ -243,6 +225,7 @@ public final class EtcdStore {
   }
 
   /** Reads a raw string value with its revisions. */
+  @Override
   public Versioned<String> getVersionedString(String key) {
     GetResponse r = await(kv.get(bytes(key)), "get " + key);
     if (r.getKvs().isEmpty()) {
@@ -270,12 +253,14 @@ public final class EtcdStore {
   }
 
   /** The id of the lease a key is attached to, or 0 when it has none or does not exist. */
+  @Override
   public long leaseOf(String key) {
     GetResponse r = await(kv.get(bytes(key)), "get " + key);
     return r.getKvs().isEmpty() ? 0 : r.getKvs().get(0).getLease();
   }
 
   /** Grants a lease of {@code ttlSeconds}. */
+  @Override
   public long grantLease(long ttlSeconds) {
     return await(client.getLeaseClient().grant(ttlSeconds), "lease grant").getID();
   }
@@ -283,6 +268,7 @@ public final class EtcdStore {
   /**
    * Renews a lease once. Returns false when the lease no longer exists (it expired or was revoked).
    */
+  @Override
   public boolean keepAliveOnce(long leaseId) {
     try {
       return await(client.getLeaseClient().keepAliveOnce(leaseId), "lease keep-alive").getTTL() > 0;
@@ -296,6 +282,7 @@ public final class EtcdStore {
   }
 
   /** Revokes a lease and so deletes every key attached to it. */
+  @Override
   public void revokeLease(long leaseId) {
     try {
       await(client.getLeaseClient().revoke(leaseId), "lease revoke");
@@ -307,6 +294,7 @@ public final class EtcdStore {
   }
 
   /** Puts a string value attached to a lease (the key disappears when the lease expires). */
+  @Override
   public void putWithLease(String key, String value, long leaseId) {
     await(
         kv.put(bytes(key), bytes(value), PutOption.builder().withLeaseId(leaseId).build()),
@@ -314,27 +302,40 @@ public final class EtcdStore {
   }
 
   /** Starts a guarded transaction, fenced when a fence is set. */
+  @Override
   public Txn txn() {
-    return new Txn(true);
+    return new EtcdTxn(true);
   }
 
-  /** Starts a transaction without the fence (leader election itself uses this). */
+  @Override
   public Txn unfencedTxn() {
-    return new Txn(false);
+    return new EtcdTxn(false);
   }
 
-  /**
-   * Watches every key under a prefix from the current revision on. {@code onEvent} runs on the etcd
-   * client's event thread: it must not block, and must not call etcd synchronously (hand work off
-   * to an executor), or the client stalls.
-   */
-  public Watch.Watcher watchPrefix(String prefix, Consumer<WatchEvent> onEvent) {
-    return client
-        .getWatchClient()
-        .watch(
-            bytes(prefix),
-            WatchOption.builder().isPrefix(true).build(),
-            Watch.listener(r -> r.getEvents().forEach(onEvent)));
+  @Override
+  public StoreWatch watchPrefix(String prefix, Consumer<StoreEvent> onEvent) {
+    Watch.Watcher w =
+        client
+            .getWatchClient()
+            .watch(
+                bytes(prefix),
+                WatchOption.builder().isPrefix(true).build(),
+                Watch.listener(r -> r.getEvents().forEach(e -> onEvent.accept(event(e)))));
+    return w::close;
+  }
+
+  private static StoreEvent event(WatchEvent e) {
+    KeyValue k = e.getKeyValue();
+    String key = k.getKey().toString(StandardCharsets.UTF_8);
+    if (e.getEventType() == WatchEvent.EventType.DELETE) {
+      return new StoreEvent(StoreEvent.Type.DELETE, key, new byte[0], k.getModRevision(), 0);
+    }
+    return new StoreEvent(
+        StoreEvent.Type.PUT,
+        key,
+        k.getValue().getBytes(),
+        k.getModRevision(),
+        k.getCreateRevision());
   }
 
   <R> R await(CompletableFuture<R> f, String what) {
@@ -358,16 +359,17 @@ public final class EtcdStore {
    * A multi-key transaction: every {@code require*} guard must hold for the writes to apply, all
    * together or none.
    */
-  public final class Txn {
+  private final class EtcdTxn implements Txn {
     private final List<Cmp> cmps = new ArrayList<>();
     private final List<Op> ops = new ArrayList<>();
     private final boolean fenced;
 
-    private Txn(boolean fenced) {
+    private EtcdTxn(boolean fenced) {
       this.fenced = fenced;
     }
 
     /** Puts a string attached to a lease. */
+    @Override
     public Txn putWithLease(String key, String value, long leaseId) {
       ops.add(Op.put(bytes(key), bytes(value), PutOption.builder().withLeaseId(leaseId).build()));
       return this;
@@ -376,6 +378,7 @@ public final class EtcdStore {
     /**
      * Guards on a key's modification revision as read; revision 0 means "the key must not exist".
      */
+    @Override
     public Txn requireModRevision(String key, long modRevision) {
       if (modRevision == 0) {
         cmps.add(new Cmp(bytes(key), Cmp.Op.EQUAL, CmpTarget.version(0)));
@@ -385,30 +388,25 @@ public final class EtcdStore {
       return this;
     }
 
-    /** Guards on what was read: {@code v.modRevision()}. */
-    public Txn requireUnchanged(Versioned<?> v) {
-      return requireModRevision(v.key(), v.modRevision());
-    }
-
-    public Txn requireAbsent(String key) {
-      return requireModRevision(key, 0);
-    }
-
+    @Override
     public Txn put(String key, Message value) {
       ops.add(Op.put(bytes(key), ByteSequence.from(value.toByteArray()), PutOption.DEFAULT));
       return this;
     }
 
+    @Override
     public Txn putString(String key, String value) {
       ops.add(Op.put(bytes(key), bytes(value), PutOption.DEFAULT));
       return this;
     }
 
+    @Override
     public Txn delete(String key) {
       ops.add(Op.delete(bytes(key), DeleteOption.DEFAULT));
       return this;
     }
 
+    @Override
     public boolean isEmpty() {
       return ops.isEmpty();
     }
@@ -419,6 +417,7 @@ public final class EtcdStore {
      * @throws StoreUnavailableException when etcd did not answer; the transaction may have been
      *     applied, so callers re-read before deciding again
      */
+    @Override
     public boolean commit() {
       Fence f = fenced ? fence : null;
       if (f != null && f.isNotLeader()) {

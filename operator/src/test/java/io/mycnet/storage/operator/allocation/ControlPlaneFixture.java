@@ -11,6 +11,7 @@ import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.replication.ReplicationManager;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -25,7 +26,7 @@ public final class ControlPlaneFixture implements AutoCloseable {
   public static final long GIB = 1L << 30;
 
   public final Client client;
-  public final EtcdStore store;
+  public final KeyValueStore store;
   public final EtcdKeys keys;
   public final NodeRegistry registry;
   public final CommandQueue queue;

@@ -16,6 +16,7 @@ import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.time.Clock;
 import java.time.Duration;
@@ -35,7 +36,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class AssignmentPublisherIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
 
-  static EtcdStore store;
+  static KeyValueStore store;
   static final EtcdKeys keys = new EtcdKeys("/ap");
   static CommandQueue queue;
   static NodeRegistry registry;

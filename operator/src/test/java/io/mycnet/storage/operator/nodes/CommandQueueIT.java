@@ -3,11 +3,12 @@ package io.mycnet.storage.operator.nodes;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.etcd.jetcd.Watch;
 import io.mycnet.storage.api.v1.DeleteReplica;
 import io.mycnet.storage.api.v1.NodeCommand;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
+import io.mycnet.storage.operator.store.StoreWatch;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.time.Duration;
 import java.util.List;
@@ -23,7 +24,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class CommandQueueIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
 
-  private static EtcdStore store;
+  private static KeyValueStore store;
   private static CommandQueue queue;
 
   @BeforeAll
@@ -91,7 +92,7 @@ class CommandQueueIT {
   @Test
   void watchSeesNewCommands() {
     List<String> seen = new CopyOnWriteArrayList<>();
-    try (Watch.Watcher w = queue.watch("w1", c -> seen.add(c.getCommandId()))) {
+    try (StoreWatch w = queue.watch("w1", c -> seen.add(c.getCommandId()))) {
       await()
           .atMost(Duration.ofSeconds(10))
           .until(

@@ -3,11 +3,11 @@ package io.mycnet.storage.operator.nodes;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.etcd.jetcd.Watch;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.NodeState;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.StoreWatch;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.time.Clock;
 import java.time.Duration;
@@ -56,7 +56,7 @@ class NodeRegistryIT {
     NodeRegistry r = registry("/nr2");
     r.register(node("n2"));
     List<String> changes = new CopyOnWriteArrayList<>();
-    try (Watch.Watcher w = r.watchLiveness((n, live) -> changes.add(n + "=" + live))) {
+    try (StoreWatch w = r.watchLiveness((n, live) -> changes.add(n + "=" + live))) {
       r.heartbeat("n2");
       assertThat(r.isLive("n2")).isTrue();
       // A second registry (a restarted control plane) renews the same lease found via the key.

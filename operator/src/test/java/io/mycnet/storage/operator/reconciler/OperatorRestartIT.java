@@ -21,6 +21,7 @@ import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.runtime.TrustPersistence;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import io.mycnet.storage.operator.store.Versioned;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustEvidence;
@@ -73,7 +74,7 @@ class OperatorRestartIT {
                 StorageClaim.class);
         KubernetesClient kube = api.newClient();
         Client etcd = Client.builder().endpoints(ETCD.endpoints().toArray(String[]::new)).build()) {
-      EtcdStore store = new EtcdStore(etcd, Duration.ofSeconds(5));
+      KeyValueStore store = new EtcdStore(etcd, Duration.ofSeconds(5));
       EtcdKeys keys = new EtcdKeys(PREFIX);
       List<String> critical = new ArrayList<>();
       List<String> sensitive = new ArrayList<>();
@@ -169,7 +170,7 @@ class OperatorRestartIT {
 
   /** 8 nodes to be CRITICAL, 4 SENSITIVE, 4 STANDARD, over two regions of two zones each. */
   private static void registerNodes(
-      EtcdStore store,
+      KeyValueStore store,
       EtcdKeys keys,
       List<String> critical,
       List<String> sensitive,
@@ -198,7 +199,7 @@ class OperatorRestartIT {
 
   /** The evidence an earlier leader gathered, persisted the way a leader persists it. */
   private static void persistEarnedTrust(
-      EtcdStore store,
+      KeyValueStore store,
       EtcdKeys keys,
       List<String> critical,
       List<String> sensitive,
@@ -339,7 +340,7 @@ class OperatorRestartIT {
 
   /** Answers every queued CreateReplica with success, as a node's agent does once it created it. */
   private static void confirmCreates(
-      EtcdStore store, EtcdKeys keys, io.mycnet.storage.operator.allocation.ReplicaCreation c) {
+      KeyValueStore store, EtcdKeys keys, io.mycnet.storage.operator.allocation.ReplicaCreation c) {
     var queue = new io.mycnet.storage.operator.nodes.CommandQueue(store, keys);
     for (Versioned<NodeRecord> n : store.list(keys.nodes(), NodeRecord.parser())) {
       String node = n.value().getNodeId();
@@ -358,7 +359,8 @@ class OperatorRestartIT {
     }
   }
 
-  private static Map<String, Versioned<Allocation>> allocations(EtcdStore store, EtcdKeys keys) {
+  private static Map<String, Versioned<Allocation>> allocations(
+      KeyValueStore store, EtcdKeys keys) {
     Map<String, Versioned<Allocation>> out = new TreeMap<>();
     for (Versioned<Allocation> v : store.list(keys.allocations(), Allocation.parser())) {
       out.put(v.key(), v);

@@ -19,6 +19,8 @@ import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustTier;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
+import io.mycnet.storage.operator.store.NotLeaderException;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -179,7 +181,7 @@ class ReplicationFailoverIT {
       LeaderElection e = new LeaderElection(cp.store, cp.keys, "cp", Duration.ofSeconds(2), QUIET);
       try {
         assertThatThrownBy(() -> cp.namespace("ns", 0, 0))
-            .isInstanceOf(EtcdStore.NotLeaderException.class); // not elected yet
+            .isInstanceOf(NotLeaderException.class); // not elected yet
         e.start();
         await().atMost(Duration.ofSeconds(10)).until(e::isLeader);
         cp.namespace("ns", 0, 0);
@@ -188,12 +190,11 @@ class ReplicationFailoverIT {
             io.etcd.jetcd.Client.builder()
                 .endpoints(ETCD.endpoints().toArray(String[]::new))
                 .build()) {
-          EtcdStore otherStore = new EtcdStore(other, Duration.ofSeconds(5));
+          KeyValueStore otherStore = new EtcdStore(other, Duration.ofSeconds(5));
           otherStore.txn().delete(cp.keys.leader()).commit();
           otherStore.txn().putString(cp.keys.leader(), "usurper").commit();
         }
-        assertThatThrownBy(() -> cp.namespace("ns2", 0, 0))
-            .isInstanceOf(EtcdStore.NotLeaderException.class);
+        assertThatThrownBy(() -> cp.namespace("ns2", 0, 0)).isInstanceOf(NotLeaderException.class);
         assertThat(cp.manager.getNamespace("ns2")).isEmpty();
       } finally {
         e.close();

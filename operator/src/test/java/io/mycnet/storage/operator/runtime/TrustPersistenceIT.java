@@ -10,6 +10,9 @@ import io.mycnet.storage.operator.model.TrustFactor;
 import io.mycnet.storage.operator.model.TrustTier;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.Fence;
+import io.mycnet.storage.operator.store.KeyValueStore;
+import io.mycnet.storage.operator.store.NotLeaderException;
 import io.mycnet.storage.operator.store.Versioned;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustEvidence;
@@ -37,7 +40,7 @@ class TrustPersistenceIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
 
   static Client etcd;
-  static EtcdStore store;
+  static KeyValueStore store;
 
   static final class MovableClock extends Clock {
     volatile Instant now = Instant.parse("2026-01-01T00:00:00Z");
@@ -186,13 +189,13 @@ class TrustPersistenceIT {
       assertThat(store.keys(keys.trustAll())).isEmpty();
     }
     // A store fenced as not the leader refuses the write outright.
-    EtcdStore fenced = new EtcdStore(etcd, Duration.ofSeconds(10));
-    fenced.fence(EtcdStore.Fence.notLeader(keys.leader()));
+    KeyValueStore fenced = new EtcdStore(etcd, Duration.ofSeconds(10));
+    fenced.fence(Fence.notLeader(keys.leader()));
     TrustPersistence q =
         new TrustPersistence(
             fenced, keys, engine, () -> true, TrustPersistence.Settings.defaults());
     q.restore();
-    assertThatThrownBy(() -> q.flush(true)).isInstanceOf(EtcdStore.NotLeaderException.class);
+    assertThatThrownBy(() -> q.flush(true)).isInstanceOf(NotLeaderException.class);
     assertThat(store.keys(keys.trustAll())).isEmpty();
   }
 
