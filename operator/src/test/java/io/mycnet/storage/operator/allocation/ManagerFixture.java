@@ -12,7 +12,7 @@ import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.replication.ReplicationManager;
 import io.mycnet.storage.operator.store.EtcdKeys;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.KeyValueStore;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -42,7 +42,7 @@ public final class ManagerFixture implements AutoCloseable {
   public static final Duration LEASE_TTL = Duration.ofDays(1);
 
   public final ManualClock clock = new ManualClock();
-  public final EtcdStore store;
+  public final KeyValueStore store;
   public final EtcdKeys keys;
   public final Trust trust = new Trust();
   public final Map<String, Double> overcommit = new ConcurrentHashMap<>();
@@ -54,7 +54,9 @@ public final class ManagerFixture implements AutoCloseable {
   public final ReplicaCreation creation;
 
   public ManagerFixture(
-      Function<Clock, EtcdStore> storeOf, String prefix, ReplicationManager.Settings settings) {
+      Function<Clock, ? extends KeyValueStore> storeOf,
+      String prefix,
+      ReplicationManager.Settings settings) {
     this.store = storeOf.apply(clock);
     this.keys = new EtcdKeys(prefix);
     this.registry = new NodeRegistry(store, keys, clock, LEASE_TTL);
@@ -257,6 +259,13 @@ public final class ManagerFixture implements AutoCloseable {
   @Override
   public void close() {
     cluster.close();
+    if (store instanceof AutoCloseable c) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        throw new IllegalStateException("closing the store failed", e);
+      }
+    }
   }
 
   /** A clock that moves only when the test moves it. */

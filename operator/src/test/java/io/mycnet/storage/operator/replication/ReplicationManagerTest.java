@@ -16,9 +16,10 @@ import io.mycnet.storage.operator.allocation.ManagerFixture;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustTier;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.Fence;
+import io.mycnet.storage.operator.store.InMemoryStore;
+import io.mycnet.storage.operator.store.NotLeaderException;
 import io.mycnet.storage.operator.store.Versioned;
-import io.mycnet.storage.testsupport.EtcdExtension;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,16 +27,13 @@ import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The replication manager's passes on the in-memory store with a clock the test moves: what makes a
  * replica unwanted, when a silent node is DOWN, what a rebuild writes, how it completes, and when
  * the manager refuses to act (ReplicationManager's javadoc, docs/replication.md).
  */
-class ReplicationManagerBehaviourIT {
-  @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
-
+class ReplicationManagerTest {
   private final List<ManagerFixture> fixtures = new ArrayList<>();
   private String prefix;
 
@@ -50,11 +48,7 @@ class ReplicationManagerBehaviourIT {
   }
 
   private ManagerFixture fixture(ReplicationManager.Settings settings) {
-    ManagerFixture f =
-        new ManagerFixture(
-            c -> new EtcdStore(ETCD.client(), Duration.ofSeconds(5)),
-            prefix + fixtures.size(),
-            settings);
+    ManagerFixture f = new ManagerFixture(InMemoryStore::new, prefix + fixtures.size(), settings);
     fixtures.add(f);
     return f;
   }
@@ -548,9 +542,8 @@ class ReplicationManagerBehaviourIT {
   void aControlPlaneThatIsNotTheLeaderDoesNothing() {
     ManagerFixture cp = plain();
     cp.nodes(1, 3, 1, 100, TrustTier.CRITICAL, 0.95);
-    cp.store.fence(EtcdStore.Fence.notLeader(cp.keys.leader()));
-    assertThatThrownBy(() -> cp.replication.reconcile())
-        .isInstanceOf(EtcdStore.NotLeaderException.class);
+    cp.store.fence(Fence.notLeader(cp.keys.leader()));
+    assertThatThrownBy(() -> cp.replication.reconcile()).isInstanceOf(NotLeaderException.class);
     cp.store.fence(null);
   }
 

@@ -16,25 +16,21 @@ import io.mycnet.storage.operator.allocation.ReplicaCreation.Outcome;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustTier;
 import io.mycnet.storage.operator.replication.ReplicationManager;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.InMemoryStore;
 import io.mycnet.storage.operator.store.Versioned;
-import io.mycnet.storage.testsupport.EtcdExtension;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A replica exists only once its agent said so (ReplicaCreation's javadoc, docs/replication.md):
  * CREATING until the create result, HEALTHY on an ok result, a refused create sent again under a
  * new id and then re-placed, never counted healthy.
  */
-class ReplicaCreationBehaviourIT {
-  @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
-
+class ReplicaCreationTest {
   private ManagerFixture cp;
   private List<String> nodes;
 
@@ -42,7 +38,7 @@ class ReplicaCreationBehaviourIT {
   void setUp(TestInfo info) {
     cp =
         new ManagerFixture(
-            c -> new EtcdStore(ETCD.client(), Duration.ofSeconds(5)),
+            InMemoryStore::new,
             "/" + info.getTestMethod().orElseThrow().getName(),
             new ReplicationManager.Settings(Duration.ZERO, 2, 8));
     nodes = cp.nodes(1, 3, 2, 100, TrustTier.CRITICAL, 0.95); // 6 nodes in 3 zones
@@ -224,9 +220,7 @@ class ReplicaCreationBehaviourIT {
   void withNoOtherNodeARefusedReplicaWaitsAndIsReplacedWhenANodeJoins() {
     try (ManagerFixture small =
         new ManagerFixture(
-            c -> new EtcdStore(ETCD.client(), Duration.ofSeconds(5)),
-            "/small",
-            new ReplicationManager.Settings(Duration.ZERO, 2, 8))) {
+            InMemoryStore::new, "/small", new ReplicationManager.Settings(Duration.ZERO, 2, 8))) {
       small.nodes(1, 3, 1, 100, TrustTier.CRITICAL, 0.95);
       small.namespace("ns", 0, 0);
       Allocation a =

@@ -15,9 +15,8 @@ import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustTier;
 import io.mycnet.storage.operator.replication.ReplicationManager;
-import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.InMemoryStore;
 import io.mycnet.storage.operator.wire.ProtoMapping;
-import io.mycnet.storage.testsupport.EtcdExtension;
 import java.time.Duration;
 import java.util.List;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
@@ -25,24 +24,21 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Allocate, resize and release on the in-memory store: each decision writes the allocation, the
  * reservations, the quota books and the agents' commands together; each refusal has its reason and
  * writes nothing.
  */
-class TrustAwareStorageManagerBehaviourIT {
+class TrustAwareStorageManagerTest {
   private ManagerFixture cp;
   private List<String> nodes;
-
-  @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
 
   @BeforeEach
   void setUp(TestInfo info) {
     cp =
         new ManagerFixture(
-            c -> new EtcdStore(ETCD.client(), Duration.ofSeconds(5)),
+            InMemoryStore::new,
             "/" + info.getTestMethod().orElseThrow().getName(),
             new ReplicationManager.Settings(Duration.ZERO, 2, 8));
     // 3 zones x 2 nodes of 100 GiB
