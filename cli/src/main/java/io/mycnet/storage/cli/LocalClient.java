@@ -15,14 +15,16 @@ import io.mycnet.storage.api.v1.StatRequest;
 import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteRequest;
+import io.mycnet.storage.cli.local.LocalProcesses;
+import io.mycnet.storage.cli.local.LocalState;
 import io.mycnet.storage.common.settings.HostPort;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
-import io.mycnet.storage.operator.allocation.EtcdKeys;
-import io.mycnet.storage.operator.allocation.EtcdStore;
-import io.mycnet.storage.operator.allocation.NodeRegistry;
-import io.mycnet.storage.operator.allocation.Versioned;
+import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.security.SecurityStore;
+import io.mycnet.storage.operator.store.EtcdKeys;
+import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.Versioned;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -44,12 +46,12 @@ import java.util.concurrent.TimeUnit;
  * the agents' data ports with a client certificate of the volume's service namespace (signed by the
  * local CA, as a service would hold).
  */
-final class LocalClient implements AutoCloseable {
+public final class LocalClient implements AutoCloseable {
   final LocalState state;
   private final Client etcd;
-  final EtcdStore store;
-  final EtcdKeys keys = EtcdKeys.defaults();
-  final NodeRegistry registry;
+  public final EtcdStore store;
+  public final EtcdKeys keys = EtcdKeys.defaults();
+  public final NodeRegistry registry;
   private final String httpBase;
   private final String apiUrl;
   private KubernetesClient kube;
@@ -59,7 +61,7 @@ final class LocalClient implements AutoCloseable {
   private CertificateAuthority ca;
   private SecurityStore security;
 
-  LocalClient(LocalState state) {
+  public LocalClient(LocalState state) {
     this.state = state;
     String etcdPort = state.require("etcd.client.port");
     httpBase = "http://127.0.0.1:" + state.require("control-plane.http");
@@ -69,7 +71,7 @@ final class LocalClient implements AutoCloseable {
     registry = new NodeRegistry(store, keys, Clock.systemUTC(), Duration.ofSeconds(15));
   }
 
-  KubernetesClient kube() {
+  public KubernetesClient kube() {
     if (kube == null) {
       kube =
           new KubernetesClientBuilder()
@@ -166,11 +168,11 @@ final class LocalClient implements AutoCloseable {
     }
   }
 
-  List<NodeRecord> nodes() {
+  public List<NodeRecord> nodes() {
     return registry.list();
   }
 
-  List<Allocation> volumes() {
+  public List<Allocation> volumes() {
     List<Allocation> out = new ArrayList<>();
     for (Versioned<Allocation> v : store.list(keys.allocations(), Allocation.parser())) {
       out.add(v.value());
@@ -179,19 +181,19 @@ final class LocalClient implements AutoCloseable {
   }
 
   /** The replication manager's status (whether node DOWN decisions are held, and why). */
-  io.mycnet.storage.api.v1.ReplicationStatus replication() {
+  public io.mycnet.storage.api.v1.ReplicationStatus replication() {
     Versioned<io.mycnet.storage.api.v1.ReplicationStatus> v =
         store.get(keys.replicationStatus(), io.mycnet.storage.api.v1.ReplicationStatus.parser());
     return v.exists() ? v.value() : io.mycnet.storage.api.v1.ReplicationStatus.getDefaultInstance();
   }
 
-  Optional<Allocation> volume(String id) {
+  public Optional<Allocation> volume(String id) {
     Versioned<Allocation> v = store.get(keys.allocation(id), Allocation.parser());
     return v.exists() ? Optional.of(v.value()) : Optional.empty();
   }
 
   /** Node to {score, tier}, from the control plane. */
-  Map<String, String[]> trust() {
+  public Map<String, String[]> trust() {
     Map<String, String[]> out = new LinkedHashMap<>();
     for (String line : get("/trust").split("\n")) {
       String[] f = line.split("\t");
@@ -202,7 +204,7 @@ final class LocalClient implements AutoCloseable {
     return out;
   }
 
-  String explainNode(String node) {
+  public String explainNode(String node) {
     return get("/trust/" + node);
   }
 
@@ -258,7 +260,7 @@ final class LocalClient implements AutoCloseable {
   }
 
   /** The volume of a bound claim. */
-  Allocation volumeOf(StorageClaim claim) {
+  public Allocation volumeOf(StorageClaim claim) {
     String id = claim.getMetadata().getNamespace() + "." + claim.getMetadata().getName();
     return volume(id)
         .orElseThrow(
@@ -280,7 +282,7 @@ final class LocalClient implements AutoCloseable {
     return security;
   }
 
-  VolumeIoGrpc.VolumeIoBlockingStub io(String namespace, String node) {
+  public VolumeIoGrpc.VolumeIoBlockingStub io(String namespace, String node) {
     NodeRecord rec =
         registry.get(node).orElseThrow(() -> new CliException("no node " + node + " registered"));
     ManagedChannel ch =
@@ -318,7 +320,7 @@ final class LocalClient implements AutoCloseable {
   }
 
   /** Writes {@code data} at {@code offset} through the volume's primary, 1 MiB per request. */
-  void write(Allocation v, long offset, byte[] data) {
+  public void write(Allocation v, long offset, byte[] data) {
     VolumeIoGrpc.VolumeIoBlockingStub io = io(v.getNamespace(), v.getPrimaryNodeId());
     int chunk = 1 << 20;
     for (int at = 0; at < data.length; at += chunk) {
@@ -343,7 +345,7 @@ final class LocalClient implements AutoCloseable {
   }
 
   /** Reads {@code length} bytes at {@code offset} from {@code node}'s replica. */
-  byte[] read(Allocation v, String node, long offset, int length) {
+  public byte[] read(Allocation v, String node, long offset, int length) {
     VolumeIoGrpc.VolumeIoBlockingStub io = io(v.getNamespace(), node);
     byte[] out = new byte[length];
     int chunk = 1 << 20;
@@ -384,7 +386,7 @@ final class LocalClient implements AutoCloseable {
     }
   }
 
-  VolumeStat stat(Allocation v, String node) {
+  public VolumeStat stat(Allocation v, String node) {
     return io(v.getNamespace(), node)
         .withDeadlineAfter(5, TimeUnit.SECONDS)
         .stat(StatRequest.newBuilder().setVolumeId(v.getVolumeId()).build());

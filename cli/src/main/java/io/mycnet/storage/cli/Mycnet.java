@@ -3,6 +3,10 @@ package io.mycnet.storage.cli;
 import io.grpc.StatusRuntimeException;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.Replica;
+import io.mycnet.storage.cli.demo.Demo;
+import io.mycnet.storage.cli.local.LocalCluster;
+import io.mycnet.storage.cli.local.LocalState;
+import io.mycnet.storage.cli.local.LocalTopology;
 import io.mycnet.storage.common.settings.DurationText;
 import io.mycnet.storage.common.settings.SettingException;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
@@ -119,7 +123,7 @@ public final class Mycnet extends CommandGroup {
   }
 
   /** A duration flag's value, or exit code 2 naming the flag. */
-  static Duration duration(String flag, String value) {
+  public static Duration duration(String flag, String value) {
     try {
       Duration d = DurationText.parse(value);
       if (d.isNegative() || d.isZero()) {
@@ -174,14 +178,14 @@ public final class Mycnet extends CommandGroup {
   }
 
   /** The state directory option every command shares. */
-  static final class StateDir {
+  public static final class StateDir {
     @Option(
         names = "--state-dir",
         paramLabel = "DIR",
         description = "local mode's state directory (default: $MYCNET_HOME/.mycnet)")
     Path dir;
 
-    LocalState state() {
+    public LocalState state() {
       return new LocalState(dir != null ? dir : home().resolve(".mycnet"));
     }
   }
@@ -191,7 +195,7 @@ public final class Mycnet extends CommandGroup {
       mixinStandardHelpOptions = true,
       description = "Run the whole system on this machine: etcd, the control plane, the agents.",
       subcommands = {Local.Up.class, Local.Down.class})
-  static final class Local extends CommandGroup {
+  public static final class Local extends CommandGroup {
 
     @Command(
         name = "up",
@@ -231,7 +235,7 @@ public final class Mycnet extends CommandGroup {
       }
     }
 
-    static void up(
+    public static void up(
         LocalState state, Path topology, Path manifests, Duration timeout, PrintStream out) {
       Path t = topology != null ? topology : home().resolve("config/local/topology.yaml");
       Path m = manifests != null ? manifests : home().resolve("samples");

@@ -4,6 +4,7 @@ import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaState;
+import io.mycnet.storage.cli.local.ManifestWatcher;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -15,10 +16,10 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /** {@code mycnet status}: nodes grouped by topology, volumes, claims, manifest errors. */
-final class StatusView {
+public final class StatusView {
   private StatusView() {}
 
-  static void print(LocalClient c, PrintStream out) {
+  public static void print(LocalClient c, PrintStream out) {
     List<NodeRecord> nodes = c.nodes();
     List<Allocation> volumes = c.volumes();
     Map<String, String[]> trust;
@@ -174,7 +175,7 @@ final class StatusView {
     return r.getState().name().replace("REPLICA_STATE_", "").toLowerCase(Locale.ROOT);
   }
 
-  static Map<String, String> path(String topology) {
+  public static Map<String, String> path(String topology) {
     Map<String, String> out = new HashMap<>();
     for (String seg : topology.split("/")) {
       int eq = seg.indexOf('=');
@@ -185,7 +186,7 @@ final class StatusView {
     return out;
   }
 
-  static String bytes(long b) {
+  public static String bytes(long b) {
     String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = b;
     int u = 0;

@@ -3,10 +3,11 @@ package io.mycnet.storage.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.mycnet.storage.api.v1.RevocationRecord;
-import io.mycnet.storage.operator.allocation.EtcdKeys;
-import io.mycnet.storage.operator.allocation.EtcdStore;
+import io.mycnet.storage.cli.local.LocalState;
 import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.security.SecurityStore;
+import io.mycnet.storage.operator.store.EtcdKeys;
+import io.mycnet.storage.operator.store.EtcdStore;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;

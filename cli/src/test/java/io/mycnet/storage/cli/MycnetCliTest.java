@@ -2,6 +2,7 @@ package io.mycnet.storage.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.mycnet.storage.cli.local.LocalTopologyTest;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;

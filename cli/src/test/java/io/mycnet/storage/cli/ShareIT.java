@@ -14,6 +14,8 @@ import io.mycnet.storage.api.v1.StatRequest;
 import io.mycnet.storage.api.v1.TrimRequest;
 import io.mycnet.storage.api.v1.VolumeState;
 import io.mycnet.storage.api.v1.WriteRequest;
+import io.mycnet.storage.cli.local.LocalCluster;
+import io.mycnet.storage.cli.local.LocalState;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import java.io.ByteArrayOutputStream;

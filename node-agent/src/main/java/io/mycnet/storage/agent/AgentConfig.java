@@ -1,5 +1,7 @@
 package io.mycnet.storage.agent;
 
+import io.mycnet.storage.agent.replica.NamespaceKeys;
+import io.mycnet.storage.agent.support.Backoff;
 import io.mycnet.storage.common.settings.Check;
 import io.mycnet.storage.common.settings.HostPort;
 import io.mycnet.storage.common.settings.ProcessSettings;

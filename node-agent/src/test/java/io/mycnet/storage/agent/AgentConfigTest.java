@@ -3,6 +3,8 @@ package io.mycnet.storage.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.mycnet.storage.agent.replica.NamespaceKeys;
+import io.mycnet.storage.agent.support.Backoff;
 import io.mycnet.storage.common.settings.SettingException;
 import java.nio.file.Files;
 import java.nio.file.Path;

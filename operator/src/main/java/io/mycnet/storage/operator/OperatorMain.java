@@ -5,7 +5,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
-import io.mycnet.storage.operator.allocation.LeaderElection;
+import io.mycnet.storage.operator.election.LeaderElection;
 import io.mycnet.storage.operator.nodeapi.NodeApiSettings;
 import io.mycnet.storage.operator.runtime.ControlPlane;
 import io.mycnet.storage.operator.runtime.NodeApiConfig;

@@ -20,7 +20,7 @@ import io.mycnet.storage.local.LocalApiServer;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustFactor;
-import io.mycnet.storage.operator.reconciler.storagepool.PoolDefinition;
+import io.mycnet.storage.operator.pool.PoolDefinition;
 import io.mycnet.storage.operator.runtime.ControlPlane;
 import io.mycnet.storage.operator.runtime.OperatorRuntime;
 import io.mycnet.storage.operator.runtime.OperatorSettings;

@@ -1,12 +1,12 @@
 package io.mycnet.storage.agent.it;
 
 import io.etcd.jetcd.Client;
-import io.mycnet.storage.agent.NodeIdentity;
-import io.mycnet.storage.operator.allocation.CommandQueue;
-import io.mycnet.storage.operator.allocation.EtcdKeys;
-import io.mycnet.storage.operator.allocation.EtcdStore;
-import io.mycnet.storage.operator.allocation.NodeRegistry;
+import io.mycnet.storage.agent.identity.NodeIdentity;
+import io.mycnet.storage.operator.nodes.CommandQueue;
+import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.security.SecurityStore;
+import io.mycnet.storage.operator.store.EtcdKeys;
+import io.mycnet.storage.operator.store.EtcdStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

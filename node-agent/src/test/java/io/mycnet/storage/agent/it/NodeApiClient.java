@@ -8,7 +8,7 @@ import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import io.grpc.stub.StreamObserver;
-import io.mycnet.storage.agent.NodeIdentity;
+import io.mycnet.storage.agent.identity.NodeIdentity;
 import io.mycnet.storage.api.v1.AgentMessage;
 import io.mycnet.storage.api.v1.ControlMessage;
 import io.mycnet.storage.api.v1.JoinRequest;

@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.mycnet.storage.agent.NodeIdentity;
+import io.mycnet.storage.agent.identity.NodeIdentity;
 import io.mycnet.storage.api.v1.JoinResponse;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.testsupport.EtcdExtension;

@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.mycnet.storage.agent.NodeIdentity;
+import io.mycnet.storage.agent.identity.NodeIdentity;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.api.v1.NodeRecord;

@@ -11,7 +11,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
-import io.mycnet.storage.agent.NodeIdentity;
+import io.mycnet.storage.agent.identity.NodeIdentity;
 import io.mycnet.storage.api.v1.AccessGrant;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.AttachRequest;

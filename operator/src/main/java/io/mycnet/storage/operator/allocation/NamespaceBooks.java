@@ -2,6 +2,9 @@ package io.mycnet.storage.operator.allocation;
 
 import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.api.v1.NamespaceUsage;
+import io.mycnet.storage.operator.store.EtcdKeys;
+import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.Versioned;
 import java.util.ArrayList;
 import java.util.List;
 

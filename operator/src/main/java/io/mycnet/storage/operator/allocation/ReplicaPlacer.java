@@ -35,7 +35,7 @@ public interface ReplicaPlacer {
      * One more replica for the existing volume {@code a}: keeping {@code keep} where they are,
      * never on {@code excluded} (a rebuild's replacement, a re-placed create, a re-spread target).
      */
-    static Query oneMore(
+    public static Query oneMore(
         io.mycnet.storage.api.v1.Allocation a,
         double overcommitRatio,
         List<String> keep,

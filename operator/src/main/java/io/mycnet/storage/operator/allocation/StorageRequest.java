@@ -4,6 +4,7 @@ import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.model.ConsistencyLevel;
 import io.mycnet.storage.operator.model.ReplicationStrategy;
 import io.mycnet.storage.operator.model.StorageType;
+import io.mycnet.storage.operator.store.EtcdKeys;
 
 /**
  * A request for one volume. {@code classification}, {@code replicaCount}, {@code consistency} and

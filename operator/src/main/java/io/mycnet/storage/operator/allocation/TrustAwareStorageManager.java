@@ -13,6 +13,11 @@ import io.mycnet.storage.api.v1.NodeUsage;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.VolumeState;
+import io.mycnet.storage.operator.nodes.CommandQueue;
+import io.mycnet.storage.operator.store.EtcdKeys;
+import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.Versioned;
 import io.mycnet.storage.operator.wire.ProtoMapping;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -497,7 +502,7 @@ public final class TrustAwareStorageManager {
     return new ArrayList<>(seen.keySet());
   }
 
-  static NodeUsage addUsage(String nodeId, NodeUsage current, long bytes, int replicas) {
+  public static NodeUsage addUsage(String nodeId, NodeUsage current, long bytes, int replicas) {
     long b = (current == null ? 0 : current.getReservedBytes()) + bytes;
     int r = (current == null ? 0 : current.getReplicaCount()) + replicas;
     if (b < 0 || r < 0) {
@@ -513,7 +518,7 @@ public final class TrustAwareStorageManager {
   }
 
   /** Stable per (kind, volume incarnation, epoch, node): a retried decision reuses it. */
-  static String commandId(String kind, Allocation a, String nodeId) {
+  public static String commandId(String kind, Allocation a, String nodeId) {
     return kind
         + ":"
         + a.getVolumeId()
@@ -530,7 +535,7 @@ public final class TrustAwareStorageManager {
    * pool's overcommit ratio. Sent with every create and rebuild so that the agent accepts exactly
    * what the placement may place (docs/resources.md, overcommitRatio).
    */
-  static long capacityLimit(NodeRecord node, double overcommit) {
+  public static long capacityLimit(NodeRecord node, double overcommit) {
     return node == null ? 0 : (long) (node.getCapacityBytes() * overcommit);
   }
 
@@ -559,7 +564,7 @@ public final class TrustAwareStorageManager {
         .build();
   }
 
-  static NodeCommand deleteCommand(Allocation a, String nodeId, String reason, long now) {
+  public static NodeCommand deleteCommand(Allocation a, String nodeId, String reason, long now) {
     return NodeCommand.newBuilder()
         .setCommandId(commandId("delete", a, nodeId))
         .setIssuedAtUnixMs(now)

@@ -3,9 +3,9 @@
  * accounting, and the per-node durable command queues. Its promise is that nothing acknowledged is
  * ever lost or applied twice, whatever process dies at whatever moment.
  *
- * <p>All reads and writes go through {@link io.mycnet.storage.operator.allocation.EtcdStore}.
- * Values are protobuf messages from {@code grpc-api} ({@code allocation.proto}, {@code
- * nodes.proto}, {@code commands.proto}, {@code trust.proto}), each with a {@code schema_version}.
+ * <p>All reads and writes go through {@link io.mycnet.storage.operator.store.EtcdStore}. Values are
+ * protobuf messages from {@code grpc-api} ({@code allocation.proto}, {@code nodes.proto}, {@code
+ * commands.proto}, {@code trust.proto}), each with a {@code schema_version}.
  *
  * <h2>Key layout</h2>
  *

@@ -1,13 +1,13 @@
 package io.mycnet.storage.operator.nodeapi;
 
 import io.etcd.jetcd.Client;
-import io.mycnet.storage.operator.allocation.CommandQueue;
-import io.mycnet.storage.operator.allocation.EtcdKeys;
-import io.mycnet.storage.operator.allocation.EtcdStore;
-import io.mycnet.storage.operator.allocation.NodeRegistry;
+import io.mycnet.storage.operator.nodes.CommandQueue;
+import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.security.BootstrapTokens;
 import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.security.SecurityStore;
+import io.mycnet.storage.operator.store.EtcdKeys;
+import io.mycnet.storage.operator.store.EtcdStore;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -119,8 +119,8 @@ public final class ControlPlaneMain {
     // passes are the operator's), and every epoch change is published to the replicas' agents.
     io.mycnet.storage.operator.allocation.NodeTrustSource noTrust =
         id -> io.mycnet.storage.operator.allocation.NodeTrustSource.NodeTrust.UNKNOWN;
-    io.mycnet.storage.operator.allocation.ReplicationManager replication =
-        new io.mycnet.storage.operator.allocation.ReplicationManager(
+    io.mycnet.storage.operator.replication.ReplicationManager replication =
+        new io.mycnet.storage.operator.replication.ReplicationManager(
             store,
             keys,
             registry,
@@ -129,7 +129,7 @@ public final class ControlPlaneMain {
             new io.mycnet.storage.operator.allocation.PlannerPlacement(r -> java.util.Set.of()),
             noTrust,
             pool -> 1.0,
-            io.mycnet.storage.operator.allocation.ReplicationManager.Settings.defaults(),
+            io.mycnet.storage.operator.replication.ReplicationManager.Settings.defaults(),
             clock);
     // Create results confirm CREATING replicas and retry refused creates; re-placing a replica
     // whose creates were all refused needs the placement and is the operator's (replaceRefused).

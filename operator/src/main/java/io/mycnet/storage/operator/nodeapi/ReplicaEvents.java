@@ -2,8 +2,8 @@ package io.mycnet.storage.operator.nodeapi;
 
 import io.mycnet.storage.api.v1.CommandResult;
 import io.mycnet.storage.operator.allocation.ReplicaCreation;
-import io.mycnet.storage.operator.allocation.ReplicationManager;
-import io.mycnet.storage.operator.allocation.StoreUnavailableException;
+import io.mycnet.storage.operator.replication.ReplicationManager;
+import io.mycnet.storage.operator.store.StoreUnavailableException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -3,7 +3,7 @@ package io.mycnet.storage.operator.reconciler;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
-import io.mycnet.storage.operator.allocation.StoreUnavailableException;
+import io.mycnet.storage.operator.store.StoreUnavailableException;
 import java.util.List;
 import java.util.function.BiConsumer;
 import java.util.function.Function;

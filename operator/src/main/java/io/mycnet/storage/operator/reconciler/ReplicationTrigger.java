@@ -2,7 +2,7 @@ package io.mycnet.storage.operator.reconciler;
 
 /**
  * How reconcilers ask the replication manager to re-check existing allocations (in a running
- * control plane: the {@link io.mycnet.storage.operator.allocation.ReplicationLoop}).
+ * control plane: the {@link io.mycnet.storage.operator.replication.ReplicationLoop}).
  */
 public interface ReplicationTrigger {
   /** A pool's definition changed: re-check every volume (a pass). */

@@ -7,10 +7,10 @@ import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.ReplicationStatus;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.crds.v1alpha1.StoragePool;
-import io.mycnet.storage.operator.allocation.ReplicationManager;
+import io.mycnet.storage.operator.pool.PoolDirectory;
 import io.mycnet.storage.operator.reconciler.KubeEvents;
 import io.mycnet.storage.operator.reconciler.storageclaim.VolumeIds;
-import io.mycnet.storage.operator.reconciler.storagepool.PoolDirectory;
+import io.mycnet.storage.operator.replication.ReplicationManager;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**

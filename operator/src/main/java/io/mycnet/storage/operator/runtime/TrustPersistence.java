@@ -1,10 +1,10 @@
 package io.mycnet.storage.operator.runtime;
 
 import io.mycnet.storage.api.v1.NodeTrustState;
-import io.mycnet.storage.operator.allocation.EtcdKeys;
-import io.mycnet.storage.operator.allocation.EtcdStore;
-import io.mycnet.storage.operator.allocation.StoreUnavailableException;
-import io.mycnet.storage.operator.allocation.Versioned;
+import io.mycnet.storage.operator.store.EtcdKeys;
+import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.Versioned;
 import io.mycnet.storage.operator.trust.NodeTrustRecord;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import java.time.Duration;

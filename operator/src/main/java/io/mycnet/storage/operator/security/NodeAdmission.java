@@ -2,10 +2,10 @@ package io.mycnet.storage.operator.security;
 
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.NodeState;
-import io.mycnet.storage.operator.allocation.EtcdStore;
-import io.mycnet.storage.operator.allocation.NodeRegistry;
-import io.mycnet.storage.operator.allocation.StoreUnavailableException;
-import io.mycnet.storage.operator.allocation.Versioned;
+import io.mycnet.storage.operator.nodes.NodeRegistry;
+import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.store.Versioned;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.List;

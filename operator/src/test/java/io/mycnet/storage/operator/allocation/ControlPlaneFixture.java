@@ -6,6 +6,11 @@ import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.api.v1.NodeCommand;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.nodes.CommandQueue;
+import io.mycnet.storage.operator.nodes.NodeRegistry;
+import io.mycnet.storage.operator.replication.ReplicationManager;
+import io.mycnet.storage.operator.store.EtcdKeys;
+import io.mycnet.storage.operator.store.EtcdStore;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -16,21 +21,22 @@ import java.util.concurrent.ConcurrentHashMap;
  * One control plane's allocation stack over a real etcd, wired as the running control plane wires
  * it, with the trust tiers given as test input (the trust engine is tested on its own).
  */
-final class ControlPlaneFixture implements AutoCloseable {
-  static final long GIB = 1L << 30;
+public final class ControlPlaneFixture implements AutoCloseable {
+  public static final long GIB = 1L << 30;
 
-  final Client client;
-  final EtcdStore store;
-  final EtcdKeys keys;
-  final NodeRegistry registry;
-  final CommandQueue queue;
-  final ClusterViewCache cluster;
-  final Map<String, NodeTrustSource.NodeTrust> trust = new ConcurrentHashMap<>();
-  final TrustAwareStorageManager manager;
-  final ReplicationManager replication;
+  public final Client client;
+  public final EtcdStore store;
+  public final EtcdKeys keys;
+  public final NodeRegistry registry;
+  public final CommandQueue queue;
+  public final ClusterViewCache cluster;
+  public final Map<String, NodeTrustSource.NodeTrust> trust = new ConcurrentHashMap<>();
+  public final TrustAwareStorageManager manager;
+  public final ReplicationManager replication;
   final ReplicaCreation creation;
 
-  ControlPlaneFixture(List<String> endpoints, String prefix, ReplicationManager.Settings settings) {
+  public ControlPlaneFixture(
+      List<String> endpoints, String prefix, ReplicationManager.Settings settings) {
     this.client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build();
     this.store = new EtcdStore(client, Duration.ofSeconds(5));
     this.keys = new EtcdKeys(prefix);
@@ -71,7 +77,7 @@ final class ControlPlaneFixture implements AutoCloseable {
    * result goes to {@link ReplicaCreation#onResult} and the command is acknowledged. These tests
    * run no agents (the data-path ITs do); returns how many were answered.
    */
-  int confirmCreates() {
+  public int confirmCreates() {
     int n = 0;
     for (NodeRecord r : registry.list()) {
       for (NodeCommand c : queue.pending(r.getNodeId())) {
@@ -91,12 +97,12 @@ final class ControlPlaneFixture implements AutoCloseable {
     return n;
   }
 
-  ControlPlaneFixture(List<String> endpoints, String prefix) {
+  public ControlPlaneFixture(List<String> endpoints, String prefix) {
     this(endpoints, prefix, new ReplicationManager.Settings(Duration.ZERO, 2, 8));
   }
 
   /** Registers {@code regions × zones × racks × nodesPerRack} nodes of {@code capacityGib}. */
-  void registerNodes(
+  public void registerNodes(
       int regions,
       int zones,
       int racks,
@@ -126,7 +132,7 @@ final class ControlPlaneFixture implements AutoCloseable {
     cluster.invalidate();
   }
 
-  void namespace(String ns, long quotaBytes, int quotaVolumes) {
+  public void namespace(String ns, long quotaBytes, int quotaVolumes) {
     manager.putNamespace(
         NamespaceRecord.newBuilder()
             .setNamespace(ns)

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import io.mycnet.storage.local.EtcdCluster;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.store.StoreUnavailableException;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;

@@ -11,6 +11,8 @@ import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.VolumeState;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.replication.ReplicationManager;
+import io.mycnet.storage.operator.store.Versioned;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;

@@ -16,12 +16,12 @@ import io.mycnet.storage.crds.v1alpha1.StoragePool;
 import io.mycnet.storage.local.LocalApiServer;
 import io.mycnet.storage.local.LoopbackPorts;
 import io.mycnet.storage.operator.OperatorMain;
-import io.mycnet.storage.operator.allocation.EtcdKeys;
-import io.mycnet.storage.operator.allocation.EtcdStore;
-import io.mycnet.storage.operator.allocation.NodeRegistry;
-import io.mycnet.storage.operator.allocation.Versioned;
 import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.runtime.TrustPersistence;
+import io.mycnet.storage.operator.store.EtcdKeys;
+import io.mycnet.storage.operator.store.EtcdStore;
+import io.mycnet.storage.operator.store.Versioned;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustEvidence;
 import io.mycnet.storage.operator.trust.TrustPolicy;
@@ -105,7 +105,7 @@ class OperatorRestartIT {
             new io.mycnet.storage.operator.allocation.ReplicaCreation(
                 store,
                 keys,
-                new io.mycnet.storage.operator.allocation.CommandQueue(store, keys),
+                new io.mycnet.storage.operator.nodes.CommandQueue(store, keys),
                 null,
                 null,
                 p -> 1.0,
@@ -340,7 +340,7 @@ class OperatorRestartIT {
   /** Answers every queued CreateReplica with success, as a node's agent does once it created it. */
   private static void confirmCreates(
       EtcdStore store, EtcdKeys keys, io.mycnet.storage.operator.allocation.ReplicaCreation c) {
-    var queue = new io.mycnet.storage.operator.allocation.CommandQueue(store, keys);
+    var queue = new io.mycnet.storage.operator.nodes.CommandQueue(store, keys);
     for (Versioned<NodeRecord> n : store.list(keys.nodes(), NodeRecord.parser())) {
       String node = n.value().getNodeId();
       for (var cmd : queue.pending(node)) {

@@ -6,6 +6,8 @@ import io.mycnet.storage.crds.v1alpha1.StoragePoolSpec;
 import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.model.ReplicationStrategy;
 import io.mycnet.storage.operator.model.TopologyPath;
+import io.mycnet.storage.operator.pool.LabelSelectors;
+import io.mycnet.storage.operator.pool.PoolDefinition;
 import io.mycnet.storage.operator.reconciler.InvalidFieldException;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -32,7 +34,7 @@ public final class StoragePoolMapper {
     StoragePoolSpec spec = pool.getSpec() == null ? new StoragePoolSpec() : pool.getSpec();
     String name = pool.getMetadata().getName();
     try {
-      io.mycnet.storage.operator.allocation.EtcdKeys.id("pool", name);
+      io.mycnet.storage.operator.store.EtcdKeys.id("pool", name);
     } catch (IllegalArgumentException e) {
       throw new InvalidFieldException("metadata.name", e.getMessage());
     }

@@ -11,6 +11,8 @@ import io.mycnet.storage.crds.v1alpha1.StoragePoolStatus;
 import io.mycnet.storage.operator.allocation.ClusterViewCache;
 import io.mycnet.storage.operator.allocation.NodeSnapshot;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
+import io.mycnet.storage.operator.pool.PoolDefinition;
+import io.mycnet.storage.operator.pool.PoolDirectory;
 import io.mycnet.storage.operator.reconciler.CommonReason;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.InvalidFieldException;

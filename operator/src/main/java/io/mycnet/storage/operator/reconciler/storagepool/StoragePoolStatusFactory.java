@@ -4,6 +4,7 @@ import io.mycnet.storage.crds.v1alpha1.StoragePool;
 import io.mycnet.storage.crds.v1alpha1.StoragePoolStatus;
 import io.mycnet.storage.operator.allocation.NodeSnapshot;
 import io.mycnet.storage.operator.model.TopologyPath;
+import io.mycnet.storage.operator.pool.PoolDefinition;
 import io.mycnet.storage.operator.reconciler.CommonReason;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.InvalidFieldException;

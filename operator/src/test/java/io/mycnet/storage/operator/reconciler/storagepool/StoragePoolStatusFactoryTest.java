@@ -11,6 +11,7 @@ import io.mycnet.storage.crds.v1alpha1.StoragePoolSpec;
 import io.mycnet.storage.crds.v1alpha1.StoragePoolStatus;
 import io.mycnet.storage.operator.allocation.NodeSnapshot;
 import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.pool.PoolDefinition;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.InvalidFieldException;
 import io.mycnet.storage.operator.reconciler.TestClock;

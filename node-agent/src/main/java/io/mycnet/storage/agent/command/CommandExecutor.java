@@ -1,0 +1,222 @@
+package io.mycnet.storage.agent.command;
+
+import io.mycnet.storage.agent.replica.ReplicaStore;
+import io.mycnet.storage.agent.replication.PeerChannels;
+import io.mycnet.storage.agent.replication.Rebuilder;
+import io.mycnet.storage.agent.replication.ReplicatedVolume;
+import io.mycnet.storage.api.v1.CommandResult;
+import io.mycnet.storage.api.v1.NodeCommand;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies a command once: a command id already in {@link AppliedCommands} is answered with the
+ * remembered result; otherwise the command is applied, its result recorded durably, then returned
+ * (to be sent). A crash between the effect and the record redoes the effect on redelivery, which
+ * create and delete tolerate (they are idempotent on their own).
+ */
+public final class CommandExecutor {
+  private static final Logger LOG = LoggerFactory.getLogger(CommandExecutor.class);
+  static final String NOT_SUPPORTED = "not supported by this agent version yet";
+
+  private final ReplicaStore store;
+  private final AppliedCommands applied;
+  private final long capacityBytes;
+
+  /**
+   * Assignments that arrived before their replica's create or rebuild command (a node's commands of
+   * one volume can be applied out of order): kept, newest epoch per volume, and applied when the
+   * replica appears.
+   */
+  private final java.util.Map<String, io.mycnet.storage.api.v1.AssignReplica> early =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  private PeerChannels peers;
+  private Rebuilder.RateLimiter limiter;
+  private ReplicatedVolume.Context context;
+  private java.util.concurrent.ExecutorService rebuilds;
+
+  public CommandExecutor(ReplicaStore store, AppliedCommands applied, long capacityBytes) {
+    this.store = store;
+    this.applied = applied;
+    this.capacityBytes = capacityBytes;
+  }
+
+  /** Enables rebuilds (the data path). */
+  public synchronized void dataPath(
+      PeerChannels peers,
+      Rebuilder.RateLimiter limiter,
+      ReplicatedVolume.Context context,
+      java.util.concurrent.ExecutorService rebuilds) {
+    this.peers = peers;
+    this.limiter = limiter;
+    this.context = context;
+    this.rebuilds = rebuilds;
+  }
+
+  /** The result and whether the command was applied now (false for a repeat). */
+  public record Applied(CommandResult result, boolean fresh) {}
+
+  public synchronized Applied apply(NodeCommand c) {
+    var prior = applied.get(c.getCommandId());
+    if (prior.isPresent()) {
+      LOG.info("command {} was already applied; answering with its result again", c.getCommandId());
+      return new Applied(prior.get(), false);
+    }
+    byte[][] digest = new byte[1][];
+    ReplicaStore.Outcome o =
+        switch (c.getKindCase()) {
+          case CREATE_REPLICA -> create(c.getCreateReplica());
+          case DELETE_REPLICA ->
+              store.delete(c.getDeleteReplica().getVolumeId(), c.getDeleteReplica().getEpoch());
+          case REBUILD_REPLICA -> rebuild(c.getRebuildReplica());
+          case AUDIT_REPLICA -> audit(c.getAuditReplica(), digest);
+          case ASSIGN_REPLICA -> assign(c.getAssignReplica());
+          case KIND_NOT_SET -> new ReplicaStore.Outcome(false, "command has no kind");
+        };
+    CommandResult.Builder rb =
+        CommandResult.newBuilder()
+            .setCommandId(c.getCommandId())
+            .setOk(o.ok())
+            .setMessage(o.message());
+    if (digest[0] != null) {
+      rb.setAuditDigest(com.google.protobuf.ByteString.copyFrom(digest[0]));
+    }
+    CommandResult r = rb.build();
+    if (c.getKindCase() != NodeCommand.KindCase.AUDIT_REPLICA) {
+      // Audits are answered afresh every time (a nonce is never reused).
+      applied.record(r);
+    }
+    LOG.info(
+        "command {} ({}): {}{}",
+        c.getCommandId(),
+        c.getKindCase(),
+        o.ok() ? "" : "FAILED ",
+        o.message());
+    return new Applied(r, true);
+  }
+
+  /**
+   * The sum of replica sizes this agent accepts for a command: the limit the placement counted
+   * (capacity × the pool's overcommit ratio, sent by the control plane), at least the agent's own
+   * capacity and at most {@link #MAX_OVERCOMMIT} times it. Replicas are sparse files: what really
+   * runs out is the file system, and a write that finds it full is refused (RESOURCE_EXHAUSTED).
+   */
+  public long acceptedCapacity(long limitFromControlPlane) {
+    if (limitFromControlPlane <= capacityBytes) {
+      return capacityBytes;
+    }
+    return Math.min(limitFromControlPlane, capacityBytes * MAX_OVERCOMMIT);
+  }
+
+  /** The highest overcommit ratio a pool may have (StoragePool overcommitRatio, 1.0–10.0). */
+  static final long MAX_OVERCOMMIT = 10;
+
+  private ReplicaStore.Outcome create(io.mycnet.storage.api.v1.CreateReplica c) {
+    ReplicaStore.Outcome o =
+        store.create(
+            c.getVolumeId(),
+            c.getEpoch(),
+            c.getSizeBytes(),
+            acceptedCapacity(c.getCapacityLimitBytes()));
+    if (o.ok()) {
+      assignEarly(c.getVolumeId());
+    }
+    if (o.ok() && !c.getNamespace().isEmpty()) {
+      return assign(
+          io.mycnet.storage.api.v1.AssignReplica.newBuilder()
+              .setVolumeId(c.getVolumeId())
+              .setEpoch(c.getEpoch())
+              .setSizeBytes(c.getSizeBytes())
+              .setConsistency(c.getConsistency())
+              .setPrimaryNodeId(c.getPrimaryNodeId())
+              .addAllPeers(c.getPeersList())
+              .setNamespace(c.getNamespace())
+              .addAllGrants(c.getGrantsList())
+              .build());
+    }
+    return o;
+  }
+
+  private ReplicaStore.Outcome assign(io.mycnet.storage.api.v1.AssignReplica a) {
+    ReplicatedVolume v = store.volume(a.getVolumeId());
+    if (v == null) {
+      early.merge(
+          a.getVolumeId(),
+          a,
+          (old, neu) ->
+              neu.getEpoch() > old.getEpoch()
+                      || (neu.getEpoch() == old.getEpoch()
+                          && neu.getRevision() >= old.getRevision())
+                  ? neu
+                  : old);
+      return new ReplicaStore.Outcome(
+          true, "no replica of " + a.getVolumeId() + " here yet: kept until it is created");
+    }
+    try {
+      return new ReplicaStore.Outcome(true, v.assign(a));
+    } catch (java.io.IOException e) {
+      return new ReplicaStore.Outcome(false, e.getMessage());
+    }
+  }
+
+  /** Applies an assignment that arrived before the replica; true when there was one. */
+  private boolean assignEarly(String volumeId) {
+    io.mycnet.storage.api.v1.AssignReplica a = early.remove(volumeId);
+    if (a == null) {
+      return false;
+    }
+    ReplicaStore.Outcome o = assign(a);
+    LOG.info(
+        "assignment of {} at epoch {} that came early: {}", volumeId, a.getEpoch(), o.message());
+    return o.ok();
+  }
+
+  private ReplicaStore.Outcome rebuild(io.mycnet.storage.api.v1.RebuildReplica c) {
+    if (peers == null) {
+      return new ReplicaStore.Outcome(false, "rebuild_replica: " + NOT_SUPPORTED);
+    }
+    ReplicaStore.Outcome o =
+        store.create(
+            c.getVolumeId(),
+            c.getEpoch(),
+            c.getSizeBytes(),
+            acceptedCapacity(c.getCapacityLimitBytes()));
+    if (!o.ok()) {
+      return o;
+    }
+    assignEarly(c.getVolumeId());
+    ReplicatedVolume v = store.volume(c.getVolumeId());
+    if (v.rebuild != null) {
+      return new ReplicaStore.Outcome(true, "rebuild of " + c.getVolumeId() + " is under way");
+    }
+    Rebuilder r = new Rebuilder(v, c, peers, limiter, context);
+    v.rebuild = r;
+    rebuilds.execute(r);
+    return new ReplicaStore.Outcome(
+        true,
+        "rebuild of "
+            + c.getVolumeId()
+            + " from "
+            + c.getSourceNodeId()
+            + " started; completion is reported separately");
+  }
+
+  private ReplicaStore.Outcome audit(io.mycnet.storage.api.v1.AuditReplica c, byte[][] out) {
+    ReplicatedVolume v = store.volume(c.getVolumeId());
+    if (v == null) {
+      return new ReplicaStore.Outcome(false, "no replica of " + c.getVolumeId() + " here");
+    }
+    String p = v.replica().rangeProblem(c.getOffset(), c.getLength());
+    if (p != null || c.getNonce().size() < 16) {
+      return new ReplicaStore.Outcome(
+          false, p != null ? "audit range: " + p : "audit nonce must be at least 16 bytes");
+    }
+    try {
+      out[0] = v.replica().auditDigest(c.getNonce().toByteArray(), c.getOffset(), c.getLength());
+      return new ReplicaStore.Outcome(true, "audited " + c.getLength() + " bytes");
+    } catch (java.io.IOException e) {
+      return new ReplicaStore.Outcome(false, "audit failed: " + e.getMessage());
+    }
+  }
+}

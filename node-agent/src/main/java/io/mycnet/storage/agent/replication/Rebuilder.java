@@ -1,0 +1,281 @@
+package io.mycnet.storage.agent.replication;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.mycnet.storage.agent.replica.VolumeReplica;
+import io.mycnet.storage.api.v1.AssignReplica;
+import io.mycnet.storage.api.v1.AttachRequest;
+import io.mycnet.storage.api.v1.ReadChunkRequest;
+import io.mycnet.storage.api.v1.ReadChunkResponse;
+import io.mycnet.storage.api.v1.RebuildReplica;
+import io.mycnet.storage.api.v1.ReplicaMember;
+import io.mycnet.storage.api.v1.ReplicaReport;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Builds this node's replica from a source replica (RebuildReplica): attaches to the primary so
+ * every write from then on is forwarded here (kept in a catch-up log), then copies the volume chunk
+ * by chunk from the source once the source has applied the attach point, verifying every block's
+ * checksum, and re-applies the forwarded writes over each copied chunk. A chunk whose checksums
+ * already match the source's is not transferred, so an interrupted rebuild resumes where it was
+ * (and a sparse volume copies only what was written). Done: reported REBUILD_COMPLETE; the control
+ * plane then counts the replica healthy. Failures retry with backoff until the replica is deleted,
+ * except a peer that answers NOT_FOUND {@link #MAX_NOT_FOUND} times in a row: it holds no replica,
+ * so the rebuild stops and reports REBUILD_FAILED naming it ({@code node_id}).
+ */
+public final class Rebuilder implements Runnable {
+  private static final Logger LOG = LoggerFactory.getLogger(Rebuilder.class);
+
+  private final ReplicatedVolume volume;
+  private final RebuildReplica cmd;
+  private final PeerChannels peers;
+  private final RateLimiter limiter;
+  private final ReplicatedVolume.Context ctx;
+  private final AtomicLong done = new AtomicLong();
+  private volatile boolean cancelled;
+
+  /**
+   * Consecutive answers "no replica of this volume here" (NOT_FOUND) from the same peer after which
+   * the rebuild gives up: that peer's replica does not exist, and retrying cannot make it.
+   */
+  static final int MAX_NOT_FOUND = 5;
+
+  /** The peer of the call in progress (primary for attach, source for copies). */
+  private volatile String calling = "";
+
+  /** Rebuild bandwidth of the whole node, bytes per second (0: unlimited). */
+  public static final class RateLimiter {
+    private final long bytesPerSecond;
+    private long nextFreeNanos = System.nanoTime();
+
+    public RateLimiter(long bytesPerSecond) {
+      this.bytesPerSecond = bytesPerSecond;
+    }
+
+    void acquire(long bytes) throws InterruptedException {
+      if (bytesPerSecond <= 0) {
+        return;
+      }
+      long wait;
+      synchronized (this) {
+        long now = System.nanoTime();
+        nextFreeNanos = Math.max(nextFreeNanos, now) + bytes * 1_000_000_000L / bytesPerSecond;
+        wait = nextFreeNanos - now - bytes * 1_000_000_000L / bytesPerSecond;
+      }
+      if (wait > 0) {
+        TimeUnit.NANOSECONDS.sleep(wait);
+      }
+    }
+  }
+
+  public Rebuilder(
+      ReplicatedVolume volume,
+      RebuildReplica cmd,
+      PeerChannels peers,
+      RateLimiter limiter,
+      ReplicatedVolume.Context ctx) {
+    this.volume = volume;
+    this.cmd = cmd;
+    this.peers = peers;
+    this.limiter = limiter;
+    this.ctx = ctx;
+  }
+
+  public long bytesDone() {
+    return done.get();
+  }
+
+  public long bytesTotal() {
+    return volume.replica().sizeBytes();
+  }
+
+  void cancel() {
+    cancelled = true;
+  }
+
+  @Override
+  public void run() {
+    long backoff = 200;
+    int notFound = 0;
+    String notFoundAt = "";
+    while (!cancelled) {
+      try {
+        copyOnce();
+        volume.endRebuild(true);
+        volume.rebuild = null;
+        report(ReplicaReport.Kind.REBUILD_COMPLETE, "every chunk copied and verified, in sync");
+        LOG.info("rebuild of {} complete ({} bytes)", cmd.getVolumeId(), bytesTotal());
+        return;
+      } catch (Exception e) {
+        if (cancelled) {
+          break;
+        }
+        String why =
+            e instanceof io.grpc.StatusRuntimeException s
+                ? s.getStatus().getCode() + ": " + s.getStatus().getDescription()
+                : e.toString();
+        String peer = calling;
+        if (e instanceof io.grpc.StatusRuntimeException s
+            && s.getStatus().getCode() == Status.Code.NOT_FOUND) {
+          notFound = peer.equals(notFoundAt) ? notFound + 1 : 1;
+          notFoundAt = peer;
+        } else {
+          notFound = 0;
+        }
+        boolean revoked = !peer.isEmpty() && peers.revoked(peer);
+        if (revoked) {
+          // Never a rebuild from (or through) a node the control plane revoked: give up now and
+          // name it, as for a peer without a replica; the control plane picks another source.
+          why = "PERMISSION_DENIED: peer node " + peer + " is revoked";
+        }
+        if (revoked || notFound >= MAX_NOT_FOUND) {
+          // The peer says it holds no replica: report it by name and stop; the control plane
+          // marks that replica and this one lost and rebuilds from another source.
+          String msg =
+              revoked
+                  ? "gave up: " + why
+                  : "gave up: "
+                      + peer
+                      + " has no replica of "
+                      + cmd.getVolumeId()
+                      + " ("
+                      + why
+                      + ", "
+                      + notFound
+                      + " times)";
+          LOG.warn("rebuild of {} {}", cmd.getVolumeId(), msg);
+          volume.rebuild = null;
+          volume.endRebuild(false);
+          ctx.report(
+              ReplicaReport.newBuilder()
+                  .setVolumeId(cmd.getVolumeId())
+                  .setEpoch(cmd.getEpoch())
+                  .setKind(ReplicaReport.Kind.REBUILD_FAILED)
+                  .setBytesDone(done.get())
+                  .setBytesTotal(bytesTotal())
+                  .setNodeId(peer)
+                  .setMessage(msg)
+                  .build());
+          return;
+        }
+        LOG.info("rebuild of {} interrupted, resuming: {}", cmd.getVolumeId(), why);
+        report(ReplicaReport.Kind.REBUILD_FAILED, why);
+        try {
+          Thread.sleep(backoff);
+        } catch (InterruptedException ie) {
+          return;
+        }
+        backoff = Math.min(5000, backoff * 2);
+      }
+    }
+    volume.endRebuild(false);
+  }
+
+  private void copyOnce() throws Exception {
+    AssignReplica a = awaitAssignment();
+    ReplicaMember primary = member(a, a.getPrimaryNodeId());
+    volume.beginAttach();
+    long from;
+    calling = primary.getNodeId();
+    try {
+      from =
+          peers
+              .blocking(primary.getNodeId(), primary.getAddress())
+              .withDeadlineAfter(10, TimeUnit.SECONDS)
+              .attach(
+                  AttachRequest.newBuilder()
+                      .setVolumeId(cmd.getVolumeId())
+                      .setEpoch(a.getEpoch())
+                      .build())
+              .getFromSequence();
+    } catch (RuntimeException e) {
+      volume.endRebuild(false);
+      volume.beginAttach();
+      throw e;
+    }
+    volume.attached(from);
+    calling = cmd.getSourceNodeId();
+    done.set(0);
+    long size = volume.replica().sizeBytes();
+    long lastReport = 0;
+    for (long off = 0; off < size && !cancelled; off += VolumeReplica.CHUNK) {
+      int len = (int) Math.min(VolumeReplica.CHUNK, size - off);
+      ReadChunkResponse r =
+          peers
+              .blocking(cmd.getSourceNodeId(), cmd.getSourceAddress())
+              .withDeadlineAfter(30, TimeUnit.SECONDS)
+              .readChunk(
+                  ReadChunkRequest.newBuilder()
+                      .setVolumeId(cmd.getVolumeId())
+                      .setEpoch(a.getEpoch())
+                      .setOffset(off)
+                      .setLength(len)
+                      .setMinSequence(from)
+                      .setHaveDigest(ByteString.copyFrom(volume.replica().chunkDigest(off, len)))
+                      .build());
+      if (r.getUnchanged()) {
+        volume.storeCopied(off, null, null);
+      } else {
+        limiter.acquire(len);
+        long[] entries = new long[r.getBlockChecksumsCount()];
+        for (int i = 0; i < entries.length; i++) {
+          entries[i] = r.getBlockChecksums(i);
+        }
+        volume.storeCopied(off, r.getData().toByteArray(), entries);
+      }
+      done.addAndGet(len);
+      if (System.nanoTime() - lastReport > 1_000_000_000L) {
+        lastReport = System.nanoTime();
+        volume.replica().sync();
+        report(ReplicaReport.Kind.REBUILD_PROGRESS, "copying from " + cmd.getSourceNodeId());
+      }
+    }
+    if (cancelled) {
+      throw new InterruptedException("cancelled");
+    }
+    volume.replica().sync();
+  }
+
+  private AssignReplica awaitAssignment() throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 30_000;
+    while (!cancelled) {
+      AssignReplica a = volume.assignment();
+      if (a != null && a.getEpoch() >= cmd.getEpoch()) {
+        return a;
+      }
+      if (System.currentTimeMillis() > deadline) {
+        throw Status.UNAVAILABLE
+            .withDescription("no assignment at epoch " + cmd.getEpoch() + " arrived")
+            .asRuntimeException();
+      }
+      Thread.sleep(100);
+    }
+    throw new InterruptedException("cancelled");
+  }
+
+  private static ReplicaMember member(AssignReplica a, String node) {
+    for (ReplicaMember m : a.getPeersList()) {
+      if (m.getNodeId().equals(node)) {
+        return m;
+      }
+    }
+    throw Status.UNAVAILABLE
+        .withDescription("the primary " + node + " is not among the peers of the assignment")
+        .asRuntimeException();
+  }
+
+  private void report(ReplicaReport.Kind kind, String message) {
+    ctx.report(
+        ReplicaReport.newBuilder()
+            .setVolumeId(cmd.getVolumeId())
+            .setEpoch(cmd.getEpoch())
+            .setKind(kind)
+            .setBytesDone(done.get())
+            .setBytesTotal(bytesTotal())
+            .setMessage(message)
+            .build());
+  }
+}

@@ -1,0 +1,1238 @@
+package io.mycnet.storage.agent.replication;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.mycnet.storage.agent.replica.VolumeReplica;
+import io.mycnet.storage.agent.support.DurableFiles;
+import io.mycnet.storage.api.v1.AccessGrant;
+import io.mycnet.storage.api.v1.AssignReplica;
+import io.mycnet.storage.api.v1.ConsistencyLevel;
+import io.mycnet.storage.api.v1.ReadIndexRequest;
+import io.mycnet.storage.api.v1.ReadIndexResponse;
+import io.mycnet.storage.api.v1.ReplicaMember;
+import io.mycnet.storage.api.v1.ReplicaReport;
+import io.mycnet.storage.api.v1.ReplicaState;
+import io.mycnet.storage.api.v1.ReplicaWrite;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One volume replica with its place in the replica set: epoch fencing, the primary's ordered
+ * forwarding to followers (STRONG: acknowledged when every in-sync follower made the write durable;
+ * EVENTUAL: when the primary did), the follower's in-order apply, and the catch-up log of a replica
+ * being rebuilt.
+ *
+ * <p>Writes carry a sequence number assigned by the primary; a follower applies them strictly in
+ * order. A follower that fails or times out is marked out of sync (reported to the control plane,
+ * never silently skipped); a STRONG write needs a majority of the replica set durable, so a primary
+ * cut off from its peers stops acknowledging. A follower answering "stale epoch" fences the
+ * primary: it stops serving.
+ *
+ * <p>Epochs come from the control plane only: a replica takes a write at an epoch only from the
+ * primary its own assignment of that epoch names ({@link #decide}), waiting {@link
+ * #ASSIGNMENT_WAIT_MS} for an assignment a new primary's write overtook; a claim the assignments
+ * contradict is refused and reported as the sender's {@code PEER_PROTOCOL_VIOLATION}.
+ */
+public final class ReplicatedVolume implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ReplicatedVolume.class);
+  static final long FORWARD_DEADLINE_MS = 5_000;
+  static final long ORDER_WAIT_MS = 5_000;
+
+  /** How long a follower's ReadIndex call to its primary may take. */
+  static final long READ_INDEX_DEADLINE_MS = 2_000;
+
+  /** How long a follower behind the primary's write position waits before refusing a read. */
+  static final long READ_CATCH_UP_MS = 1_000;
+
+  /**
+   * How long a write claiming an epoch newer than this replica's assignment waits for that epoch's
+   * assignment to arrive over the agent's own control-plane session (a new primary's first writes
+   * may overtake it) before it is refused. Shorter than {@link #FORWARD_DEADLINE_MS}, so the sender
+   * gets the refusal, not a timeout.
+   */
+  static final long ASSIGNMENT_WAIT_MS = 3_000;
+
+  /**
+   * At most one {@code PEER_PROTOCOL_VIOLATION} report per sender and kind of claim (older,
+   * current, newer epoch) in this interval; the ones held back are counted in the next.
+   */
+  static final long VIOLATION_REPORT_INTERVAL_MS = 60_000;
+
+  /**
+   * How many past epochs' primaries a replica remembers (to tell a deposed primary from a liar).
+   */
+  static final int PRIMARIES_KEPT = 64;
+
+  /** The primary's durable out-of-sync marks (one node id a line). */
+  static final String OUT_OF_SYNC_FILE = "out-of-sync";
+
+  /** What a volume needs from the agent. */
+  public interface Context {
+    String nodeId();
+
+    PeerChannels peers();
+
+    void report(ReplicaReport r);
+
+    void recordEpoch(String volumeId, long epoch);
+  }
+
+  private final VolumeReplica replica;
+  private final Context ctx;
+  private final Object order = new Object();
+  private volatile long epoch;
+  private volatile AssignReplica assignment;
+  private volatile boolean fenced;
+  private volatile String fencedWhy = "";
+  // Whether this process applied an assignment, or (primary) had its role confirmed by a majority
+  // of the replica set: an assignment read from disk after a restart may be outdated.
+  private volatile boolean assignedThisRun;
+  private volatile boolean confirmedThisRun;
+  // Primary state, guarded by `order`:
+  private long lastSequence;
+  private final Map<String, ReplicaMember> attached = new LinkedHashMap<>();
+  // Persisted (OUT_OF_SYNC_FILE) before a write is acknowledged without the node.
+  private final Set<String> outOfSync = ConcurrentHashMap.newKeySet();
+  // The last write each follower acknowledged in this process's lifetime.
+  private final Map<String, Long> acked = new ConcurrentHashMap<>();
+  // Follower state, guarded by `order`:
+  private long applied;
+  // The newest epoch of a write applied here (never newer than the assignment held: a write waits
+  // for its epoch's assignment): a ReadIndex answers with it, so a deposed primary is not
+  // confirmed.
+  private volatile long writeEpoch;
+  // The primary named by each assignment this replica held (this process's lifetime and the one on
+  // disk), newest PRIMARIES_KEPT epochs.
+  private final java.util.NavigableMap<Long, String> primaries =
+      new java.util.concurrent.ConcurrentSkipListMap<>();
+  // Senders whose newer epoch never arrived here within ASSIGNMENT_WAIT_MS, with the epoch of the
+  // assignment held then: their writes at newer epochs are refused at once until a newer
+  // assignment arrives (a flood of forged epochs does not hold a data-port thread each).
+  private final Map<String, Long> unassignedSenders = new ConcurrentHashMap<>();
+  // Per "sender/kind": when the last violation report was sent, and how many were held back since.
+  private final Map<String, long[]> violationReports = new ConcurrentHashMap<>();
+  // ASSIGNMENT_WAIT_MS (unit tests change it).
+  volatile long assignmentWaitMs = ASSIGNMENT_WAIT_MS;
+  // Rebuild state, guarded by `order`: null when not rebuilding.
+  private List<ReplicaWrite> catchUp;
+  private boolean attaching;
+  public volatile Rebuilder rebuild;
+
+  public ReplicatedVolume(VolumeReplica replica, long epoch, Context ctx) {
+    this.replica = replica;
+    this.epoch = epoch;
+    this.ctx = ctx;
+    try {
+      if (java.nio.file.Files.exists(replica.dir().resolve("assignment.pb"))) {
+        AssignReplica a =
+            AssignReplica.parseFrom(
+                java.nio.file.Files.readAllBytes(replica.dir().resolve("assignment.pb")));
+        this.assignment = a;
+        this.epoch = Math.max(epoch, a.getEpoch());
+        rememberPrimary(a);
+      }
+    } catch (IOException e) {
+      LOG.warn("cannot read the assignment of {}: {}", replica.volumeId(), e.toString());
+    }
+    AssignReplica a = assignment;
+    if (a != null) {
+      try {
+        replica.bindNamespace(a.getNamespace());
+      } catch (IOException e) {
+        // The replica refuses I/O with this message; it is not reported corrupt.
+        LOG.error("cannot use the replica of {}: {}", replica.volumeId(), e.getMessage());
+      }
+    }
+    loadOutOfSync();
+  }
+
+  /**
+   * Reads the out-of-sync marks a primary made before a restart, and reports them again (the report
+   * may have been lost with the process).
+   */
+  private void loadOutOfSync() {
+    java.nio.file.Path f = replica.dir().resolve(OUT_OF_SYNC_FILE);
+    try {
+      if (!java.nio.file.Files.exists(f)) {
+        return;
+      }
+      for (String line : java.nio.file.Files.readAllLines(f)) {
+        if (!line.isBlank()) {
+          outOfSync.add(line.strip());
+        }
+      }
+    } catch (IOException e) {
+      LOG.warn("cannot read the out-of-sync marks of {}: {}", replica.volumeId(), e.toString());
+    }
+    if (ctx != null) {
+      for (String n : outOfSync) {
+        reportOutOfSync(n, "marked out of sync before this agent restarted");
+      }
+    }
+  }
+
+  /** Writes the out-of-sync marks durably (called before a write is acknowledged without one). */
+  private void saveOutOfSync() {
+    StringBuilder sb = new StringBuilder();
+    for (String n : new java.util.TreeSet<>(outOfSync)) {
+      sb.append(n).append('\n');
+    }
+    try {
+      DurableFiles.write(replica.dir().resolve(OUT_OF_SYNC_FILE), sb.toString(), true);
+    } catch (IOException e) {
+      LOG.warn("cannot record the out-of-sync marks of {}: {}", replica.volumeId(), e.toString());
+    }
+  }
+
+  public VolumeReplica replica() {
+    return replica;
+  }
+
+  public long epoch() {
+    return epoch;
+  }
+
+  public AssignReplica assignment() {
+    return assignment;
+  }
+
+  public boolean isPrimary() {
+    AssignReplica a = assignment;
+    return a != null && a.getPrimaryNodeId().equals(ctx.nodeId()) && !fenced;
+  }
+
+  public boolean fenced() {
+    return fenced;
+  }
+
+  public Set<String> outOfSync() {
+    return Set.copyOf(outOfSync);
+  }
+
+  public long appliedSequence() {
+    synchronized (order) {
+      return Math.max(applied, lastSequence);
+    }
+  }
+
+  public void learnEpoch(long e) {
+    if (e > epoch) {
+      epoch = e;
+    }
+  }
+
+  /** Applies an assignment (idempotent; an older epoch than known is refused). */
+  public String assign(AssignReplica a) throws IOException {
+    if (a.getEpoch() < epoch && assignment != null && assignment.getEpoch() > a.getEpoch()) {
+      throw new IOException(
+          "stale assignment: the replica of "
+              + a.getVolumeId()
+              + " is at epoch "
+              + epoch
+              + ", newer than "
+              + a.getEpoch());
+    }
+    AssignReplica current = assignment;
+    if (current != null
+        && current.getEpoch() == a.getEpoch()
+        && a.getRevision() < current.getRevision()) {
+      // Commands of one node arrive in order; this one was overtaken (e.g. a second control plane).
+      return "assignment of "
+          + a.getVolumeId()
+          + " at epoch "
+          + a.getEpoch()
+          + " revision "
+          + a.getRevision()
+          + " is older than the one applied (revision "
+          + current.getRevision()
+          + "): ignored";
+    }
+    // An encrypted replica needs its owning namespace's key, and keeps that namespace.
+    replica.bindNamespace(a.getNamespace());
+    DurableFiles.write(replica.dir().resolve("assignment.pb"), a.toByteArray(), true);
+    synchronized (order) {
+      boolean wasPrimary = isPrimary();
+      if (assignment == null || a.getEpoch() > assignment.getEpoch()) {
+        // Fenced means a newer epoch exists; only a newer assignment lifts it.
+        fenced = false;
+      }
+      assignment = a;
+      epoch = Math.max(epoch, a.getEpoch());
+      assignedThisRun = true;
+      rememberPrimary(a);
+      // Writes waiting for this epoch's assignment decide now.
+      order.notifyAll();
+      if (a.getPrimaryNodeId().equals(ctx.nodeId())) {
+        if (!wasPrimary) {
+          lastSequence = Math.max(lastSequence, applied);
+        }
+        // Attached rebuild targets that are now members stay; out-of-sync marks persist until the
+        // control plane replaced the replica.
+        for (ReplicaMember m : a.getPeersList()) {
+          if (m.getState() == ReplicaState.REPLICA_STATE_REBUILDING) {
+            continue;
+          }
+          if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY) {
+            attached.remove(m.getNodeId());
+          }
+        }
+        attached.keySet().removeIf(n -> memberState(a, n) == null);
+        if (outOfSync.removeIf(n -> memberState(a, n) == null)) {
+          saveOutOfSync();
+        }
+        for (ReplicaMember m : a.getPeersList()) {
+          if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY
+              && outOfSync.contains(m.getNodeId())) {
+            // Marked while it was being rebuilt (or before this epoch): the control plane now
+            // counts it healthy, so say again that it is not.
+            reportOutOfSync(m.getNodeId(), "still out of sync at epoch " + a.getEpoch());
+          }
+        }
+      } else {
+        attached.clear();
+        applied = Math.max(applied, lastSequence);
+      }
+    }
+    ctx.recordEpoch(a.getVolumeId(), a.getEpoch());
+    return "replica of "
+        + a.getVolumeId()
+        + " at epoch "
+        + a.getEpoch()
+        + (a.getPrimaryNodeId().equals(ctx.nodeId())
+            ? " (primary)"
+            : " (follower of " + a.getPrimaryNodeId() + ")");
+  }
+
+  /**
+   * A replica that takes every write: HEALTHY, or CREATING (placed, its create not confirmed to the
+   * control plane yet). A CREATING replica that misses a write is reported out of sync like any
+   * member, so it is never confirmed without the data.
+   */
+  static boolean member(ReplicaMember m) {
+    return m.getState() == ReplicaState.REPLICA_STATE_HEALTHY
+        || m.getState() == ReplicaState.REPLICA_STATE_CREATING;
+  }
+
+  static ReplicaState memberState(AssignReplica a, String nodeId) {
+    for (ReplicaMember m : a.getPeersList()) {
+      if (m.getNodeId().equals(nodeId)) {
+        return m.getState();
+      }
+    }
+    return null;
+  }
+
+  /** Checks the request's epoch against this replica's. */
+  public void checkEpoch(long requestEpoch) {
+    if (requestEpoch < epoch) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "stale epoch "
+                  + requestEpoch
+                  + ": the replica of "
+                  + replica.volumeId()
+                  + " is at epoch "
+                  + epoch
+                  + "; ask Stat for the current epoch and primary")
+          .asRuntimeException();
+    }
+    if (requestEpoch > epoch) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "epoch "
+                  + requestEpoch
+                  + " is newer than this replica of "
+                  + replica.volumeId()
+                  + " knows (epoch "
+                  + epoch
+                  + "): it was replaced or has not heard of the change yet; retry shortly")
+          .asRuntimeException();
+    }
+    if (fenced) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "this replica of " + replica.volumeId() + " lost its role (fenced): " + fencedWhy)
+          .asRuntimeException();
+    }
+  }
+
+  // ---- primary: writes ----
+
+  /** An acknowledged write: its place in the write order and how many replicas made it durable. */
+  public record Written(long sequence, int durable) {}
+
+  /** A write on the primary. */
+  public Written primaryWrite(long offset, byte[] data, long zeroLength) throws IOException {
+    AssignReplica a = assignment;
+    if (a == null || !a.getPrimaryNodeId().equals(ctx.nodeId())) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "this node is not the primary of "
+                  + replica.volumeId()
+                  + (a == null ? "" : "; the primary is " + a.getPrimaryNodeId()))
+          .asRuntimeException();
+    }
+    List<ReplicaMember> inSync = new ArrayList<>();
+    List<ReplicaMember> rebuilding = new ArrayList<>();
+    List<ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck>> syncF = new ArrayList<>();
+    List<ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck>> rebF = new ArrayList<>();
+    long seq;
+    synchronized (order) {
+      seq = ++lastSequence;
+      if (zeroLength > 0) {
+        replica.zero(offset, zeroLength);
+      } else {
+        replica.write(offset, data);
+      }
+      ReplicaWrite w =
+          ReplicaWrite.newBuilder()
+              .setVolumeId(replica.volumeId())
+              .setEpoch(a.getEpoch())
+              .setSequence(seq)
+              .setOffset(offset)
+              .setData(zeroLength > 0 ? ByteString.EMPTY : ByteString.copyFrom(data))
+              .setZeroLength(Math.max(0, zeroLength))
+              .build();
+      for (ReplicaMember m : a.getPeersList()) {
+        if (m.getNodeId().equals(ctx.nodeId()) || outOfSync.contains(m.getNodeId())) {
+          continue;
+        }
+        if (member(m)) {
+          inSync.add(m);
+          syncF.add(forward(m, w));
+        }
+      }
+      for (ReplicaMember m : attached.values()) {
+        if (!outOfSync.contains(m.getNodeId()) && inSync.stream().noneMatch(x -> same(x, m))) {
+          rebuilding.add(m);
+          rebF.add(forward(m, w));
+        }
+      }
+    }
+    boolean strong = a.getConsistency() == ConsistencyLevel.CONSISTENCY_LEVEL_STRONG;
+    int durable = 1;
+    for (int i = 0; i < inSync.size(); i++) {
+      ReplicaMember m = inSync.get(i);
+      if (strong) {
+        if (await(m, syncF.get(i), seq)) {
+          durable++;
+        }
+      } else {
+        int idx = i;
+        syncF.get(i).addListener(() -> await(m, syncF.get(idx), seq), Runnable::run);
+      }
+    }
+    for (int i = 0; i < rebuilding.size(); i++) {
+      ReplicaMember m = rebuilding.get(i);
+      var f = rebF.get(i);
+      f.addListener(
+          () -> {
+            try {
+              f.get();
+            } catch (Exception e) {
+              synchronized (order) {
+                attached.remove(m.getNodeId());
+              }
+              // Never skipped silently: it stays out of sync (not forwarded to, reported) until it
+              // attaches again or the control plane replaces it.
+              Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+              Status s = Status.fromThrowable(cause);
+              markOutOfSync(
+                  m.getNodeId(),
+                  seq,
+                  "rebuild target missed the write, detached: "
+                      + s.getCode()
+                      + ": "
+                      + s.getDescription());
+            }
+          },
+          Runnable::run);
+    }
+    if (fenced) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "write refused: this node lost the primary role of "
+                  + replica.volumeId()
+                  + ": "
+                  + fencedWhy)
+          .asRuntimeException();
+    }
+    if (strong) {
+      int members = 0;
+      for (ReplicaMember m : a.getPeersList()) {
+        if (member(m)) {
+          members++;
+        }
+      }
+      members = Math.max(members, 1);
+      int majority = members / 2 + 1;
+      if (durable < majority) {
+        throw Status.UNAVAILABLE
+            .withDescription(
+                "write to "
+                    + replica.volumeId()
+                    + " is durable on "
+                    + durable
+                    + " of "
+                    + members
+                    + " replicas, fewer than the majority of "
+                    + majority
+                    + " a STRONG volume needs; not acknowledged")
+            .asRuntimeException();
+      }
+    }
+    return new Written(seq, strong ? durable : 1);
+  }
+
+  private static boolean same(ReplicaMember a, ReplicaMember b) {
+    return a.getNodeId().equals(b.getNodeId());
+  }
+
+  private ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> forward(
+      ReplicaMember m, ReplicaWrite w) {
+    // Not in the client's call context: that is cancelled as soon as the client has its answer,
+    // which would cancel every forward still in flight (EVENTUAL followers, rebuild targets).
+    io.grpc.Context previous = io.grpc.Context.ROOT.attach();
+    try {
+      return ctx.peers()
+          .stub(m.getNodeId(), m.getAddress())
+          .withDeadlineAfter(FORWARD_DEADLINE_MS, TimeUnit.MILLISECONDS)
+          .apply(w);
+    } finally {
+      io.grpc.Context.ROOT.detach(previous);
+    }
+  }
+
+  /** Waits for one follower's ack; on failure marks it out of sync (or fences this primary). */
+  private boolean await(
+      ReplicaMember m, ListenableFuture<io.mycnet.storage.api.v1.ReplicaAck> f, long seq) {
+    try {
+      f.get(FORWARD_DEADLINE_MS + 1000, TimeUnit.MILLISECONDS);
+      acked.merge(m.getNodeId(), seq, Math::max);
+      return true;
+    } catch (ExecutionException e) {
+      Status s = Status.fromThrowable(e.getCause());
+      if (s.getCode() == Status.Code.FAILED_PRECONDITION
+          && s.getDescription() != null
+          && s.getDescription().startsWith("stale epoch")) {
+        fenced = true;
+        fencedWhy = "replica on " + m.getNodeId() + " is at a newer epoch: " + s.getDescription();
+        LOG.warn("fenced as primary of {}: {}", replica.volumeId(), fencedWhy);
+        return false;
+      }
+      markOutOfSync(m.getNodeId(), seq, s.getCode() + ": " + s.getDescription());
+    } catch (TimeoutException e) {
+      markOutOfSync(m.getNodeId(), seq, "no acknowledgement in time");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return false;
+  }
+
+  private void markOutOfSync(String node, long seq, String why) {
+    if (outOfSync.add(node)) {
+      // Durable before the write is acknowledged: a restarted primary must not count it in sync.
+      saveOutOfSync();
+      LOG.warn(
+          "replica of {} on {} is out of sync at write {}: {}", replica.volumeId(), node, seq, why);
+      reportOutOfSync(node, "write " + seq + " not made durable there: " + why);
+    }
+  }
+
+  private void reportOutOfSync(String node, String message) {
+    ctx.report(
+        ReplicaReport.newBuilder()
+            .setVolumeId(replica.volumeId())
+            .setEpoch(epoch)
+            .setKind(ReplicaReport.Kind.REPLICA_OUT_OF_SYNC)
+            .setNodeId(node)
+            .setMessage(message)
+            .build());
+  }
+
+  /** Primary: a rebuild target asks for every write from now on. */
+  public long attach(String nodeId) {
+    AssignReplica a = assignment;
+    if (!isPrimary()) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription("this node is not the primary of " + replica.volumeId())
+          .asRuntimeException();
+    }
+    ReplicaMember member = null;
+    for (ReplicaMember m : a.getPeersList()) {
+      if (m.getNodeId().equals(nodeId)) {
+        member = m;
+      }
+    }
+    if (member == null) {
+      throw Status.UNAVAILABLE
+          .withDescription(
+              nodeId
+                  + " is not in the replica set of "
+                  + replica.volumeId()
+                  + " at epoch "
+                  + a.getEpoch()
+                  + " that this primary knows; retry shortly")
+          .asRuntimeException();
+    }
+    synchronized (order) {
+      if (outOfSync.remove(nodeId)) {
+        saveOutOfSync();
+      }
+      attached.put(nodeId, member);
+      return lastSequence;
+    }
+  }
+
+  // ---- follower ----
+
+  /** What a replica does with a peer's write, given the assignments it holds. */
+  enum Verdict {
+    /** From the primary of the assignment held at the write's epoch. */
+    ACCEPT,
+    /**
+     * An older epoch, from its primary or of an epoch not known here: refused "stale epoch", which
+     * fences a deposed primary.
+     */
+    STALE,
+    /** Newer than the assignment held (or none held): wait for the assignment. */
+    WAIT,
+    /** An older epoch whose assignment named another primary, or epoch 0 (never assigned). */
+    FORGED_OLDER,
+    /** The epoch of the assignment held, which names another primary. */
+    FORGED_CURRENT,
+    /** A newer epoch whose assignment never reached this replica within the wait. */
+    FORGED_NEWER
+  }
+
+  /**
+   * The decision on a write at {@code writeEpoch} from {@code caller}, by the assignment {@code a}
+   * held (null: none), the newest epoch {@code epoch} this replica knows (an assignment, or a
+   * create or rebuild command) and the primaries of the epochs it held assignments of. Epochs come
+   * from the control plane only: never from the write.
+   */
+  static Verdict decide(
+      AssignReplica a,
+      long epoch,
+      java.util.NavigableMap<Long, String> primaries,
+      String caller,
+      long writeEpoch) {
+    if (a == null || writeEpoch > a.getEpoch()) {
+      return Verdict.WAIT;
+    }
+    if (writeEpoch == a.getEpoch()) {
+      if (!a.getPrimaryNodeId().equals(caller)) {
+        return Verdict.FORGED_CURRENT;
+      }
+      // A create or rebuild command of a newer epoch arrived, its assignment not yet.
+      return writeEpoch < epoch ? Verdict.STALE : Verdict.ACCEPT;
+    }
+    String then = primaries.get(writeEpoch);
+    if (writeEpoch == 0 || (then != null && !then.equals(caller))) {
+      return Verdict.FORGED_OLDER;
+    }
+    // The node that is still the primary at the newest epoch known here, behind on a membership
+    // change: assignments reach the nodes in no particular order, and it is not deposed.
+    if (a.getPrimaryNodeId().equals(caller) && a.getEpoch() == epoch) {
+      return Verdict.ACCEPT;
+    }
+    return Verdict.STALE;
+  }
+
+  private void rememberPrimary(AssignReplica a) {
+    primaries.put(a.getEpoch(), a.getPrimaryNodeId());
+    while (primaries.size() > PRIMARIES_KEPT) {
+      primaries.pollFirstEntry();
+    }
+  }
+
+  /**
+   * Admits a write from {@code caller} at {@code writeEpoch}, or throws the refusal (nothing is
+   * written then). A newer epoch than the assignment held waits up to {@link #ASSIGNMENT_WAIT_MS}
+   * for that assignment; a claim the assignments contradict (or one that never arrives) is reported
+   * as the sender's {@code PEER_PROTOCOL_VIOLATION}.
+   */
+  void admit(String caller, long writeEpoch) {
+    Verdict v = decide(assignment, epoch, primaries, caller, writeEpoch);
+    if (v == Verdict.WAIT) {
+      AssignReplica held = assignment;
+      Long refusedAt = unassignedSenders.get(caller);
+      long heldEpoch = held == null ? 0 : held.getEpoch();
+      if (refusedAt != null && refusedAt == heldEpoch) {
+        // This sender's newer epoch did not come before; nothing arrived since: no second wait.
+        v = Verdict.FORGED_NEWER;
+      } else {
+        long deadline = System.currentTimeMillis() + assignmentWaitMs;
+        synchronized (order) {
+          while ((v = decide(assignment, epoch, primaries, caller, writeEpoch)) == Verdict.WAIT) {
+            long left = deadline - System.currentTimeMillis();
+            if (left <= 0) {
+              v = Verdict.FORGED_NEWER;
+              break;
+            }
+            try {
+              order.wait(left);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              throw Status.CANCELLED.asRuntimeException();
+            }
+          }
+        }
+        if (v == Verdict.FORGED_NEWER) {
+          AssignReplica now = assignment;
+          unassignedSenders.put(caller, now == null ? 0L : now.getEpoch());
+        }
+      }
+    }
+    AssignReplica a = assignment;
+    String vol = replica.volumeId();
+    switch (v) {
+      case ACCEPT -> {}
+      case STALE -> checkEpoch(writeEpoch);
+      case FORGED_OLDER -> {
+        String why =
+            writeEpoch == 0
+                ? "epoch 0 is never assigned"
+                : "the assignment of epoch "
+                    + writeEpoch
+                    + " named "
+                    + primaries.get(writeEpoch)
+                    + " primary";
+        violation(caller, "older", writeEpoch, why);
+        throw Status.PERMISSION_DENIED
+            .withDescription(
+                "write to "
+                    + vol
+                    + " refused: "
+                    + caller
+                    + " claims epoch "
+                    + writeEpoch
+                    + " but "
+                    + why
+                    + " (this replica is at epoch "
+                    + epoch
+                    + "); reported to the control plane")
+            .asRuntimeException();
+      }
+      case FORGED_CURRENT -> {
+        String why = "the assignment of epoch " + writeEpoch + " names " + a.getPrimaryNodeId();
+        violation(caller, "current", writeEpoch, why + " primary");
+        throw Status.PERMISSION_DENIED
+            .withDescription(
+                "write to "
+                    + vol
+                    + " refused: "
+                    + caller
+                    + " is not its primary at epoch "
+                    + writeEpoch
+                    + " ("
+                    + why
+                    + "); only the primary the control plane assigned may write; reported to the"
+                    + " control plane")
+            .asRuntimeException();
+      }
+      case FORGED_NEWER -> {
+        String why =
+            "no assignment of epoch "
+                + writeEpoch
+                + " reached this replica within "
+                + assignmentWaitMs
+                + " ms (it holds "
+                + (a == null ? "none" : "epoch " + a.getEpoch())
+                + ")";
+        violation(caller, "newer", writeEpoch, why);
+        // Not "stale epoch": a legitimate new primary whose assignment is late here is not fenced,
+        // it marks this replica out of sync (which the control plane rebuilds).
+        throw Status.FAILED_PRECONDITION
+            .withDescription(
+                "write to "
+                    + vol
+                    + " from "
+                    + caller
+                    + " at epoch "
+                    + writeEpoch
+                    + " refused: "
+                    + why
+                    + "; epochs come from the control plane only (check this agent's control-plane"
+                    + " session); reported to the control plane")
+            .asRuntimeException();
+      }
+      case WAIT -> throw new IllegalStateException("undecided");
+    }
+  }
+
+  /** Reports a refused claim of {@code sender}, at most once per interval per sender and kind. */
+  private void violation(String sender, String kind, long claimed, String why) {
+    long now = System.nanoTime();
+    long heldBack = -1;
+    long[] slot = violationReports.computeIfAbsent(sender + "/" + kind, k -> new long[] {0, 0, 0});
+    synchronized (slot) {
+      // slot: [0] sent at least once, [1] when (nanoTime), [2] held back since
+      if (slot[0] == 0
+          || now - slot[1] >= TimeUnit.MILLISECONDS.toNanos(VIOLATION_REPORT_INTERVAL_MS)) {
+        heldBack = slot[2];
+        slot[0] = 1;
+        slot[1] = now;
+        slot[2] = 0;
+      } else {
+        slot[2]++;
+      }
+    }
+    if (heldBack < 0) {
+      LOG.debug(
+          "refused a write to {} from {} claiming epoch {}: {}",
+          replica.volumeId(),
+          sender,
+          claimed,
+          why);
+      return;
+    }
+    // Logged and reported at most once per interval and kind: a flood of forged writes is not a
+    // flood of lines or reports.
+    LOG.warn(
+        "refused a write to {} from {} claiming epoch {}: {} (reported to the control plane)",
+        replica.volumeId(),
+        sender,
+        claimed,
+        why);
+    ctx.report(
+        ReplicaReport.newBuilder()
+            .setVolumeId(replica.volumeId())
+            .setEpoch(claimed)
+            .setKind(ReplicaReport.Kind.PEER_PROTOCOL_VIOLATION)
+            .setNodeId(sender)
+            .setMessage(
+                sender
+                    + " sent a write claiming epoch "
+                    + claimed
+                    + " ("
+                    + kind
+                    + " epoch; this replica is at "
+                    + epoch
+                    + "): "
+                    + why
+                    + (heldBack > 0
+                        ? "; " + heldBack + " more such writes since the last report"
+                        : ""))
+            .build());
+  }
+
+  /** Follower: applies a forwarded write in sequence order. */
+  public long apply(String caller, ReplicaWrite w) throws IOException {
+    admit(caller, w.getEpoch());
+    long deadline = System.currentTimeMillis() + ORDER_WAIT_MS;
+    synchronized (order) {
+      boolean waited = false;
+      while (attaching
+          || (w.getSequence() != applied + 1
+              && w.getSequence() > applied
+              && w.getSequence() != 1)) {
+        long left = deadline - System.currentTimeMillis();
+        if (left <= 0) {
+          throw Status.ABORTED
+              .withDescription(
+                  "write "
+                      + w.getSequence()
+                      + " arrived but "
+                      + (applied + 1)
+                      + " never did: this replica of "
+                      + replica.volumeId()
+                      + " is out of sync")
+              .asRuntimeException();
+        }
+        try {
+          waited = true;
+          order.wait(left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw Status.CANCELLED.asRuntimeException();
+        }
+      }
+      if (waited) {
+        // A newer assignment may have come while this write waited for its turn.
+        admit(caller, w.getEpoch());
+      }
+      if (w.getSequence() <= applied && w.getSequence() != 1) {
+        return applied; // a repeat
+      }
+      applyLocally(w);
+      applied = w.getSequence();
+      if (w.getEpoch() > writeEpoch) {
+        writeEpoch = w.getEpoch();
+      }
+      if (catchUp != null) {
+        catchUp.add(w);
+      }
+      order.notifyAll();
+      return applied;
+    }
+  }
+
+  private void applyLocally(ReplicaWrite w) throws IOException {
+    if (w.getZeroLength() > 0) {
+      replica.zero(w.getOffset(), w.getZeroLength());
+    } else {
+      replica.write(w.getOffset(), w.getData().toByteArray());
+    }
+  }
+
+  /** Waits until this replica applied {@code seq} (rebuild sources). */
+  public void awaitApplied(long seq, long timeoutMs) {
+    long deadline = System.currentTimeMillis() + timeoutMs;
+    synchronized (order) {
+      while (Math.max(applied, lastSequence) < seq) {
+        long left = deadline - System.currentTimeMillis();
+        if (left <= 0) {
+          throw Status.UNAVAILABLE
+              .withDescription(
+                  "this replica of " + replica.volumeId() + " has not applied write " + seq)
+              .asRuntimeException();
+        }
+        try {
+          order.wait(left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw Status.CANCELLED.asRuntimeException();
+        }
+      }
+    }
+  }
+
+  // ---- reads ----
+
+  /**
+   * Refuses a read unless this replica is in sync for the current epoch: its own state in its
+   * assignment is HEALTHY, it is not being rebuilt, and either it is the primary (holding an
+   * assignment applied in this process's lifetime, or confirmed by a majority of the replica set)
+   * or the primary confirms it (a ReadIndex): in the primary's in-sync set at the same epoch, with
+   * every write up to the primary's last one applied. Refusals are {@code UNAVAILABLE} (retry on
+   * the primary or later); never old bytes.
+   */
+  public void checkReadable() {
+    AssignReplica a = assignment;
+    if (rebuild != null || catchUpActive()) {
+      throw notInSync("it is being rebuilt");
+    }
+    if (a == null) {
+      throw notInSync("it has no assignment yet");
+    }
+    ReplicaState own = memberState(a, ctx.nodeId());
+    if (own != ReplicaState.REPLICA_STATE_HEALTHY) {
+      throw notInSync(
+          "its assignment at epoch "
+              + a.getEpoch()
+              + " counts it "
+              + (own == null ? "not a member" : stateName(own)));
+    }
+    if (a.getPrimaryNodeId().equals(ctx.nodeId())) {
+      if (fenced) {
+        throw notInSync("it lost the primary role: " + fencedWhy);
+      }
+      String p = confirmPrimary(a);
+      if (p != null) {
+        throw notInSync(p);
+      }
+      return;
+    }
+    ReplicaMember primary = null;
+    for (ReplicaMember m : a.getPeersList()) {
+      if (m.getNodeId().equals(a.getPrimaryNodeId())) {
+        primary = m;
+      }
+    }
+    if (primary == null || primary.getAddress().isEmpty()) {
+      throw notInSync("its assignment names no reachable primary");
+    }
+    ReadIndexResponse r;
+    try {
+      r =
+          ctx.peers()
+              .blocking(primary.getNodeId(), primary.getAddress())
+              .withDeadlineAfter(READ_INDEX_DEADLINE_MS, TimeUnit.MILLISECONDS)
+              .readIndex(
+                  ReadIndexRequest.newBuilder()
+                      .setVolumeId(replica.volumeId())
+                      .setEpoch(epoch)
+                      .build());
+    } catch (StatusRuntimeException e) {
+      throw notInSync(
+          "the primary "
+              + primary.getNodeId()
+              + " could not confirm it: "
+              + e.getStatus().getCode()
+              + (e.getStatus().getDescription() == null
+                  ? ""
+                  : ": " + e.getStatus().getDescription()));
+    }
+    String p = followerReadProblem(a, ctx.nodeId(), epoch, appliedSequence(), r);
+    if (p != null && p.startsWith(BEHIND)) {
+      // An EVENTUAL follower lags by a write or two: wait briefly for them.
+      long need = r.getCommittedSequence();
+      long deadline = System.currentTimeMillis() + READ_CATCH_UP_MS;
+      synchronized (order) {
+        while (Math.max(applied, lastSequence) < need && System.currentTimeMillis() < deadline) {
+          try {
+            order.wait(Math.max(1, deadline - System.currentTimeMillis()));
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw Status.CANCELLED.asRuntimeException();
+          }
+        }
+      }
+      p = followerReadProblem(a, ctx.nodeId(), epoch, appliedSequence(), r);
+    }
+    if (p != null) {
+      throw notInSync(p);
+    }
+  }
+
+  private static final String BEHIND = "it has applied";
+
+  /**
+   * Null when a follower at {@code epoch} that applied writes up to {@code applied} may serve a
+   * read, given its primary's ReadIndex answer {@code r}; else why not.
+   */
+  static String followerReadProblem(
+      AssignReplica a, String self, long epoch, long applied, ReadIndexResponse r) {
+    if (!r.getPrimary() || !r.getPrimaryNodeId().equals(a.getPrimaryNodeId())) {
+      return a.getPrimaryNodeId()
+          + " does not act as its primary"
+          + (r.getPrimaryNodeId().isEmpty() || r.getPrimaryNodeId().equals(a.getPrimaryNodeId())
+              ? ""
+              : " (it names " + r.getPrimaryNodeId() + ")");
+    }
+    if (r.getEpoch() != epoch) {
+      return "the primary is at epoch " + r.getEpoch() + ", this replica at " + epoch;
+    }
+    if (!r.getInSyncNodeIdsList().contains(self)) {
+      return "the primary " + a.getPrimaryNodeId() + " counts it out of sync";
+    }
+    long have = Math.max(applied, r.getAckedSequence());
+    if (have < r.getCommittedSequence()) {
+      return BEHIND + " writes up to " + have + ", the primary up to " + r.getCommittedSequence();
+    }
+    return null;
+  }
+
+  /** The answer to a ReadIndex from {@code caller}: the primary's position and in-sync set. */
+  public ReadIndexResponse readIndex(String caller) {
+    AssignReplica a = assignment;
+    ReadIndexResponse.Builder b =
+        ReadIndexResponse.newBuilder()
+            .setEpoch(Math.max(epoch, writeEpoch))
+            .setPrimaryNodeId(a == null ? "" : a.getPrimaryNodeId());
+    if (a == null
+        || !isPrimary()
+        || memberState(a, ctx.nodeId()) != ReplicaState.REPLICA_STATE_HEALTHY
+        || confirmPrimary(a) != null) {
+      return b.build();
+    }
+    synchronized (order) {
+      b.setPrimary(true)
+          .setCommittedSequence(lastSequence)
+          .setAckedSequence(acked.getOrDefault(caller, 0L));
+      for (ReplicaMember m : a.getPeersList()) {
+        if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY
+            && !outOfSync.contains(m.getNodeId())) {
+          b.addInSyncNodeIds(m.getNodeId());
+        }
+      }
+    }
+    return b.build();
+  }
+
+  /**
+   * Null when this primary may act on its assignment {@code a}: one applied in this process's
+   * lifetime, or one a majority of its HEALTHY replicas (itself included) confirm, each answering
+   * that epoch and this node as primary (asked once after a restart); else why not.
+   */
+  private String confirmPrimary(AssignReplica a) {
+    if (assignedThisRun || confirmedThisRun) {
+      return null;
+    }
+    List<ReplicaMember> others = new ArrayList<>();
+    int members = 0;
+    for (ReplicaMember m : a.getPeersList()) {
+      if (m.getState() == ReplicaState.REPLICA_STATE_HEALTHY) {
+        members++;
+        if (!m.getNodeId().equals(ctx.nodeId())) {
+          others.add(m);
+        }
+      }
+    }
+    int majority = Math.max(members, 1) / 2 + 1;
+    List<ListenableFuture<ReadIndexResponse>> asks = new ArrayList<>();
+    io.grpc.Context previous = io.grpc.Context.ROOT.attach();
+    try {
+      for (ReplicaMember m : others) {
+        asks.add(
+            ctx.peers()
+                .stub(m.getNodeId(), m.getAddress())
+                .withDeadlineAfter(READ_INDEX_DEADLINE_MS, TimeUnit.MILLISECONDS)
+                .readIndex(
+                    ReadIndexRequest.newBuilder()
+                        .setVolumeId(replica.volumeId())
+                        .setEpoch(a.getEpoch())
+                        .build()));
+      }
+    } finally {
+      io.grpc.Context.ROOT.detach(previous);
+    }
+    int confirmed = 1;
+    String newer = null;
+    for (int i = 0; i < asks.size(); i++) {
+      try {
+        ReadIndexResponse r = asks.get(i).get(READ_INDEX_DEADLINE_MS + 1000, TimeUnit.MILLISECONDS);
+        if (r.getEpoch() == a.getEpoch() && r.getPrimaryNodeId().equals(ctx.nodeId())) {
+          confirmed++;
+        } else if (r.getEpoch() > a.getEpoch()) {
+          newer = others.get(i).getNodeId() + " is at epoch " + r.getEpoch();
+        }
+      } catch (ExecutionException | TimeoutException e) {
+        // Not confirmed by that replica.
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw Status.CANCELLED.asRuntimeException();
+      }
+    }
+    if (newer == null && confirmed >= majority) {
+      confirmedThisRun = true;
+      return null;
+    }
+    return "this agent restarted and its primary role at epoch "
+        + a.getEpoch()
+        + " is not confirmed ("
+        + (newer != null ? newer : confirmed + " of " + members + " replicas agree")
+        + ")";
+  }
+
+  private boolean catchUpActive() {
+    synchronized (order) {
+      return attaching || catchUp != null;
+    }
+  }
+
+  private static String stateName(ReplicaState s) {
+    return s.name().replace("REPLICA_STATE_", "");
+  }
+
+  private StatusRuntimeException notInSync(String why) {
+    AssignReplica a = assignment;
+    String primary = a == null ? "" : a.getPrimaryNodeId();
+    return Status.UNAVAILABLE
+        .withDescription(
+            "replica of "
+                + replica.volumeId()
+                + " on "
+                + ctx.nodeId()
+                + " is not in sync for epoch "
+                + epoch
+                + " ("
+                + why
+                + "): read from the primary"
+                + (primary.isEmpty() || primary.equals(ctx.nodeId()) ? "" : " " + primary)
+                + " or retry later")
+        .asRuntimeException();
+  }
+
+  // ---- rebuild target ----
+
+  void beginAttach() {
+    synchronized (order) {
+      attaching = true;
+      catchUp = new ArrayList<>();
+    }
+  }
+
+  void attached(long fromSequence) {
+    synchronized (order) {
+      attaching = false;
+      applied = fromSequence;
+      catchUp = new ArrayList<>();
+      order.notifyAll();
+    }
+  }
+
+  /** Stores a copied chunk and re-applies every forwarded write overlapping it, in order. */
+  void storeCopied(long offset, byte[] bytes, long[] entries) throws IOException {
+    synchronized (order) {
+      if (bytes != null) {
+        replica.storeCopied(offset, bytes, entries);
+      }
+      long end = offset + (bytes == null ? VolumeReplica.CHUNK : bytes.length);
+      for (ReplicaWrite w : catchUp == null ? List.<ReplicaWrite>of() : catchUp) {
+        long wEnd =
+            w.getOffset() + (w.getZeroLength() > 0 ? w.getZeroLength() : w.getData().size());
+        if (w.getOffset() < end && wEnd > offset) {
+          applyLocally(w);
+        }
+      }
+    }
+  }
+
+  void endRebuild(boolean ok) {
+    synchronized (order) {
+      attaching = false;
+      catchUp = null;
+      order.notifyAll();
+    }
+  }
+
+  @Override
+  public void close() {
+    Rebuilder r = rebuild;
+    if (r != null) {
+      r.cancel();
+    }
+    replica.close();
+  }
+
+  /** True when {@code namespace} may read ({@code write=false}) or write the volume. */
+  public static String accessProblem(AssignReplica a, String namespace, boolean write) {
+    if (a == null) {
+      return "the replica has no assignment yet (namespace unknown): retry shortly";
+    }
+    if (a.getNamespace().equals(namespace)) {
+      return null;
+    }
+    for (AccessGrant g : a.getGrantsList()) {
+      if (g.getNamespace().equals(namespace)) {
+        if (write && g.getReadOnly()) {
+          return "namespace "
+              + namespace
+              + " has a read-only share of "
+              + a.getVolumeId()
+              + " (owned by "
+              + a.getNamespace()
+              + "): writes are refused";
+        }
+        return null;
+      }
+    }
+    return "namespace "
+        + namespace
+        + " has no access to "
+        + a.getVolumeId()
+        + " (owned by "
+        + a.getNamespace()
+        + ", not shared with it)";
+  }
+
+  public static StatusRuntimeException notFound(String volumeId) {
+    return Status.NOT_FOUND
+        .withDescription("no replica of volume " + volumeId + " on this node")
+        .asRuntimeException();
+  }
+}

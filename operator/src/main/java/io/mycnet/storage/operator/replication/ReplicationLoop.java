@@ -1,0 +1,153 @@
+package io.mycnet.storage.operator.replication;
+
+import io.etcd.jetcd.Watch;
+import io.mycnet.storage.operator.nodes.NodeRegistry;
+import io.mycnet.storage.operator.store.EtcdStore;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the {@link ReplicationManager} while this control plane leads: a pass every {@code
+ * interval}, and an extra pass as soon as something it watches happens — a node's liveness lease
+ * appears or expires, the trust engine reports a tier transition ({@link #tierChanged}), or a
+ * replica fails an audit ({@link #auditFailed}). Passes never overlap; triggers during a pass are
+ * coalesced into one more pass.
+ *
+ * <p>{@link #close} is the first step of a planned shutdown: from then on no pass starts and no
+ * decision is taken (a pass under way finishes), so the sessions, watches and leases that end while
+ * the process stops are never read as failed nodes.
+ */
+public final class ReplicationLoop implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ReplicationLoop.class);
+
+  private final ReplicationManager manager;
+  private final NodeRegistry registry;
+  private final BooleanSupplier isLeader;
+  private final Duration interval;
+  private final ScheduledExecutorService executor;
+  private final AtomicBoolean pending = new AtomicBoolean();
+  private final AtomicBoolean stopped = new AtomicBoolean();
+  private Watch.Watcher livenessWatch;
+  private volatile Runnable alsoEachPass = () -> {};
+
+  /** Runs {@code task} after every pass while leading (e.g. re-placing refused creates). */
+  public void alsoEachPass(Runnable task) {
+    this.alsoEachPass = task;
+  }
+
+  public ReplicationLoop(
+      ReplicationManager manager,
+      NodeRegistry registry,
+      BooleanSupplier isLeader,
+      Duration interval) {
+    this.manager = manager;
+    this.registry = registry;
+    this.isLeader = isLeader;
+    this.interval = interval;
+    this.executor =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "replication-loop");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  public void start() {
+    livenessWatch = registry.watchLiveness((node, live) -> trigger());
+    executor.scheduleWithFixedDelay(
+        this::pass, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** Asks for a pass as soon as possible. */
+  public void trigger() {
+    if (stopped.get()) {
+      return;
+    }
+    if (pending.compareAndSet(false, true)) {
+      try {
+        executor.execute(this::pass);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // closed meanwhile: no more passes
+      }
+    }
+  }
+
+  /** The trust engine moved a node to another tier: re-check what it may hold. */
+  public void tierChanged(String nodeId) {
+    trigger();
+  }
+
+  /** A replica failed an integrity audit: mark it stale and replace it. */
+  public void auditFailed(String volumeId, String nodeId) {
+    if (stopped.get()) {
+      return;
+    }
+    try {
+      executor.execute(
+          () -> {
+            try {
+              if (!stopped.get() && isLeader.getAsBoolean()) {
+                manager.replicaFailedAudit(volumeId, nodeId);
+              }
+            } catch (RuntimeException e) {
+              LOG.warn("marking {} on {} stale failed: {}", volumeId, nodeId, e.getMessage());
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      return;
+    }
+    trigger();
+  }
+
+  private void pass() {
+    pending.set(false);
+    if (stopped.get() || !isLeader.getAsBoolean()) {
+      manager.standBy();
+      return;
+    }
+    try {
+      manager.reconcile();
+      alsoEachPass.run();
+    } catch (EtcdStore.NotLeaderException e) {
+      LOG.info("replication pass skipped: {}", e.getMessage());
+    } catch (RuntimeException e) {
+      LOG.warn("replication pass failed, retrying on the next one: {}", e.getMessage());
+    }
+  }
+
+  /** Whether {@link #close} was called: no decision is taken any more. */
+  public boolean stopped() {
+    return stopped.get();
+  }
+
+  /**
+   * Stops taking decisions: no new pass starts, a pass under way may finish (up to 10 s), then the
+   * liveness watch and the thread end. Idempotent; a planned shutdown calls it before anything else
+   * is closed.
+   */
+  @Override
+  public void close() {
+    if (!stopped.compareAndSet(false, true)) {
+      return;
+    }
+    executor.shutdown();
+    try {
+      if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
+        executor.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      executor.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+    if (livenessWatch != null) {
+      livenessWatch.close();
+    }
+  }
+}

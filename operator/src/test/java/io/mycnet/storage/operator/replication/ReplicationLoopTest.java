@@ -1,0 +1,78 @@
+package io.mycnet.storage.operator.replication;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A planned shutdown closes the loop first: from then on no pass starts and no decision is taken,
+ * and a pass under way finishes before close returns. (The loop is driven through its leadership
+ * check, which every pass asks first; as a follower it never reaches the manager.)
+ */
+class ReplicationLoopTest {
+
+  @Test
+  void afterCloseNoPassStartsWhateverTriggersIt() {
+    AtomicInteger passes = new AtomicInteger();
+    ReplicationLoop loop =
+        new ReplicationLoop(
+            null,
+            null,
+            () -> {
+              passes.incrementAndGet();
+              return false;
+            },
+            Duration.ofHours(1));
+    loop.trigger();
+    await().atMost(Duration.ofSeconds(30)).until(() -> passes.get() == 1);
+    loop.close();
+    assertThat(loop.stopped()).isTrue();
+    loop.trigger();
+    loop.tierChanged("n1");
+    loop.auditFailed("v1", "n1");
+    loop.close(); // idempotent
+    assertThat(passes.get()).isEqualTo(1);
+  }
+
+  @Test
+  void closeLetsAPassUnderWayFinishFirst() throws Exception {
+    CountDownLatch inPass = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicBoolean finished = new AtomicBoolean();
+    ReplicationLoop loop =
+        new ReplicationLoop(
+            null,
+            null,
+            () -> {
+              inPass.countDown();
+              try {
+                release.await(30, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+              }
+              finished.set(true);
+              return false;
+            },
+            Duration.ofHours(1));
+    loop.trigger();
+    assertThat(inPass.await(30, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<Boolean> closed =
+        CompletableFuture.supplyAsync(
+            () -> {
+              loop.close();
+              return finished.get();
+            });
+    release.countDown();
+    assertThat(closed.get(60, TimeUnit.SECONDS))
+        .as("the pass finished before close returned")
+        .isTrue();
+  }
+}
