@@ -16,7 +16,8 @@ final class PlacementExplainer {
 
   private PlacementExplainer() {}
 
-  static PlacementFailure explain(PlacementPlanner.Ctx c, PlacementPlanner.Exact exact) {
+  static PlacementFailure explain(
+      PlacementPlanner.Attempt c, PlacementPlanner.ExactEligibility exact) {
     ClusterView view = c.view;
     PlacementRequest req = c.req;
     int r = c.replicas;
@@ -147,8 +148,8 @@ final class PlacementExplainer {
   }
 
   private static void eligibilityFixes(
-      PlacementPlanner.Ctx c,
-      PlacementPlanner.Exact exact,
+      PlacementPlanner.Attempt c,
+      PlacementPlanner.ExactEligibility exact,
       Map<RejectionReason, Integer> rejected,
       int available,
       List<String> fixes) {
@@ -229,7 +230,8 @@ final class PlacementExplainer {
     }
   }
 
-  private static String rejectedText(PlacementPlanner.Ctx c, Map<RejectionReason, Integer> counts) {
+  private static String rejectedText(
+      PlacementPlanner.Attempt c, Map<RejectionReason, Integer> counts) {
     List<String> parts = new ArrayList<>();
     for (Map.Entry<RejectionReason, Integer> e : counts.entrySet()) {
       int n = e.getValue();

@@ -93,7 +93,7 @@ public final class PlacementPlanner {
   PlacementResult place(PlacementRequest request, ClusterView view, long[] reserved) {
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(view, "view");
-    Ctx c = new Ctx(request, view, reserved);
+    Attempt c = new Attempt(request, view, reserved);
     if (c.pinned.length == c.replicas) {
       return success(c, c.pinned.clone(), view.depthLeaf, List.of());
     }
@@ -104,7 +104,7 @@ public final class PlacementPlanner {
     if (r != null) {
       return r;
     }
-    Exact exact = c.exact();
+    ExactEligibility exact = c.exact();
     r = ladder(c, exact.counts, false);
     return r != null ? r : failure(c, exact);
   }
@@ -112,7 +112,7 @@ public final class PlacementPlanner {
   // ---------------------------------------------------------------------------------------------
   // Spread strategies.
 
-  private PlacementResult ladder(Ctx c, Counts counts, boolean budgeted) {
+  private PlacementResult ladder(Attempt c, EligibleCounts counts, boolean budgeted) {
     int maxDepth = c.hard ? c.preferredDepth : c.view.depthLeaf;
     for (int depth = 1; depth <= maxDepth; depth++) {
       if (counts.domainsWith[depth] < c.replicas) {
@@ -165,7 +165,7 @@ public final class PlacementPlanner {
     return null;
   }
 
-  private static String fallbackNote(Ctx c, Counts counts, int depth) {
+  private static String fallbackNote(Attempt c, EligibleCounts counts, int depth) {
     String want = c.view.levelName(c.preferredDepth);
     return "only "
         + counts.domainsWith[c.preferredDepth]
@@ -178,7 +178,8 @@ public final class PlacementPlanner {
         + "s instead";
   }
 
-  private int[] select(Ctx c, SpreadPlan plan, Counts counts, boolean bands, boolean budgeted) {
+  private int[] select(
+      Attempt c, SpreadPlan plan, EligibleCounts counts, boolean bands, boolean budgeted) {
     ClusterView view = c.view;
     int r = c.replicas;
     int[] chosen = new int[r];
@@ -224,7 +225,7 @@ public final class PlacementPlanner {
   }
 
   private int[] selectFarthest(
-      Ctx c, SpreadPlan plan, DrawStream stream, int[] chosen, int size, int budget) {
+      Attempt c, SpreadPlan plan, DrawStream stream, int[] chosen, int size, int budget) {
     ClusterView view = c.view;
     List<Integer> window = new ArrayList<>(GEO_WINDOW);
     boolean exhausted = false;
@@ -280,7 +281,7 @@ public final class PlacementPlanner {
   // ---------------------------------------------------------------------------------------------
   // PERFORMANCE_OPTIMIZED.
 
-  private PlacementResult placeNearConsumer(Ctx c) {
+  private PlacementResult placeNearConsumer(Attempt c) {
     ClusterView view = c.view;
     int r = c.replicas;
     List<Integer> chosen = new ArrayList<>();
@@ -353,7 +354,7 @@ public final class PlacementPlanner {
   // ---------------------------------------------------------------------------------------------
   // Results.
 
-  private static PlacementResult success(Ctx c, int[] chosen, int depth, List<String> notes) {
+  private static PlacementResult success(Attempt c, int[] chosen, int depth, List<String> notes) {
     ClusterView view = c.view;
     List<String> replicas = new ArrayList<>();
     double minTrust = Double.POSITIVE_INFINITY;
@@ -373,7 +374,7 @@ public final class PlacementPlanner {
         null);
   }
 
-  private static PlacementResult failure(Ctx c, Exact exact) {
+  private static PlacementResult failure(Attempt c, ExactEligibility exact) {
     return PlacementResult.failed(
         c.req.volumeId(), c.req.strategy(), PlacementExplainer.explain(c, exact));
   }
@@ -381,8 +382,14 @@ public final class PlacementPlanner {
   // ---------------------------------------------------------------------------------------------
   // Per-request state.
 
-  /** Eligible-node counts per domain, and the plans derived from them. */
-  static final class Counts {
+  /**
+   * How many eligible nodes each topology domain holds, per depth ({@code count[depth][domain]}),
+   * how many domains at each depth hold at least one, how many trust bands the eligible nodes span,
+   * and the spread plans derived from these numbers (memoised per replica count and depth). Either
+   * approximate (from the view's cached eligibility index, which knows UP, pool and tier only) or
+   * exact (from {@link ExactEligibility}).
+   */
+  static final class EligibleCounts {
     final int[][] count;
     final int[] domainsWith;
     final int bandCount;
@@ -390,7 +397,8 @@ public final class PlacementPlanner {
     private final ClusterView.EligibilityIndex cached;
     private final Map<Integer, SpreadPlan> plans = new HashMap<>();
 
-    Counts(ClusterView view, int[][] count, int bandCount, ClusterView.EligibilityIndex cached) {
+    EligibleCounts(
+        ClusterView view, int[][] count, int bandCount, ClusterView.EligibilityIndex cached) {
       this.view = view;
       this.count = count;
       this.bandCount = bandCount;
@@ -418,14 +426,19 @@ public final class PlacementPlanner {
     }
   }
 
-  /** The result of checking every node against the request: the slow, exact path. */
-  static final class Exact {
+  /**
+   * The result of checking every node against every rule of the request: the slow, exact path,
+   * taken only when the approximate counts did not lead to a placement. Holds the rejection reason
+   * per node (null: eligible), the number of eligible nodes, their exact {@link EligibleCounts} and
+   * how many distinct owners they belong to; a failure is explained from it.
+   */
+  static final class ExactEligibility {
     final RejectionReason[] reason;
     final int eligible;
-    final Counts counts;
+    final EligibleCounts counts;
     final int owners;
 
-    Exact(RejectionReason[] reason, int eligible, Counts counts, int owners) {
+    ExactEligibility(RejectionReason[] reason, int eligible, EligibleCounts counts, int owners) {
       this.reason = reason;
       this.eligible = eligible;
       this.counts = counts;
@@ -433,7 +446,14 @@ public final class PlacementPlanner {
     }
   }
 
-  static final class Ctx {
+  /**
+   * One placement of one request on one view: the validated request (kept replicas resolved to node
+   * indexes, anti-affinity level to a depth, consumer to a topology path), the node filter built
+   * from it, and the {@link ExactEligibility} once computed. Construction rejects a request the
+   * view cannot satisfy by name ({@link InvalidPlacementRequestException}); it lives for one call
+   * to {@code place} and is not shared between threads.
+   */
+  static final class Attempt {
     final PlacementRequest req;
     final ClusterView view;
     final NodeFilter filter;
@@ -445,9 +465,9 @@ public final class PlacementPlanner {
     final int preferredDepth;
     final TopologyPath consumerPath;
     boolean abort;
-    private Exact exact;
+    private ExactEligibility exact;
 
-    Ctx(PlacementRequest req, ClusterView view, long[] reserved) {
+    Attempt(PlacementRequest req, ClusterView view, long[] reserved) {
       this.req = req;
       this.view = view;
       this.replicas = req.replicas();
@@ -521,9 +541,9 @@ public final class PlacementPlanner {
     }
 
     /** Counts from the view's cached index (UP, pool, tier), with kept replicas added. */
-    Counts approximateCounts() {
+    EligibleCounts approximateCounts() {
       if (pinned.length == 0) {
-        return new Counts(view, idx.count, idx.bandCount, idx);
+        return new EligibleCounts(view, idx.count, idx.bandCount, idx);
       }
       int[][] count = new int[idx.count.length][];
       for (int d = 0; d < count.length; d++) {
@@ -543,11 +563,11 @@ public final class PlacementPlanner {
           }
         }
       }
-      return new Counts(view, count, Integer.bitCount(bands), null);
+      return new EligibleCounts(view, count, Integer.bitCount(bands), null);
     }
 
     /** Every node checked against every rule; kept replicas count as eligible. */
-    Exact exact() {
+    ExactEligibility exact() {
       if (exact != null) {
         return exact;
       }
@@ -582,8 +602,11 @@ public final class PlacementPlanner {
         }
       }
       exact =
-          new Exact(
-              reason, eligible, new Counts(view, count, Integer.bitCount(bands), null), ownerCount);
+          new ExactEligibility(
+              reason,
+              eligible,
+              new EligibleCounts(view, count, Integer.bitCount(bands), null),
+              ownerCount);
       return exact;
     }
 

@@ -44,7 +44,7 @@ public final class Conditions {
       List<Condition> current,
       String type,
       boolean status,
-      String reason,
+      Reason reason,
       String message,
       Long generation) {
     List<Condition> out = new ArrayList<>(current == null ? List.of() : current);
@@ -53,11 +53,11 @@ public final class Conditions {
       Condition c = out.get(i);
       if (type.equals(c.getType())) {
         String since = s.equals(c.getStatus()) ? c.getLastTransitionTime() : now();
-        out.set(i, build(type, s, reason, message, generation, since));
+        out.set(i, build(type, s, reason.text(), message, generation, since));
         return out;
       }
     }
-    out.add(build(type, s, reason, message, generation, now()));
+    out.add(build(type, s, reason.text(), message, generation, now()));
     return out;
   }
 

@@ -50,10 +50,20 @@ public final class KubeEvents implements AutoCloseable {
             (r, e) -> LOG.warn("event queue full, an event was dropped"));
   }
 
+  public void normal(HasMetadata about, Reason reason, String message) {
+    record(about, NORMAL, reason.text(), message);
+  }
+
+  public void warning(HasMetadata about, Reason reason, String message) {
+    record(about, WARNING, reason.text(), message);
+  }
+
+  /** An event with a reason taken from a condition (which has it from a {@link Reason}). */
   public void normal(HasMetadata about, String reason, String message) {
     record(about, NORMAL, reason, message);
   }
 
+  /** An event with a reason taken from a condition (which has it from a {@link Reason}). */
   public void warning(HasMetadata about, String reason, String message) {
     record(about, WARNING, reason, message);
   }

@@ -138,7 +138,10 @@ public final class NodeActionWatcher implements AutoCloseable {
                 ? admission.remove(name, a.get(REMOVE))
                 : admission.readmit(name);
         if (o.changed()) {
-          events.normal(n, action.equals("remove") ? "NodeRemoved" : "NodeReadmitted", o.message());
+          events.normal(
+              n,
+              action.equals("remove") ? NodeReason.NODE_REMOVED : NodeReason.NODE_READMITTED,
+              o.message());
         }
         result = (o.changed() ? "ok: " : "unchanged: ") + o.message();
       } catch (NodeAdmission.RefusedException e) {
@@ -187,7 +190,7 @@ public final class NodeActionWatcher implements AutoCloseable {
 
   private String refused(Node n, String why) {
     LOG.warn("node action refused: {}", why);
-    events.warning(n, "NodeActionRefused", why);
+    events.warning(n, NodeReason.NODE_ACTION_REFUSED, why);
     return "refused: " + why;
   }
 

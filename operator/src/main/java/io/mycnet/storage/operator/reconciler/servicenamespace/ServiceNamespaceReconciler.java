@@ -18,9 +18,11 @@ import io.mycnet.storage.crds.v1alpha1.ServiceNamespaceStatus;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.pool.PoolDirectory;
 import io.mycnet.storage.operator.reconciler.AllocationEvents;
+import io.mycnet.storage.operator.reconciler.CommonReason;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.InvalidFieldException;
 import io.mycnet.storage.operator.reconciler.KubeEvents;
+import io.mycnet.storage.operator.reconciler.ReconcileFailures;
 import io.mycnet.storage.operator.reconciler.Statuses;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +38,7 @@ public final class ServiceNamespaceReconciler
   private final PoolDirectory pools;
   private final AllocationEvents allocations;
   private final KubeEvents events;
-  private final Conditions conditions;
+  private final ReconcileFailures failures;
   private final ServiceNamespaceStatusFactory status;
 
   public ServiceNamespaceReconciler(
@@ -49,7 +51,7 @@ public final class ServiceNamespaceReconciler
     this.pools = pools;
     this.allocations = allocations;
     this.events = events;
-    this.conditions = conditions;
+    this.failures = new ReconcileFailures(conditions, events);
     this.status = new ServiceNamespaceStatusFactory(conditions);
   }
 
@@ -79,7 +81,9 @@ public final class ServiceNamespaceReconciler
         manager.putNamespace(wanted);
         events.normal(
             sn,
-            stored.isEmpty() ? "PolicyCreated" : "PolicyUpdated",
+            stored.isEmpty()
+                ? ServiceNamespaceReason.POLICY_CREATED
+                : ServiceNamespaceReason.POLICY_UPDATED,
             "quota, allowed classifications, storage types, pools and "
                 + wanted.getSharesCount()
                 + " share grants are in force");
@@ -92,14 +96,7 @@ public final class ServiceNamespaceReconciler
       }
       next = status.active(sn, manager.namespaceUsage(wanted.getNamespace()), missing);
     } catch (InvalidFieldException e) {
-      boolean already =
-          sn.getStatus() != null
-              && Conditions.find(sn.getStatus().getConditions(), Conditions.READY)
-                  .map(c -> c.getMessage().startsWith(e.getMessage()))
-                  .orElse(false);
-      if (!already) {
-        events.warning(sn, "InvalidSpec", e.getMessage());
-      }
+      failures.invalidSpec(sn, sn.getStatus() == null ? null : sn.getStatus().getConditions(), e);
       next = status.invalid(sn, e.getMessage());
     }
     if (Statuses.same(sn.getStatus(), next)) {
@@ -112,8 +109,13 @@ public final class ServiceNamespaceReconciler
   @Override
   public ErrorStatusUpdateControl<ServiceNamespace> updateErrorStatus(
       ServiceNamespace sn, Context<ServiceNamespace> context, Exception e) {
-    sn.setStatus(status.error(sn, "ReconcileError", String.valueOf(e.getMessage())));
-    return ErrorStatusUpdateControl.patchStatus(sn);
+    return failures.reconcileFailed(
+        sn,
+        ServiceNamespaceStatusFactory.copyOf(sn),
+        ServiceNamespaceStatus::getConditions,
+        ServiceNamespaceStatus::setConditions,
+        CommonReason.RECONCILE_ERROR,
+        e);
   }
 
   /**
@@ -136,10 +138,14 @@ public final class ServiceNamespaceReconciler
         manager.release(a.getVolumeId());
       }
       events.normal(
-          sn, "VolumesReleased", volumes.size() + " volumes released (deletionPolicy Delete)");
+          sn,
+          ServiceNamespaceReason.VOLUMES_RELEASED,
+          volumes.size() + " volumes released (deletionPolicy Delete)");
     } else {
       events.normal(
-          sn, "VolumesRetained", volumes.size() + " volumes kept (deletionPolicy Retain)");
+          sn,
+          ServiceNamespaceReason.VOLUMES_RETAINED,
+          volumes.size() + " volumes kept (deletionPolicy Retain)");
     }
     return DeleteControl.defaultDelete();
   }

@@ -3,6 +3,7 @@ package io.mycnet.storage.operator.reconciler.servicenamespace;
 import io.mycnet.storage.api.v1.NamespaceUsage;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespaceStatus;
+import io.mycnet.storage.operator.reconciler.CommonReason;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.Quantities;
 import java.util.List;
@@ -17,7 +18,8 @@ final class ServiceNamespaceStatusFactory {
     this.conditions = conditions;
   }
 
-  private static ServiceNamespaceStatus copyOf(ServiceNamespace sn) {
+  /** The status kept from {@code sn}'s, with its store id and observed generation. */
+  static ServiceNamespaceStatus copyOf(ServiceNamespace sn) {
     ServiceNamespaceStatus old = sn.getStatus();
     ServiceNamespaceStatus s = new ServiceNamespaceStatus();
     if (old != null) {
@@ -43,7 +45,7 @@ final class ServiceNamespaceStatusFactory {
             s.getConditions(),
             Conditions.READY,
             true,
-            "Active",
+            ServiceNamespaceReason.ACTIVE,
             "policy in force; "
                 + usage.getVolumeCount()
                 + " volumes, "
@@ -55,7 +57,9 @@ final class ServiceNamespaceStatusFactory {
             s.getConditions(),
             POOLS_AVAILABLE,
             missingPools.isEmpty(),
-            missingPools.isEmpty() ? "AllPoolsExist" : "PoolsMissing",
+            missingPools.isEmpty()
+                ? ServiceNamespaceReason.ALL_POOLS_EXIST
+                : ServiceNamespaceReason.POOLS_MISSING,
             missingPools.isEmpty()
                 ? "every referenced pool exists"
                 : "no valid StoragePool named " + String.join(", ", missingPools),
@@ -70,21 +74,8 @@ final class ServiceNamespaceStatusFactory {
             s.getConditions(),
             Conditions.READY,
             false,
-            "InvalidSpec",
+            CommonReason.INVALID_SPEC,
             message + "; claims keep the policy last in force until this is fixed",
-            sn.getMetadata().getGeneration()));
-    return s;
-  }
-
-  ServiceNamespaceStatus error(ServiceNamespace sn, String reason, String message) {
-    ServiceNamespaceStatus s = copyOf(sn);
-    s.setConditions(
-        conditions.set(
-            s.getConditions(),
-            Conditions.READY,
-            false,
-            reason,
-            message,
             sn.getMetadata().getGeneration()));
     return s;
   }

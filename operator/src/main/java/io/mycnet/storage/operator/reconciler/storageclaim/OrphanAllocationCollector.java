@@ -166,7 +166,7 @@ public final class OrphanAllocationCollector implements AutoCloseable {
             now.plus(delay));
         events.normal(
             claimReference(claim.get()),
-            "OrphanSuspected",
+            StorageClaimReason.ORPHAN_SUSPECTED,
             "volume "
                 + id
                 + " has no claim; it is released after "
@@ -212,7 +212,7 @@ public final class OrphanAllocationCollector implements AutoCloseable {
                 + r.getReplicasCount()
                 + " replicas returned)";
         LOG.warn("{}", message);
-        events.warning(claimReference(claim.get()), "OrphanReleased", message);
+        events.warning(claimReference(claim.get()), StorageClaimReason.ORPHAN_RELEASED, message);
       }
     }
     suspects.keySet().retainAll(stillOrphan);

@@ -24,12 +24,14 @@ import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.pool.PoolDirectory;
 import io.mycnet.storage.operator.reconciler.AllocationEvents;
+import io.mycnet.storage.operator.reconciler.CommonReason;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.InvalidFieldException;
 import io.mycnet.storage.operator.reconciler.KubeEvents;
 import io.mycnet.storage.operator.reconciler.Quantities;
+import io.mycnet.storage.operator.reconciler.Reason;
+import io.mycnet.storage.operator.reconciler.ReconcileFailures;
 import io.mycnet.storage.operator.reconciler.Statuses;
-import io.mycnet.storage.operator.store.StoreUnavailableException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -44,7 +46,7 @@ public final class StorageClaimReconciler
   private final PoolDirectory pools;
   private final AllocationEvents allocations;
   private final KubeEvents events;
-  private final Conditions conditions;
+  private final ReconcileFailures failures;
   private final StorageClaimStatusFactory status;
   private final Duration pendingRecheck;
 
@@ -64,7 +66,7 @@ public final class StorageClaimReconciler
     this.pools = pools;
     this.allocations = allocations;
     this.events = events;
-    this.conditions = conditions;
+    this.failures = new ReconcileFailures(conditions, events);
     this.status = new StorageClaimStatusFactory(conditions, trust);
     this.pendingRecheck = pendingRecheck;
   }
@@ -121,13 +123,17 @@ public final class StorageClaimReconciler
               + " (or is being deleted)";
       if (existing.isPresent()) {
         next =
-            status.bound(claim, existing.get(), new String[] {"ServiceNamespaceNotFound", missing});
+            status.bound(
+                claim,
+                existing.get(),
+                new StorageClaimStatusFactory.Problem(
+                    StorageClaimReason.SERVICE_NAMESPACE_NOT_FOUND, missing));
       } else if (claim.getStatus() != null && claim.getStatus().getVolumeId() != null) {
         next =
             status.released(
                 claim, "the volume was released with its service namespace; " + missing);
       } else {
-        next = status.pending(claim, "ServiceNamespaceNotFound", missing);
+        next = status.pending(claim, StorageClaimReason.SERVICE_NAMESPACE_NOT_FOUND, missing);
         retry = true;
       }
     } else {
@@ -145,20 +151,29 @@ public final class StorageClaimReconciler
         if (existing.isPresent() && request.sizeBytes() > existing.get().getSizeBytes()) {
           manager.resize(volumeId, request.sizeBytes());
           events.normal(
-              claim, "Resized", "volume grown to " + Quantities.format(request.sizeBytes()));
+              claim,
+              StorageClaimReason.RESIZED,
+              "volume grown to " + Quantities.format(request.sizeBytes()));
         }
         a = manager.allocate(request);
         next = status.bound(claim, a, null);
       } catch (InvalidFieldException e) {
         next =
             existing.isPresent()
-                ? status.bound(claim, existing.get(), new String[] {"InvalidSpec", e.getMessage()})
-                : status.pending(claim, "InvalidSpec", e.getMessage());
+                ? status.bound(
+                    claim,
+                    existing.get(),
+                    new StorageClaimStatusFactory.Problem(
+                        CommonReason.INVALID_SPEC, e.getMessage()))
+                : status.pending(claim, CommonReason.INVALID_SPEC, e.getMessage());
       } catch (AllocationException e) {
-        String reason = reasonOf(e);
+        Reason reason = StorageClaimReason.of(e);
         next =
             existing.isPresent()
-                ? status.bound(claim, existing.get(), new String[] {reason, e.getMessage()})
+                ? status.bound(
+                    claim,
+                    existing.get(),
+                    new StorageClaimStatusFactory.Problem(reason, e.getMessage()))
                 : status.pending(claim, reason, e.getMessage());
         retry = existing.isEmpty() && e.reason() != AllocationException.Reason.INVALID_REQUEST;
       }
@@ -172,17 +187,6 @@ public final class StorageClaimReconciler
       control = UpdateControl.patchStatus(claim);
     }
     return retry ? control.rescheduleAfter(pendingRecheck) : control;
-  }
-
-  static String reasonOf(AllocationException e) {
-    return switch (e.reason()) {
-      case INVALID_REQUEST -> "InvalidSpec";
-      case CONFLICT -> "SpecConflict";
-      case NOT_FOUND -> "VolumeNotFound";
-      case NOT_ALLOWED -> "NotAllowed";
-      case QUOTA_EXCEEDED -> "QuotaExceeded";
-      case NO_PLACEMENT -> "NoPlacement";
-    };
   }
 
   /** One event per change of phase or of the Ready reason. */
@@ -215,17 +219,13 @@ public final class StorageClaimReconciler
     if (s.getPhase() == null) {
       s.setPhase(ClaimPhase.Pending);
     }
-    String reason = e instanceof StoreUnavailableException ? "StoreUnavailable" : "ReconcileError";
-    s.setConditions(
-        conditions.set(
-            s.getConditions(),
-            Conditions.READY,
-            false,
-            reason,
-            String.valueOf(e.getMessage()),
-            claim.getMetadata().getGeneration()));
-    claim.setStatus(s);
-    return ErrorStatusUpdateControl.patchStatus(claim);
+    return failures.reconcileFailed(
+        claim,
+        s,
+        StorageClaimStatus::getConditions,
+        StorageClaimStatus::setConditions,
+        ReconcileFailures.reasonOf(e),
+        e);
   }
 
   /** Releases the claim's volume; releasing one that is already gone is a no-op. */
@@ -234,7 +234,9 @@ public final class StorageClaimReconciler
     manager
         .release(VolumeIds.of(claim))
         .ifPresent(
-            a -> events.normal(claim, "Released", "volume " + a.getVolumeId() + " released"));
+            a ->
+                events.normal(
+                    claim, StorageClaimReason.RELEASED, "volume " + a.getVolumeId() + " released"));
     return DeleteControl.defaultDelete();
   }
 }

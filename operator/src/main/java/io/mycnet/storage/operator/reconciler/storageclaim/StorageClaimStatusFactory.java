@@ -11,6 +11,7 @@ import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.crds.v1alpha1.StorageClaimStatus;
 import io.mycnet.storage.operator.allocation.NodeTrustSource;
 import io.mycnet.storage.operator.reconciler.Conditions;
+import io.mycnet.storage.operator.reconciler.Reason;
 import io.mycnet.storage.operator.wire.ProtoMapping;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,6 +23,9 @@ final class StorageClaimStatusFactory {
 
   private final Conditions conditions;
   private final NodeTrustSource trust;
+
+  /** Why a claim's current spec is not what its volume has (the volume stays as it is). */
+  record Problem(Reason reason, String message) {}
 
   StorageClaimStatusFactory(Conditions conditions, NodeTrustSource trust) {
     this.conditions = conditions;
@@ -41,10 +45,9 @@ final class StorageClaimStatusFactory {
   /**
    * The status of a claim with a volume.
    *
-   * @param problem null, or why the claim's current spec is not what the volume has (the volume
-   *     stays as it is): [reason, message]
+   * @param problem null, or why the claim's current spec is not what the volume has
    */
-  StorageClaimStatus bound(StorageClaim claim, Allocation a, String[] problem) {
+  StorageClaimStatus bound(StorageClaim claim, Allocation a, Problem problem) {
     StorageClaimStatus s = base(claim);
     Long gen = claim.getMetadata().getGeneration();
     ClaimPhase phase = phaseOf(a);
@@ -83,7 +86,7 @@ final class StorageClaimStatusFactory {
               s.getConditions(),
               Conditions.READY,
               false,
-              "ReplicasCreating",
+              StorageClaimReason.REPLICAS_CREATING,
               "volume "
                   + a.getVolumeId()
                   + " is allocated in pool "
@@ -97,14 +100,20 @@ final class StorageClaimStatusFactory {
               gen));
     } else if (problem != null) {
       s.setConditions(
-          conditions.set(s.getConditions(), Conditions.READY, false, problem[0], problem[1], gen));
+          conditions.set(
+              s.getConditions(),
+              Conditions.READY,
+              false,
+              problem.reason(),
+              problem.message(),
+              gen));
     } else {
       s.setConditions(
           conditions.set(
               s.getConditions(),
               Conditions.READY,
               usable,
-              phase.name(),
+              StorageClaimReason.of(phase),
               usable
                   ? "volume " + a.getVolumeId() + " is allocated in pool " + a.getPool()
                   : "volume " + a.getVolumeId() + " has no healthy replica left",
@@ -115,7 +124,9 @@ final class StorageClaimStatusFactory {
             s.getConditions(),
             REPLICATED,
             phase == ClaimPhase.Bound && !a.getRepairNote().startsWith("replication paused"),
-            a.getRepairNote().startsWith("replication paused") ? "ReplicationPaused" : phase.name(),
+            a.getRepairNote().startsWith("replication paused")
+                ? StorageClaimReason.REPLICATION_PAUSED
+                : StorageClaimReason.of(phase),
             healthy
                 + " of "
                 + a.getReplicaCount()
@@ -140,13 +151,14 @@ final class StorageClaimStatusFactory {
   }
 
   /** The status of a claim without a volume. */
-  StorageClaimStatus pending(StorageClaim claim, String reason, String message) {
+  StorageClaimStatus pending(StorageClaim claim, Reason reason, String message) {
     return unbound(claim, ClaimPhase.Pending, reason, message);
   }
 
   /** The status of a claim whose volume was released from under it. */
   StorageClaimStatus released(StorageClaim claim, String message) {
-    StorageClaimStatus s = unbound(claim, ClaimPhase.Released, "VolumeReleased", message);
+    StorageClaimStatus s =
+        unbound(claim, ClaimPhase.Released, StorageClaimReason.VOLUME_RELEASED, message);
     StorageClaimStatus old = claim.getStatus();
     if (old != null) {
       s.setVolumeId(old.getVolumeId());
@@ -156,7 +168,7 @@ final class StorageClaimStatusFactory {
   }
 
   private StorageClaimStatus unbound(
-      StorageClaim claim, ClaimPhase phase, String reason, String message) {
+      StorageClaim claim, ClaimPhase phase, Reason reason, String message) {
     StorageClaimStatus s = base(claim);
     Long gen = claim.getMetadata().getGeneration();
     s.setPhase(phase);
@@ -165,7 +177,12 @@ final class StorageClaimStatusFactory {
         conditions.set(s.getConditions(), Conditions.READY, false, reason, message, gen));
     s.setConditions(
         conditions.set(
-            s.getConditions(), REPLICATED, false, phase.name(), "no volume is allocated", gen));
+            s.getConditions(),
+            REPLICATED,
+            false,
+            StorageClaimReason.of(phase),
+            "no volume is allocated",
+            gen));
     return s;
   }
 

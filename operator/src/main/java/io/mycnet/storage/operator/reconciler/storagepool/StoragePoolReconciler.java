@@ -13,9 +13,11 @@ import io.mycnet.storage.operator.allocation.NodeSnapshot;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.pool.PoolDefinition;
 import io.mycnet.storage.operator.pool.PoolDirectory;
+import io.mycnet.storage.operator.reconciler.CommonReason;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.InvalidFieldException;
 import io.mycnet.storage.operator.reconciler.KubeEvents;
+import io.mycnet.storage.operator.reconciler.ReconcileFailures;
 import io.mycnet.storage.operator.reconciler.ReplicationTrigger;
 import io.mycnet.storage.operator.reconciler.Statuses;
 import java.util.List;
@@ -38,7 +40,7 @@ public final class StoragePoolReconciler implements Reconciler<StoragePool>, Cle
   private final ReplicationTrigger replication;
   private final KubeEvents events;
   private final StoragePoolStatusFactory status;
-  private final Conditions conditions;
+  private final ReconcileFailures failures;
 
   public StoragePoolReconciler(
       PoolDirectory pools,
@@ -52,7 +54,7 @@ public final class StoragePoolReconciler implements Reconciler<StoragePool>, Cle
     this.manager = manager;
     this.replication = replication;
     this.events = events;
-    this.conditions = conditions;
+    this.failures = new ReconcileFailures(conditions, events);
     this.status = new StoragePoolStatusFactory(conditions);
   }
 
@@ -66,33 +68,25 @@ public final class StoragePoolReconciler implements Reconciler<StoragePool>, Cle
     } catch (InvalidFieldException e) {
       boolean previous = pools.get(name).isPresent();
       next = status.invalid(pool, e, previous);
-      if (!isInvalidAlready(pool, e)) {
-        events.warning(pool, "InvalidSpec", e.getMessage());
-      }
+      failures.invalidSpec(
+          pool, pool.getStatus() == null ? null : pool.getStatus().getConditions(), e);
       return patch(pool, next);
     }
     Optional<PoolDefinition> before = pools.put(def);
     if (before.isPresent() && !before.get().equals(def)) {
       LOG.info("storage pool {} changed; re-checking existing volumes", name);
-      events.normal(pool, "PoolChanged", "definition changed; existing volumes are re-checked");
+      events.normal(
+          pool,
+          StoragePoolReason.POOL_CHANGED,
+          "definition changed; existing volumes are re-checked");
       replication.poolChanged(name);
     } else if (before.isEmpty()) {
-      events.normal(pool, "PoolRegistered", "pool is in use for placement");
+      events.normal(pool, StoragePoolReason.POOL_REGISTERED, "pool is in use for placement");
     }
     List<NodeSnapshot> members =
         cluster.nodes().stream().filter(n -> def.contains(n.record())).toList();
     next = status.valid(pool, def, members);
     return patch(pool, next);
-  }
-
-  private static boolean isInvalidAlready(StoragePool pool, InvalidFieldException e) {
-    return pool.getStatus() != null
-        && Conditions.find(pool.getStatus().getConditions(), Conditions.READY)
-            .map(
-                c ->
-                    Conditions.FALSE.equals(c.getStatus())
-                        && c.getMessage().startsWith(e.getMessage()))
-            .orElse(false);
   }
 
   private static UpdateControl<StoragePool> patch(StoragePool pool, StoragePoolStatus next) {
@@ -106,17 +100,13 @@ public final class StoragePoolReconciler implements Reconciler<StoragePool>, Cle
   @Override
   public ErrorStatusUpdateControl<StoragePool> updateErrorStatus(
       StoragePool pool, Context<StoragePool> context, Exception e) {
-    StoragePoolStatus s = pool.getStatus() == null ? new StoragePoolStatus() : pool.getStatus();
-    s.setConditions(
-        conditions.set(
-            s.getConditions(),
-            Conditions.READY,
-            false,
-            "ReconcileError",
-            String.valueOf(e.getMessage()),
-            pool.getMetadata().getGeneration()));
-    pool.setStatus(s);
-    return ErrorStatusUpdateControl.patchStatus(pool);
+    return failures.reconcileFailed(
+        pool,
+        pool.getStatus() == null ? new StoragePoolStatus() : pool.getStatus(),
+        StoragePoolStatus::getConditions,
+        StoragePoolStatus::setConditions,
+        CommonReason.RECONCILE_ERROR,
+        e);
   }
 
   /**
@@ -130,7 +120,7 @@ public final class StoragePoolReconciler implements Reconciler<StoragePool>, Cle
     if (inUse > 0) {
       events.warning(
           pool,
-          "PoolInUse",
+          StoragePoolReason.POOL_IN_USE,
           inUse + " volumes are still placed in this pool; release them to delete it");
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(IN_USE_RECHECK_MILLIS);
     }

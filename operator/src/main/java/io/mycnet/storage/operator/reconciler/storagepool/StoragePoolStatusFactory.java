@@ -5,6 +5,7 @@ import io.mycnet.storage.crds.v1alpha1.StoragePoolStatus;
 import io.mycnet.storage.operator.allocation.NodeSnapshot;
 import io.mycnet.storage.operator.model.TopologyPath;
 import io.mycnet.storage.operator.pool.PoolDefinition;
+import io.mycnet.storage.operator.reconciler.CommonReason;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.InvalidFieldException;
 import io.mycnet.storage.operator.reconciler.Quantities;
@@ -60,7 +61,7 @@ final class StoragePoolStatusFactory {
             s.getConditions(),
             Conditions.READY,
             true,
-            members.isEmpty() ? "NoNodes" : "Active",
+            members.isEmpty() ? StoragePoolReason.NO_NODES : StoragePoolReason.ACTIVE,
             members.isEmpty()
                 ? "the node selector matches no registered node yet"
                 : members.size()
@@ -77,7 +78,9 @@ final class StoragePoolStatusFactory {
             s.getConditions(),
             TOPOLOGY_CONFORMS,
             nonConforming.isEmpty(),
-            nonConforming.isEmpty() ? "AllNodesConform" : "LevelsMismatch",
+            nonConforming.isEmpty()
+                ? StoragePoolReason.ALL_NODES_CONFORM
+                : StoragePoolReason.LEVELS_MISMATCH,
             nonConforming.isEmpty()
                 ? "every node's topology path has the levels " + def.hierarchyLevels()
                 : nonConforming.size()
@@ -101,7 +104,7 @@ final class StoragePoolStatusFactory {
             s.getConditions(),
             Conditions.READY,
             false,
-            "InvalidSpec",
+            CommonReason.INVALID_SPEC,
             e.getMessage()
                 + (previousInForce
                     ? "; the last valid spec of this pool stays in force"

@@ -8,9 +8,11 @@ import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.mycnet.storage.crds.v1alpha1.TrustPolicy;
 import io.mycnet.storage.crds.v1alpha1.TrustPolicyStatus;
+import io.mycnet.storage.operator.reconciler.CommonReason;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.InvalidFieldException;
 import io.mycnet.storage.operator.reconciler.KubeEvents;
+import io.mycnet.storage.operator.reconciler.ReconcileFailures;
 import io.mycnet.storage.operator.reconciler.ReplicationTrigger;
 import io.mycnet.storage.operator.reconciler.Statuses;
 import io.mycnet.storage.operator.trust.TierTransition;
@@ -32,7 +34,7 @@ public final class TrustPolicyReconciler implements Reconciler<TrustPolicy>, Cle
   private final TrustEngine engine;
   private final ReplicationTrigger replication;
   private final KubeEvents events;
-  private final Conditions conditions;
+  private final ReconcileFailures failures;
   private final TrustPolicyStatusFactory status;
 
   public TrustPolicyReconciler(
@@ -43,7 +45,7 @@ public final class TrustPolicyReconciler implements Reconciler<TrustPolicy>, Cle
     this.engine = engine;
     this.replication = replication;
     this.events = events;
-    this.conditions = conditions;
+    this.failures = new ReconcileFailures(conditions, events);
     this.status = new TrustPolicyStatusFactory(conditions);
   }
 
@@ -81,23 +83,24 @@ public final class TrustPolicyReconciler implements Reconciler<TrustPolicy>, Cle
             status.inactive(
                 tp,
                 false,
-                "ConflictingDefault",
+                TrustPolicyReason.CONFLICTING_DEFAULT,
                 "TrustPolicy "
                     + chosen.map(c -> c.getMetadata().getName()).orElse("?")
                     + " is older and also marked default; only one policy is in force");
       } else {
         next =
             status.inactive(
-                tp, true, "NotDefault", "valid; not applied because it is not marked default");
+                tp,
+                true,
+                TrustPolicyReason.NOT_DEFAULT,
+                "valid; not applied because it is not marked default");
       }
     } catch (InvalidFieldException e) {
-      if (!isInvalidAlready(tp, e)) {
-        events.warning(tp, "InvalidSpec", e.getMessage());
-      }
+      failures.invalidSpec(tp, tp.getStatus() == null ? null : tp.getStatus().getConditions(), e);
       next = status.invalid(tp, e.getMessage(), isChosen);
     }
     if (isChosen && !transitions.isEmpty()) {
-      events.normal(tp, "TierChanges", describe(transitions));
+      events.normal(tp, TrustPolicyReason.TIER_CHANGES, describe(transitions));
     }
     if (Statuses.same(tp.getStatus(), next)) {
       return UpdateControl.noUpdate();
@@ -108,13 +111,6 @@ public final class TrustPolicyReconciler implements Reconciler<TrustPolicy>, Cle
 
   private static boolean wasActive(TrustPolicy tp) {
     return tp.getStatus() != null && Boolean.TRUE.equals(tp.getStatus().getActive());
-  }
-
-  private static boolean isInvalidAlready(TrustPolicy tp, InvalidFieldException e) {
-    return tp.getStatus() != null
-        && Conditions.find(tp.getStatus().getConditions(), Conditions.READY)
-            .map(c -> c.getMessage().startsWith(e.getMessage()))
-            .orElse(false);
   }
 
   /**
@@ -161,17 +157,13 @@ public final class TrustPolicyReconciler implements Reconciler<TrustPolicy>, Cle
   @Override
   public ErrorStatusUpdateControl<TrustPolicy> updateErrorStatus(
       TrustPolicy tp, Context<TrustPolicy> context, Exception e) {
-    TrustPolicyStatus s = tp.getStatus() == null ? new TrustPolicyStatus() : tp.getStatus();
-    s.setConditions(
-        conditions.set(
-            s.getConditions(),
-            Conditions.READY,
-            false,
-            "ReconcileError",
-            String.valueOf(e.getMessage()),
-            tp.getMetadata().getGeneration()));
-    tp.setStatus(s);
-    return ErrorStatusUpdateControl.patchStatus(tp);
+    return failures.reconcileFailed(
+        tp,
+        tp.getStatus() == null ? new TrustPolicyStatus() : tp.getStatus(),
+        TrustPolicyStatus::getConditions,
+        TrustPolicyStatus::setConditions,
+        CommonReason.RECONCILE_ERROR,
+        e);
   }
 
   /** Deleting the policy in force falls back to the next default, or to the defaults. */

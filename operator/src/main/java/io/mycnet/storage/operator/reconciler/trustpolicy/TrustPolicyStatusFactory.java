@@ -3,7 +3,9 @@ package io.mycnet.storage.operator.reconciler.trustpolicy;
 import io.mycnet.storage.crds.v1alpha1.TrustPolicy;
 import io.mycnet.storage.crds.v1alpha1.TrustPolicyStatus;
 import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.reconciler.CommonReason;
 import io.mycnet.storage.operator.reconciler.Conditions;
+import io.mycnet.storage.operator.reconciler.Reason;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -51,17 +53,22 @@ final class TrustPolicyStatusFactory {
             s.getConditions(),
             Conditions.READY,
             true,
-            "Applied",
+            TrustPolicyReason.APPLIED,
             "the trust engine applies this policy to " + tiers.size() + " nodes",
             gen));
     s.setConditions(
         conditions.set(
-            s.getConditions(), ACTIVE, true, "Default", "this is the default policy", gen));
+            s.getConditions(),
+            ACTIVE,
+            true,
+            TrustPolicyReason.DEFAULT,
+            "this is the default policy",
+            gen));
     return s;
   }
 
   /** A valid policy that is not in force. */
-  TrustPolicyStatus inactive(TrustPolicy tp, boolean ready, String reason, String message) {
+  TrustPolicyStatus inactive(TrustPolicy tp, boolean ready, Reason reason, String message) {
     TrustPolicyStatus s = copyOf(tp);
     Long gen = tp.getMetadata().getGeneration();
     s.setActive(false);
@@ -83,11 +90,13 @@ final class TrustPolicyStatusFactory {
                 ? "; the trust engine keeps the policy it applied before"
                 : "; this policy cannot become the default until it is fixed");
     s.setConditions(
-        conditions.set(s.getConditions(), Conditions.READY, false, "InvalidSpec", m, gen));
+        conditions.set(
+            s.getConditions(), Conditions.READY, false, CommonReason.INVALID_SPEC, m, gen));
     if (!isChosenDefault) {
       s.setActive(false);
       s.setConditions(
-          conditions.set(s.getConditions(), ACTIVE, false, "InvalidSpec", "not applied", gen));
+          conditions.set(
+              s.getConditions(), ACTIVE, false, CommonReason.INVALID_SPEC, "not applied", gen));
     }
     return s;
   }
