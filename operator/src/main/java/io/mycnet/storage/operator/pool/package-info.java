@@ -6,6 +6,8 @@
  * nodes, {@link io.mycnet.storage.operator.pool.LabelSelectors} and the {@link
  * io.mycnet.storage.operator.pool.PoolDirectoryRules} the replication manager consults. It depends
  * on {@code allocation}, {@code replication} and the CRD types; the {@code StoragePool} reconciler
- * fills it.
+ * fills it. Two names still come from the reconcilers ({@code InvalidFieldException} and the
+ * default rebuild limits of {@code StoragePoolMapper}), listed in the operator's {@code
+ * ArchitectureTest}.
  */
 package io.mycnet.storage.operator.pool;
