@@ -54,8 +54,10 @@ class ArchitectureTest {
               + OP
               + ".store.StoreUnavailableException",
           OP + ".reconciler.storagepool.StoragePoolMapper -> " + OP + ".store.EtcdKeys",
-          // TrustAwareStorageManager.watch hands out jetcd's Watch.Watcher as its handle.
-          OP + ".reconciler.AllocationEvents -> io.etcd.jetcd.Watch");
+          // TrustAwareStorageManager.watch hands out the store's watch as its handle.
+          OP + ".reconciler.AllocationEvents -> " + OP + ".store.StoreWatch",
+          // An unreachable store is reported as StoreUnavailable on the resource's status.
+          OP + ".reconciler.ReconcileFailures -> " + OP + ".store.StoreUnavailableException");
 
   private static final String[] ABOVE_CORE = {
     "store",

@@ -1,7 +1,10 @@
 /**
- * The agent's side of its session with the control plane: what it measures about itself to report
- * ({@link io.mycnet.storage.agent.session.FactorProbe}) and, as the agent is split, the session
- * that carries heartbeats, inventory and command results. It may depend on every agent package
- * except the root.
+ * The agent's one connection to the control plane: the join ({@link
+ * io.mycnet.storage.agent.session.NodeJoin}), the session stream with its heartbeats, inventory and
+ * reports ({@link io.mycnet.storage.agent.session.AgentSession}), certificate renewal ({@link
+ * io.mycnet.storage.agent.session.CertificateRenewal}) and what the agent measures about itself
+ * ({@link io.mycnet.storage.agent.session.FactorProbe}). What arrives over the session goes to a
+ * {@link io.mycnet.storage.agent.session.SessionHandler}; the command package implements it. It
+ * depends on the packages below it and, for the agent's settings, on {@code AgentConfig}.
  */
 package io.mycnet.storage.agent.session;

@@ -57,16 +57,20 @@ class StoragePoolReconcilerIT {
         OperatorSettings.forMockServer(ETCD.endpoints(), "/" + UUID.randomUUID());
     TestClock clock = new TestClock();
     cp =
-        new ControlPlane(
-            etcd,
-            settings,
-            Clock.systemUTC(),
-            new TrustEngine(TrustPolicy.defaults(), clock),
-            () -> true);
+        ControlPlane.builder(etcd, settings)
+            .clock(Clock.systemUTC())
+            .trustEngine(new TrustEngine(TrustPolicy.defaults(), clock))
+            .isLeader(() -> true)
+            .build();
     events = new KubeEvents(client, clock);
     reconciler =
         new StoragePoolReconciler(
-            cp.pools, cp.cluster, cp.manager, cp.replicationTrigger, events, new Conditions(clock));
+            cp.pools(),
+            cp.cluster(),
+            cp.manager(),
+            cp.replicationTrigger(),
+            events,
+            new Conditions(clock));
   }
 
   @AfterEach
@@ -106,19 +110,20 @@ class StoragePoolReconcilerIT {
 
   @Test
   void aValidPoolIsRegisteredAndCountsItsNodes() {
-    cp.registry.register(
-        NodeRecord.newBuilder()
-            .setNodeId("n1")
-            .setTopologyPath("region=eu/zone=a/rack=r1/node=n1")
-            .setCapacityBytes(1L << 30)
-            .setOwner("acme")
-            .build());
+    cp.registry()
+        .register(
+            NodeRecord.newBuilder()
+                .setNodeId("n1")
+                .setTopologyPath("region=eu/zone=a/rack=r1/node=n1")
+                .setCapacityBytes(1L << 30)
+                .setOwner("acme")
+                .build());
     StoragePool p = pool("core", null);
 
     UpdateControl<StoragePool> c = reconciler.reconcile(p, null);
 
     assertThat(c.isPatchStatus()).isTrue();
-    assertThat(cp.pools.get("core")).isPresent();
+    assertThat(cp.pools().get("core")).isPresent();
     assertThat(p.getStatus().getNodes()).isEqualTo(1);
     assertThat(ready(p).getStatus()).isEqualTo("True");
     assertThat(ready(p).getReason()).isEqualTo("Active");
@@ -131,7 +136,7 @@ class StoragePoolReconcilerIT {
     StoragePool changed = pool("core", List.of("region", "node"));
     changed.setStatus(p.getStatus());
     reconciler.reconcile(changed, null);
-    assertThat(cp.pools.get("core").orElseThrow().hierarchyLevels())
+    assertThat(cp.pools().get("core").orElseThrow().hierarchyLevels())
         .containsExactly("region", "node");
     await()
         .atMost(Duration.ofSeconds(30))
@@ -144,7 +149,7 @@ class StoragePoolReconcilerIT {
     StoragePool p = pool("bad", List.of("zone", "zone"));
 
     reconciler.reconcile(p, null);
-    assertThat(cp.pools.get("bad")).isEmpty();
+    assertThat(cp.pools().get("bad")).isEmpty();
     assertThat(ready(p).getStatus()).isEqualTo("False");
     assertThat(ready(p).getReason()).isEqualTo("InvalidSpec");
     assertThat(ready(p).getMessage())
@@ -194,6 +199,6 @@ class StoragePoolReconcilerIT {
     DeleteControl c = reconciler.cleanup(p, null);
 
     assertThat(c.isRemoveFinalizer()).isTrue();
-    assertThat(cp.pools.get("core")).isEmpty();
+    assertThat(cp.pools().get("core")).isEmpty();
   }
 }
