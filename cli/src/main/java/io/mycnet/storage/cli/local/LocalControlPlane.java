@@ -115,7 +115,7 @@ public final class LocalControlPlane implements Callable<Integer> {
             sessionPort,
             joinPort,
             Duration.ofHours(24),
-            io.mycnet.storage.api.DurationText.parse(auditInterval),
+            io.mycnet.storage.common.settings.DurationText.parse(auditInterval),
             "127.0.0.1",
             NodeApiSettings.defaults().pingInterval(),
             List.of("localhost", "127.0.0.1"),

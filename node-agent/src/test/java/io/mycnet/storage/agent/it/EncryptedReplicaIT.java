@@ -247,6 +247,9 @@ class EncryptedReplicaIT {
   @Order(3)
   void theMixedSetPassesTheControlPlanesAudits() {
     assertThat(holders).containsAnyElementsOf(ENCRYPTED).containsAnyOf("p1", "p2");
+    // The production control plane may still be finishing the previous test's rebuild: audits
+    // compare HEALTHY replicas, so start from a set that is whole.
+    await().atMost(Duration.ofSeconds(90)).untilAsserted(this::allThreeHealthy);
     // The control plane again, now auditing every volume whole every second (same ports: the
     // agents reconnect on their own).
     ControlPlaneFixture cp = dp.cp;
@@ -259,6 +262,12 @@ class EncryptedReplicaIT {
     await().atMost(Duration.ofSeconds(30)).until(() -> cp.controlPlane.countInStderr(ok) >= 2);
     assertThat(cp.controlPlane.countInStderr("failed: audit of " + VOL)).isZero();
     assertThat(cp.controlPlane.countInStderr("audit of " + VOL + ": no majority")).isZero();
+    // A restarted control plane may re-place a replica on its own (a new epoch, a rebuild); the
+    // set must come back whole.
+    await().atMost(Duration.ofSeconds(90)).untilAsserted(this::allThreeHealthy);
+  }
+
+  private void allThreeHealthy() {
     assertThat(allocation().getReplicasList())
         .hasSize(3)
         .allSatisfy(r -> assertThat(r.getState()).isEqualTo(ReplicaState.REPLICA_STATE_HEALTHY));

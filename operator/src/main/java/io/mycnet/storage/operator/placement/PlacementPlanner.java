@@ -73,7 +73,7 @@ public final class PlacementPlanner {
   private static final int BUDGET_BASE = 64;
   private static final int BUDGET_PER_REPLICA = 16;
 
-  /** Default trust thresholds per classification (DESIGN.md), used in explanations. */
+  /** Default trust thresholds per classification (docs/architecture.md), used in explanations. */
   static final double[] DEFAULT_THRESHOLDS = {0.9, 0.7, 0.5, 0.1};
 
   private static final ThreadLocal<DrawStream.Scratch> SCRATCH =
