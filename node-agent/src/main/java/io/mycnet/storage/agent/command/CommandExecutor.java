@@ -72,6 +72,8 @@ public final class CommandExecutor {
           case REBUILD_REPLICA -> rebuild(c.getRebuildReplica());
           case AUDIT_REPLICA -> audit(c.getAuditReplica(), digest);
           case ASSIGN_REPLICA -> assign(c.getAssignReplica());
+          case ATTACH_VOLUME, DETACH_VOLUME ->
+              new ReplicaStore.Outcome(false, "this agent has no block frontend");
           case KIND_NOT_SET -> new ReplicaStore.Outcome(false, "command has no kind");
         };
     CommandResult.Builder rb =
