@@ -165,7 +165,7 @@ final class DataPathCluster implements AutoCloseable {
   }
 
   private static List<String> readyLines(ChildProcess p) {
-    return p.stdout().lines().filter(l -> l.matches("ready health=\\S+ data=\\S+")).toList();
+    return p.stdout().lines().filter(l -> l.matches("ready health=\\S+ data=\\S+( .*)?")).toList();
   }
 
   String address(String node) {
