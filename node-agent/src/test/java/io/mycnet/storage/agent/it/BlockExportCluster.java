@@ -393,14 +393,34 @@ final class BlockExportCluster implements AutoCloseable {
       X509Certificate cert = dp.ca.signClient(kp.getPublic(), namespace);
       Files.writeString(d.resolve("ca-cert.pem"), dp.ca.bundlePem());
       Files.writeString(d.resolve("client-cert.pem"), pem("CERTIFICATE", cert.getEncoded()));
-      Files.writeString(
-          d.resolve("client-key.pem"), pem("PRIVATE KEY", kp.getPrivate().getEncoded()));
+      Files.writeString(d.resolve("client-key.pem"), ecKeyPem(kp));
       return d;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (java.security.GeneralSecurityException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /**
+   * An EC key pair as SEC 1 {@code EC PRIVATE KEY} with its public key: GnuTLS (libnbd's TLS)
+   * refuses the PKCS#8 encoding the JDK writes, which leaves the optional public key out ("ASN1
+   * parser: Element was not found").
+   */
+  static String ecKeyPem(KeyPair kp) throws IOException {
+    java.security.interfaces.ECPrivateKey k =
+        (java.security.interfaces.ECPrivateKey) kp.getPrivate();
+    org.bouncycastle.asn1.pkcs.PrivateKeyInfo info =
+        org.bouncycastle.asn1.pkcs.PrivateKeyInfo.getInstance(k.getEncoded());
+    org.bouncycastle.asn1.x509.SubjectPublicKeyInfo pub =
+        org.bouncycastle.asn1.x509.SubjectPublicKeyInfo.getInstance(kp.getPublic().getEncoded());
+    org.bouncycastle.asn1.sec.ECPrivateKey sec1 =
+        new org.bouncycastle.asn1.sec.ECPrivateKey(
+            k.getParams().getOrder().bitLength(),
+            k.getS(),
+            pub.getPublicKeyData(),
+            info.getPrivateKeyAlgorithm().getParameters());
+    return pem("EC PRIVATE KEY", sec1.getEncoded());
   }
 
   static String pem(String type, byte[] der) {
