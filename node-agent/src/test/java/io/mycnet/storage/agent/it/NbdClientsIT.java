@@ -207,23 +207,14 @@ class NbdClientsIT {
     assumeTrue(missing.isEmpty(), "missing for the filesystem test: " + missing);
     String fs = c.claim("fs", "apps", "64Mi", "SERVICE", "STANDARD", 2, "STRONG");
     c.attached("c3", "fs", false);
-    Path fuseDir = Files.createDirectories(dir.resolve("fuse"));
+    String uri = c.unixUri("c3", fs);
     Path mnt = Files.createDirectories(dir.resolve("mnt"));
-    Path file = fuseDir.resolve("disk");
-    ChildProcess fuse =
-        c.start("nbdfuse", List.of("nbdfuse", file.toString(), c.unixUri("c3", fs)));
-    String loop = null;
-    boolean mounted = false;
-    try {
-      org.awaitility.Awaitility.await()
-          .atMost(Duration.ofSeconds(30))
-          .until(() -> Files.exists(file) && Files.size(file) == 64L << 20);
-      loop = c.ok(T, "losetup", "--find", "--show", file.toString()).out().strip();
-      c.ok(T, "mkfs.ext4", "-q", "-F", loop);
-      c.ok(T, "mount", loop, mnt.toString());
-      mounted = true;
+    List<String> sums = new ArrayList<>();
+    // First: mkfs, mount, a tree of files, unmount; the device goes away entirely.
+    try (LoopDevice dev = new LoopDevice(uri, dir.resolve("fuse-1"))) {
+      c.ok(T, "mkfs.ext4", "-q", "-F", dev.loop);
+      dev.mount(mnt);
       Random r = new Random(4);
-      List<String> sums = new ArrayList<>();
       for (int d = 0; d < 4; d++) {
         Path sub = Files.createDirectories(mnt.resolve("dir" + d).resolve("deeper"));
         for (int f = 0; f < 8; f++) {
@@ -234,26 +225,77 @@ class NbdClientsIT {
           sums.add(mnt.relativize(p) + " " + BlockExportCluster.sha256(p));
         }
       }
-      c.ok(T, "umount", mnt.toString());
-      mounted = false;
-      Run fsck = c.run(T, "fsck", "-n", "-f", loop);
+      dev.unmount();
+    }
+    // Then a new nbdfuse and loop device (nothing cached): fsck finds it clean, the files are
+    // there with their bytes.
+    try (LoopDevice dev = new LoopDevice(uri, dir.resolve("fuse-2"))) {
+      Run fsck = c.run(T, "fsck", "-n", "-f", dev.loop);
       assertThat(fsck.code()).as("%s", fsck).isZero();
-      assertThat(fsck.out() + fsck.err()).contains("clean").doesNotContain("Fix?");
-      c.ok(T, "mount", loop, mnt.toString());
-      mounted = true;
+      assertThat(fsck.out() + fsck.err()).contains(" files").doesNotContain("Fix?");
+      dev.mount(mnt);
       for (String s : sums) {
         String[] f = s.split(" ");
         assertThat(BlockExportCluster.sha256(mnt.resolve(f[0]))).as(f[0]).isEqualTo(f[1]);
       }
-    } finally {
-      if (mounted) {
-        c.run(T, "umount", mnt.toString());
+      dev.unmount();
+    }
+  }
+
+  /**
+   * The export as a file ({@code nbdfuse}) on a loop device; {@link #close} unmounts, detaches the
+   * loop device and stops nbdfuse by PID, whatever state the test left.
+   */
+  final class LoopDevice implements AutoCloseable {
+    final ChildProcess fuse;
+    final Path fuseDir;
+    String loop;
+    Path mounted;
+
+    LoopDevice(String uri, Path fuseDir) throws IOException {
+      this.fuseDir = Files.createDirectories(fuseDir);
+      Path file = fuseDir.resolve("disk");
+      fuse = c.start("nbdfuse-" + fuseDir.getFileName(), List.of("nbdfuse", file.toString(), uri));
+      try {
+        org.awaitility.Awaitility.await()
+            .atMost(Duration.ofSeconds(30))
+            .ignoreExceptions()
+            .until(() -> Files.size(file) == 64L << 20);
+        loop = c.ok(T, "losetup", "--find", "--show", file.toString()).out().strip();
+        assertThat(loop).startsWith("/dev/loop");
+      } catch (RuntimeException | AssertionError e) {
+        close();
+        throw e;
+      }
+    }
+
+    void mount(Path at) {
+      c.ok(T, "mount", loop, at.toString());
+      mounted = at;
+    }
+
+    void unmount() {
+      c.ok(T, "umount", mounted.toString());
+      mounted = null;
+    }
+
+    @Override
+    public void close() {
+      if (mounted != null) {
+        c.run(T, "umount", mounted.toString());
       }
       if (loop != null && loop.startsWith("/dev/loop")) {
         c.run(T, "losetup", "-d", loop);
       }
       fuse.stop(Duration.ofSeconds(10));
-      c.run(T, "fusermount", "-u", fuseDir.toString());
+      try {
+        // nbdfuse unmounts itself on SIGTERM; a SIGKILLed one leaves its mount behind.
+        if (Files.readString(Path.of("/proc/mounts")).contains(" " + fuseDir + " ")) {
+          c.run(T, "umount", "-l", fuseDir.toString());
+        }
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
     }
   }
 
