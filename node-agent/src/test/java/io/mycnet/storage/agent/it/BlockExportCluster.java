@@ -95,6 +95,18 @@ final class BlockExportCluster implements AutoCloseable {
     }
   }
 
+  /** The Debian packages of the clients these tests run (CI installs them: .ci/run). */
+  static final String INSTALL =
+      "apt-get install -y libnbd-bin python3-libnbd nbdkit fio qemu-utils (.ci/run does)";
+
+  /**
+   * Fails (never skips) when a client is missing, with the command that installs it: CI installs
+   * them, so a missing one is a broken machine, not a reason to test less.
+   */
+  static void requireClients(List<String> programs) {
+    assertThat(missing(programs)).as("NBD clients missing; install them: " + INSTALL).isEmpty();
+  }
+
   /** Whether every program is on the PATH (the tests assume it, with a message naming them). */
   static List<String> missing(List<String> programs) {
     List<String> out = new ArrayList<>();

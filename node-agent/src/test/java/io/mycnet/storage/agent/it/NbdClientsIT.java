@@ -50,8 +50,7 @@ class NbdClientsIT {
 
   @BeforeAll
   static void start() throws Exception {
-    List<String> missing = BlockExportCluster.missing(BlockExportCluster.CLIENTS);
-    assumeTrue(missing.isEmpty(), "NBD clients not installed (see .ci/run): " + missing);
+    BlockExportCluster.requireClients(BlockExportCluster.CLIENTS);
     c = new BlockExportCluster(dir, ETCD, TOKEN, NODES, "nbd-clients-it-logs");
     c.serviceNamespace("apps");
     small = c.claim("small", "apps", "16Mi", "SERVICE", "STANDARD", 2, "STRONG");

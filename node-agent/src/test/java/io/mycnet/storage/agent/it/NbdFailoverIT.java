@@ -1,7 +1,6 @@
 package io.mycnet.storage.agent.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -40,11 +39,10 @@ class NbdFailoverIT {
 
   @BeforeAll
   static void start() throws Exception {
-    List<String> missing = BlockExportCluster.missing(List.of("fio"));
-    assumeTrue(missing.isEmpty(), "fio not installed (see .ci/run)");
-    assumeTrue(
-        BlockExportCluster.run0("fio", "--enghelp=nbd"),
-        "fio has no nbd engine (Debian's fio has it)");
+    BlockExportCluster.requireClients(List.of("fio"));
+    assertThat(BlockExportCluster.run0("fio", "--enghelp=nbd"))
+        .as("fio has the nbd engine (Debian's fio has it)")
+        .isTrue();
     c = new BlockExportCluster(dir, ETCD, TOKEN, NODES, "nbd-failover-it-logs");
     c.serviceNamespace("db");
   }

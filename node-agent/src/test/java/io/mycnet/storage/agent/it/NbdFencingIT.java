@@ -2,7 +2,6 @@ package io.mycnet.storage.agent.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.mycnet.storage.agent.it.BlockExportCluster.Run;
 import io.mycnet.storage.api.v1.Allocation;
@@ -37,8 +36,7 @@ class NbdFencingIT {
 
   @BeforeAll
   static void start() throws Exception {
-    List<String> missing = BlockExportCluster.missing(List.of("nbdsh"));
-    assumeTrue(missing.isEmpty(), "nbdsh not installed (see .ci/run)");
+    BlockExportCluster.requireClients(List.of("nbdsh", "nbdinfo"));
     c = new BlockExportCluster(dir, ETCD, TOKEN, NODES, "nbd-fencing-it-logs");
     c.serviceNamespace("web");
   }

@@ -2,7 +2,6 @@ package io.mycnet.storage.agent.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.mycnet.storage.agent.it.BlockExportCluster.Run;
 import io.mycnet.storage.testsupport.EtcdExtension;
@@ -42,8 +41,7 @@ class NbdSecurityIT {
 
   @BeforeAll
   static void start() throws Exception {
-    List<String> missing = BlockExportCluster.missing(List.of("nbdinfo", "nbdsh"));
-    assumeTrue(missing.isEmpty(), "NBD clients not installed (see .ci/run): " + missing);
+    BlockExportCluster.requireClients(List.of("nbdinfo", "nbdsh"));
     c = new BlockExportCluster(dir, ETCD, TOKEN, NODES, "nbd-security-it-logs");
     String alpha = c.serviceNamespace("alpha");
     String beta =
