@@ -3,7 +3,9 @@ package io.mycnet.storage.operator.allocation;
 import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.Attachment;
+import io.mycnet.storage.api.v1.DetachVolume;
 import io.mycnet.storage.api.v1.NamespaceRecord;
+import io.mycnet.storage.api.v1.NodeCommand;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.ReplicaMember;
 import io.mycnet.storage.api.v1.ReplicaState;
@@ -64,5 +66,35 @@ public final class Assignments {
       out.add(at.getNodeId());
     }
     return out;
+  }
+
+  /**
+   * The {@code DetachVolume} that ends attachment {@code ended} of {@code a}, with the id {@code
+   * <kind>:<volume>:<incarnation>:<generation>:<node>} (unique per attachment and kind, so a
+   * retried decision never queues it twice).
+   *
+   * @param fenced the node's frontend fails I/O in flight rather than flushing it
+   */
+  public static NodeCommand detach(
+      String kind, Allocation a, Attachment ended, String reason, boolean fenced, long now) {
+    return NodeCommand.newBuilder()
+        .setCommandId(
+            kind
+                + ":"
+                + a.getVolumeId()
+                + ":"
+                + a.getIncarnation()
+                + ":"
+                + ended.getGeneration()
+                + ":"
+                + ended.getNodeId())
+        .setIssuedAtUnixMs(now)
+        .setDetachVolume(
+            DetachVolume.newBuilder()
+                .setVolumeId(a.getVolumeId())
+                .setGeneration(ended.getGeneration())
+                .setReason(reason)
+                .setFenced(fenced))
+        .build();
   }
 }

@@ -4,7 +4,6 @@ import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.AttachVolume;
 import io.mycnet.storage.api.v1.Attachment;
-import io.mycnet.storage.api.v1.DetachVolume;
 import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.api.v1.NodeCommand;
 import io.mycnet.storage.api.v1.NodeRecord;
@@ -504,19 +503,9 @@ public final class AttachmentService {
     }
   }
 
-  private NodeCommand detachCommand(
+  private static NodeCommand detachCommand(
       Allocation a, Attachment ended, String reason, boolean fenced, long now) {
-    return NodeCommand.newBuilder()
-        .setCommandId(
-            commandId(fenced ? "fence" : "detach", a, ended.getGeneration(), ended.getNodeId()))
-        .setIssuedAtUnixMs(now)
-        .setDetachVolume(
-            DetachVolume.newBuilder()
-                .setVolumeId(a.getVolumeId())
-                .setGeneration(ended.getGeneration())
-                .setReason(reason)
-                .setFenced(fenced))
-        .build();
+    return Assignments.detach(fenced ? "fence" : "detach", a, ended, reason, fenced, now);
   }
 
   /** Unique per (kind, volume incarnation, attachment generation, node). */

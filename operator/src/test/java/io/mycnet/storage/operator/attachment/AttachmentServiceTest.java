@@ -459,4 +459,26 @@ class AttachmentServiceTest {
         .containsExactly(consumer);
     assertThat(cp.volume("shop.open").getEpoch()).isEqualTo(open.getEpoch());
   }
+
+  @Test
+  void releasingAnAttachedVolumeTellsTheAttachedNodesInTheSameTransaction() {
+    Allocation a = bound("db", Classification.STANDARD);
+    String consumer = notReplica(a);
+    attachments.attach("shop.db", consumer, true, "t");
+    attachments.attach("shop.db", a.getPrimaryNodeId(), true, "t");
+
+    cp.manager.release("shop.db");
+    assertThat(read("shop.db").exists()).isFalse();
+    for (String node : List.of(consumer, a.getPrimaryNodeId())) {
+      assertThat(detaches(node))
+          .singleElement()
+          .satisfies(
+              c -> {
+                assertThat(c.getCommandId()).startsWith("release:shop.db:" + a.getIncarnation());
+                assertThat(c.getDetachVolume().getReason()).isEqualTo("volume released");
+                assertThat(c.getDetachVolume().getFenced()).isTrue();
+              });
+    }
+    assertThat(cp.audit()).isEmpty();
+  }
 }
