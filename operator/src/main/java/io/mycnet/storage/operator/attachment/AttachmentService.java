@@ -74,6 +74,42 @@ public final class AttachmentService {
    */
   public record Outcome(boolean changed, String message) {}
 
+  /**
+   * One attachment a fence revoked.
+   *
+   * @param why the reason kept in the volume's {@code attachment_note}
+   */
+  public record Fenced(
+      String nodeId, String volumeId, long generation, long fromEpoch, long toEpoch, String why) {
+    /** {@code shop.db (generation 2, epoch 4 -> 5)}. */
+    String volumePart() {
+      return volumeId
+          + " (generation "
+          + generation
+          + ", epoch "
+          + fromEpoch
+          + " -> "
+          + toEpoch
+          + ")";
+    }
+
+    /** {@code shop.db on node edge-1 (generation 2, epoch 4 -> 5): node down}. */
+    @Override
+    public String toString() {
+      return volumeId
+          + " on node "
+          + nodeId
+          + " (generation "
+          + generation
+          + ", epoch "
+          + fromEpoch
+          + " -> "
+          + toEpoch
+          + "): "
+          + why;
+    }
+  }
+
   private final KeyValueStore store;
   private final EtcdKeys keys;
   private final NodeRegistry registry;
@@ -339,7 +375,7 @@ public final class AttachmentService {
       throw new AttachmentRefusedException(
           "fencing node " + nodeId + " needs a reason (it is kept in each volume's status)");
     }
-    List<String> fenced = new ArrayList<>();
+    List<Fenced> fenced = new ArrayList<>();
     for (Versioned<Allocation> v : store.list(keys.allocations(), Allocation.parser())) {
       if (attachmentOf(v.value(), nodeId) != null) {
         fenceOne(v, nodeId, "fenced: " + reason.strip(), fenced);
@@ -355,7 +391,7 @@ public final class AttachmentService {
         "node "
             + nodeId
             + " fenced off "
-            + String.join(", ", fenced)
+            + fenced.stream().map(Fenced::volumePart).collect(Collectors.joining(", "))
             + ": the replicas refuse its I/O from now on";
     LOG.warn("{} ({})", message, reason.strip());
     return new Outcome(true, message);
@@ -365,14 +401,14 @@ public final class AttachmentService {
    * The replication pass's part: fences every attachment whose node is gone (not registered), DOWN
    * or REMOVED, or is live with a known tier that no longer admits the volume's classification (a
    * silent node is judged by liveness alone, as its replicas are). Returns the allocations as they
-   * are afterwards (re-read where a fence wrote; a released one is left out) and adds one line per
-   * fence to {@code fenced}.
+   * are afterwards (re-read where a fence wrote; a released one is left out) and adds every fence
+   * to {@code fenced}.
    */
   public List<Versioned<Allocation>> fenceUnfit(
       Map<String, NodeRecord> nodes,
       Set<String> live,
       List<Versioned<Allocation>> allocations,
-      List<String> fenced) {
+      List<Fenced> fenced) {
     List<Versioned<Allocation>> out = new ArrayList<>(allocations.size());
     for (Versioned<Allocation> v : allocations) {
       Versioned<Allocation> cur = v;
@@ -422,7 +458,7 @@ public final class AttachmentService {
    * fenced detach command, re-reading on a lost race. Returns the allocation afterwards.
    */
   private Versioned<Allocation> fenceOne(
-      Versioned<Allocation> v, String nodeId, String why, List<String> fenced) {
+      Versioned<Allocation> v, String nodeId, String why, List<Fenced> fenced) {
     for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
       if (!v.exists()) {
         return v;
@@ -455,14 +491,8 @@ public final class AttachmentService {
       queue.batch().add(nodeId, detachCommand(a, mine, why, true, now)).stage(txn);
       if (txn.commit()) {
         fenced.add(
-            a.getVolumeId()
-                + " (generation "
-                + mine.getGeneration()
-                + ", epoch "
-                + a.getEpoch()
-                + " -> "
-                + next.getEpoch()
-                + ")");
+            new Fenced(
+                nodeId, a.getVolumeId(), mine.getGeneration(), a.getEpoch(), next.getEpoch(), why));
         LOG.warn("volume {}: {}", a.getVolumeId(), next.getAttachmentNote());
       }
       v = store.get(v.key(), Allocation.parser());

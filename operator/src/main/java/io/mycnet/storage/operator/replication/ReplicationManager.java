@@ -187,6 +187,9 @@ public final class ReplicationManager {
 
     /** DOWN decisions started ({@code status.getHoldReason()} set) or stopped being held. */
     default void holdChanged(ReplicationStatus status) {}
+
+    /** The pass fenced a node's attachment of a volume (the node is DOWN or no longer trusted). */
+    default void attachmentFenced(AttachmentService.Fenced fenced) {}
   }
 
   /** What one reconcile pass did, for logs, status and tests. */
@@ -345,11 +348,13 @@ public final class ReplicationManager {
       nodes.put(r.getNodeId(), r);
     }
     List<Versioned<Allocation>> allocations = store.list(keys.allocations(), Allocation.parser());
-    List<String> fenced = new ArrayList<>();
+    List<AttachmentService.Fenced> fencing = new ArrayList<>();
     AttachmentService attached = attachments;
     if (attached != null) {
-      allocations = attached.fenceUnfit(nodes, live, allocations, fenced);
+      allocations = attached.fenceUnfit(nodes, live, allocations, fencing);
+      fencing.forEach(f -> observers.forEach(o -> o.attachmentFenced(f)));
     }
+    List<String> fenced = fencing.stream().map(AttachmentService.Fenced::toString).toList();
 
     // Count rebuilds under way for the throttle.
     Map<String, Integer> perNode = new HashMap<>();

@@ -423,7 +423,13 @@ class AttachmentServiceTest {
     assertThat(down.nodesMarkedDown()).containsExactly(consumer);
     assertThat(down.attachmentsFenced())
         .containsExactly(
-            "shop.db (generation 1, epoch " + a.getEpoch() + " -> " + (a.getEpoch() + 1) + ")");
+            "shop.db on node "
+                + consumer
+                + " (generation 1, epoch "
+                + a.getEpoch()
+                + " -> "
+                + (a.getEpoch() + 1)
+                + "): node down");
     Allocation after = cp.volume("shop.db");
     assertThat(after.getAttachmentsList()).isEmpty();
     assertThat(after.getEpoch()).isEqualTo(a.getEpoch() + 1);
