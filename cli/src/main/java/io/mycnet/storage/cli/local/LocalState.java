@@ -15,10 +15,12 @@ import java.util.Properties;
 /**
  * Local mode's state directory (default {@code .mycnet/}): {@code etcd/} (etcd's data), {@code ca/}
  * (the control plane's CA), {@code tokens} (the bootstrap token), {@code nodes/<id>/} (each agent's
- * data directory), {@code logs/} (one log per process), {@code pids/} (one PID file per process),
- * {@code local.properties} (ports and per-node overrides), {@code manifests.status} (the manifest
- * watcher's last outcome per file) and {@code manifests.applied} (what each manifest file put in
- * place, kept across restarts so that a removal made while local mode was stopped is seen).
+ * data directory, and its NBD Unix socket {@code nodes/<id>/nbd.sock}), {@code logs/} (one log per
+ * process), {@code pids/} (one PID file per process), {@code nbd-tls/<namespace>/} (the NBD client
+ * certificates {@code mycnet volume export} writes), {@code local.properties} (ports, NBD endpoints
+ * and per-node overrides), {@code manifests.status} (the manifest watcher's last outcome per file)
+ * and {@code manifests.applied} (what each manifest file put in place, kept across restarts so that
+ * a removal made while local mode was stopped is seen).
  */
 public final class LocalState {
   private final Path root;
@@ -49,6 +51,54 @@ public final class LocalState {
 
   public Path nodeDir(String node) {
     return root.resolve("nodes").resolve(node);
+  }
+
+  /**
+   * The longest Unix socket path the kernel accepts: {@code sun_path} holds 108 bytes, the last of
+   * them the terminating NUL.
+   */
+  public static final int MAX_SOCKET_PATH_BYTES = 107;
+
+  /**
+   * The node's NBD Unix socket, {@code nodes/<id>/nbd.sock}; a path the kernel cannot bind (longer
+   * than {@value #MAX_SOCKET_PATH_BYTES} bytes) is refused with exit code 2 naming the state
+   * directory, before anything starts.
+   */
+  public Path nbdSocket(String node) {
+    Path p = nodeDir(node).resolve("nbd.sock");
+    int length = p.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (length > MAX_SOCKET_PATH_BYTES) {
+      throw new CliException(
+          "--state-dir: node "
+              + node
+              + "'s NBD socket "
+              + p
+              + " is "
+              + length
+              + " bytes long, more than the "
+              + MAX_SOCKET_PATH_BYTES
+              + " a Unix socket path may have; use a shorter state directory",
+          2);
+    }
+    return p;
+  }
+
+  /** The directory of the NBD client certificates of a service namespace ({@code nbd-tls/<ns>}). */
+  public Path nbdTlsDir(String namespace) {
+    return root.resolve("nbd-tls").resolve(namespace);
+  }
+
+  /**
+   * A node's NBD endpoints as its agent reported them in its ready line (or as local mode
+   * configured them): the Unix socket path and the TLS address, each null when not recorded (an
+   * agent started before local mode gave them out).
+   */
+  public record NbdEndpoints(String socket, String tlsAddress) {}
+
+  public NbdEndpoints nbdEndpoints(String node) {
+    Properties p = properties();
+    return new NbdEndpoints(
+        p.getProperty("node." + node + ".nbd.socket"), p.getProperty("node." + node + ".nbd.tls"));
   }
 
   /** The node's at-rest master key (base64 of 32 random bytes, mode 0600), created once. */
