@@ -27,9 +27,10 @@ import picocli.CommandLine.Parameters;
 /**
  * The {@code mycnet} command. Local mode ({@code local up|down}, {@code demo}), what runs ({@code
  * status}, {@code node explain}, {@code claim explain}), volume I/O ({@code volume write|read}),
- * client certificate revocation ({@code client revoke}) and failure drills ({@code node
- * kill|restart}). Paths default relative to {@code MYCNET_HOME} (set by the {@code ./mycnet}
- * launcher to the repository root), else the working directory.
+ * block export ({@code volume attach|detach|export}, {@code node fence}), client certificate
+ * revocation ({@code client revoke}) and failure drills ({@code node kill|restart}). Paths default
+ * relative to {@code MYCNET_HOME} (set by the {@code ./mycnet} launcher to the repository root),
+ * else the working directory.
  */
 @Command(
     name = "mycnet",
