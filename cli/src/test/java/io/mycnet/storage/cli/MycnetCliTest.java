@@ -308,26 +308,4 @@ class MycnetCliTest {
     }
     assertThat(dir.resolve("nbd-tls")).doesNotExist();
   }
-
-  @Test
-  void aStateDirectoryTooLongForTheNbdSocketsIsRefusedBeforeAnythingStarts() {
-    Path topology = Path.of("src/test/resources/down-up/topology.yaml").toAbsolutePath();
-    Path manifests = Path.of("src/test/resources/down-up/manifests").toAbsolutePath();
-    Path deep = dir.resolve("d".repeat(100));
-    Run r =
-        run(
-            "local",
-            "up",
-            "--state-dir=" + deep,
-            "--topology=" + topology,
-            "--manifests=" + manifests);
-    assertThat(r.code()).isEqualTo(2);
-    assertThat(r.err())
-        .startsWith("mycnet: --state-dir: ")
-        .contains("nbd.sock")
-        .contains("107")
-        .contains("shorter state directory");
-    oneLine(r);
-    assertThat(deep).doesNotExist();
-  }
 }

@@ -60,7 +60,7 @@ public final class LocalCluster {
         .checkCapacities(topologyFile, state.root().resolve("nodes"))
         .ifPresent(w -> out.println("note: " + w));
     for (String id : topology.ids()) {
-      state.nbdSocket(id); // a socket path the kernel cannot bind stops us before anything starts
+      state.nbdSocket(id); // a node id too long for a socket path stops us before anything starts
     }
     String etcdBin = ensureEtcd();
     List<String> started = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -256,6 +256,7 @@ public final class LocalCluster {
     int dataPort;
     int nbdPort;
     Path nbdSocket = state.nbdSocket(n.id());
+    state.prepareSocketDir(nbdSocket);
     synchronized (p) {
       dataPort = port(p, "node." + n.id() + ".data.port");
       nbdPort = port(p, "node." + n.id() + ".nbd.port");
@@ -377,6 +378,16 @@ public final class LocalCluster {
       }
     }
     if (wipe) {
+      Path sockets = state.shortSocketDir();
+      if (Files.isDirectory(sockets, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        try (Stream<Path> all = Files.walk(sockets)) {
+          for (Path f : all.sorted(Comparator.reverseOrder()).toList()) {
+            Files.delete(f);
+          }
+        } catch (IOException e) {
+          throw new CliException("cannot delete " + sockets + ": " + e.getMessage());
+        }
+      }
       try (Stream<Path> all = Files.walk(state.root())) {
         for (Path f : all.sorted(Comparator.reverseOrder()).toList()) {
           Files.delete(f);
