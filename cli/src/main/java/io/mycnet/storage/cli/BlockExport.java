@@ -1,5 +1,6 @@
 package io.mycnet.storage.cli;
 
+import io.mycnet.storage.operator.reconciler.node.NodeActionWatcher;
 import io.mycnet.storage.api.v1.Attachment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -14,18 +15,17 @@ import java.util.regex.Pattern;
 final class BlockExport {
   private BlockExport() {}
 
-  // The operator's NodeActionWatcher handles these; the names are the contract of the block export
-  // (docs/block-export.md). Switch to the watcher's constants once it declares them.
   /**
-   * Value {@code "<kubernetes namespace>/<claim>"} or {@code "<kubernetes namespace>/<claim>:ro"}.
+   * Value {@code "<kubernetes namespace>/<claim>"} or {@code "<kubernetes namespace>/<claim>:ro"}
+   * (docs/block-export.md).
    */
-  static final String ATTACH = "storage.mycnet.io/attach";
+  static final String ATTACH = NodeActionWatcher.ATTACH;
 
   /** Value {@code "<kubernetes namespace>/<claim>"}. */
-  static final String DETACH = "storage.mycnet.io/detach";
+  static final String DETACH = NodeActionWatcher.DETACH;
 
   /** Value: the reason. */
-  static final String FENCE = "storage.mycnet.io/fence";
+  static final String FENCE = NodeActionWatcher.FENCE;
 
   /** The only host the TLS URI names: local mode's agents listen on loopback. */
   static final String LOOPBACK = "127.0.0.1";
@@ -36,7 +36,7 @@ final class BlockExport {
 
   /** The attach annotation's value. */
   static String attachValue(String kubernetesNamespace, String claim, boolean readOnly) {
-    return kubernetesNamespace + "/" + claim + (readOnly ? ":ro" : "");
+    return kubernetesNamespace + "/" + claim + (readOnly ? NodeActionWatcher.READ_ONLY_SUFFIX : "");
   }
 
   /** Null when {@code name} is a Kubernetes object name (DNS-1123 label), else the problem. */
