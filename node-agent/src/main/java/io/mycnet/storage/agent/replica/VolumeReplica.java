@@ -288,7 +288,8 @@ public final class VolumeReplica implements AutoCloseable {
           throw new IOException(
               "the replica of "
                   + volumeId
-                  + " could not be made durable (an fdatasync failed; reopen it): "
+                  + " could not be made durable: an fdatasync failed, so what reached its disk is unknown"
+                  + " until the replica is reopened: "
                   + syncFailure.getMessage(),
               syncFailure);
         }
@@ -310,18 +311,20 @@ public final class VolumeReplica implements AutoCloseable {
     }
     long covered = written; // every write up to it is complete before force() starts
     IOException failed = null;
+    boolean done = false;
     try {
       file.force();
+      done = true;
     } catch (IOException e) {
       failed = e;
     } finally {
       synchronized (durability) {
         syncing = false;
-        if (failed != null) {
-          syncFailure = failed;
-        } else {
+        if (done) {
           durable = Math.max(durable, covered);
           syncs++;
+        } else if (failed != null) {
+          syncFailure = failed;
         }
         durability.notifyAll();
       }
