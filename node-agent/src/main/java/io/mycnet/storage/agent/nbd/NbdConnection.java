@@ -75,7 +75,6 @@ final class NbdConnection implements Runnable {
   private final Object writeLock = new Object();
   private final Object budget = new Object();
 
-  private volatile SSLSocket sslSocket;
   private DataInputStream in;
   private DataOutputStream out;
   private Caller caller;
@@ -320,7 +319,6 @@ final class NbdConnection implements Runnable {
     if (chain.length == 0 || !(chain[0] instanceof X509Certificate cert)) {
       throw new ProtocolViolation("the TLS client presented no X.509 certificate");
     }
-    sslSocket = s;
     in = new DataInputStream(new BufferedInputStream(s.getInputStream(), IO_BUFFER));
     out = new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), IO_BUFFER));
     caller = new Caller(false, cert, commonName(cert));
