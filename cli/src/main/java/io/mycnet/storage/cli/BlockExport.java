@@ -1,7 +1,7 @@
 package io.mycnet.storage.cli;
 
-import io.mycnet.storage.operator.reconciler.node.NodeActionWatcher;
 import io.mycnet.storage.api.v1.Attachment;
+import io.mycnet.storage.operator.reconciler.node.NodeActionWatcher;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
