@@ -408,7 +408,7 @@ public final class ReplicatedVolume implements AutoCloseable {
     synchronized (order) {
       long seq = ++lastSequence;
       if (zeroLength > 0) {
-        replica.zero(offset, zeroLength);
+        replica.punch(offset, zeroLength);
       } else {
         replica.write(offset, data);
       }
@@ -820,7 +820,7 @@ public final class ReplicatedVolume implements AutoCloseable {
 
   private void applyLocally(ReplicaWrite w) throws IOException {
     if (w.getZeroLength() > 0) {
-      replica.zero(w.getOffset(), w.getZeroLength());
+      replica.punch(w.getOffset(), w.getZeroLength());
     } else {
       replica.write(w.getOffset(), w.getData().toByteArray());
     }
@@ -1171,6 +1171,36 @@ public final class ReplicatedVolume implements AutoCloseable {
         + " (owned by "
         + a.getNamespace()
         + ", not shared with it)";
+  }
+
+  /**
+   * Null when the agent of {@code nodeId} may read ({@code write=false}) or write the volume
+   * through its block frontend: it is listed in the assignment's attachments, read-write for a
+   * write. Else why not (a detached or fenced node is no longer listed).
+   */
+  public static String attachmentProblem(AssignReplica a, String nodeId, boolean write) {
+    if (a == null) {
+      return "the replica has no assignment yet (attachments unknown): retry shortly";
+    }
+    for (io.mycnet.storage.api.v1.Attachment at : a.getAttachmentsList()) {
+      if (at.getNodeId().equals(nodeId)) {
+        if (write && at.getReadOnly()) {
+          return "node "
+              + nodeId
+              + " has a read-only attachment of "
+              + a.getVolumeId()
+              + ": writes are refused";
+        }
+        return null;
+      }
+    }
+    return "node "
+        + nodeId
+        + " is not attached to "
+        + a.getVolumeId()
+        + " at epoch "
+        + a.getEpoch()
+        + " (detached, or fenced): its block frontend may not use the volume";
   }
 
   public static StatusRuntimeException notFound(String volumeId) {
