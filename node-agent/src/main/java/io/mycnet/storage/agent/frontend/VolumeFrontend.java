@@ -68,7 +68,10 @@ public final class VolumeFrontend implements BlockDevice {
   /** The most a trim or write-zeroes sends in one call. */
   static final long ZERO_CALL_BYTES = 64L << 20;
 
-  /** How long a clean detach waits for the requests in flight before its flush. */
+  /**
+   * How long a clean detach waits for the requests in flight, and then at most for its flush (the
+   * command loop waits for it).
+   */
   static final Duration DRAIN = Duration.ofSeconds(10);
 
   private final String nodeId;
@@ -234,8 +237,16 @@ public final class VolumeFrontend implements BlockDevice {
       }
     }
     if (flush) {
+      // Every acknowledged write is durable already: this flush is for safety, and bounded.
       try {
-        flush();
+        call(
+            "flush",
+            (t, epoch) -> {
+              FlushRequest r =
+                  FlushRequest.newBuilder().setVolumeId(volumeId).setEpoch(epoch).build();
+              return t == null ? local.flush(self, r) : t.flush(r);
+            },
+            Math.min(retryWindowNanos, DRAIN.toNanos()));
       } catch (IOException e) {
         LOG.warn("detach of {}: the last flush failed: {}", volumeId, e.getMessage());
       }
@@ -460,8 +471,12 @@ public final class VolumeFrontend implements BlockDevice {
    * the retry window (see the class comment).
    */
   <T> T call(String what, Call<T> call) throws IOException {
+    return call(what, call, retryWindowNanos);
+  }
+
+  private <T> T call(String what, Call<T> call, long windowNanos) throws IOException {
     long start = System.nanoTime();
-    long deadline = start + retryWindowNanos;
+    long deadline = start + windowNanos;
     long pause = FIRST_PAUSE_MS;
     Status last = null;
     synchronized (monitor) {
@@ -518,7 +533,7 @@ public final class VolumeFrontend implements BlockDevice {
                   + " of "
                   + volumeId
                   + " failed: no primary answered within the retry window of "
-                  + TimeUnit.NANOSECONDS.toMillis(retryWindowNanos)
+                  + TimeUnit.NANOSECONDS.toMillis(windowNanos)
                   + " ms; last: "
                   + describe(last));
         }
