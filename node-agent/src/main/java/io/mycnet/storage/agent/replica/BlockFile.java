@@ -51,6 +51,11 @@ final class BlockFile implements AutoCloseable {
     return sizeBytes;
   }
 
+  /** The size of one block's entry in the entry file. */
+  int entrySize() {
+    return entrySize;
+  }
+
   long blocks() {
     return (sizeBytes + BLOCK - 1) / BLOCK;
   }

@@ -421,6 +421,86 @@ public final class VolumeReplica implements AutoCloseable {
     return readers.auditDigest(nonce, offset, length);
   }
 
+  /** A run of bytes of the volume: a hole (never written or trimmed, reads as zeros) or data. */
+  public record Extent(long length, boolean hole) {}
+
+  /** The most blocks one {@link #map} looks at (its answer may cover less than asked). */
+  public static final int MAP_MAX_BLOCKS = 64 * 1024;
+
+  /**
+   * Which parts of {@code [offset, offset+length)} are holes: the runs, in order, from {@code
+   * offset}, at block granularity (a block is a hole when its entry is all zero: never written, or
+   * trimmed whole). Covers at least one byte when {@code length > 0} and at most {@link
+   * #MAP_MAX_BLOCKS} blocks. Nothing is decrypted or verified: the entries alone decide.
+   */
+  public synchronized List<Extent> map(long offset, long length) throws IOException {
+    List<Extent> out = new java.util.ArrayList<>();
+    if (length <= 0) {
+      return out;
+    }
+    long end = offset + length;
+    long first = offset / BLOCK;
+    long last = Math.min((end - 1) / BLOCK, first + MAP_MAX_BLOCKS - 1);
+    int count = (int) (last - first + 1);
+    int es = file.entrySize();
+    byte[] raw = file.readEntries(first, count);
+    long runStart = offset;
+    Boolean runHole = null;
+    for (int i = 0; i < count; i++) {
+      boolean hole = BlockChecksums.allZero(raw, i * es, es);
+      long blockStart = Math.max(offset, (first + i) * BLOCK);
+      if (runHole != null && hole != runHole) {
+        out.add(new Extent(blockStart - runStart, runHole));
+        runStart = blockStart;
+      }
+      runHole = hole;
+    }
+    long coveredEnd = Math.min(end, (last + 1) * BLOCK);
+    out.add(new Extent(coveredEnd - runStart, runHole));
+    return out;
+  }
+
+  /**
+   * Zeroes a byte range durably like {@link #zero}, but the blocks it covers whole become never
+   * written again (data and entry all zeros: a hole for {@link #map}, read back as zeros by both
+   * formats, copied as never written by a rebuild); partly covered blocks are zeroed in place.
+   */
+  public void punch(long offset, long length) throws IOException {
+    awaitDurable(punchAsync(offset, length));
+  }
+
+  /** As {@link #punch}, not yet durable: its ticket for {@link #awaitDurable}. */
+  public synchronized long punchAsync(long offset, long length) throws IOException {
+    if (length <= 0) {
+      return written;
+    }
+    long end = offset + length;
+    long firstWhole = (offset + BLOCK - 1) / BLOCK;
+    // The volume's last block may be short: covering up to the size covers it whole.
+    long endWhole = end == sizeBytes ? (end + BLOCK - 1) / BLOCK : end / BLOCK;
+    if (firstWhole >= endWhole) {
+      writeNoSync(offset, new byte[(int) length]);
+      return ++written;
+    }
+    long wholeStart = firstWhole * BLOCK;
+    long wholeEnd = Math.min(endWhole * BLOCK, sizeBytes);
+    if (offset < wholeStart) {
+      writeNoSync(offset, new byte[(int) (wholeStart - offset)]);
+    }
+    int es = file.entrySize();
+    int perChunk = CHUNK / BLOCK;
+    for (long b = firstWhole; b < endWhole; b += perChunk) {
+      int n = (int) Math.min(perChunk, endWhole - b);
+      long bytes = Math.min((long) n * BLOCK, sizeBytes - b * BLOCK);
+      file.writeBlocks(b, new byte[(int) bytes]);
+      file.writeEntries(b, java.nio.ByteBuffer.allocate(n * es));
+    }
+    if (end > wholeEnd) {
+      writeNoSync(wholeEnd, new byte[(int) (end - wholeEnd)]);
+    }
+    return ++written;
+  }
+
   /**
    * Verifies every block; returns the byte offsets of the blocks that failed. An encrypted replica
    * without its key throws instead (nothing can be verified; nothing is reported corrupt).

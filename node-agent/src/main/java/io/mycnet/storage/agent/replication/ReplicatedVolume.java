@@ -424,7 +424,9 @@ public final class ReplicatedVolume implements AutoCloseable {
     Map<ReplicaMember, ListenableFuture<ReplicaAck>> rebuilding = new LinkedHashMap<>();
     synchronized (order) {
       long ticket =
-          zeroLength > 0 ? replica.zeroAsync(offset, zeroLength) : replica.writeAsync(offset, data);
+          zeroLength > 0
+              ? replica.punchAsync(offset, zeroLength)
+              : replica.writeAsync(offset, data);
       long seq = ++lastSequence;
       ReplicaWrite w =
           ReplicaWrite.newBuilder()
@@ -847,7 +849,7 @@ public final class ReplicatedVolume implements AutoCloseable {
   /** Writes {@code w} into the replica (not yet durable); its durability ticket. */
   private long applyLocally(ReplicaWrite w) throws IOException {
     if (w.getZeroLength() > 0) {
-      return replica.zeroAsync(w.getOffset(), w.getZeroLength());
+      return replica.punchAsync(w.getOffset(), w.getZeroLength());
     }
     return replica.writeAsync(w.getOffset(), w.getData().toByteArray());
   }
@@ -1208,6 +1210,36 @@ public final class ReplicatedVolume implements AutoCloseable {
         + " (owned by "
         + a.getNamespace()
         + ", not shared with it)";
+  }
+
+  /**
+   * Null when the agent of {@code nodeId} may read ({@code write=false}) or write the volume
+   * through its block frontend: it is listed in the assignment's attachments, read-write for a
+   * write. Else why not (a detached or fenced node is no longer listed).
+   */
+  public static String attachmentProblem(AssignReplica a, String nodeId, boolean write) {
+    if (a == null) {
+      return "the replica has no assignment yet (attachments unknown): retry shortly";
+    }
+    for (io.mycnet.storage.api.v1.Attachment at : a.getAttachmentsList()) {
+      if (at.getNodeId().equals(nodeId)) {
+        if (write && at.getReadOnly()) {
+          return "node "
+              + nodeId
+              + " has a read-only attachment of "
+              + a.getVolumeId()
+              + ": writes are refused";
+        }
+        return null;
+      }
+    }
+    return "node "
+        + nodeId
+        + " is not attached to "
+        + a.getVolumeId()
+        + " at epoch "
+        + a.getEpoch()
+        + " (detached, or fenced): its block frontend may not use the volume";
   }
 
   public static StatusRuntimeException notFound(String volumeId) {
