@@ -320,6 +320,36 @@ public final class LocalClient implements AutoCloseable {
     return VolumeIoGrpc.newBlockingStub(ch).withDeadlineAfter(60, TimeUnit.SECONDS);
   }
 
+  /** How long an NBD client certificate written by {@code mycnet volume export} is valid. */
+  static final Duration NBD_CLIENT_LIFETIME = Duration.ofDays(7);
+
+  /**
+   * The NBD client certificate directory of service namespace {@code namespace} under the state
+   * directory ({@code nbd-tls/<namespace>/}), signed by local mode's CA and recorded in etcd like
+   * the certificates of {@code mycnet volume}; a certificate there with more than a day left is
+   * kept.
+   */
+  NbdClientCertificates.Written nbdClientCertificates(String namespace) {
+    CertificateAuthority exportCa =
+        CertificateAuthority.openOrCreate(state.caDir(), Clock.systemUTC(), NBD_CLIENT_LIFETIME);
+    try {
+      return NbdClientCertificates.write(
+          exportCa,
+          namespace,
+          state.nbdTlsDir(namespace),
+          Duration.ofDays(1),
+          cert ->
+              security()
+                  .recordIssuedClient(
+                      namespace,
+                      CertificateAuthority.serialHex(cert),
+                      cert.getNotAfter().toInstant()));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(
+          "cannot write the NBD client certificates into " + state.nbdTlsDir(namespace), e);
+    }
+  }
+
   /** Writes {@code data} at {@code offset} through the volume's primary, 1 MiB per request. */
   public void write(Allocation v, long offset, byte[] data) {
     VolumeIoGrpc.VolumeIoBlockingStub io = io(v.getNamespace(), v.getPrimaryNodeId());

@@ -27,9 +27,10 @@ import picocli.CommandLine.Parameters;
 /**
  * The {@code mycnet} command. Local mode ({@code local up|down}, {@code demo}), what runs ({@code
  * status}, {@code node explain}, {@code claim explain}), volume I/O ({@code volume write|read}),
- * client certificate revocation ({@code client revoke}) and failure drills ({@code node
- * kill|restart}). Paths default relative to {@code MYCNET_HOME} (set by the {@code ./mycnet}
- * launcher to the repository root), else the working directory.
+ * block export ({@code volume attach|detach|export}, {@code node fence}), client certificate
+ * revocation ({@code client revoke}) and failure drills ({@code node kill|restart}). Paths default
+ * relative to {@code MYCNET_HOME} (set by the {@code ./mycnet} launcher to the repository root),
+ * else the working directory.
  */
 @Command(
     name = "mycnet",
@@ -290,13 +291,14 @@ public final class Mycnet extends CommandGroup {
       mixinStandardHelpOptions = true,
       description =
           "One node: its trust explanation, a failure drill, or an operator action (remove,"
-              + " readmit).",
+              + " readmit, fence).",
       subcommands = {
         Node.Explain.class,
         Node.Kill.class,
         Node.Restart.class,
         Node.Remove.class,
-        Node.Readmit.class
+        Node.Readmit.class,
+        Fence.class
       })
   static final class Node extends CommandGroup {
 
@@ -460,13 +462,81 @@ public final class Mycnet extends CommandGroup {
     }
   }
 
+  @Command(
+      name = "fence",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Fence a consumer node: in one etcd transaction each of its volume attachments is revoked"
+            + " and that volume's epoch raised; the replicas then refuse the node's I/O, and the"
+            + " volume can be attached to another node at once. For a node that is lost or must"
+            + " not write any more.",
+        "Goes through the annotation storage.mycnet.io/fence on the Kubernetes Node of that"
+            + " name, as in a cluster, and waits until the operator has applied it."
+      })
+  static final class Fence implements Callable<Integer> {
+    @Mixin StateDir state;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Parameters(paramLabel = "NODE")
+    String node;
+
+    @Option(
+        names = "--reason",
+        paramLabel = "TEXT",
+        description = "why, kept in the volumes' attachment note and the event")
+    String reason;
+
+    @Option(
+        names = "--timeout",
+        defaultValue = "30s",
+        description = "how long to wait for the operator (default: ${DEFAULT-VALUE})")
+    String timeout;
+
+    @Override
+    public Integer call() {
+      String id = nodeArgument(node);
+      if (reason != null && reason.isBlank()) {
+        throw badInput("--reason", "is empty: say why, or leave the flag out");
+      }
+      Duration t = duration("--timeout", timeout);
+      try (LocalClient c = new LocalClient(state.state())) {
+        spec.commandLine()
+            .getOut()
+            .println(
+                c.nodeAction(
+                    id,
+                    BlockExport.FENCE,
+                    reason == null ? "fenced with mycnet node fence" : reason,
+                    t));
+        return 0;
+      }
+    }
+  }
+
   /** A node id argument: exit code 2 naming NODE when it is not a valid node id. */
   static String nodeArgument(String node) {
+    return nodeId("NODE", node);
+  }
+
+  /** A node id given as {@code what} (NODE, --node): exit code 2 naming it when invalid. */
+  static String nodeId(String what, String node) {
     String problem = io.mycnet.storage.operator.security.NodeIds.problem(node);
     if (problem != null) {
-      throw badInput("NODE", problem);
+      throw badInput(what, problem);
     }
     return node;
+  }
+
+  /** A claim name and its optional namespace: exit code 2 naming CLAIM or --namespace. */
+  static void claimArguments(String claim, String namespace) {
+    String problem = BlockExport.nameProblem(claim);
+    if (problem != null) {
+      throw badInput("CLAIM", problem);
+    }
+    if (namespace != null && (problem = BlockExport.nameProblem(namespace)) != null) {
+      throw badInput("--namespace", problem);
+    }
   }
 
   @Command(
@@ -552,6 +622,20 @@ public final class Mycnet extends CommandGroup {
       if (!a.getRepairNote().isEmpty()) {
         out.println("repair: " + a.getRepairNote());
       }
+      if (a.getAttachmentsCount() == 0) {
+        out.println(
+            "attachments: none (mycnet volume attach "
+                + claim.getMetadata().getName()
+                + " --node NODE)");
+      } else {
+        out.println("attachments:");
+        for (var at : a.getAttachmentsList()) {
+          out.println("  " + BlockExport.describe(at));
+        }
+      }
+      if (!a.getAttachmentNote().isEmpty()) {
+        out.println("attachment: " + a.getAttachmentNote());
+      }
     }
   }
 
@@ -559,8 +643,16 @@ public final class Mycnet extends CommandGroup {
       name = "volume",
       mixinStandardHelpOptions = true,
       description =
-          "Put bytes into a claim's volume and get them back, through the volume I/O path with the service namespace's credentials.",
-      subcommands = {Volume.Write.class, Volume.Read.class})
+          "Put bytes into a claim's volume and get them back, through the volume I/O path with the"
+              + " service namespace's credentials; attach it to a node and use it as a block device"
+              + " (NBD).",
+      subcommands = {
+        Volume.Write.class,
+        Volume.Read.class,
+        VolumeAttachment.Attach.class,
+        VolumeAttachment.Detach.class,
+        VolumeAttachment.Export.class
+      })
   static final class Volume extends CommandGroup {
 
     @Command(

@@ -70,6 +70,28 @@ public final class StatusView {
         }
       }
     }
+    List<String> endpoints = new ArrayList<>();
+    nodes.stream()
+        .map(NodeRecord::getNodeId)
+        .sorted()
+        .forEach(
+            id -> {
+              var e = c.state.nbdEndpoints(id);
+              if (e.socket() != null || e.tlsAddress() != null) {
+                endpoints.add(
+                    String.format(
+                        Locale.ROOT,
+                        "  %-8s unix %s  tls %s",
+                        id,
+                        e.socket() == null ? "-" : e.socket(),
+                        e.tlsAddress() == null ? "-" : e.tlsAddress()));
+              }
+            });
+    if (!endpoints.isEmpty()) {
+      out.println();
+      out.println("BLOCK EXPORT (NBD; mycnet volume export CLAIM prints a volume's URIs)");
+      endpoints.forEach(out::println);
+    }
     var replication = c.replication();
     if (!replication.getHoldReason().isEmpty()) {
       out.println();
@@ -108,7 +130,10 @@ public final class StatusView {
           healthy,
           a.getReplicaCount(),
           a.getEpoch(),
-          rs);
+          rs
+              + (a.getAttachmentsCount() == 0
+                  ? ""
+                  : "  attached " + BlockExport.shortList(a.getAttachmentsList())));
     }
     out.println("  (* primary)");
     out.println();

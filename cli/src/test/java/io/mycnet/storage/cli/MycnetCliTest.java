@@ -42,6 +42,10 @@ class MycnetCliTest {
             List.of("node", "restart"),
             List.of("node", "remove"),
             List.of("node", "readmit"),
+            List.of("node", "fence"),
+            List.of("volume", "attach"),
+            List.of("volume", "detach"),
+            List.of("volume", "export"),
             List.of("claim", "explain"),
             List.of("volume", "write"),
             List.of("volume", "read"),
@@ -226,5 +230,82 @@ class MycnetCliTest {
     r = run("node", "remove", "core-3", state);
     assertThat(r.code()).isEqualTo(1);
     assertThat(r.err()).contains("mycnet local up");
+  }
+
+  @Test
+  void blockExportArgumentErrorsAreExitCode2NamingTheFlag() {
+    String state = "--state-dir=" + dir;
+    // --node is required by attach and detach.
+    Run r = run("volume", "attach", "ledger", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--node");
+    r = run("volume", "detach", "ledger", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--node");
+    r = run("volume", "attach", "--node=core-1", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("CLAIM");
+
+    r = run("volume", "attach", "ledger", "--node=Core_1", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("mycnet: --node: ");
+    oneLine(r);
+    r = run("volume", "detach", "ledger", "--node=-", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("mycnet: --node: ");
+    oneLine(r);
+    r = run("volume", "export", "ledger", "--node=Core_1", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("mycnet: --node: ");
+    oneLine(r);
+
+    r = run("volume", "attach", "Ledger!", "--node=core-1", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("mycnet: CLAIM: ").contains("not a Kubernetes name");
+    oneLine(r);
+    r = run("volume", "export", "ledger", "--namespace=Pay/ments", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("mycnet: --namespace: ");
+    oneLine(r);
+    r = run("volume", "detach", "ledger", "-n", "", "--node=core-1", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("mycnet: --namespace: ").contains("empty");
+
+    r = run("volume", "attach", "ledger", "--node=core-1", "--timeout=0s", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--timeout: must be more than 0");
+    r = run("volume", "detach", "ledger", "--node=core-1", "--timeout=soon", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--timeout: 'soon' is not a duration");
+    r = run("volume", "attach", "ledger", "--node=core-1", "--read-only=maybe", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--read-only");
+    r = run("volume", "attach", "ledger", "extra", "--node=core-1", state);
+    assertThat(r.code()).isEqualTo(2);
+
+    r = run("node", "fence", "Core_1", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("mycnet: NODE: ");
+    oneLine(r);
+    r = run("node", "fence", "core-1", "--reason= ", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--reason").contains("empty");
+    r = run("node", "fence", state);
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("NODE");
+
+    // Valid arguments without local mode: say how to start it, exit 1, nothing written.
+    for (String[] ok :
+        new String[][] {
+          {"volume", "attach", "ledger", "--node=core-1", "--read-only", state},
+          {"volume", "detach", "ledger", "-n", "payments", "--node=core-1", state},
+          {"volume", "export", "ledger", state},
+          {"node", "fence", "core-1", "--reason=lost", state}
+        }) {
+      r = run(ok);
+      assertThat(r.code()).as(String.join(" ", ok)).isEqualTo(1);
+      assertThat(r.err()).as(String.join(" ", ok)).contains("mycnet local up");
+    }
+    assertThat(dir.resolve("nbd-tls")).doesNotExist();
   }
 }

@@ -45,7 +45,10 @@ public record AgentConfig(
     long rebuildBandwidth,
     Duration scrubInterval,
     Map<String, String> labels,
-    Duration reconnectBackoffMax) {
+    Duration reconnectBackoffMax,
+    Path nbdSocket,
+    String nbdAddress,
+    Duration frontendRetryWindow) {
 
   /** The default {@code reconnect-backoff-max}. */
   public static final Duration DEFAULT_RECONNECT_BACKOFF_MAX = Duration.ofSeconds(5);
@@ -189,6 +192,30 @@ public record AgentConfig(
                   + " from 0.5 s, ±20 % jitter); 500ms to 60s, and with the jitter below the"
                   + " control plane's down-grace-period minus its node-lease-ttl");
 
+  public static final Setting<Path> NBD_SOCKET =
+      Setting.path("nbd-socket")
+          .defaultText("`<data-dir>/nbd.sock`")
+          .doc(
+              "the Unix socket (owner-only) where the block frontend serves this node's attached"
+                  + " volumes over NBD (`nbd+unix:///<volume>?socket=<path>`)");
+  public static final Setting<HostPort> NBD_ADDRESS =
+      Setting.listenAddress("nbd-address")
+          .defaultText("off")
+          .doc(
+              "host:port where the block frontend serves NBD over TCP with forced mutual TLS"
+                  + " (client certificates `client:<namespace>` of the control plane's CA)");
+  public static final Setting<Duration> FRONTEND_RETRY_WINDOW =
+      Setting.duration("frontend-retry-window")
+          .defaultValue(Duration.ofSeconds(60))
+          .check(
+              Check.that(
+                  d -> d.toSeconds() >= 1 && d.toMinutes() <= 30, "must be between 1s and 30m"))
+          .doc(
+              "how long the block frontend re-sends a request while the volume's primary fails"
+                  + " over before the NBD client gets EIO; longer than the control plane's"
+                  + " failure detection (node-lease-ttl + down-grace-period), shorter than the"
+                  + " NBD client's I/O timeout");
+
   /** Every setting of the agent process, in the reference's order. */
   public static final ProcessSettings PROCESS =
       new ProcessSettings(
@@ -219,7 +246,10 @@ public record AgentConfig(
               PROBE_INTERVAL,
               REBUILD_BANDWIDTH,
               SCRUB_INTERVAL,
-              RECONNECT_BACKOFF_MAX));
+              RECONNECT_BACKOFF_MAX,
+              NBD_SOCKET,
+              NBD_ADDRESS,
+              FRONTEND_RETRY_WINDOW));
 
   /** The names of the settings. */
   public static final List<String> SETTINGS =
@@ -307,6 +337,17 @@ public record AgentConfig(
     long rebuildBandwidth = l.get(REBUILD_BANDWIDTH);
     Duration scrubInterval = l.get(SCRUB_INTERVAL);
     Duration reconnectBackoffMax = l.get(RECONNECT_BACKOFF_MAX);
+    Path nbdSocket =
+        l.isSet(NBD_SOCKET) ? l.get(NBD_SOCKET).toAbsolutePath() : dataDir.resolve("nbd.sock");
+    if (nbdSocket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 100) {
+      throw l.problem(
+          NBD_SOCKET,
+          nbdSocket
+              + " is longer than a Unix socket path may be (100 bytes here); set a shorter one");
+    }
+    if (nbdSocket.getParent() != null && !Files.isDirectory(nbdSocket.getParent())) {
+      throw l.problem(NBD_SOCKET, "the directory of " + nbdSocket + " does not exist");
+    }
     return new AgentConfig(
         nodeId,
         topology,
@@ -326,7 +367,10 @@ public record AgentConfig(
         rebuildBandwidth,
         scrubInterval,
         l.get(LABELS),
-        reconnectBackoffMax);
+        reconnectBackoffMax,
+        nbdSocket,
+        l.get(NBD_ADDRESS) != null ? l.raw(NBD_ADDRESS) : null,
+        l.get(FRONTEND_RETRY_WINDOW));
   }
 
   private static String topologyProblem(String topology, String text) {

@@ -9,9 +9,12 @@ import io.mycnet.storage.agent.command.AppliedCommands;
 import io.mycnet.storage.agent.command.CommandDispatch;
 import io.mycnet.storage.agent.command.CommandExecutor;
 import io.mycnet.storage.agent.data.DataServer;
+import io.mycnet.storage.agent.data.VolumeIoCalls;
+import io.mycnet.storage.agent.frontend.AttachedVolumes;
 import io.mycnet.storage.agent.identity.IdentityKeys;
 import io.mycnet.storage.agent.identity.NodeIdentity;
 import io.mycnet.storage.agent.identity.Revocations;
+import io.mycnet.storage.agent.nbd.NbdServer;
 import io.mycnet.storage.agent.replica.NamespaceKeys;
 import io.mycnet.storage.agent.replica.ReplicaStore;
 import io.mycnet.storage.agent.replica.Scrubber;
@@ -79,6 +82,9 @@ public final class NodeAgent implements AutoCloseable {
             t.setDaemon(true);
             return t;
           });
+  private final AttachedVolumes attached;
+  private NbdServer nbdUnix;
+  private NbdServer nbdTls;
   private DataServer dataServer;
   private Server healthServer;
   private String advertisedAddress;
@@ -135,6 +141,20 @@ public final class NodeAgent implements AutoCloseable {
         };
     store.context(ctx);
     executor.dataPath(peers, new Rebuilder.RateLimiter(cfg.rebuildBandwidth()), ctx, background);
+    try {
+      this.attached =
+          AttachedVolumes.open(
+              cfg.dataDir(),
+              cfg.nodeId(),
+              store,
+              new VolumeIoCalls(store, session::report),
+              peers,
+              revocations,
+              cfg.frontendRetryWindow());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the attachments: " + e.getMessage(), e);
+    }
+    executor.frontend(attached);
     NodeIdentity.load(cfg.dataDir()).ifPresent(keys::set);
   }
 
@@ -167,6 +187,7 @@ public final class NodeAgent implements AutoCloseable {
       throw new UncheckedIOException(
           "cannot listen on " + cfg.dataListen() + " (setting data-listen): " + e.getMessage(), e);
     }
+    startNbd();
     HostPort data = HostPort.parseListen(cfg.dataListen());
     if (data.isWildcard()) {
       data = host.equals("0.0.0.0") ? new HostPort("127.0.0.1", 0) : listen;
@@ -197,6 +218,58 @@ public final class NodeAgent implements AutoCloseable {
     return healthAddress;
   }
 
+  /**
+   * The block frontend's NBD server: on the Unix socket always, on TCP with mutual TLS (this node's
+   * certificate, client certificates of the control plane's CA) when nbd-address is set.
+   */
+  private void startNbd() {
+    try {
+      nbdUnix = NbdServer.unix(cfg.nbdSocket(), attached, NbdServer.Limits.defaults());
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "cannot listen on " + cfg.nbdSocket() + " (setting nbd-socket): " + e.getMessage(), e);
+    }
+    if (cfg.nbdAddress() != null) {
+      HostPort at = HostPort.parseListen(cfg.nbdAddress());
+      try {
+        javax.net.ssl.SSLContext tls = javax.net.ssl.SSLContext.getInstance("TLS");
+        tls.init(
+            new javax.net.ssl.KeyManager[] {keys.keyManager()},
+            new javax.net.ssl.TrustManager[] {keys.trustManager()},
+            null);
+        nbdTls =
+            NbdServer.tls(
+                new InetSocketAddress(at.host(), at.port()),
+                tls,
+                attached,
+                NbdServer.Limits.defaults());
+      } catch (IOException | java.security.GeneralSecurityException e) {
+        throw new IllegalStateException(
+            "cannot listen on " + cfg.nbdAddress() + " (setting nbd-address): " + e.getMessage(),
+            e);
+      }
+    }
+  }
+
+  /** The NBD Unix socket this agent serves its attached volumes on. */
+  public java.nio.file.Path nbdSocket() {
+    return nbdUnix == null ? null : nbdUnix.socketPath();
+  }
+
+  /** host:port of NBD over TLS, or null when off. */
+  public String nbdTlsAddress() {
+    if (nbdTls == null) {
+      return null;
+    }
+    InetSocketAddress a = nbdTls.address();
+    return HostPort.parseListen(cfg.nbdAddress()).withPort(a.getPort()).toString();
+  }
+
+  /** The volumes attached to this node (the NBD server's exports). */
+  public AttachedVolumes attached() {
+    return attached;
+  }
+
   private void runProbe() {
     try {
       MeasuredFactors f = probe.measure(clock.millis());
@@ -223,6 +296,13 @@ public final class NodeAgent implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    if (nbdTls != null) {
+      nbdTls.close();
+    }
+    if (nbdUnix != null) {
+      nbdUnix.close();
+    }
+    attached.close();
     if (dataServer != null) {
       dataServer.close();
     }

@@ -8,7 +8,8 @@ import java.util.concurrent.CountDownLatch;
 /**
  * Runs the node agent: {@code java io.mycnet.storage.agent.NodeAgentMain --node-id=n1 ...} (see
  * {@link AgentConfig} for the settings). An invalid setting stops it at once with exit code 2 and a
- * message naming the setting. Prints {@code ready health=<host:port>} on stdout once started; stops
+ * message naming the setting. Prints {@code ready health=<host:port> data=<host:port> nbd=<socket
+ * path>} (and {@code nbd-tls=<host:port>} when NBD over TLS is on) on stdout once started; stops
  * gracefully on SIGTERM.
  */
 public final class NodeAgentMain {
@@ -41,7 +42,23 @@ public final class NodeAgentMain {
                 },
                 "shutdown"));
     System.out.println(
-        ReadyLine.format("health", agent.advertisedAddress(), "data", agent.dataAddress()));
+        agent.nbdTlsAddress() == null
+            ? ReadyLine.format(
+                "health",
+                agent.advertisedAddress(),
+                "data",
+                agent.dataAddress(),
+                "nbd",
+                agent.nbdSocket().toString())
+            : ReadyLine.format(
+                "health",
+                agent.advertisedAddress(),
+                "data",
+                agent.dataAddress(),
+                "nbd",
+                agent.nbdSocket().toString(),
+                "nbd-tls",
+                agent.nbdTlsAddress()));
     System.out.flush();
     stopped.await();
   }

@@ -228,4 +228,41 @@ class AgentConfigTest {
         .hasValueSatisfying(
             w -> assertThat(w).contains("reconnect-backoff-max").contains("three heartbeat"));
   }
+
+  @Test
+  void theBlockFrontendSettingsHaveDefaultsAndRefuseWhatCannotWork() {
+    AgentConfig c = load(valid(), Map.of());
+    assertThat(c.nbdSocket()).isEqualTo(c.dataDir().resolve("nbd.sock"));
+    assertThat(c.nbdAddress()).isNull();
+    assertThat(c.frontendRetryWindow()).isEqualTo(java.time.Duration.ofSeconds(60));
+
+    AgentConfig set =
+        load(
+            with("nbd-address", "127.0.0.1:10809"),
+            Map.of(
+                "MYCNET_NBD_SOCKET",
+                dir.resolve("n.sock").toString(),
+                "MYCNET_FRONTEND_RETRY_WINDOW",
+                "2m"));
+    assertThat(set.nbdAddress()).isEqualTo("127.0.0.1:10809");
+    assertThat(set.nbdSocket()).isEqualTo(dir.resolve("n.sock").toAbsolutePath());
+    assertThat(set.frontendRetryWindow()).isEqualTo(java.time.Duration.ofMinutes(2));
+
+    assertThatThrownBy(() -> load(with("frontend-retry-window", "0s"), Map.of()))
+        .isInstanceOf(SettingException.class)
+        .hasMessageContaining("frontend-retry-window")
+        .hasMessageContaining("between 1s and 30m");
+    assertThatThrownBy(() -> load(with("nbd-socket", "/" + "x".repeat(120)), Map.of()))
+        .isInstanceOf(SettingException.class)
+        .hasMessageContaining("nbd-socket")
+        .hasMessageContaining("longer than a Unix socket path");
+    assertThatThrownBy(
+            () -> load(with("nbd-socket", dir.resolve("missing/nbd.sock").toString()), Map.of()))
+        .isInstanceOf(SettingException.class)
+        .hasMessageContaining("nbd-socket")
+        .hasMessageContaining("does not exist");
+    assertThatThrownBy(() -> load(with("nbd-address", "nowhere"), Map.of()))
+        .isInstanceOf(SettingException.class)
+        .hasMessageContaining("nbd-address");
+  }
 }

@@ -14,9 +14,10 @@ import com.tngtech.archunit.library.dependencies.SliceRule;
 import java.util.List;
 
 /**
- * The node agent's package graph, pinned: support < identity < replica < replication < data <
- * session < command < the agent itself, and no cycle between its packages. The upward imports the
- * code has today are listed one by one in {@link #KNOWN_UPWARD}; any other one fails the build.
+ * The node agent's package graph, pinned: support < nbd < identity < replica < replication < data <
+ * frontend < session < command < the agent itself, and no cycle between its packages. The upward
+ * imports the code has today are listed one by one in {@link #KNOWN_UPWARD}; any other one fails
+ * the build.
  */
 @AnalyzeClasses(
     packages = "io.mycnet.storage.agent",
@@ -49,15 +50,24 @@ class ArchitectureTest {
           A + ".session.NodeJoin -> " + A + ".AgentConfig");
 
   private static final String[] LAYERS = {
-    "support", "identity", "replica", "replication", "data", "session", "command", "agent"
+    "support",
+    "nbd",
+    "identity",
+    "replica",
+    "replication",
+    "data",
+    "frontend",
+    "session",
+    "command",
+    "agent"
   };
 
   @ArchTest
   static final ArchRule noPackageImportsALayerAboveIt =
       layers()
           .because(
-              "the agent is layered support < identity < replica < replication < data < session <"
-                  + " command < agent: the replica format and the replication protocol can be"
+              "the agent is layered support < nbd < identity < replica < replication < data <"
+                  + " frontend < session < command < agent: the replica format and the replication protocol can be"
                   + " understood and tested without the session and the command loop above them");
 
   @ArchTest

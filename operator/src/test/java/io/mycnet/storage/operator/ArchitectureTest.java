@@ -64,6 +64,7 @@ class ArchitectureTest {
     "election",
     "nodes",
     "allocation",
+    "attachment",
     "replication",
     "pool",
     "security",
@@ -115,6 +116,8 @@ class ArchitectureTest {
                   .definedBy(OP + ".nodes..")
                   .layer("allocation")
                   .definedBy(OP + ".allocation..")
+                  .layer("attachment")
+                  .definedBy(OP + ".attachment..")
                   .layer("replication")
                   .definedBy(OP + ".replication..")
                   .layer("pool")
@@ -144,12 +147,23 @@ class ArchitectureTest {
                   .whereLayer("replication")
                   .mayOnlyBeAccessedByLayers(
                       "pool", "security", "nodeapi", "reconciler", "runtime", "main")
-                  .whereLayer("allocation")
+                  .whereLayer("attachment")
                   .mayOnlyBeAccessedByLayers(
                       "replication", "pool", "security", "nodeapi", "reconciler", "runtime", "main")
+                  .whereLayer("allocation")
+                  .mayOnlyBeAccessedByLayers(
+                      "attachment",
+                      "replication",
+                      "pool",
+                      "security",
+                      "nodeapi",
+                      "reconciler",
+                      "runtime",
+                      "main")
                   .whereLayer("election")
                   .mayOnlyBeAccessedByLayers(
                       "allocation",
+                      "attachment",
                       "replication",
                       "pool",
                       "security",
@@ -160,6 +174,7 @@ class ArchitectureTest {
                   .whereLayer("nodes")
                   .mayOnlyBeAccessedByLayers(
                       "allocation",
+                      "attachment",
                       "replication",
                       "pool",
                       "security",
@@ -172,6 +187,7 @@ class ArchitectureTest {
                       "election",
                       "nodes",
                       "allocation",
+                      "attachment",
                       "replication",
                       "pool",
                       "security",
@@ -188,7 +204,7 @@ class ArchitectureTest {
               KNOWN_UPWARD)
           .because(
               "the packages are layered model < trust, placement, wire < store < election, nodes"
-                  + " < allocation < replication < pool < security < nodeapi < reconciler <"
+                  + " < allocation < attachment < replication < pool < security < nodeapi < reconciler <"
                   + " runtime < OperatorMain: a lower layer can be understood and tested without"
                   + " the ones above it");
 

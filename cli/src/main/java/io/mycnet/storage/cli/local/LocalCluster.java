@@ -59,6 +59,9 @@ public final class LocalCluster {
     topology
         .checkCapacities(topologyFile, state.root().resolve("nodes"))
         .ifPresent(w -> out.println("note: " + w));
+    for (String id : topology.ids()) {
+      state.nbdSocket(id); // a node id too long for a socket path stops us before anything starts
+    }
     String etcdBin = ensureEtcd();
     List<String> started = java.util.Collections.synchronizedList(new ArrayList<>());
     try {
@@ -249,37 +252,71 @@ public final class LocalCluster {
     // The data port is kept across restarts: peers learn an agent's data address from the
     // assignments, which change only with the volume, so a moved port would look like a dead peer
     // until the next epoch.
+    // The NBD endpoints are kept too, so that the URIs `mycnet volume export` printed stay valid.
     int dataPort;
+    int nbdPort;
+    Path nbdSocket = state.nbdSocket(n.id());
+    state.prepareSocketDir(nbdSocket);
     synchronized (p) {
       dataPort = port(p, "node." + n.id() + ".data.port");
+      nbdPort = port(p, "node." + n.id() + ".nbd.port");
       state.save(p);
     }
     Map<String, String> ready =
         processes.start(
             agentName(n.id()),
             java(
-                "256m",
-                "io.mycnet.storage.agent.NodeAgentMain",
-                "--node-id=" + n.id(),
-                "--topology=" + n.topologyPath(),
-                "--owner=" + n.owner(),
-                "--data-dir=" + state.nodeDir(n.id()),
-                "--capacity=" + n.capacityBytes(),
-                "--control-plane=127.0.0.1:" + p.getProperty("control-plane.session"),
-                "--join-address=127.0.0.1:" + p.getProperty("control-plane.join"),
-                "--token-file=" + state.tokenFile(),
-                "--ca-file=" + state.caCert(),
-                "--listen=127.0.0.1:0",
-                "--data-listen=127.0.0.1:" + dataPort,
-                "--encryption-at-rest=" + encryption,
-                "--encryption-key-file=" + state.keyFile(n.id()),
-                "--reconnect-backoff-max=" + topology.reconnectBackoffMax().toMillis() + "ms",
-                "--labels=" + n.labelsFlag()),
+                    "256m",
+                    "io.mycnet.storage.agent.NodeAgentMain",
+                    "--node-id=" + n.id(),
+                    "--topology=" + n.topologyPath(),
+                    "--owner=" + n.owner(),
+                    "--data-dir=" + state.nodeDir(n.id()),
+                    "--capacity=" + n.capacityBytes(),
+                    "--control-plane=127.0.0.1:" + p.getProperty("control-plane.session"),
+                    "--join-address=127.0.0.1:" + p.getProperty("control-plane.join"),
+                    "--token-file=" + state.tokenFile(),
+                    "--ca-file=" + state.caCert(),
+                    "--listen=127.0.0.1:0",
+                    "--data-listen=127.0.0.1:" + dataPort,
+                    "--encryption-at-rest=" + encryption,
+                    "--encryption-key-file=" + state.keyFile(n.id()),
+                    "--reconnect-backoff-max=" + topology.reconnectBackoffMax().toMillis() + "ms",
+                    "--labels=" + n.labelsFlag())
+                .env(
+                    Map.of(
+                        "MYCNET_NBD_SOCKET",
+                        nbdSocket.toString(),
+                        "MYCNET_NBD_ADDRESS",
+                        "127.0.0.1:" + nbdPort)),
             true,
             timeout);
+    recordNbd(n.id(), ready, p);
     return "ok, "
         + ReadyLine.format(ready).substring(ReadyLine.WORD.length() + 1)
         + (encryption ? "" : ", no encryption at rest");
+  }
+
+  /**
+   * Records the NBD endpoints the agent's ready line names ({@code nbd=<socket>}, {@code
+   * nbd-tls=<host:port>}) for {@code mycnet volume export} and {@code mycnet status}; an endpoint
+   * the agent did not name is removed, so that no command shows an endpoint nothing serves.
+   */
+  private void recordNbd(String node, Map<String, String> ready, Properties p) {
+    synchronized (p) {
+      for (String[] kv :
+          new String[][] {
+            {"nbd", "node." + node + ".nbd.socket"}, {"nbd-tls", "node." + node + ".nbd.tls"}
+          }) {
+        String v = ready.get(kv[0]);
+        if (v == null || v.isBlank()) {
+          p.remove(kv[1]);
+        } else {
+          p.setProperty(kv[1], v);
+        }
+      }
+      state.save(p);
+    }
   }
 
   /** Restarts one agent (its data kept), optionally with encryption at rest switched. */
@@ -341,6 +378,16 @@ public final class LocalCluster {
       }
     }
     if (wipe) {
+      Path sockets = state.shortSocketDir();
+      if (Files.isDirectory(sockets, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        try (Stream<Path> all = Files.walk(sockets)) {
+          for (Path f : all.sorted(Comparator.reverseOrder()).toList()) {
+            Files.delete(f);
+          }
+        } catch (IOException e) {
+          throw new CliException("cannot delete " + sockets + ": " + e.getMessage());
+        }
+      }
       try (Stream<Path> all = Files.walk(state.root())) {
         for (Path f : all.sorted(Comparator.reverseOrder()).toList()) {
           Files.delete(f);

@@ -15,10 +15,13 @@ import java.util.Properties;
 /**
  * Local mode's state directory (default {@code .mycnet/}): {@code etcd/} (etcd's data), {@code ca/}
  * (the control plane's CA), {@code tokens} (the bootstrap token), {@code nodes/<id>/} (each agent's
- * data directory), {@code logs/} (one log per process), {@code pids/} (one PID file per process),
- * {@code local.properties} (ports and per-node overrides), {@code manifests.status} (the manifest
- * watcher's last outcome per file) and {@code manifests.applied} (what each manifest file put in
- * place, kept across restarts so that a removal made while local mode was stopped is seen).
+ * data directory, and its NBD Unix socket {@code nodes/<id>/nbd.sock}, or in {@link
+ * #shortSocketDir} when that path is too long for a Unix socket), {@code logs/} (one log per
+ * process), {@code pids/} (one PID file per process), {@code nbd-tls/<namespace>/} (the NBD client
+ * certificates {@code mycnet volume export} writes), {@code local.properties} (ports, NBD endpoints
+ * and per-node overrides), {@code manifests.status} (the manifest watcher's last outcome per file)
+ * and {@code manifests.applied} (what each manifest file put in place, kept across restarts so that
+ * a removal made while local mode was stopped is seen).
  */
 public final class LocalState {
   private final Path root;
@@ -49,6 +52,119 @@ public final class LocalState {
 
   public Path nodeDir(String node) {
     return root.resolve("nodes").resolve(node);
+  }
+
+  /**
+   * The longest Unix socket path the kernel accepts: {@code sun_path} holds 108 bytes, the last of
+   * them the terminating NUL.
+   */
+  public static final int MAX_SOCKET_PATH_BYTES = 107;
+
+  /**
+   * The node's NBD Unix socket: {@code nodes/<id>/nbd.sock}, or, when that path is longer than the
+   * {@value #MAX_SOCKET_PATH_BYTES} bytes the kernel takes (a deep state directory), {@code
+   * <tmp>/mycnet-nbd-<hash of the state directory>/<id>.sock} ({@link #shortSocketDir}); a node id
+   * so long that even that does not fit is refused with exit code 2.
+   */
+  public Path nbdSocket(String node) {
+    return nbdSocket(node, Path.of(System.getProperty("java.io.tmpdir")));
+  }
+
+  Path nbdSocket(String node, Path tmp) {
+    Path p = nodeDir(node).resolve("nbd.sock");
+    if (socketPathBytes(p) <= MAX_SOCKET_PATH_BYTES) {
+      return p;
+    }
+    Path q = shortSocketDir(tmp).resolve(node + ".sock");
+    int length = socketPathBytes(q);
+    if (length > MAX_SOCKET_PATH_BYTES) {
+      throw new CliException(
+          "node "
+              + node
+              + ": its NBD socket path "
+              + q
+              + " is "
+              + length
+              + " bytes long, more than the "
+              + MAX_SOCKET_PATH_BYTES
+              + " a Unix socket path may have; use a shorter node id",
+          2);
+    }
+    return q;
+  }
+
+  private static int socketPathBytes(Path p) {
+    return p.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+  }
+
+  /**
+   * Where the NBD sockets go when the state directory is too deep for them: a directory of the
+   * temporary directory named after a hash of the state directory, so that two local modes never
+   * share it. {@code local down --wipe} deletes it.
+   */
+  public Path shortSocketDir() {
+    return shortSocketDir(Path.of(System.getProperty("java.io.tmpdir")));
+  }
+
+  Path shortSocketDir(Path tmp) {
+    try {
+      byte[] h =
+          java.security.MessageDigest.getInstance("SHA-256")
+              .digest(root.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return tmp.toAbsolutePath()
+          .resolve("mycnet-nbd-" + java.util.HexFormat.of().formatHex(h, 0, 6));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
+  }
+
+  /**
+   * Creates the directory of an NBD socket when it is {@link #shortSocketDir} (the node's data
+   * directory is the agent's own), mode 0700; one that exists must be a directory of this user, not
+   * a link, since it lies in a directory everyone may write.
+   */
+  public void prepareSocketDir(Path socket) {
+    Path dir = socket.getParent();
+    if (dir.startsWith(root)) {
+      return;
+    }
+    try {
+      if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        Files.createDirectories(
+            dir,
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      }
+      // Ours: owned by whoever owns the state directory (this user made it).
+      if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+          || !Files.getOwner(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+              .equals(Files.getOwner(root))) {
+        throw new CliException(
+            dir
+                + " (where the NBD sockets go) is not a directory of the state directory's owner;"
+                + " remove it and run again");
+      }
+      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot prepare " + dir, e);
+    }
+  }
+
+  /** The directory of the NBD client certificates of a service namespace ({@code nbd-tls/<ns>}). */
+  public Path nbdTlsDir(String namespace) {
+    return root.resolve("nbd-tls").resolve(namespace);
+  }
+
+  /**
+   * A node's NBD endpoints as its agent reported them in its ready line (or as local mode
+   * configured them): the Unix socket path and the TLS address, each null when not recorded (an
+   * agent started before local mode gave them out).
+   */
+  public record NbdEndpoints(String socket, String tlsAddress) {}
+
+  public NbdEndpoints nbdEndpoints(String node) {
+    Properties p = properties();
+    return new NbdEndpoints(
+        p.getProperty("node." + node + ".nbd.socket"), p.getProperty("node." + node + ".nbd.tls"));
   }
 
   /** The node's at-rest master key (base64 of 32 random bytes, mode 0600), created once. */

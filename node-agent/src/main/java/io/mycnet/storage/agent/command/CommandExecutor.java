@@ -1,5 +1,6 @@
 package io.mycnet.storage.agent.command;
 
+import io.mycnet.storage.agent.frontend.AttachedVolumes;
 import io.mycnet.storage.agent.replica.ReplicaStore;
 import io.mycnet.storage.agent.replication.PeerChannels;
 import io.mycnet.storage.agent.replication.Rebuilder;
@@ -35,6 +36,7 @@ public final class CommandExecutor {
   private Rebuilder.RateLimiter limiter;
   private ReplicatedVolume.Context context;
   private java.util.concurrent.ExecutorService rebuilds;
+  private AttachedVolumes attached;
 
   public CommandExecutor(ReplicaStore store, AppliedCommands applied, long capacityBytes) {
     this.store = store;
@@ -52,6 +54,11 @@ public final class CommandExecutor {
     this.limiter = limiter;
     this.context = context;
     this.rebuilds = rebuilds;
+  }
+
+  /** Enables attachments (the block frontend). */
+  public synchronized void frontend(AttachedVolumes attached) {
+    this.attached = attached;
   }
 
   /** The result and whether the command was applied now (false for a repeat). */
@@ -72,8 +79,8 @@ public final class CommandExecutor {
           case REBUILD_REPLICA -> rebuild(c.getRebuildReplica());
           case AUDIT_REPLICA -> audit(c.getAuditReplica(), digest);
           case ASSIGN_REPLICA -> assign(c.getAssignReplica());
-          case ATTACH_VOLUME, DETACH_VOLUME ->
-              new ReplicaStore.Outcome(false, "this agent has no block frontend");
+          case ATTACH_VOLUME -> attach(c.getAttachVolume());
+          case DETACH_VOLUME -> detach(c.getDetachVolume());
           case KIND_NOT_SET -> new ReplicaStore.Outcome(false, "command has no kind");
         };
     CommandResult.Builder rb =
@@ -140,8 +147,29 @@ public final class CommandExecutor {
     return o;
   }
 
+  private ReplicaStore.Outcome attach(io.mycnet.storage.api.v1.AttachVolume c) {
+    if (attached == null) {
+      return new ReplicaStore.Outcome(false, "attach_volume: this agent has no block frontend");
+    }
+    AttachedVolumes.Outcome o = attached.attach(c);
+    return new ReplicaStore.Outcome(o.ok(), o.message());
+  }
+
+  private ReplicaStore.Outcome detach(io.mycnet.storage.api.v1.DetachVolume c) {
+    if (attached == null) {
+      return new ReplicaStore.Outcome(false, "detach_volume: this agent has no block frontend");
+    }
+    AttachedVolumes.Outcome o = attached.detach(c);
+    return new ReplicaStore.Outcome(o.ok(), o.message());
+  }
+
   private ReplicaStore.Outcome assign(io.mycnet.storage.api.v1.AssignReplica a) {
     ReplicatedVolume v = store.volume(a.getVolumeId());
+    // A volume attached here: its frontend follows the primary (whether or not a replica is here).
+    AttachedVolumes.Outcome front = attached == null ? null : attached.assign(a);
+    if (v == null && front != null) {
+      return new ReplicaStore.Outcome(front.ok(), front.message());
+    }
     if (v == null) {
       early.merge(
           a.getVolumeId(),

@@ -113,18 +113,6 @@ public final class CallerIdentity implements ServerInterceptor {
         Context.current().withValue(PEER, commonName(cert)), call, headers, next);
   }
 
-  /** The namespace of a client caller; PERMISSION_DENIED for anything else. */
-  static String clientNamespace() {
-    String cn = PEER.get();
-    if (cn == null || !cn.startsWith(CLIENT_PREFIX) || cn.length() == CLIENT_PREFIX.length()) {
-      throw Status.PERMISSION_DENIED
-          .withDescription(
-              "volume I/O needs a client certificate (CN client:<namespace>); presented: " + cn)
-          .asRuntimeException();
-    }
-    return cn.substring(CLIENT_PREFIX.length());
-  }
-
   /** The node id of an agent caller; PERMISSION_DENIED for a client. */
   static String peerNode() {
     String cn = PEER.get();

@@ -10,7 +10,8 @@ import java.nio.file.StandardOpenOption;
  * The two files of a replica's block store, without meaning: {@code data} (a sparse file of the
  * volume's size, block {@code b} at byte {@code b * BLOCK}) and the entry file (one fixed-size
  * entry per block, the block's checksum or seal). Reads beyond the end of either file are zeros.
- * Callers serialise access ({@link VolumeReplica} holds the lock).
+ * Callers serialise reads and writes ({@link VolumeReplica} holds the lock); {@link #force} may run
+ * concurrently with them (positional I/O on the channels is thread-safe).
  */
 final class BlockFile implements AutoCloseable {
   static final int BLOCK = VolumeReplica.BLOCK;
@@ -48,6 +49,11 @@ final class BlockFile implements AutoCloseable {
 
   long sizeBytes() {
     return sizeBytes;
+  }
+
+  /** The size of one block's entry in the entry file. */
+  int entrySize() {
+    return entrySize;
   }
 
   long blocks() {
@@ -108,7 +114,7 @@ final class BlockFile implements AutoCloseable {
     }
   }
 
-  /** Makes both files durable. */
+  /** Makes both files durable: every write completed before the call. */
   void force() throws IOException {
     data.force(false);
     sums.force(false);

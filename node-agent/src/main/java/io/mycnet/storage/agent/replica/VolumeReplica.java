@@ -2,6 +2,7 @@ package io.mycnet.storage.agent.replica;
 
 import io.mycnet.storage.api.v1.AssignReplica;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,11 +20,19 @@ import org.slf4j.LoggerFactory;
  * epoch, size) and {@code assignment.pb} (the last {@link AssignReplica}: primary, peers,
  * namespace, grants).
  *
- * <p>A write is durable when it returns ({@code fdatasync} of data and checksums, {@link #write}),
- * so {@link #flush} is a barrier that has nothing left to do but is kept for block semantics. A
- * block whose data and checksum disagree — a torn write (crash between the two writes) or bit rot —
- * is reported by {@link #read} ({@link CorruptBlockException}) and {@link #scrub}. Writes are
- * serialised per replica.
+ * <p>A write is durable when {@link #write} or {@link #zero} returns ({@code fdatasync} of data and
+ * checksums). Durability is a group commit: the pipeline writes with {@link #writeAsync} / {@link
+ * #zeroAsync}, which return a ticket once the bytes are in the files (not yet synced), and waits
+ * with {@link #awaitDurable}: one {@code fdatasync} covers every write that had its ticket when the
+ * sync started, so concurrent writers share syncs instead of queueing one sync each. {@link #sync}
+ * is the barrier for everything written so far. The replica's monitor serialises writes and reads;
+ * it is never held during an {@code fdatasync}, so reads and further writes go on while a sync runs
+ * (a read may return a write whose sync is still running, as it may on a disk). When an {@code
+ * fdatasync} fails the replica refuses every later durability wait (the kernel may have dropped the
+ * dirty pages it could not write; a later sync succeeding would prove nothing): it must be reopened
+ * and is rebuilt. A block whose data and checksum disagree — a torn write (crash between the two
+ * writes) or bit rot — is reported by {@link #read} ({@link CorruptBlockException}) and {@link
+ * #scrub}.
  *
  * <p><b>Encrypted replicas</b> (created on an agent with {@code encryption-at-rest=true}) keep
  * {@code blocks.gcm} instead of {@code blocks.crc} and the ciphertext in {@code data} ({@link
@@ -51,6 +60,16 @@ public final class VolumeReplica implements AutoCloseable {
   private final BlockFile file;
   private final SealedBlocks sealed; // null for a plain replica
   private final ReplicaReaders readers;
+
+  // Group commit. `written` is the ticket of the last write whose bytes are in the files; it is
+  // raised under the replica's monitor after the write, so every write up to a value read from it
+  // is complete. The rest is guarded by `durability`, never held together with the monitor.
+  private volatile long written;
+  private final Object durability = new Object();
+  private long durable; // every write up to this ticket has been fdatasync'd
+  private boolean syncing; // a thread is in force() for the others
+  private IOException syncFailure; // sticky: a failed fdatasync leaves durability unknown
+  private long syncs; // number of completed fdatasyncs (tests)
 
   /** A block whose bytes do not match its stored checksum. */
   public static final class CorruptBlockException extends IOException {
@@ -219,24 +238,107 @@ public final class VolumeReplica implements AutoCloseable {
   }
 
   /** Writes a byte range and makes it durable (data and checksums) before returning. */
-  public synchronized void write(long offset, byte[] bytes) throws IOException {
-    writeNoSync(offset, bytes);
-    sync();
+  public void write(long offset, byte[] bytes) throws IOException {
+    awaitDurable(writeAsync(offset, bytes));
   }
 
   /** Zeroes a byte range durably (trim / write-zeroes). */
-  public synchronized void zero(long offset, long length) throws IOException {
+  public void zero(long offset, long length) throws IOException {
+    awaitDurable(zeroAsync(offset, length));
+  }
+
+  /**
+   * Writes a byte range (data and checksums) without waiting for it to be durable; returns the
+   * write's ticket for {@link #awaitDurable}. Reads see the write once this returns.
+   */
+  public synchronized long writeAsync(long offset, byte[] bytes) throws IOException {
+    writeNoSync(offset, bytes);
+    return ++written;
+  }
+
+  /**
+   * Zeroes a byte range without waiting for it to be durable; the ticket for {@link #awaitDurable}.
+   */
+  public synchronized long zeroAsync(long offset, long length) throws IOException {
     long done = 0;
     while (done < length) {
       int n = (int) Math.min(CHUNK, length - done);
       writeNoSync(offset + done, new byte[n]);
       done += n;
     }
-    sync();
+    return ++written;
   }
 
-  public synchronized void sync() throws IOException {
-    file.force();
+  /** Makes every write so far durable (a barrier: flush). */
+  public void sync() throws IOException {
+    awaitDurable(written);
+  }
+
+  /**
+   * Returns once the write with {@code ticket} (and every earlier one) is durable. Returns at once
+   * when a completed sync covered it; otherwise either waits for the sync in progress and checks
+   * again, or is the one thread that syncs for every write completed so far.
+   *
+   * @throws IOException when an {@code fdatasync} of this replica failed (now or before)
+   */
+  public void awaitDurable(long ticket) throws IOException {
+    synchronized (durability) {
+      while (true) {
+        if (syncFailure != null) {
+          throw new IOException(
+              "the replica of "
+                  + volumeId
+                  + " could not be made durable: an fdatasync failed, so what reached its disk is unknown"
+                  + " until the replica is reopened: "
+                  + syncFailure.getMessage(),
+              syncFailure);
+        }
+        if (durable >= ticket) {
+          return;
+        }
+        if (!syncing) {
+          syncing = true;
+          break;
+        }
+        try {
+          durability.wait();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new InterruptedIOException(
+              "interrupted waiting for the replica of " + volumeId + " to be durable");
+        }
+      }
+    }
+    long covered = written; // every write up to it is complete before force() starts
+    IOException failed = null;
+    boolean done = false;
+    try {
+      file.force();
+      done = true;
+    } catch (IOException e) {
+      failed = e;
+    } finally {
+      synchronized (durability) {
+        syncing = false;
+        if (done) {
+          durable = Math.max(durable, covered);
+          syncs++;
+        } else if (failed != null) {
+          syncFailure = failed;
+        }
+        durability.notifyAll();
+      }
+    }
+    if (failed != null) {
+      throw failed;
+    }
+  }
+
+  /** The number of completed {@code fdatasync}s of this replica (tests). */
+  long syncCount() {
+    synchronized (durability) {
+      return syncs;
+    }
   }
 
   /** One whole block as a partial write must merge it: raw (plain) or verified plaintext. */
@@ -282,9 +384,9 @@ public final class VolumeReplica implements AutoCloseable {
   /**
    * Stores a chunk copied from a peer: verifies every block against the peer's checksum entry
    * first, then writes data and entries verbatim, or encrypted for an encrypted replica (not yet
-   * synced: {@link #sync}).
+   * synced: {@link #sync} or {@link #awaitDurable} of the ticket returned).
    */
-  public synchronized void storeCopied(long offset, byte[] bytes, long[] entries)
+  public synchronized long storeCopied(long offset, byte[] bytes, long[] entries)
       throws IOException {
     if (offset % BLOCK != 0 || entries.length != (bytes.length + BLOCK - 1) / BLOCK) {
       throw new IOException("copied chunk at " + offset + " is not whole blocks with checksums");
@@ -292,10 +394,11 @@ public final class VolumeReplica implements AutoCloseable {
     BlockChecksums.verify(volumeId, offset / BLOCK, bytes, entries);
     if (sealed != null) {
       sealed.write(offset / BLOCK, bytes, entries);
-      return;
+    } else {
+      file.writeBlocks(offset / BLOCK, bytes);
+      file.writeEntries(offset / BLOCK, BlockChecksums.encode(entries));
     }
-    file.writeBlocks(offset / BLOCK, bytes);
-    file.writeEntries(offset / BLOCK, BlockChecksums.encode(entries));
+    return ++written;
   }
 
   /**
@@ -316,6 +419,86 @@ public final class VolumeReplica implements AutoCloseable {
   public synchronized byte[] auditDigest(byte[] nonce, long offset, long length)
       throws IOException {
     return readers.auditDigest(nonce, offset, length);
+  }
+
+  /** A run of bytes of the volume: a hole (never written or trimmed, reads as zeros) or data. */
+  public record Extent(long length, boolean hole) {}
+
+  /** The most blocks one {@link #map} looks at (its answer may cover less than asked). */
+  public static final int MAP_MAX_BLOCKS = 64 * 1024;
+
+  /**
+   * Which parts of {@code [offset, offset+length)} are holes: the runs, in order, from {@code
+   * offset}, at block granularity (a block is a hole when its entry is all zero: never written, or
+   * trimmed whole). Covers at least one byte when {@code length > 0} and at most {@link
+   * #MAP_MAX_BLOCKS} blocks. Nothing is decrypted or verified: the entries alone decide.
+   */
+  public synchronized List<Extent> map(long offset, long length) throws IOException {
+    List<Extent> out = new java.util.ArrayList<>();
+    if (length <= 0) {
+      return out;
+    }
+    long end = offset + length;
+    long first = offset / BLOCK;
+    long last = Math.min((end - 1) / BLOCK, first + MAP_MAX_BLOCKS - 1);
+    int count = (int) (last - first + 1);
+    int es = file.entrySize();
+    byte[] raw = file.readEntries(first, count);
+    long runStart = offset;
+    Boolean runHole = null;
+    for (int i = 0; i < count; i++) {
+      boolean hole = BlockChecksums.allZero(raw, i * es, es);
+      long blockStart = Math.max(offset, (first + i) * BLOCK);
+      if (runHole != null && hole != runHole) {
+        out.add(new Extent(blockStart - runStart, runHole));
+        runStart = blockStart;
+      }
+      runHole = hole;
+    }
+    long coveredEnd = Math.min(end, (last + 1) * BLOCK);
+    out.add(new Extent(coveredEnd - runStart, runHole));
+    return out;
+  }
+
+  /**
+   * Zeroes a byte range durably like {@link #zero}, but the blocks it covers whole become never
+   * written again (data and entry all zeros: a hole for {@link #map}, read back as zeros by both
+   * formats, copied as never written by a rebuild); partly covered blocks are zeroed in place.
+   */
+  public void punch(long offset, long length) throws IOException {
+    awaitDurable(punchAsync(offset, length));
+  }
+
+  /** As {@link #punch}, not yet durable: its ticket for {@link #awaitDurable}. */
+  public synchronized long punchAsync(long offset, long length) throws IOException {
+    if (length <= 0) {
+      return written;
+    }
+    long end = offset + length;
+    long firstWhole = (offset + BLOCK - 1) / BLOCK;
+    // The volume's last block may be short: covering up to the size covers it whole.
+    long endWhole = end == sizeBytes ? (end + BLOCK - 1) / BLOCK : end / BLOCK;
+    if (firstWhole >= endWhole) {
+      writeNoSync(offset, new byte[(int) length]);
+      return ++written;
+    }
+    long wholeStart = firstWhole * BLOCK;
+    long wholeEnd = Math.min(endWhole * BLOCK, sizeBytes);
+    if (offset < wholeStart) {
+      writeNoSync(offset, new byte[(int) (wholeStart - offset)]);
+    }
+    int es = file.entrySize();
+    int perChunk = CHUNK / BLOCK;
+    for (long b = firstWhole; b < endWhole; b += perChunk) {
+      int n = (int) Math.min(perChunk, endWhole - b);
+      long bytes = Math.min((long) n * BLOCK, sizeBytes - b * BLOCK);
+      file.writeBlocks(b, new byte[(int) bytes]);
+      file.writeEntries(b, java.nio.ByteBuffer.allocate(n * es));
+    }
+    if (end > wholeEnd) {
+      writeNoSync(wholeEnd, new byte[(int) (end - wholeEnd)]);
+    }
+    return ++written;
   }
 
   /**

@@ -89,6 +89,16 @@ public final class PeerChannels implements AutoCloseable {
         .withInterceptors(refuseRevoked(nodeId));
   }
 
+  /**
+   * {@code VolumeIo} of another agent, as this node's block frontend uses it (the node certificate
+   * is the caller; the peer admits it while this node is attached to the volume).
+   */
+  public io.mycnet.storage.api.v1.VolumeIoGrpc.VolumeIoBlockingStub volumeIo(
+      String nodeId, String address) {
+    return io.mycnet.storage.api.v1.VolumeIoGrpc.newBlockingStub(channel(nodeId, address))
+        .withInterceptors(refuseRevoked(nodeId));
+  }
+
   ManagedChannel channel(String nodeId, String address) {
     return channels.computeIfAbsent(
         nodeId + "@" + address,

@@ -113,6 +113,9 @@ public final class ReplicatedVolume implements AutoCloseable {
   private final Map<String, Long> acked = new ConcurrentHashMap<>();
   // Follower state, guarded by `order`:
   private long applied;
+  // The replica's durability ticket of the last write applied (VolumeReplica.awaitDurable): a
+  // write is acknowledged only once durable, a repeat only once every write applied is.
+  private long appliedTicket;
   // The newest epoch of a write applied here (never newer than the assignment held: a write waits
   // for its epoch's assignment): a ReadIndex answers with it, so a deposed primary is not
   // confirmed.
@@ -359,6 +362,14 @@ public final class ReplicatedVolume implements AutoCloseable {
           .asRuntimeException();
     }
     Forwarded f = writeAndForward(a, offset, data, zeroLength);
+    // The followers have the write already: the local fdatasync (shared with the concurrent writes,
+    // VolumeReplica.awaitDurable) runs while they apply theirs.
+    IOException local = null;
+    try {
+      replica.awaitDurable(f.ticket());
+    } catch (IOException e) {
+      local = e;
+    }
     boolean strong = a.getConsistency() == ConsistencyLevel.CONSISTENCY_LEVEL_STRONG;
     int durable = 1;
     for (Map.Entry<ReplicaMember, ListenableFuture<ReplicaAck>> e : f.inSync().entrySet()) {
@@ -372,6 +383,9 @@ public final class ReplicatedVolume implements AutoCloseable {
       }
     }
     f.rebuilding().forEach((m, ack) -> detachOnFailure(m, ack, f.sequence()));
+    if (local != null) {
+      throw local; // not durable here: not acknowledged, whatever the followers did
+    }
     if (fenced) {
       throw Status.FAILED_PRECONDITION
           .withDescription(
@@ -388,30 +402,32 @@ public final class ReplicatedVolume implements AutoCloseable {
   }
 
   /**
-   * A write in the primary's order: its sequence number, and the acknowledgements to come from the
-   * members it was forwarded to and from the rebuild targets attached.
+   * A write in the primary's order: its sequence number, its local durability ticket ({@link
+   * VolumeReplica#awaitDurable}), and the acknowledgements to come from the members it was
+   * forwarded to and from the rebuild targets attached.
    */
   private record Forwarded(
       long sequence,
+      long ticket,
       Map<ReplicaMember, ListenableFuture<ReplicaAck>> inSync,
       Map<ReplicaMember, ListenableFuture<ReplicaAck>> rebuilding) {}
 
   /**
-   * Takes the next sequence number, writes locally and forwards the write to every member not out
-   * of sync and every attached rebuild target: one step under the write order, so followers see the
-   * writes in the order of their numbers.
+   * Takes the next sequence number, writes locally (not yet durable) and forwards the write to
+   * every member not out of sync and every attached rebuild target: one step under the write order,
+   * so followers see the writes in the order of their numbers. The local fdatasync is awaited
+   * outside the order, so concurrent writes share it.
    */
   private Forwarded writeAndForward(AssignReplica a, long offset, byte[] data, long zeroLength)
       throws IOException {
     Map<ReplicaMember, ListenableFuture<ReplicaAck>> inSync = new LinkedHashMap<>();
     Map<ReplicaMember, ListenableFuture<ReplicaAck>> rebuilding = new LinkedHashMap<>();
     synchronized (order) {
+      long ticket =
+          zeroLength > 0
+              ? replica.punchAsync(offset, zeroLength)
+              : replica.writeAsync(offset, data);
       long seq = ++lastSequence;
-      if (zeroLength > 0) {
-        replica.zero(offset, zeroLength);
-      } else {
-        replica.write(offset, data);
-      }
       ReplicaWrite w =
           ReplicaWrite.newBuilder()
               .setVolumeId(replica.volumeId())
@@ -435,7 +451,7 @@ public final class ReplicatedVolume implements AutoCloseable {
           rebuilding.put(m, forward(m, w));
         }
       }
-      return new Forwarded(seq, inSync, rebuilding);
+      return new Forwarded(seq, ticket, inSync, rebuilding);
     }
   }
 
@@ -767,10 +783,16 @@ public final class ReplicatedVolume implements AutoCloseable {
     }
   }
 
-  /** Follower: applies a forwarded write in sequence order. */
+  /**
+   * Follower: applies a forwarded write in sequence order, and acknowledges it (returns) once it is
+   * durable here. Only the apply holds the order; the fdatasync is awaited outside it, so the next
+   * writes apply meanwhile and share it.
+   */
   public long apply(String caller, ReplicaWrite w) throws IOException {
     admit(caller, w.getEpoch());
     long deadline = System.currentTimeMillis() + ORDER_WAIT_MS;
+    long ticket;
+    long position;
     synchronized (order) {
       boolean waited = false;
       while (attaching
@@ -803,27 +825,33 @@ public final class ReplicatedVolume implements AutoCloseable {
         admit(caller, w.getEpoch());
       }
       if (w.getSequence() <= applied && w.getSequence() != 1) {
-        return applied; // a repeat
+        // A repeat: acknowledged once what was applied is durable (its first apply may still wait).
+        ticket = appliedTicket;
+        position = applied;
+      } else {
+        ticket = applyLocally(w);
+        appliedTicket = ticket;
+        applied = w.getSequence();
+        if (w.getEpoch() > writeEpoch) {
+          writeEpoch = w.getEpoch();
+        }
+        if (catchUp != null) {
+          catchUp.add(w);
+        }
+        order.notifyAll();
+        position = applied;
       }
-      applyLocally(w);
-      applied = w.getSequence();
-      if (w.getEpoch() > writeEpoch) {
-        writeEpoch = w.getEpoch();
-      }
-      if (catchUp != null) {
-        catchUp.add(w);
-      }
-      order.notifyAll();
-      return applied;
     }
+    replica.awaitDurable(ticket);
+    return position;
   }
 
-  private void applyLocally(ReplicaWrite w) throws IOException {
+  /** Writes {@code w} into the replica (not yet durable); its durability ticket. */
+  private long applyLocally(ReplicaWrite w) throws IOException {
     if (w.getZeroLength() > 0) {
-      replica.zero(w.getOffset(), w.getZeroLength());
-    } else {
-      replica.write(w.getOffset(), w.getData().toByteArray());
+      return replica.punchAsync(w.getOffset(), w.getZeroLength());
     }
+    return replica.writeAsync(w.getOffset(), w.getData().toByteArray());
   }
 
   /** Waits until this replica applied {@code seq} (rebuild sources). */
@@ -1108,8 +1136,13 @@ public final class ReplicatedVolume implements AutoCloseable {
     }
   }
 
-  /** Stores a copied chunk and re-applies every forwarded write overlapping it, in order. */
+  /**
+   * Stores a copied chunk and re-applies every forwarded write overlapping it, in order. The chunk
+   * alone is made durable by the rebuild's syncs; when it overwrote writes this replica already
+   * acknowledged, they are durable again (re-applied and synced) before this returns.
+   */
   void storeCopied(long offset, byte[] bytes, long[] entries) throws IOException {
+    long reapplied = 0;
     synchronized (order) {
       if (bytes != null) {
         replica.storeCopied(offset, bytes, entries);
@@ -1119,9 +1152,15 @@ public final class ReplicatedVolume implements AutoCloseable {
         long wEnd =
             w.getOffset() + (w.getZeroLength() > 0 ? w.getZeroLength() : w.getData().size());
         if (w.getOffset() < end && wEnd > offset) {
-          applyLocally(w);
+          reapplied = applyLocally(w);
         }
       }
+      if (reapplied > 0) {
+        appliedTicket = Math.max(appliedTicket, reapplied); // a repeat waits for these too
+      }
+    }
+    if (reapplied > 0) {
+      replica.awaitDurable(reapplied);
     }
   }
 
@@ -1171,6 +1210,36 @@ public final class ReplicatedVolume implements AutoCloseable {
         + " (owned by "
         + a.getNamespace()
         + ", not shared with it)";
+  }
+
+  /**
+   * Null when the agent of {@code nodeId} may read ({@code write=false}) or write the volume
+   * through its block frontend: it is listed in the assignment's attachments, read-write for a
+   * write. Else why not (a detached or fenced node is no longer listed).
+   */
+  public static String attachmentProblem(AssignReplica a, String nodeId, boolean write) {
+    if (a == null) {
+      return "the replica has no assignment yet (attachments unknown): retry shortly";
+    }
+    for (io.mycnet.storage.api.v1.Attachment at : a.getAttachmentsList()) {
+      if (at.getNodeId().equals(nodeId)) {
+        if (write && at.getReadOnly()) {
+          return "node "
+              + nodeId
+              + " has a read-only attachment of "
+              + a.getVolumeId()
+              + ": writes are refused";
+        }
+        return null;
+      }
+    }
+    return "node "
+        + nodeId
+        + " is not attached to "
+        + a.getVolumeId()
+        + " at epoch "
+        + a.getEpoch()
+        + " (detached, or fenced): its block frontend may not use the volume";
   }
 
   public static StatusRuntimeException notFound(String volumeId) {

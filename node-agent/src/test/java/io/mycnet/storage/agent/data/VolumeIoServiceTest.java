@@ -8,7 +8,10 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.mycnet.storage.agent.replication.ReplicatedVolume;
 import io.mycnet.storage.api.v1.AccessGrant;
+import io.mycnet.storage.api.v1.Attachment;
+import io.mycnet.storage.api.v1.Extent;
 import io.mycnet.storage.api.v1.FlushRequest;
+import io.mycnet.storage.api.v1.MapRequest;
 import io.mycnet.storage.api.v1.ReadRequest;
 import io.mycnet.storage.api.v1.ReplicaMember;
 import io.mycnet.storage.api.v1.ReplicaReport;
@@ -151,11 +154,11 @@ class VolumeIoServiceTest {
         () -> stranger.stat(StatRequest.newBuilder().setVolumeId(VOLUME).build()),
         Status.Code.PERMISSION_DENIED,
         "not shared");
-    // A node certificate is no client identity.
+    // A node certificate is admitted only for a node attached to the volume.
     refused(
         () -> port.io(port.node("n2")).read(read(1, 0, 1)),
         Status.Code.PERMISSION_DENIED,
-        "needs a client certificate");
+        "node n2 is not attached to app.data");
     assertThat(onDisk(0, 2)).containsExactly(1, 2);
   }
 
@@ -288,5 +291,101 @@ class VolumeIoServiceTest {
             });
     // The other blocks still read.
     assertThat(owner.read(read(1, 0, 1)).getData().byteAt(0)).isZero();
+  }
+
+  @Test
+  void attachedNodesUseTheVolumeAsAttachedAndOtherNodesAreRefused() throws Exception {
+    volume.assign(
+        InProcessDataPort.assignment(VOLUME, "app", 1, "n1", "n1")
+            .addAttachments(
+                Attachment.newBuilder().setNodeId("n7").setReadOnly(false).setGeneration(1))
+            .addAttachments(
+                Attachment.newBuilder().setNodeId("n8").setReadOnly(true).setGeneration(2))
+            .build());
+    VolumeIoBlockingStub rw = port.io(port.node("n7"));
+    VolumeIoBlockingStub ro = port.io(port.node("n8"));
+    VolumeIoBlockingStub other = port.io(port.node("n9"));
+
+    rw.write(write(1, 10, bytes(5000, 3)));
+    assertThat(rw.read(read(1, 9, 3)).getData().toByteArray()).containsExactly(0, 3, 3);
+    rw.flush(FlushRequest.newBuilder().setVolumeId(VOLUME).setEpoch(1).build());
+    assertThat(rw.stat(StatRequest.newBuilder().setVolumeId(VOLUME).build()).getEpoch())
+        .isEqualTo(1);
+    assertThat(ro.read(read(1, 10, 1)).getData().byteAt(0)).isEqualTo((byte) 3);
+    assertThat(ro.map(map(1, 0, 8192)).getExtentsList())
+        .extracting(Extent::getHole)
+        .containsExactly(false);
+    refused(
+        () -> ro.write(write(1, 10, bytes(1, 9))),
+        Status.Code.PERMISSION_DENIED,
+        "node n8 has a read-only attachment of app.data");
+    refused(() -> ro.trim(trim(1, 0, 4096)), Status.Code.PERMISSION_DENIED, "read-only attachment");
+    refused(
+        () -> other.read(read(1, 0, 1)),
+        Status.Code.PERMISSION_DENIED,
+        "node n9 is not attached to app.data",
+        "fenced");
+    refused(() -> other.write(write(1, 0, bytes(1, 9))), Status.Code.PERMISSION_DENIED, "n9");
+
+    // Fenced: the attachment is removed with an epoch raise; the node is refused at any epoch.
+    volume.assign(InProcessDataPort.assignment(VOLUME, "app", 2, "n1", "n1").build());
+    for (long epoch : new long[] {1, 2}) {
+      refused(
+          () -> rw.write(write(epoch, 10, bytes(1, 9))),
+          Status.Code.PERMISSION_DENIED,
+          "node n7 is not attached to app.data at epoch 2");
+    }
+    assertThat(onDisk(10, 2)).containsExactly(3, 3);
+  }
+
+  @Test
+  void mapReportsNeverWrittenAndTrimmedBlocksAsHoles() throws Exception {
+    assertThat(owner.map(map(1, 0, InProcessDataPort.SIZE)).getExtentsList())
+        .containsExactly(
+            Extent.newBuilder().setLength(InProcessDataPort.SIZE).setHole(true).build());
+    owner.write(write(1, 4096 * 2 + 7, bytes(4096 * 3, 5)));
+    owner.trim(trim(1, 4096 * 3, 4096 + 1));
+    // Blocks 2..5 were written; block 3 trimmed whole is a hole again, block 4 zeroed in part.
+    assertThat(owner.map(map(1, 100, 4096 * 7)).getExtentsList())
+        .containsExactly(
+            extent(4096 * 2 - 100, true),
+            extent(4096, false),
+            extent(4096, true),
+            extent(4096 * 2, false),
+            extent(4096 + 100, true));
+    assertThat(owner.read(read(1, 4096 * 3 - 1, 4096 + 4)).getData().toByteArray())
+        .startsWith(5, 0)
+        .endsWith(0, 5, 5);
+    refused(
+        () -> owner.map(map(1, InProcessDataPort.SIZE - 1, 2)),
+        Status.Code.INVALID_ARGUMENT,
+        "ends beyond");
+    refused(() -> owner.map(map(2, 0, 1)), Status.Code.FAILED_PRECONDITION, "epoch 2");
+    refused(
+        () -> port.io(port.client("other")).map(map(1, 0, 1)),
+        Status.Code.PERMISSION_DENIED,
+        "not shared");
+  }
+
+  static Extent extent(long length, boolean hole) {
+    return Extent.newBuilder().setLength(length).setHole(hole).build();
+  }
+
+  static MapRequest map(long epoch, long offset, long length) {
+    return MapRequest.newBuilder()
+        .setVolumeId(VOLUME)
+        .setEpoch(epoch)
+        .setOffset(offset)
+        .setLength(length)
+        .build();
+  }
+
+  static TrimRequest trim(long epoch, long offset, long length) {
+    return TrimRequest.newBuilder()
+        .setVolumeId(VOLUME)
+        .setEpoch(epoch)
+        .setOffset(offset)
+        .setLength(length)
+        .build();
   }
 }

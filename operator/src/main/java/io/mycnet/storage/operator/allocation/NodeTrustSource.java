@@ -27,4 +27,15 @@ public interface NodeTrustSource {
   default boolean known(String nodeId) {
     return true;
   }
+
+  /**
+   * Why the node has its trust, for a refusal a person reads: the trust engine's explanation
+   * (score, tier, the factor breakdown, gates, vetting, quarantine: what {@code mycnet node
+   * explain} shows); a source without one says the score and the tier.
+   */
+  default String explain(String nodeId) {
+    NodeTrust t = trustOf(nodeId);
+    return String.format(
+        java.util.Locale.ROOT, "node %s: score %.3f, tier %s%n", nodeId, t.score(), t.tier());
+  }
 }

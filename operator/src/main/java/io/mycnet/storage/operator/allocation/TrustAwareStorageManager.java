@@ -1,6 +1,7 @@
 package io.mycnet.storage.operator.allocation;
 
 import io.mycnet.storage.api.v1.Allocation;
+import io.mycnet.storage.api.v1.Attachment;
 import io.mycnet.storage.api.v1.CreateReplica;
 import io.mycnet.storage.api.v1.DeleteReplica;
 import io.mycnet.storage.api.v1.NamespaceRecord;
@@ -234,7 +235,8 @@ public final class TrustAwareStorageManager {
 
   /**
    * Releases a volume: deletes its allocation, returns its reservations and quota, and queues the
-   * deletion of its replicas. Releasing a volume that does not exist returns empty.
+   * deletion of its replicas and a {@code DetachVolume} to every node attached to it. Releasing a
+   * volume that does not exist returns empty.
    */
   public Optional<Allocation> release(String volumeId) {
     return releaseIf(volumeId, a -> true);
@@ -269,6 +271,11 @@ public final class TrustAwareStorageManager {
       CommandQueue.Batch batch = queue.batch();
       for (String nodeId : replicaNodes(a)) {
         batch.add(nodeId, deleteCommand(a, nodeId, "volume released", now));
+      }
+      // An attached node's frontend stops serving it: its data is being deleted.
+      for (Attachment at : a.getAttachmentsList()) {
+        batch.add(
+            at.getNodeId(), Assignments.detach("release", a, at, "volume released", true, now));
       }
       batch.stage(txn);
       if (txn.commit()) {

@@ -5,9 +5,7 @@ import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.NamespaceRecord;
 import io.mycnet.storage.api.v1.NodeCommand;
 import io.mycnet.storage.api.v1.NodeRecord;
-import io.mycnet.storage.api.v1.Replica;
-import io.mycnet.storage.api.v1.ReplicaMember;
-import io.mycnet.storage.api.v1.ReplicaState;
+import io.mycnet.storage.operator.allocation.Assignments;
 import io.mycnet.storage.operator.allocation.ShareGrants;
 import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.nodes.NodeRegistry;
@@ -27,16 +25,18 @@ import org.slf4j.LoggerFactory;
 /**
  * Tells every replica's node the volume's current epoch, primary, replica set with each replica's
  * state (HEALTHY ones are in sync; agents refuse reads from any other) and data-port address, and
- * access (owner namespace, and the shares of the volume's claim only: {@link ShareGrants}) with an
- * {@code AssignReplica} command whenever any of that changes: a new epoch, a replica marked STALE
- * or made HEALTHY at the same epoch, and a change of the owner's shares (the owner's namespace
- * record is watched too; a share added, removed or narrowed reaches every volume of the owner whose
- * grants it changes, at the same epoch). Each assignment carries the newest store revision of its
- * inputs (allocation, namespace record), which orders assignments of one epoch. Command ids are
- * deterministic ({@code assign:<volume>:<incarnation>:<epoch>:<node>:<revision>}), so a restart or
- * a second control plane queues nothing twice that is still pending, and agents apply a repeat
- * once; a change back to an earlier content is a new revision, hence a new command. LOST replicas
- * get nothing.
+ * access (owner namespace, and the shares of the volume's claim only: {@link ShareGrants}, and the
+ * attached nodes) with an {@code AssignReplica} command ({@link Assignments}) whenever any of that
+ * changes: a new epoch, a replica marked STALE or made HEALTHY at the same epoch, an attach, detach
+ * or fence, and a change of the owner's shares (the owner's namespace record is watched too; a
+ * share added, removed or narrowed reaches every volume of the owner whose grants it changes, at
+ * the same epoch). Each assignment carries the newest store revision of its inputs (allocation,
+ * namespace record), which orders assignments of one epoch. Command ids are deterministic ({@code
+ * assign:<volume>:<incarnation>:<epoch>:<node>:<revision>}), so a restart or a second control plane
+ * queues nothing twice that is still pending, and agents apply a repeat once; a change back to an
+ * earlier content is a new revision, hence a new command. Every attached node gets the assignment
+ * too, so that its block frontend follows the primary. LOST replicas get nothing, and neither does
+ * a node whose attachment ended.
  */
 public final class AssignmentPublisher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AssignmentPublisher.class);
@@ -172,10 +172,11 @@ public final class AssignmentPublisher implements AutoCloseable {
 
   /**
    * Queues the assignment of allocation {@code av} with the grants of its owner's record {@code
-   * owner} (null: none), both read at one store revision, to each of its replicas' nodes, unless an
-   * assignment of the same content or of a newer revision was published. The assignment's revision
-   * is the newest of the allocation's and the owner record's (or its removal's) store revisions: a
-   * change of either makes a newer one, and the same inputs always the same one.
+   * owner} (null: none), both read at one store revision, to each of its replicas' nodes and each
+   * attached node, unless an assignment of the same content or of a newer revision was published.
+   * The assignment's revision is the newest of the allocation's and the owner record's (or its
+   * removal's) store revisions: a change of either makes a newer one, and the same inputs always
+   * the same one.
    */
   void publish(Versioned<Allocation> av, Versioned<NamespaceRecord> owner, String namespace) {
     Allocation a = av.value();
@@ -184,35 +185,19 @@ public final class AssignmentPublisher implements AutoCloseable {
             av.modRevision(),
             owner != null ? owner.modRevision() : removedAt.getOrDefault(namespace, 0L));
     try {
-      AssignReplica.Builder b =
-          AssignReplica.newBuilder()
-              .setVolumeId(a.getVolumeId())
-              .setEpoch(a.getEpoch())
-              .setSizeBytes(a.getSizeBytes())
-              .setConsistency(a.getConsistency())
-              .setPrimaryNodeId(a.getPrimaryNodeId())
-              .setNamespace(a.getNamespace())
-              .addAllGrants(ShareGrants.forVolume(owner == null ? null : owner.value(), a));
-      for (Replica r : a.getReplicasList()) {
-        String address = registry.get(r.getNodeId()).map(NodeRecord::getAddress).orElse("");
-        b.addPeers(
-            ReplicaMember.newBuilder()
-                .setNodeId(r.getNodeId())
-                .setAddress(address)
-                .setState(r.getState()));
-      }
-      AssignReplica content = b.build();
+      AssignReplica content =
+          Assignments.content(
+              a,
+              owner == null ? null : owner.value(),
+              id -> registry.get(id).map(NodeRecord::getAddress).orElse(""));
       Published last = published.get(a.getVolumeId());
       if (last != null && (last.revision() >= revision || last.content().equals(content))) {
         return;
       }
       AssignReplica assign = content.toBuilder().setRevision(revision).build();
-      for (Replica r : a.getReplicasList()) {
-        if (r.getState() == ReplicaState.REPLICA_STATE_LOST) {
-          continue;
-        }
+      for (String node : Assignments.recipients(a)) {
         queue.enqueue(
-            r.getNodeId(),
+            node,
             NodeCommand.newBuilder()
                 .setCommandId(
                     "assign:"
@@ -222,7 +207,7 @@ public final class AssignmentPublisher implements AutoCloseable {
                         + ":"
                         + a.getEpoch()
                         + ":"
-                        + r.getNodeId()
+                        + node
                         + ":"
                         + revision)
                 .setIssuedAtUnixMs(clock.millis())

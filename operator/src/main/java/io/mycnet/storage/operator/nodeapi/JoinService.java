@@ -192,7 +192,7 @@ final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
                 + ": ask for a new token");
       }
       if (cert == null) {
-        cert = ca.signNode(csr, nodeId);
+        cert = ca.signNode(csr, nodeId, serverHosts(req.getAddress()));
       }
       Txn txn = registry.txn().requireAbsent(security.revokedNodeKey(nodeId));
       if (use != null) {
@@ -340,5 +340,14 @@ final class JoinService extends NodeJoinGrpc.NodeJoinImplBase {
 
   private static StatusRuntimeException invalid(String why) {
     return Status.INVALID_ARGUMENT.withDescription(why).asRuntimeException();
+  }
+
+  /** The host of a node's data address, for its certificate's SANs (none when unparsable). */
+  static java.util.List<String> serverHosts(String address) {
+    try {
+      return java.util.List.of(io.mycnet.storage.common.settings.HostPort.parse(address).host());
+    } catch (IllegalArgumentException e) {
+      return java.util.List.of();
+    }
   }
 }

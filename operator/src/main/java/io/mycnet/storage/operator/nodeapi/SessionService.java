@@ -168,7 +168,15 @@ final class SessionService extends NodeSessionGrpc.NodeSessionImplBase {
         }
         return;
       }
-      NodeCertificate cert = ca.signNode(csr, nodeId);
+      NodeCertificate cert =
+          ca.signNode(
+              csr,
+              nodeId,
+              JoinService.serverHosts(
+                  registry
+                      .get(nodeId)
+                      .map(io.mycnet.storage.api.v1.NodeRecord::getAddress)
+                      .orElse("")));
       com.google.protobuf.ByteString renewedKey =
           com.google.protobuf.ByteString.copyFrom(
               JoinService.keySha256(csr.getSubjectPublicKeyInfo()));

@@ -14,6 +14,7 @@ import io.mycnet.storage.operator.allocation.ClusterViewCache;
 import io.mycnet.storage.operator.allocation.NodeTrustSource;
 import io.mycnet.storage.operator.allocation.ReplicaPlacer;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
+import io.mycnet.storage.operator.attachment.AttachmentService;
 import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.nodes.NodeRegistry;
@@ -186,6 +187,9 @@ public final class ReplicationManager {
 
     /** DOWN decisions started ({@code status.getHoldReason()} set) or stopped being held. */
     default void holdChanged(ReplicationStatus status) {}
+
+    /** The pass fenced a node's attachment of a volume (the node is DOWN or no longer trusted). */
+    default void attachmentFenced(AttachmentService.Fenced fenced) {}
   }
 
   /** What one reconcile pass did, for logs, status and tests. */
@@ -199,7 +203,8 @@ public final class ReplicationManager {
       List<String> volumesRecovered,
       List<String> volumesLost,
       String hold,
-      List<String> respreads) {}
+      List<String> respreads,
+      List<String> attachmentsFenced) {}
 
   private final KeyValueStore store;
   private final EtcdKeys keys;
@@ -213,6 +218,7 @@ public final class ReplicationManager {
   private final PoolRules pools;
   private final Clock clock;
   private final List<Observer> observers = new CopyOnWriteArrayList<>();
+  private volatile AttachmentService attachments;
 
   /** When this manager started acting as leader (0: not acting); guarded by this. */
   private long actingSince;
@@ -281,6 +287,16 @@ public final class ReplicationManager {
   }
 
   /**
+   * From now on every pass first fences the attachments of nodes that are DOWN or REMOVED, or whose
+   * tier no longer admits the attached volume's classification ({@link
+   * AttachmentService#fenceUnfit}): each revokes the attachment and raises the epoch in one
+   * transaction.
+   */
+  public void fenceAttachmentsWith(AttachmentService attachments) {
+    this.attachments = attachments;
+  }
+
+  /**
    * This control plane is not acting (not the leader, or stopping): the next pass that acts starts
    * a new reconnect window.
    */
@@ -332,6 +348,13 @@ public final class ReplicationManager {
       nodes.put(r.getNodeId(), r);
     }
     List<Versioned<Allocation>> allocations = store.list(keys.allocations(), Allocation.parser());
+    List<AttachmentService.Fenced> fencing = new ArrayList<>();
+    AttachmentService attached = attachments;
+    if (attached != null) {
+      allocations = attached.fenceUnfit(nodes, live, allocations, fencing);
+      fencing.forEach(f -> observers.forEach(o -> o.attachmentFenced(f)));
+    }
+    List<String> fenced = fencing.stream().map(AttachmentService.Fenced::toString).toList();
 
     // Count rebuilds under way for the throttle.
     Map<String, Integer> perNode = new HashMap<>();
@@ -449,11 +472,13 @@ public final class ReplicationManager {
         || !markedDown.isEmpty()
         || !moved.isEmpty()
         || !takenBack.isEmpty()
-        || !recovered.isEmpty()) {
+        || !recovered.isEmpty()
+        || !fenced.isEmpty()) {
       LOG.info(
-          "replication pass: nodes down {}, primaries moved {}, replicas taken back {}, volumes"
-              + " recovered {}, rebuilds started {}, deferred {}",
+          "replication pass: nodes down {}, attachments fenced {}, primaries moved {}, replicas"
+              + " taken back {}, volumes recovered {}, rebuilds started {}, deferred {}",
           markedDown,
+          fenced,
           moved.size(),
           takenBack.size(),
           recovered.size(),
@@ -470,7 +495,8 @@ public final class ReplicationManager {
         recovered,
         lost,
         hold,
-        respreads);
+        respreads,
+        fenced);
   }
 
   private void volumeLost(Allocation a) {

@@ -7,6 +7,8 @@ import io.mycnet.storage.operator.allocation.PlannerPlacement;
 import io.mycnet.storage.operator.allocation.ReplicaCreation;
 import io.mycnet.storage.operator.allocation.ReplicaPlacer;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
+import io.mycnet.storage.operator.attachment.AttachmentService;
+import io.mycnet.storage.operator.attachment.ClaimVolumes;
 import io.mycnet.storage.operator.nodes.CommandQueue;
 import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.pool.PoolDirectory;
@@ -14,6 +16,7 @@ import io.mycnet.storage.operator.pool.PoolDirectoryRules;
 import io.mycnet.storage.operator.pool.PoolScopedPlacer;
 import io.mycnet.storage.operator.reconciler.AllocationEvents;
 import io.mycnet.storage.operator.reconciler.ReplicationTrigger;
+import io.mycnet.storage.operator.reconciler.storageclaim.VolumeIds;
 import io.mycnet.storage.operator.reconciler.storagepool.StoragePoolMapper;
 import io.mycnet.storage.operator.replication.ReplicationLoop;
 import io.mycnet.storage.operator.replication.ReplicationManager;
@@ -51,6 +54,7 @@ public final class ControlPlane implements AutoCloseable {
   private final TrustAwareStorageManager manager;
   private final ReplicationManager replication;
   private final ReplicaCreation creation;
+  private final AttachmentService attachments;
   private final ReplicationLoop replicationLoop;
   private final AllocationEvents allocationEvents;
   private final ReplicationTrigger replicationTrigger;
@@ -165,6 +169,9 @@ public final class ControlPlane implements AutoCloseable {
             pools::overcommit,
             ReplicaCreation.DEFAULT_MAX_ATTEMPTS,
             clock);
+    this.attachments =
+        new AttachmentService(store, keys, registry, queue, trust, CLAIM_VOLUMES, clock);
+    replication.fenceAttachmentsWith(attachments);
     this.replicationLoop =
         new ReplicationLoop(replication, registry, isLeader, settings.replicationInterval());
     replicationLoop.alsoEachPass(creation::replaceRefused);
@@ -243,6 +250,26 @@ public final class ControlPlane implements AutoCloseable {
   public ReplicaCreation creation() {
     return creation;
   }
+
+  /** Attaches, detaches and fences volumes on nodes' block frontends. */
+  public AttachmentService attachments() {
+    return attachments;
+  }
+
+  /** A claim's volume is named by the claim reconciler's rule ({@link VolumeIds}). */
+  static final ClaimVolumes CLAIM_VOLUMES =
+      new ClaimVolumes() {
+        @Override
+        public String volumeOf(String namespace, String claim) {
+          return VolumeIds.of(namespace, claim);
+        }
+
+        @Override
+        public java.util.Optional<String> claimOf(String volumeId) {
+          return VolumeIds.claimOf(volumeId)
+              .map(r -> r.getNamespace().orElse("") + "/" + r.getName());
+        }
+      };
 
   /** Runs the replication manager's passes. */
   public ReplicationLoop replicationLoop() {

@@ -52,6 +52,19 @@ public final class EngineTrustSource implements NodeTrustSource {
     return restored.getAsBoolean() && engine.has(nodeId);
   }
 
+  /** What {@code mycnet node explain} shows: the engine's assessment of the node now. */
+  @Override
+  public String explain(String nodeId) {
+    if (!known(nodeId)) {
+      return NodeTrustSource.super.explain(nodeId);
+    }
+    try {
+      return engine.assess(nodeId).render();
+    } catch (IllegalArgumentException e) {
+      return NodeTrustSource.super.explain(nodeId);
+    }
+  }
+
   private TrustEvaluator evaluator() {
     TrustPolicy p = engine.policy();
     TrustEvaluator e = evaluator;

@@ -138,6 +138,7 @@ public final class OperatorRuntime implements AutoCloseable {
         new io.mycnet.storage.operator.reconciler.node.NodeActionWatcher(
             client,
             new io.mycnet.storage.operator.security.NodeAdmission(cp.registry(), security, clock),
+            cp.attachments(),
             events,
             cp.isLeader());
     this.etcdProbe =

@@ -1,5 +1,6 @@
 package io.mycnet.storage.operator.runtime;
 
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -7,8 +8,10 @@ import io.mycnet.storage.api.v1.Allocation;
 import io.mycnet.storage.api.v1.ReplicationStatus;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.crds.v1alpha1.StoragePool;
+import io.mycnet.storage.operator.attachment.AttachmentService;
 import io.mycnet.storage.operator.pool.PoolDirectory;
 import io.mycnet.storage.operator.reconciler.KubeEvents;
+import io.mycnet.storage.operator.reconciler.node.NodeReason;
 import io.mycnet.storage.operator.reconciler.storageclaim.VolumeIds;
 import io.mycnet.storage.operator.replication.ReplicationManager;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -19,7 +22,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * recovered from a replica that was current ({@code VolumeRecovered}, {@code
  * mycnet_volumes_recovered_total}), and node DOWN decisions held because too many nodes went silent
  * at once (Warning {@code ReplicationHeld} on every StoragePool, gauge {@code
- * mycnet_replication_held}).
+ * mycnet_replication_held}), and an attachment fenced because its node is DOWN or no longer trusted
+ * (Warning {@code NodeFenced} on the Kubernetes Node).
  */
 final class ReplicationReports implements ReplicationManager.Observer {
   private final PoolDirectory pools;
@@ -62,6 +66,13 @@ final class ReplicationReports implements ReplicationManager.Observer {
   public void volumeRecovered(Allocation a, String how) {
     recovered.increment();
     claimOf(a).ifPresent(c -> events.normal(c, "VolumeRecovered", how));
+  }
+
+  @Override
+  public void attachmentFenced(AttachmentService.Fenced f) {
+    Node n = new Node();
+    n.setMetadata(new ObjectMetaBuilder().withName(f.nodeId()).build());
+    events.warning(n, NodeReason.NODE_FENCED, "fenced off " + f);
   }
 
   @Override

@@ -284,11 +284,27 @@ public final class CertificateAuthority {
    * configured node lifetime.
    */
   public NodeCertificate signNode(PKCS10CertificationRequest csr, String nodeId) {
-    return signNode(csr, nodeId, clock.instant());
+    return signNode(csr, nodeId, List.of(), clock.instant());
+  }
+
+  /**
+   * As {@link #signNode(PKCS10CertificationRequest, String)}, with the host the node serves on as a
+   * further SAN (iPAddress for an IP literal, else dNSName; a wildcard or empty host is left out):
+   * clients that check the server's name against the address they dialled (libnbd over {@code
+   * nbds://}) accept the node's TLS ports.
+   */
+  public NodeCertificate signNode(
+      PKCS10CertificationRequest csr, String nodeId, List<String> serverHosts) {
+    return signNode(csr, nodeId, serverHosts, clock.instant());
   }
 
   /** As {@link #signNode(PKCS10CertificationRequest, String)} with an explicit issue time. */
   public NodeCertificate signNode(PKCS10CertificationRequest csr, String nodeId, Instant now) {
+    return signNode(csr, nodeId, List.of(), now);
+  }
+
+  private NodeCertificate signNode(
+      PKCS10CertificationRequest csr, String nodeId, List<String> serverHosts, Instant now) {
     NodeIds.require(nodeId);
     try {
       PublicKey key = new JcaPKCS10CertificationRequest(csr).getPublicKey();
@@ -314,10 +330,21 @@ public final class CertificateAuthority {
           false,
           new ExtendedKeyUsage(
               new KeyPurposeId[] {KeyPurposeId.id_kp_clientAuth, KeyPurposeId.id_kp_serverAuth}));
+      List<GeneralName> sans = new ArrayList<>();
+      sans.add(new GeneralName(GeneralName.dNSName, nodeId));
+      for (String h : serverHosts) {
+        if (h == null || h.isBlank() || h.equals("0.0.0.0") || h.equals("::") || h.equals(nodeId)) {
+          continue;
+        }
+        sans.add(
+            isIpLiteral(h)
+                ? new GeneralName(GeneralName.iPAddress, h)
+                : new GeneralName(GeneralName.dNSName, h));
+      }
       b.addExtension(
           Extension.subjectAlternativeName,
           false,
-          new GeneralNames(new GeneralName(GeneralName.dNSName, nodeId)));
+          new GeneralNames(sans.toArray(GeneralName[]::new)));
       b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(key));
       b.addExtension(
           Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(caCert));

@@ -82,6 +82,27 @@ class CertificateAuthorityTest {
   }
 
   @Test
+  void aNodeCertificateNamesTheHostItServesOn() throws Exception {
+    CertificateAuthority ca = ca();
+    KeyPair kp = CertificateAuthority.generateEcKeyPair();
+    PKCS10CertificationRequest csr = ca.checkCsr(csr(kp, "n17", "SHA256withECDSA"), "n17");
+    assertThat(
+            ca.signNode(csr, "n17", List.of("127.0.0.1"))
+                .certificate()
+                .getSubjectAlternativeNames())
+        .containsExactlyInAnyOrder(List.of(2, "n17"), List.of(7, "127.0.0.1"));
+    assertThat(
+            ca.signNode(csr, "n17", List.of("node-17.example"))
+                .certificate()
+                .getSubjectAlternativeNames())
+        .containsExactlyInAnyOrder(List.of(2, "n17"), List.of(2, "node-17.example"));
+    // A wildcard listen address names no host.
+    assertThat(
+            ca.signNode(csr, "n17", List.of("0.0.0.0")).certificate().getSubjectAlternativeNames())
+        .containsExactly(List.of(2, "n17"));
+  }
+
+  @Test
   void refusesCsrsItMustNotSign() throws Exception {
     CertificateAuthority ca = ca();
     KeyPair kp = CertificateAuthority.generateEcKeyPair();

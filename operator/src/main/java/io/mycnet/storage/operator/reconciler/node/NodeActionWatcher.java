@@ -6,15 +6,20 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.mycnet.storage.operator.attachment.AttachmentRefusedException;
+import io.mycnet.storage.operator.attachment.AttachmentService;
 import io.mycnet.storage.operator.reconciler.KubeEvents;
 import io.mycnet.storage.operator.security.NodeAdmission;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,26 +29,55 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>{@value #REMOVE}{@code : "<reason>"}: {@link NodeAdmission#remove} (idempotent);
- *   <li>{@value #READMIT}{@code : "<any nonce>"}: {@link NodeAdmission#readmit}.
+ *   <li>{@value #READMIT}{@code : "<any nonce>"}: {@link NodeAdmission#readmit};
+ *   <li>{@value #ATTACH}{@code : "<kubernetes namespace>/<claim>"} or {@code "<kubernetes
+ *       namespace>/<claim>:ro"}: {@link AttachmentService#attachClaim} of the claim's volume to
+ *       this node, read-write or read-only;
+ *   <li>{@value #DETACH}{@code : "<kubernetes namespace>/<claim>"}: {@link
+ *       AttachmentService#detachClaim};
+ *   <li>{@value #FENCE}{@code : "<reason>"}: {@link AttachmentService#fence} (every attachment of
+ *       the node is revoked and its volume's epoch raised).
  * </ul>
  *
- * An applied (or refused) request is taken off the object in the same patch that writes its result
- * to {@value #RESULT}: {@code "<request-id> <action> <ok|unchanged|refused>: <message>"}, where the
- * request id is the value of {@value #REQUEST_ID} ({@code -} when none was set). Each action is
- * logged and recorded as an Event about the Node ({@code NodeRemoved}, {@code NodeReadmitted},
- * {@code NodeActionRefused}). Only the leading control plane applies requests; the informer's
- * resync hands a new leader whatever is still pending.
+ * One action per request: two of them set at once are refused.
+ *
+ * <p>An applied (or refused) request is taken off the object in the same patch that writes its
+ * result to {@value #RESULT}: {@code "<request-id> <action> <ok|unchanged|refused>: <message>"},
+ * where the request id is the value of {@value #REQUEST_ID} ({@code -} when none was set). Each
+ * action is logged and recorded as an Event about the Node ({@code NodeRemoved}, {@code
+ * NodeReadmitted}, {@code VolumeAttached}, {@code VolumeDetached}, {@code NodeFenced}, {@code
+ * NodeActionRefused}). Only the leading control plane applies requests; the informer's resync hands
+ * a new leader whatever is still pending.
  */
 public final class NodeActionWatcher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(NodeActionWatcher.class);
   public static final String REMOVE = "storage.mycnet.io/remove";
   public static final String READMIT = "storage.mycnet.io/readmit";
+  public static final String ATTACH = "storage.mycnet.io/attach";
+  public static final String DETACH = "storage.mycnet.io/detach";
+  public static final String FENCE = "storage.mycnet.io/fence";
+
+  /** The action annotations, in the order their names appear in a result. */
+  private static final Map<String, String> ACTIONS = new LinkedHashMap<>();
+
+  static {
+    ACTIONS.put(REMOVE, "remove");
+    ACTIONS.put(READMIT, "readmit");
+    ACTIONS.put(ATTACH, "attach");
+    ACTIONS.put(DETACH, "detach");
+    ACTIONS.put(FENCE, "fence");
+  }
+
+  /** The suffix of an {@value #ATTACH} value asking for a read-only attachment. */
+  public static final String READ_ONLY_SUFFIX = ":ro";
+
   public static final String REQUEST_ID = "storage.mycnet.io/request-id";
   public static final String RESULT = "storage.mycnet.io/result";
   private static final long RESYNC_MS = 30_000;
 
   private final KubernetesClient client;
   private final NodeAdmission admission;
+  private final AttachmentService attachments;
   private final KubeEvents events;
   private final BooleanSupplier leading;
   private final ExecutorService executor =
@@ -55,13 +89,24 @@ public final class NodeActionWatcher implements AutoCloseable {
           });
   private SharedIndexInformer<Node> informer;
 
+  /** A watcher of removal and readmission only: attach, detach and fence are refused. */
   public NodeActionWatcher(
       KubernetesClient client,
       NodeAdmission admission,
       KubeEvents events,
       BooleanSupplier leading) {
+    this(client, admission, null, events, leading);
+  }
+
+  public NodeActionWatcher(
+      KubernetesClient client,
+      NodeAdmission admission,
+      AttachmentService attachments,
+      KubeEvents events,
+      BooleanSupplier leading) {
     this.client = client;
     this.admission = admission;
+    this.attachments = attachments;
     this.events = events;
     this.leading = leading;
   }
@@ -116,35 +161,34 @@ public final class NodeActionWatcher implements AutoCloseable {
       return;
     }
     String requestId = a.get(REQUEST_ID) == null ? "-" : a.get(REQUEST_ID);
-    String action;
+    List<String> set = new ArrayList<>();
+    for (String k : ACTIONS.keySet()) {
+      if (a.get(k) != null) {
+        set.add(k);
+      }
+    }
+    String action = set.stream().map(ACTIONS::get).collect(Collectors.joining("+"));
     String result;
-    if (a.get(REMOVE) != null && a.get(READMIT) != null) {
-      action = "remove+readmit";
+    if (set.size() > 1) {
       result =
           refused(
               n,
-              "both "
-                  + REMOVE
+              (set.size() == 2 ? "both " : "")
+                  + String.join(", ", set.subList(0, set.size() - 1))
                   + " and "
-                  + READMIT
+                  + set.get(set.size() - 1)
                   + " are set on node "
                   + name
                   + ": set one of them at a time");
     } else {
-      action = a.get(REMOVE) != null ? "remove" : "readmit";
+      String value = a.get(set.get(0));
       try {
-        NodeAdmission.Outcome o =
-            action.equals("remove")
-                ? admission.remove(name, a.get(REMOVE))
-                : admission.readmit(name);
+        Outcome o = perform(action, name, value, requestId);
         if (o.changed()) {
-          events.normal(
-              n,
-              action.equals("remove") ? NodeReason.NODE_REMOVED : NodeReason.NODE_READMITTED,
-              o.message());
+          events.normal(n, o.reason(), o.message());
         }
         result = (o.changed() ? "ok: " : "unchanged: ") + o.message();
-      } catch (NodeAdmission.RefusedException e) {
+      } catch (NodeAdmission.RefusedException | AttachmentRefusedException e) {
         result = refused(n, e.getMessage());
       } catch (IllegalArgumentException e) {
         result = refused(n, "node " + name + ": " + e.getMessage());
@@ -169,8 +213,7 @@ public final class NodeActionWatcher implements AutoCloseable {
                 if (cur.getMetadata().getAnnotations() != null) {
                   next.putAll(cur.getMetadata().getAnnotations());
                 }
-                next.remove(REMOVE);
-                next.remove(READMIT);
+                ACTIONS.keySet().forEach(next::remove);
                 next.remove(REQUEST_ID);
                 next.put(RESULT, text);
                 return new NodeBuilder(cur)
@@ -185,7 +228,49 @@ public final class NodeActionWatcher implements AutoCloseable {
   }
 
   private static boolean pending(Map<String, String> a) {
-    return a != null && (a.get(REMOVE) != null || a.get(READMIT) != null);
+    return a != null && ACTIONS.keySet().stream().anyMatch(k -> a.get(k) != null);
+  }
+
+  /** What an applied action did, and the reason of its event. */
+  private record Outcome(boolean changed, String message, NodeReason reason) {}
+
+  private Outcome perform(String action, String node, String value, String requestId) {
+    switch (action) {
+      case "remove" -> {
+        NodeAdmission.Outcome o = admission.remove(node, value);
+        return new Outcome(o.changed(), o.message(), NodeReason.NODE_REMOVED);
+      }
+      case "readmit" -> {
+        NodeAdmission.Outcome o = admission.readmit(node);
+        return new Outcome(o.changed(), o.message(), NodeReason.NODE_READMITTED);
+      }
+      default -> {
+        if (attachments == null) {
+          throw new AttachmentRefusedException(
+              "this control plane does not manage attachments; " + action + " is not available");
+        }
+        AttachmentService.Outcome o;
+        NodeReason reason;
+        if (action.equals("attach")) {
+          String claim = value.strip();
+          boolean readOnly = claim.endsWith(READ_ONLY_SUFFIX);
+          if (readOnly) {
+            claim = claim.substring(0, claim.length() - READ_ONLY_SUFFIX.length());
+          }
+          o =
+              attachments.attachClaim(
+                  claim, node, readOnly, ATTACH + " (request " + requestId + ")");
+          reason = NodeReason.VOLUME_ATTACHED;
+        } else if (action.equals("detach")) {
+          o = attachments.detachClaim(value, node, "detached by " + DETACH);
+          reason = NodeReason.VOLUME_DETACHED;
+        } else {
+          o = attachments.fence(node, value);
+          reason = NodeReason.NODE_FENCED;
+        }
+        return new Outcome(o.changed(), o.message(), reason);
+      }
+    }
   }
 
   private String refused(Node n, String why) {
