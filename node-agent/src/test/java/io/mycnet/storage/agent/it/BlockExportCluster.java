@@ -85,9 +85,18 @@ final class BlockExportCluster implements AutoCloseable {
     List<String> agentFlags = new ArrayList<>();
     agentFlags.add("--nbd-address=127.0.0.1:0");
     agentFlags.addAll(List.of(flags));
+    // A replication pass every 2 s (production: 30 s): a dead primary is replaced as soon as its
+    // node is DOWN (2 s lease + 9 s grace), not at the next 30 s tick, so failover is short.
     dp =
         new DataPathCluster(
-            dir, etcd, token, nodes, Duration.ofSeconds(10), logDir, n -> agentFlags);
+            dir,
+            etcd,
+            token,
+            nodes,
+            Duration.ofSeconds(10),
+            logDir,
+            n -> agentFlags,
+            List.of("MYCNET_REPLICATION_INTERVAL=2s"));
     cp = dp.cp;
     kube = cp.kube();
     for (String n : nodes) {
@@ -526,9 +535,18 @@ final class BlockExportCluster implements AutoCloseable {
     return p;
   }
 
-  /** An nbdsh script against {@code uri} (connected as {@code h}). */
+  /**
+   * An nbdsh script against {@code uri} (connected as {@code h}). libnbd reads the certificate
+   * directory of a URI only when the handle allows local files, which {@code nbdsh -u} does not:
+   * the script connects itself.
+   */
   Run nbdsh(Duration timeout, String uri, String script) {
-    return run(timeout, "nbdsh", "-u", uri, "-c", script);
+    String connect = "h.set_uri_allow_local_file(True)\nh.connect_uri(" + pythonString(uri) + ")\n";
+    return run(timeout, "nbdsh", "-c", connect + script);
+  }
+
+  static String pythonString(String s) {
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'";
   }
 
   static String sha256(Path file) {

@@ -91,7 +91,9 @@ class NbdSecurityIT {
     assertThat(open.code()).as("%s", open).isNotZero();
     assertThat(open.out()).doesNotContain(String.valueOf(8 << 20));
     Run write = c.nbdsh(T, c.tlsUri(SERVER, betaVol, alphaCerts), "h.pwrite(b'stolen' * 100, 0)");
+    // Refused by the agent when the export is opened: the write is never sent.
     assertThat(write.code()).as("%s", write).isNotZero();
+    assertThat(write.err()).contains("nbd_connect_uri").doesNotContain("local file");
     // Nothing of it reached beta's volume.
     Run read =
         c.nbdsh(T, c.tlsUri(SERVER, betaVol, betaCerts), "assert h.pread(600, 0) == bytes(600)");
@@ -102,7 +104,8 @@ class NbdSecurityIT {
   void aReadOnlyShareCannotWrite() {
     String asAlpha = c.tlsUri(SERVER, shared, alphaCerts);
     String asBeta = c.tlsUri(SERVER, shared, betaCerts);
-    c.ok(T, "nbdsh", "-u", asBeta, "-c", "h.pwrite(b'owner' * 100, 0)");
+    Run owner = c.nbdsh(T, asBeta, "h.pwrite(b'owner' * 100, 0)");
+    assertThat(owner.code()).as("%s", owner).isZero();
     assertThat(c.run(T, "nbdinfo", "--is", "read-only", asAlpha).code()).isZero();
     assertThat(c.run(T, "nbdinfo", "--is", "read-only", asBeta).code()).isNotZero();
     Run w =
@@ -119,7 +122,8 @@ class NbdSecurityIT {
                 "    print('refused:', e)"));
     assertThat(w.code()).as("%s", w).isZero();
     assertThat(w.out()).contains("refused:");
-    c.ok(T, "nbdsh", "-u", asBeta, "-c", "assert h.pread(500, 0) == b'owner' * 100");
+    Run kept = c.nbdsh(T, asBeta, "assert h.pread(500, 0) == b'owner' * 100");
+    assertThat(kept.code()).as("%s", kept).isZero();
   }
 
   @Test
@@ -134,6 +138,7 @@ class NbdSecurityIT {
     await().atMost(Duration.ofSeconds(30)).until(() -> c.cp.registry.isLive(UNTRUSTED));
     c.kubeNode(UNTRUSTED);
     String r = c.attach(UNTRUSTED, "crit", false);
+    System.out.println("attach of a CRITICAL volume on an unvetted node: " + r);
     assertThat(r).startsWith("attach refused").containsIgnoringCase("trust");
     assertThat(c.allocation(BlockExportCluster.volumeId("crit")).getAttachmentsList()).isEmpty();
     // A vetted node attaches it.
