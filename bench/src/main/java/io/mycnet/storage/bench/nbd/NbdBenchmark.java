@@ -78,7 +78,7 @@ import java.util.stream.Stream;
  * watchdog ends the run after {@code --limit-s}.
  */
 public final class NbdBenchmark {
-  static final String TOKEN = "nbdbench.0123456789abcdef";
+  static final String TOKEN = "nbdben.0123456789abcdef";
   static final String OWNER = "bench";
   static final String PREFIX = "/mycnet";
 
@@ -110,9 +110,32 @@ public final class NbdBenchmark {
           new Workload("4 KiB randwrite QD1", "randwrite", "4k", 1, true, true));
 
   /** One fio result: IOPS, bytes/s, completion latency percentiles in microseconds. */
-  record Result(double iops, double bytesPerS, double p50us, double p99us, long ios) {
+  record Result(
+      double iops, double bytesPerS, double p50us, double p99us, long ios, String failure) {
+    Result(double iops, double bytesPerS, double p50us, double p99us, long ios) {
+      this(iops, bytesPerS, p50us, p99us, ios, null);
+    }
+
+    /** A run that failed (or was not made because its target failed before). */
+    static Result failed(String why) {
+      return new Result(Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0, why);
+    }
+
+    boolean ok() {
+      return failure == null;
+    }
+
     double mibPerS() {
       return bytesPerS / (1 << 20);
+    }
+
+    @Override
+    public String toString() {
+      return ok()
+          ? String.format(
+              "%.0f IOPS, %.1f MiB/s, clat p50 %.0f us p99 %.0f us (%d I/Os)",
+              iops, mibPerS(), p50us, p99us, ios)
+          : "FAILED: " + failure;
     }
   }
 
@@ -315,8 +338,9 @@ public final class NbdBenchmark {
     volumes.put(STRONG, strong);
     volumes.put(EVENTUAL, eventual);
     Map<String, String> uris = new LinkedHashMap<>();
-    uris.put(NBDKIT, nbdkit("nbdkit", List.of()));
-    uris.put(NBDKIT_DURABLE, nbdkit("nbdkit-fua", List.of("--filter=fua", "fuamode=force")));
+    uris.put(NBDKIT, nbdkit("nbdkit", List.of(), List.of()));
+    uris.put(
+        NBDKIT_DURABLE, nbdkit("nbdkit-fua", List.of("--filter=fua"), List.of("fuamode=force")));
     for (Map.Entry<String, Allocation> e : volumes.entrySet()) {
       String id = e.getValue().getVolumeId();
       await(
@@ -425,7 +449,7 @@ public final class NbdBenchmark {
   }
 
   /** nbdkit's file plugin on a file in the work directory (the agents' disk), on a Unix socket. */
-  String nbdkit(String name, List<String> filters) throws IOException {
+  String nbdkit(String name, List<String> filters, List<String> filterParams) throws IOException {
     Path file = work.resolve(name + ".img");
     try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
       f.setLength(volumeBytes);
@@ -435,6 +459,7 @@ public final class NbdBenchmark {
     cmd.addAll(filters);
     cmd.add("file");
     cmd.add("file=" + file);
+    cmd.addAll(filterParams);
     ChildProcess p = ChildProcess.program(cmd).name(name).log(log(name)).start();
     processes.add(p);
     String uri = "nbd+unix:///?socket=" + socket;
@@ -450,12 +475,20 @@ public final class NbdBenchmark {
 
   Map<String, Map<String, Result>> measure(Map<String, String> targets, int ioSeconds)
       throws Exception {
-    // Fill every target once: reads then read data, not holes; also the agents' warm-up.
+    // Fill every target once: reads then read data, not holes; also the agents' warm-up. A
+    // target whose run fails is reported as failed and not run again (its agent may be gone):
+    // the other figures are still measured.
+    Map<String, String> broken = new LinkedHashMap<>();
     for (Map.Entry<String, String> t : targets.entrySet()) {
       long start = System.nanoTime();
-      fio(t.getValue(), "fill", List.of("--rw=write", "--bs=1m", "--iodepth=8"), 300);
-      System.out.printf(
-          "  filled %-22s in %.1f s%n", t.getKey(), (System.nanoTime() - start) / 1e9);
+      try {
+        fio(t.getValue(), "fill", List.of("--rw=write", "--bs=1m", "--iodepth=8"), 300);
+        System.out.printf(
+            "  filled %-22s in %.1f s%n", t.getKey(), (System.nanoTime() - start) / 1e9);
+      } catch (IllegalStateException e) {
+        broken.put(t.getKey(), "the fill");
+        System.out.printf("  fill of %-22s FAILED: %s%n", t.getKey(), e.getMessage());
+      }
     }
     Map<String, Map<String, Result>> out = new LinkedHashMap<>();
     for (Workload w : WORKLOADS) {
@@ -463,20 +496,30 @@ public final class NbdBenchmark {
         if (t.getKey().equals(NBDKIT_DURABLE) && !w.write()) {
           continue;
         }
-        Result r =
-            fio(
-                t.getValue(),
-                w.name(),
-                List.of(
-                    "--rw=" + w.rw(),
-                    "--bs=" + w.bs(),
-                    "--iodepth=" + w.depth(),
-                    "--time_based",
-                    "--runtime=" + ioSeconds,
-                    "--ramp_time=1",
-                    "--norandommap",
-                    "--randrepeat=0"),
-                ioSeconds + 90);
+        Result r;
+        if (broken.containsKey(t.getKey())) {
+          r = Result.failed("not run: " + broken.get(t.getKey()) + " failed");
+        } else {
+          try {
+            r =
+                fio(
+                    t.getValue(),
+                    w.name(),
+                    List.of(
+                        "--rw=" + w.rw(),
+                        "--bs=" + w.bs(),
+                        "--iodepth=" + w.depth(),
+                        "--time_based",
+                        "--runtime=" + ioSeconds,
+                        "--ramp_time=1",
+                        "--norandommap",
+                        "--randrepeat=0"),
+                    ioSeconds + 40);
+          } catch (IllegalStateException e) {
+            r = Result.failed(e.getMessage());
+            broken.put(t.getKey(), w.name());
+          }
+        }
         out.computeIfAbsent(w.name(), k -> new LinkedHashMap<>()).put(t.getKey(), r);
         System.out.printf("  %-22s %-22s %s%n", w.name(), t.getKey(), r);
       }
@@ -592,9 +635,23 @@ public final class NbdBenchmark {
                 " 4 KiB randwrite %.2f, 1 MiB seq write %.2f",
                 rw.get(SINGLE).iops() / rw.get(NBDKIT_DURABLE).iops(),
                 sw.get(SINGLE).bytesPerS() / sw.get(NBDKIT_DURABLE).bytesPerS()));
+    for (Map.Entry<String, Map<String, Result>> e : results.entrySet()) {
+      for (Map.Entry<String, Result> r : e.getValue().entrySet()) {
+        if (!r.getValue().ok()) {
+          System.out.printf(
+              "FAILED %s on %s: %s%n", e.getKey(), r.getKey(), r.getValue().failure());
+        }
+      }
+    }
   }
 
   static String cell(Workload w, Result r, Result base) {
+    if (!r.ok()) {
+      return "FAILED";
+    }
+    if (base != null && !base.ok()) {
+      base = null;
+    }
     if (w.latency()) {
       String s = String.format("p50 %.0f p99 %.0f us", r.p50us(), r.p99us());
       return base == null ? s : s + String.format(" x%.1f", r.p50us() / base.p50us());
@@ -610,6 +667,10 @@ public final class NbdBenchmark {
   }
 
   static void goal(String what, double value, double base, double goal) {
+    if (Double.isNaN(value) || Double.isNaN(base)) {
+      System.out.printf("  %-52s n/a (a run failed)%n", what);
+      return;
+    }
     double ratio = value / base;
     System.out.printf(
         "  %-52s %.2f (goal >= %.2f: %s)%n", what, ratio, goal, ratio >= goal ? "met" : "NOT met");
