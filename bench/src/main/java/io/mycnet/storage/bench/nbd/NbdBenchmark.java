@@ -236,18 +236,19 @@ public final class NbdBenchmark {
       Map<String, String> targets = targets();
       Map<String, Map<String, Result>> results = measure(targets, ioSeconds);
       print(results);
-      done = true;
+      // A failed run keeps its logs (below): they say why.
+      done = results.values().stream().flatMap(m -> m.values().stream()).allMatch(Result::ok);
     } finally {
       stopAll();
       if (done) {
         deleteQuietly(work);
       } else {
-        // Keep the logs of a failed run; the volumes and images go.
+        // Keep the logs of a run with a failure; the volumes and images go.
         deleteQuietly(work.resolve("agents"));
         for (String f : List.of("nbdkit.img", "nbdkit-fua.img")) {
           Files.deleteIfExists(work.resolve(f));
         }
-        System.out.println("logs of the failed run: " + work.resolve("logs"));
+        System.out.println("logs of the run with a failure: " + work.resolve("logs"));
       }
     }
   }
