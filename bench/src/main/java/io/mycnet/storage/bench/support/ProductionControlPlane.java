@@ -97,6 +97,11 @@ public final class ProductionControlPlane implements AutoCloseable {
     return process;
   }
 
+  /** A new client of its Kubernetes API (the mock server); the caller closes it. */
+  public io.fabric8.kubernetes.client.KubernetesClient kube() {
+    return api.newClient();
+  }
+
   public int sessionPort() {
     return Integer.parseInt(ready.get("session"));
   }

@@ -317,6 +317,13 @@ final class ControlPlaneFixture implements AutoCloseable {
     return caDir.resolve("ca.crt");
   }
 
+  /**
+   * A new client of the mock API server (the caller closes it); after {@link #startControlPlane}.
+   */
+  KubernetesClient kube() {
+    return api.newClient();
+  }
+
   Path agentDataDir(String nodeId) {
     return dir.resolve("agents").resolve(nodeId);
   }

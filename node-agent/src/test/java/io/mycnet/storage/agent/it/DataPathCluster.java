@@ -89,6 +89,23 @@ final class DataPathCluster implements AutoCloseable {
       String logDir,
       Function<String, List<String>> agentFlags)
       throws Exception {
+    this(dir, etcd, token, nodes, ioDeadline, logDir, agentFlags, List.of());
+  }
+
+  /**
+   * As above, with further control plane settings ({@code MYCNET_NAME=value}, see {@link
+   * ControlPlaneFixture#startControlPlane}).
+   */
+  DataPathCluster(
+      Path dir,
+      EtcdExtension etcd,
+      String token,
+      List<String> nodes,
+      Duration ioDeadline,
+      String logDir,
+      Function<String, List<String>> agentFlags,
+      List<String> controlPlaneSettings)
+      throws Exception {
     this.ioDeadline = ioDeadline;
     this.logDir = logDir;
     this.agentFlags = agentFlags;
@@ -96,7 +113,7 @@ final class DataPathCluster implements AutoCloseable {
     cp =
         new ControlPlaneFixture(dir, etcd.client(), etcd.endpoints(), token + " reusable\n")
             .trusting(nodes)
-            .startControlPlane();
+            .startControlPlane(controlPlaneSettings.toArray(String[]::new));
     List<CompletableFuture<Void>> starts = new ArrayList<>();
     for (int i = 0; i < nodes.size(); i++) {
       String id = nodes.get(i);
@@ -165,7 +182,7 @@ final class DataPathCluster implements AutoCloseable {
   }
 
   private static List<String> readyLines(ChildProcess p) {
-    return p.stdout().lines().filter(l -> l.matches("ready health=\\S+ data=\\S+")).toList();
+    return p.stdout().lines().filter(l -> l.matches("ready health=\\S+ data=\\S+( .*)?")).toList();
   }
 
   String address(String node) {
