@@ -236,18 +236,19 @@ public final class NbdBenchmark {
       Map<String, String> targets = targets();
       Map<String, Map<String, Result>> results = measure(targets, ioSeconds);
       print(results);
-      done = true;
+      // A failed run keeps its logs (below): they say why.
+      done = results.values().stream().flatMap(m -> m.values().stream()).allMatch(Result::ok);
     } finally {
       stopAll();
       if (done) {
         deleteQuietly(work);
       } else {
-        // Keep the logs of a failed run; the volumes and images go.
+        // Keep the logs of a run with a failure; the volumes and images go.
         deleteQuietly(work.resolve("agents"));
         for (String f : List.of("nbdkit.img", "nbdkit-fua.img")) {
           Files.deleteIfExists(work.resolve(f));
         }
-        System.out.println("logs of the failed run: " + work.resolve("logs"));
+        System.out.println("logs of the run with a failure: " + work.resolve("logs"));
       }
     }
   }
@@ -515,9 +516,12 @@ public final class NbdBenchmark {
                         "--norandommap",
                         "--randrepeat=0"),
                     ioSeconds + 40);
-          } catch (IllegalStateException e) {
+          } catch (RanOver e) {
             r = Result.failed(e.getMessage());
             broken.put(t.getKey(), w.name());
+          } catch (IllegalStateException e) {
+            // Failed, but answered: the next workload may still run on it.
+            r = Result.failed(e.getMessage());
           }
         }
         out.computeIfAbsent(w.name(), k -> new LinkedHashMap<>()).put(t.getKey(), r);
@@ -525,6 +529,13 @@ public final class NbdBenchmark {
       }
     }
     return out;
+  }
+
+  /** A fio run that did not end in time (it was killed): its target is not used again. */
+  static final class RanOver extends IllegalStateException {
+    RanOver(String message) {
+      super(message);
+    }
   }
 
   Result fio(String uri, String name, List<String> workload, int timeoutS) throws Exception {
@@ -542,8 +553,7 @@ public final class NbdBenchmark {
     processes.add(p);
     if (!p.awaitExit(Duration.ofSeconds(timeoutS))) {
       p.kill();
-      throw new IllegalStateException(
-          "fio " + name + " on " + uri + " ran over " + timeoutS + " s");
+      throw new RanOver("fio " + name + " on " + uri + " ran over " + timeoutS + " s");
     }
     String text = Files.exists(json) ? Files.readString(json) : "";
     if (p.exitValue() != 0 || text.indexOf('{') < 0) {

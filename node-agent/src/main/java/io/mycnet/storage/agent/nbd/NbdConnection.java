@@ -850,6 +850,11 @@ final class NbdConnection implements Runnable {
     } catch (IOException | RuntimeException e) {
       LOG.debug("NBD connection #{}: request failed", id, e);
       replyError(r, EIO, "I/O error: " + e.getMessage());
+    } catch (OutOfMemoryError e) {
+      // Memory ran out below the device (e.g. a replica link's direct buffers): the request is
+      // still answered, or the client would wait for it for ever.
+      LOG.error("NBD connection #{}: request failed: {}", id, e.toString());
+      replyError(r, EIO, "out of memory: " + e.getMessage());
     } finally {
       synchronized (budget) {
         served++;

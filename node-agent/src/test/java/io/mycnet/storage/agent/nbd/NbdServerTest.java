@@ -222,6 +222,20 @@ class NbdServerTest {
   }
 
   @Test
+  void aDeviceOutOfMemoryIsAnIoErrorAndTheSessionGoesOn() throws Exception {
+    unix(NbdServer.Limits.defaults());
+    try (RawClient c = session(false)) {
+      vol.failNextFlush =
+          new OutOfMemoryError("Cannot reserve 2097152 bytes of direct buffer memory (test)");
+      c.request(0, Nbd.CMD_FLUSH, 1, 0, 0, null);
+      RawClient.Simple r = c.simple();
+      assertEquals(1, r.cookie());
+      assertEquals(Nbd.EIO, r.error(), "answered, not left waiting");
+      assertReadWorks(c, 2);
+    }
+  }
+
+  @Test
   void unknownCommandAndFlagAreInvalidAndTheSessionGoesOn() throws Exception {
     unix(NbdServer.Limits.defaults());
     try (RawClient c = session(true)) {

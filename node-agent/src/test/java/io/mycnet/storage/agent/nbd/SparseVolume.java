@@ -36,6 +36,9 @@ final class SparseVolume implements AutoCloseable {
   private volatile long heldOffset = -1;
   private volatile CountDownLatch gate = new CountDownLatch(0);
 
+  /** Thrown by the next flush when set (then cleared): an error from below the device. */
+  volatile Error failNextFlush;
+
   SparseVolume(Path dir, String name, long size) throws IOException {
     this.name = name;
     this.size = size;
@@ -196,6 +199,11 @@ final class SparseVolume implements AutoCloseable {
 
     @Override
     public void flush() throws IOException {
+      Error e = failNextFlush;
+      if (e != null) {
+        failNextFlush = null;
+        throw e;
+      }
       file.force(false);
     }
 
