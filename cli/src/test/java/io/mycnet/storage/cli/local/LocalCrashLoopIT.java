@@ -32,17 +32,19 @@ import org.junit.jupiter.api.Test;
  * Local mode's control plane in a crash loop, as a user would cause it: {@code mycnet local up}
  * from the launcher (etcd, the control plane and six agents as processes), claims added and removed
  * in the manifest directory throughout, and the control plane SIGKILLed (by PID) at random moments:
- * 20 rounds, each with one kill, about a third of them with a second kill while {@code local up} is
- * starting it again; each round ends with one {@code local up}. Bounded: at most 40 kills and 41
- * {@code local up}s, then at most 180 s of quiet (the orphan delay is 5 s here). At the end the
- * allocations are exactly the remaining claims (nothing leaked, nothing lost), no disk holds a
- * replica of a removed claim, the accounting is exact, and every remaining claim is Bound with its
- * volume healthy. The figures are printed and written to {@code target/crash-loop-figures.txt}.
+ * {@link #ROUNDS} rounds (8 by default; 20 with {@code mvn -Plong verify}, which sets {@code
+ * mycnet.crashloop.rounds}), each with one kill, about a third of them with a second kill while
+ * {@code local up} is starting it again; each round ends with one {@code local up}. Bounded: at
+ * most two kills per round and one {@code local up} more than rounds, then at most 180 s of quiet
+ * (the orphan delay is 5 s here). At the end the allocations are exactly the remaining claims
+ * (nothing leaked, nothing lost), no disk holds a replica of a removed claim, the accounting is
+ * exact, and every remaining claim is Bound with its volume healthy. The figures are printed and
+ * written to {@code target/crash-loop-figures.txt}.
  */
 class LocalCrashLoopIT {
   static final Path ROOT =
       Path.of(System.getProperty("mycnet.root", "..")).toAbsolutePath().normalize();
-  static final int ROUNDS = 20;
+  static final int ROUNDS = Integer.getInteger("mycnet.crashloop.rounds", 8);
   static final String NS = "mycnet-demo";
   static Path state;
   static Path manifests;

@@ -1,6 +1,8 @@
 package io.mycnet.storage.agent.replication;
 
+import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -406,6 +408,13 @@ public final class ReplicatedVolume implements AutoCloseable {
    * VolumeReplica#awaitDurable}), and the acknowledgements to come from the members it was
    * forwarded to and from the rebuild targets attached.
    */
+  /** The bound of {@link #forwardBudget}, in KiB. */
+  static final int FORWARD_BUDGET_KIB = 64 * 1024;
+
+  /** KiB forwarded and not yet answered by every follower (see {@link #takeForwardBudget}). */
+  private final java.util.concurrent.Semaphore forwardBudget =
+      new java.util.concurrent.Semaphore(FORWARD_BUDGET_KIB, true);
+
   private record Forwarded(
       long sequence,
       long ticket,
@@ -420,6 +429,50 @@ public final class ReplicatedVolume implements AutoCloseable {
    */
   private Forwarded writeAndForward(AssignReplica a, long offset, byte[] data, long zeroLength)
       throws IOException {
+    int kib =
+        data == null ? 1 : Math.max(1, Math.min(FORWARD_BUDGET_KIB, (data.length + 1023) / 1024));
+    takeForwardBudget(kib);
+    Forwarded f;
+    try {
+      f = numberWriteAndForward(a, offset, data, zeroLength);
+    } catch (IOException | RuntimeException | Error e) {
+      forwardBudget.release(kib);
+      throw e;
+    }
+    List<ListenableFuture<ReplicaAck>> acks = new ArrayList<>(f.inSync().values());
+    acks.addAll(f.rebuilding().values());
+    Futures.whenAllComplete(acks)
+        .run(() -> forwardBudget.release(kib), MoreExecutors.directExecutor());
+    return f;
+  }
+
+  /**
+   * Waits for room in the forward budget: the bytes this primary has forwarded and not yet had
+   * answered by every follower are bounded, so followers that lag behind an EVENTUAL primary (which
+   * acknowledges before them) hold new writes back instead of filling the agent's memory. Every
+   * forward ends within its deadline, so the wait does too; past it the write is refused
+   * UNAVAILABLE (retry), nothing written.
+   */
+  private void takeForwardBudget(int kib) {
+    try {
+      if (forwardBudget.tryAcquire(kib, 2 * forwardDeadlineMs + 1000, TimeUnit.MILLISECONDS)) {
+        return;
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    throw Status.UNAVAILABLE
+        .withDescription(
+            "write to "
+                + replica.volumeId()
+                + " refused: the followers have not answered the "
+                + (FORWARD_BUDGET_KIB / 1024)
+                + " MiB forwarded before it; retry")
+        .asRuntimeException();
+  }
+
+  private Forwarded numberWriteAndForward(
+      AssignReplica a, long offset, byte[] data, long zeroLength) throws IOException {
     Map<ReplicaMember, ListenableFuture<ReplicaAck>> inSync = new LinkedHashMap<>();
     Map<ReplicaMember, ListenableFuture<ReplicaAck>> rebuilding = new LinkedHashMap<>();
     synchronized (order) {

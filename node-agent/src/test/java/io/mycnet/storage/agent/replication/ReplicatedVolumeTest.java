@@ -413,4 +413,76 @@ public class ReplicatedVolumeTest {
                 a, "f1", 5, 10, ok.toBuilder().setPrimary(false).setPrimaryNodeId("f2").build()))
         .contains("does not act as its primary (it names f2)");
   }
+
+  @Test
+  void anEventualPrimaryHoldsNewWritesBackWhileItsFollowersOweTooManyAcks() throws Exception {
+    // A follower that has not answered yet: its acks are held until the test releases them.
+    List<com.google.common.util.concurrent.SettableFuture<io.mycnet.storage.api.v1.ReplicaAck>>
+        owed = java.util.Collections.synchronizedList(new ArrayList<>());
+    ReplicaLink slow =
+        new ReplicaLink() {
+          @Override
+          public com.google.common.util.concurrent.ListenableFuture<
+                  io.mycnet.storage.api.v1.ReplicaAck>
+              apply(ReplicaMember to, ReplicaWrite w, long deadlineMs) {
+            var f =
+                com.google.common.util.concurrent.SettableFuture
+                    .<io.mycnet.storage.api.v1.ReplicaAck>create();
+            owed.add(f);
+            return f;
+          }
+
+          @Override
+          public com.google.common.util.concurrent.ListenableFuture<ReadIndexResponse> readIndex(
+              ReplicaMember to, io.mycnet.storage.api.v1.ReadIndexRequest r, long deadlineMs) {
+            throw new UnsupportedOperationException();
+          }
+        };
+    ReplicatedVolume.Context ctx =
+        new ReplicatedVolume.Context() {
+          @Override
+          public String nodeId() {
+            return "p1";
+          }
+
+          @Override
+          public ReplicaLink link() {
+            return slow;
+          }
+
+          @Override
+          public void report(ReplicaReport r) {
+            reports.add(r);
+          }
+
+          @Override
+          public void recordEpoch(String volumeId, long epoch) {}
+        };
+    long size = 256L << 20;
+    try (ReplicatedVolume v =
+        new ReplicatedVolume(VolumeReplica.open("v1", dir.resolve("v1"), size), 1, ctx)) {
+      v.assign(
+          assign(1, "p1", "p1", "f1").toBuilder()
+              .setSizeBytes(size)
+              .setConsistency(ConsistencyLevel.CONSISTENCY_LEVEL_EVENTUAL)
+              .build());
+      v.forwardDeadlineMs = 200;
+      byte[] mib = new byte[1 << 20];
+      int budget = ReplicatedVolume.FORWARD_BUDGET_KIB / 1024;
+      for (int i = 0; i < budget; i++) {
+        v.primaryWrite((long) i << 20, mib, 0); // EVENTUAL: acknowledged before the follower
+      }
+      assertThat(owed).hasSize(budget);
+      // The budget is spent: the next write waits for an answer, and is refused when none comes.
+      assertThatThrownBy(() -> v.primaryWrite((long) budget << 20, mib, 0))
+          .isInstanceOf(StatusRuntimeException.class)
+          .hasMessageContaining("UNAVAILABLE")
+          .hasMessageContaining("followers have not answered");
+      assertThat(owed).hasSize(budget);
+      // One answer frees a MiB: the write goes through.
+      owed.get(0)
+          .set(io.mycnet.storage.api.v1.ReplicaAck.newBuilder().setAppliedSequence(1).build());
+      assertThat(v.primaryWrite((long) budget << 20, mib, 0).sequence()).isEqualTo(budget + 1);
+    }
+  }
 }
