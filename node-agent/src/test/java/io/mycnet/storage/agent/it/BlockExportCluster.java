@@ -85,8 +85,8 @@ final class BlockExportCluster implements AutoCloseable {
     List<String> agentFlags = new ArrayList<>();
     agentFlags.add("--nbd-address=127.0.0.1:0");
     agentFlags.addAll(List.of(flags));
-    // A replication pass every 2 s (production: 30 s): a dead primary is replaced as soon as its
-    // node is DOWN (2 s lease + 9 s grace), not at the next 30 s tick, so failover is short.
+    // A replication pass at least every 2 s (production: 30 s): whatever a node's silence
+    // starts (the primary's handover, a rebuild once it is DOWN) is not left to a 30 s tick.
     dp =
         new DataPathCluster(
             dir,

@@ -23,11 +23,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Transparent failover: {@code fio --ioengine=nbd} writes 4 KiB random blocks with {@code
  * verify=crc32c} to a 3-replica STRONG volume through the frontend of a node that is not the
- * primary, and the primary's agent is SIGKILLed in the middle of it. The control plane moves the
- * primary (lease, grace), the frontend re-sends what was in flight to the new primary: no I/O error
- * reaches fio and its verify passes; the killed agent is started again and the verify passes once
- * more. Prints the failover gap: fio's largest write latency, which is the time from the kill to
- * the completion of the writes it held up.
+ * primary, and the primary's agent is SIGKILLed in the middle of it. The control plane hands the
+ * primary role to a follower once the dead node's lease expires, the frontend re-sends what was in
+ * flight to the new primary: no I/O error reaches fio and its verify passes; the killed agent is
+ * started again and the verify passes once more. Prints the failover gap: fio's largest write
+ * latency, which is the time from the kill to the completion of the writes it held up.
  */
 class NbdFailoverIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();

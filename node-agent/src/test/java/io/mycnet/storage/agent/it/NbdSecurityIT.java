@@ -20,8 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  * and opens alpha's volumes and the volume beta shares with it read-only, never beta's other
  * volume, and cannot write to the shared one; a node that has not earned the trust a CRITICAL
  * volume needs cannot attach it, and the refusal explains the trust. The node that serves TLS is
- * named {@code localhost}: libnbd checks the agent's certificate (named after the node) against the
- * URI's host.
+ * dialled by its name, {@code localhost}, which its certificate carries: libnbd checks the agent's
+ * certificate against the URI's host.
  */
 class NbdSecurityIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
