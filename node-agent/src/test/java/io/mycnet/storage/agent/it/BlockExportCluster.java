@@ -389,8 +389,8 @@ final class BlockExportCluster implements AutoCloseable {
 
   /**
    * The export over TLS with the client certificates in {@code certs}. The agent presents its node
-   * certificate, whose name is the node id: libnbd checks the server's name against the URI's host,
-   * so the tests that speak TLS name a node {@code localhost}.
+   * certificate, which carries the node id: libnbd checks the server's name against the URI's host,
+   * so the URI dials the node by its id (the tests that speak TLS name a node {@code localhost}).
    */
   String tlsUri(String node, String volume, Path certs) {
     return "nbds://" + node + ":" + tlsPort(node) + "/" + volume + "?tls-certificates=" + certs;
