@@ -376,6 +376,6 @@ class RevocationDataPathIT {
   }
 
   private static List<String> readyLines(ChildProcess p) {
-    return p.stdout().lines().filter(l -> l.matches("ready health=\\S+ data=\\S+")).toList();
+    return p.stdout().lines().filter(l -> l.matches("ready health=\\S+ data=\\S+( .*)?")).toList();
   }
 }
