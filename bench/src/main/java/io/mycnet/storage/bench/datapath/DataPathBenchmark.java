@@ -15,8 +15,10 @@ import io.mycnet.storage.api.v1.StatRequest;
 import io.mycnet.storage.api.v1.VolumeIoGrpc;
 import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteRequest;
+import io.mycnet.storage.bench.support.BenchMain;
 import io.mycnet.storage.bench.support.ProductionControlPlane;
 import io.mycnet.storage.common.process.ChildProcess;
+import io.mycnet.storage.common.settings.ByteSize;
 import io.mycnet.storage.local.EtcdCluster;
 import io.mycnet.storage.operator.allocation.ClusterViewCache;
 import io.mycnet.storage.operator.allocation.NodeTrustSource;
@@ -42,7 +44,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -108,56 +109,18 @@ public final class DataPathBenchmark {
   private io.grpc.netty.shaded.io.netty.handler.ssl.SslContext clientTls;
 
   public static void main(String[] args) throws Exception {
-    Map<String, String> a = new HashMap<>();
-    for (String s : args) {
-      int eq = s.indexOf('=');
-      if (!s.startsWith("--") || eq < 0) {
-        System.err.println("usage: DataPathBenchmark --agent-classpath=CP [--rebuild-size=256MiB]");
-        System.exit(2);
-      }
-      a.put(s.substring(2, eq), s.substring(eq + 1));
-    }
+    Map<String, String> a =
+        BenchMain.flags(
+            args, "usage: DataPathBenchmark --agent-classpath=CP [--rebuild-size=256MiB]");
     DataPathBenchmark b = new DataPathBenchmark();
-    long limitS = Long.parseLong(a.getOrDefault("limit-s", "270"));
-    Thread watchdog =
-        new Thread(
-            () -> {
-              try {
-                Thread.sleep(TimeUnit.SECONDS.toMillis(limitS));
-              } catch (InterruptedException e) {
-                return;
-              }
-              System.out.println("TIME LIMIT of " + limitS + " s reached: stopping everything");
-              b.stopAll();
-              Runtime.getRuntime().halt(3);
-            },
-            "watchdog");
-    watchdog.setDaemon(true);
-    watchdog.start();
-    int rc = 0;
-    try {
-      b.run(
-          a.get("agent-classpath"),
-          parseSize(a.getOrDefault("rebuild-size", "256MiB")),
-          Double.parseDouble(a.getOrDefault("io-seconds", "6")));
-    } catch (Exception e) {
-      e.printStackTrace();
-      rc = 1;
-    } finally {
-      b.stopAll();
-    }
-    System.exit(rc);
-  }
-
-  static long parseSize(String s) {
-    String v = s.strip().toUpperCase();
-    long mult = 1;
-    if (v.endsWith("GIB")) {
-      mult = 1L << 30;
-    } else if (v.endsWith("MIB")) {
-      mult = 1L << 20;
-    }
-    return Long.parseLong(v.replaceAll("[^0-9]", "")) * mult;
+    BenchMain.bounded(
+        Long.parseLong(a.getOrDefault("limit-s", "270")),
+        b::stopAll,
+        () ->
+            b.run(
+                a.get("agent-classpath"),
+                ByteSize.parse(a.getOrDefault("rebuild-size", "256MiB")),
+                Double.parseDouble(a.getOrDefault("io-seconds", "6"))));
   }
 
   // ---- the run ----

@@ -12,8 +12,10 @@ import io.mycnet.storage.api.v1.NodeCommand;
 import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.VolumeState;
+import io.mycnet.storage.bench.support.BenchMain;
 import io.mycnet.storage.bench.support.ProductionControlPlane;
 import io.mycnet.storage.common.process.ChildProcess;
+import io.mycnet.storage.common.settings.ByteSize;
 import io.mycnet.storage.local.EtcdCluster;
 import io.mycnet.storage.operator.allocation.ClusterViewCache;
 import io.mycnet.storage.operator.allocation.NodeTrustSource;
@@ -38,7 +40,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -155,58 +156,20 @@ public final class NbdBenchmark {
   private int runs;
 
   public static void main(String[] args) throws Exception {
-    Map<String, String> a = new HashMap<>();
-    for (String s : args) {
-      int eq = s.indexOf('=');
-      if (!s.startsWith("--") || eq < 0) {
-        System.err.println(
+    Map<String, String> a =
+        BenchMain.flags(
+            args,
             "usage: NbdBenchmark --agent-classpath=CP [--io-seconds=7] [--volume-size=256MiB]"
                 + " [--limit-s=420]");
-        System.exit(2);
-      }
-      a.put(s.substring(2, eq), s.substring(eq + 1));
-    }
     NbdBenchmark b = new NbdBenchmark();
-    long limitS = Long.parseLong(a.getOrDefault("limit-s", "420"));
-    Thread watchdog =
-        new Thread(
-            () -> {
-              try {
-                Thread.sleep(TimeUnit.SECONDS.toMillis(limitS));
-              } catch (InterruptedException e) {
-                return;
-              }
-              System.out.println("TIME LIMIT of " + limitS + " s reached: stopping everything");
-              b.stopAll();
-              Runtime.getRuntime().halt(3);
-            },
-            "watchdog");
-    watchdog.setDaemon(true);
-    watchdog.start();
-    int rc = 0;
-    try {
-      b.run(
-          a.get("agent-classpath"),
-          parseSize(a.getOrDefault("volume-size", "256MiB")),
-          Integer.parseInt(a.getOrDefault("io-seconds", "7")));
-    } catch (Exception e) {
-      e.printStackTrace();
-      rc = 1;
-    } finally {
-      b.stopAll();
-    }
-    System.exit(rc);
-  }
-
-  static long parseSize(String s) {
-    String v = s.strip().toUpperCase();
-    long mult = 1;
-    if (v.endsWith("GIB")) {
-      mult = 1L << 30;
-    } else if (v.endsWith("MIB")) {
-      mult = 1L << 20;
-    }
-    return Long.parseLong(v.replaceAll("[^0-9]", "")) * mult;
+    BenchMain.bounded(
+        Long.parseLong(a.getOrDefault("limit-s", "420")),
+        b::stopAll,
+        () ->
+            b.run(
+                a.get("agent-classpath"),
+                ByteSize.parse(a.getOrDefault("volume-size", "256MiB")),
+                Integer.parseInt(a.getOrDefault("io-seconds", "7"))));
   }
 
   // ---- the run ----
