@@ -179,6 +179,19 @@ public final class Mycnet extends CommandGroup {
   }
 
   /** The state directory option every command shares. */
+  /** How long a command waits for the operator to apply what it asked (Node annotations). */
+  public static final class OperatorWait {
+    @Option(
+        names = "--timeout",
+        defaultValue = "30s",
+        description = "how long to wait for the operator (default: ${DEFAULT-VALUE})")
+    String timeout;
+
+    Duration timeout() {
+      return duration("--timeout", timeout);
+    }
+  }
+
   public static final class StateDir {
     @Option(
         names = "--state-dir",
@@ -393,11 +406,7 @@ public final class Mycnet extends CommandGroup {
           description = "why, kept in the revocation record and the event")
       String reason;
 
-      @Option(
-          names = "--timeout",
-          defaultValue = "30s",
-          description = "how long to wait for the operator (default: ${DEFAULT-VALUE})")
-      String timeout;
+      @Mixin OperatorWait operatorWait;
 
       @Override
       public Integer call() {
@@ -405,7 +414,7 @@ public final class Mycnet extends CommandGroup {
         if (reason != null && reason.isBlank()) {
           throw badInput("--reason", "is empty: say why, or leave the flag out");
         }
-        Duration t = duration("--timeout", timeout);
+        Duration t = operatorWait.timeout();
         try (LocalClient c = new LocalClient(state.state())) {
           spec.commandLine()
               .getOut()
@@ -437,16 +446,12 @@ public final class Mycnet extends CommandGroup {
       @Parameters(paramLabel = "NODE")
       String node;
 
-      @Option(
-          names = "--timeout",
-          defaultValue = "30s",
-          description = "how long to wait for the operator (default: ${DEFAULT-VALUE})")
-      String timeout;
+      @Mixin OperatorWait operatorWait;
 
       @Override
       public Integer call() {
         String id = nodeArgument(node);
-        Duration t = duration("--timeout", timeout);
+        Duration t = operatorWait.timeout();
         try (LocalClient c = new LocalClient(state.state())) {
           spec.commandLine()
               .getOut()
@@ -487,11 +492,7 @@ public final class Mycnet extends CommandGroup {
         description = "why, kept in the volumes' attachment note and the event")
     String reason;
 
-    @Option(
-        names = "--timeout",
-        defaultValue = "30s",
-        description = "how long to wait for the operator (default: ${DEFAULT-VALUE})")
-    String timeout;
+    @Mixin OperatorWait operatorWait;
 
     @Override
     public Integer call() {
@@ -499,7 +500,7 @@ public final class Mycnet extends CommandGroup {
       if (reason != null && reason.isBlank()) {
         throw badInput("--reason", "is empty: say why, or leave the flag out");
       }
-      Duration t = duration("--timeout", timeout);
+      Duration t = operatorWait.timeout();
       try (LocalClient c = new LocalClient(state.state())) {
         spec.commandLine()
             .getOut()

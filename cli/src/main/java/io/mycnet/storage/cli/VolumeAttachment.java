@@ -62,17 +62,13 @@ final class VolumeAttachment {
         description = "the claim's Kubernetes namespace (default: the only claim of that name)")
     String namespace;
 
-    @Option(
-        names = "--timeout",
-        defaultValue = "30s",
-        description = "how long to wait for the operator (default: ${DEFAULT-VALUE})")
-    String timeout;
+    @Mixin Mycnet.OperatorWait operatorWait;
 
     @Override
     public Integer call() {
       Mycnet.claimArguments(name, namespace);
       String id = Mycnet.nodeId("--node", node);
-      Duration t = Mycnet.duration("--timeout", timeout);
+      Duration t = operatorWait.timeout();
       try (LocalClient c = new LocalClient(state.state())) {
         StorageClaim claim = c.claim(name, namespace);
         String ns = claim.getMetadata().getNamespace();
@@ -121,17 +117,13 @@ final class VolumeAttachment {
         description = "the claim's Kubernetes namespace (default: the only claim of that name)")
     String namespace;
 
-    @Option(
-        names = "--timeout",
-        defaultValue = "30s",
-        description = "how long to wait for the operator (default: ${DEFAULT-VALUE})")
-    String timeout;
+    @Mixin Mycnet.OperatorWait operatorWait;
 
     @Override
     public Integer call() {
       Mycnet.claimArguments(name, namespace);
       String id = Mycnet.nodeId("--node", node);
-      Duration t = Mycnet.duration("--timeout", timeout);
+      Duration t = operatorWait.timeout();
       try (LocalClient c = new LocalClient(state.state())) {
         StorageClaim claim = c.claim(name, namespace);
         String ns = claim.getMetadata().getNamespace();
