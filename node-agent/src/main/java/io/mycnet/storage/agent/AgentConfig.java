@@ -48,7 +48,9 @@ public record AgentConfig(
     Duration reconnectBackoffMax,
     Path nbdSocket,
     String nbdAddress,
-    Duration frontendRetryWindow) {
+    Duration frontendRetryWindow,
+    Path csiSocket,
+    int csiMaxVolumes) {
 
   /** The default {@code reconnect-backoff-max}. */
   public static final Duration DEFAULT_RECONNECT_BACKOFF_MAX = Duration.ofSeconds(5);
@@ -204,6 +206,17 @@ public record AgentConfig(
           .doc(
               "host:port where the block frontend serves NBD over TCP with forced mutual TLS"
                   + " (client certificates `client:<namespace>` of the control plane's CA)");
+  public static final Setting<Path> CSI_SOCKET =
+      Setting.path("csi-socket")
+          .defaultText("`<data-dir>/csi.sock`")
+          .doc(
+              "the Unix socket where the CSI node plugin (driver `storage.mycnet.io`) serves the"
+                  + " Identity and Node services to the kubelet (or `mycnet volume mount`)");
+  public static final Setting<Integer> CSI_MAX_VOLUMES =
+      Setting.integer("csi-max-volumes")
+          .defaultValue(64)
+          .check(Check.that(n -> n >= 1 && n <= 4096, "must be between 1 and 4096"))
+          .doc("how many CSI volumes this node may have staged at once (NodeGetInfo)");
   public static final Setting<Duration> FRONTEND_RETRY_WINDOW =
       Setting.duration("frontend-retry-window")
           .defaultValue(Duration.ofSeconds(60))
@@ -249,7 +262,9 @@ public record AgentConfig(
               RECONNECT_BACKOFF_MAX,
               NBD_SOCKET,
               NBD_ADDRESS,
-              FRONTEND_RETRY_WINDOW));
+              FRONTEND_RETRY_WINDOW,
+              CSI_SOCKET,
+              CSI_MAX_VOLUMES));
 
   /** The names of the settings. */
   public static final List<String> SETTINGS =
@@ -339,15 +354,10 @@ public record AgentConfig(
     Duration reconnectBackoffMax = l.get(RECONNECT_BACKOFF_MAX);
     Path nbdSocket =
         l.isSet(NBD_SOCKET) ? l.get(NBD_SOCKET).toAbsolutePath() : dataDir.resolve("nbd.sock");
-    if (nbdSocket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 100) {
-      throw l.problem(
-          NBD_SOCKET,
-          nbdSocket
-              + " is longer than a Unix socket path may be (100 bytes here); set a shorter one");
-    }
-    if (nbdSocket.getParent() != null && !Files.isDirectory(nbdSocket.getParent())) {
-      throw l.problem(NBD_SOCKET, "the directory of " + nbdSocket + " does not exist");
-    }
+    checkSocketPath(l, NBD_SOCKET, nbdSocket);
+    Path csiSocket =
+        l.isSet(CSI_SOCKET) ? l.get(CSI_SOCKET).toAbsolutePath() : dataDir.resolve("csi.sock");
+    checkSocketPath(l, CSI_SOCKET, csiSocket);
     return new AgentConfig(
         nodeId,
         topology,
@@ -370,7 +380,21 @@ public record AgentConfig(
         reconnectBackoffMax,
         nbdSocket,
         l.get(NBD_ADDRESS) != null ? l.raw(NBD_ADDRESS) : null,
-        l.get(FRONTEND_RETRY_WINDOW));
+        l.get(FRONTEND_RETRY_WINDOW),
+        csiSocket,
+        l.get(CSI_MAX_VOLUMES));
+  }
+
+  /** A Unix socket path must fit in sun_path and its directory must exist. */
+  private static void checkSocketPath(SettingValues l, Setting<Path> setting, Path socket) {
+    if (socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 100) {
+      throw l.problem(
+          setting,
+          socket + " is longer than a Unix socket path may be (100 bytes here); set a shorter one");
+    }
+    if (socket.getParent() != null && !Files.isDirectory(socket.getParent())) {
+      throw l.problem(setting, "the directory of " + socket + " does not exist");
+    }
   }
 
   private static String topologyProblem(String topology, String text) {

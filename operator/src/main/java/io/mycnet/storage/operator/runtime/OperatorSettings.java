@@ -12,6 +12,7 @@ import io.mycnet.storage.common.settings.SettingValues;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -69,7 +70,8 @@ public record OperatorSettings(
     String httpAddress,
     int trustHttpPort,
     Duration orphanGcDelay,
-    double massFailureShare) {
+    double massFailureShare,
+    Path csiControllerSocket) {
 
   /** The shortest orphan delay accepted: a claim must be seen absent over more than one pass. */
   public static final Duration MIN_ORPHAN_GC_DELAY = Duration.ofSeconds(1);
@@ -204,6 +206,14 @@ public record OperatorSettings(
               "more nodes than this share of all silent at once hold every DOWN decision (a"
                   + " suspected partition, docs/replication.md); in (0, 1]");
 
+  public static final Setting<Path> CSI_CONTROLLER_SOCKET =
+      Setting.path("csi-controller-socket")
+          .defaultText("off")
+          .doc(
+              "the Unix socket where the CSI controller (driver `storage.mycnet.io`) serves the"
+                  + " Identity and Controller services to the CSI sidecars; only the leader acts,"
+                  + " a standby answers UNAVAILABLE");
+
   /** The settings of this record, in the reference's order. */
   public static final List<Setting<?>> SETTINGS =
       List.of(
@@ -231,7 +241,8 @@ public record OperatorSettings(
           HTTP_ADDRESS,
           TRUST_HTTP_PORT,
           ORPHAN_GC_DELAY,
-          MASS_FAILURE_SHARE);
+          MASS_FAILURE_SHARE,
+          CSI_CONTROLLER_SOCKET);
 
   /** Every setting of the operator process: these and the node API's ({@link NodeApiConfig}). */
   public static final ProcessSettings PROCESS =
@@ -313,7 +324,8 @@ public record OperatorSettings(
         "127.0.0.1",
         -1,
         d.orphanGcDelay,
-        d.massFailureShare);
+        d.massFailureShare,
+        d.csiControllerSocket);
   }
 
   public OperatorSettings withHttpPort(int port) {
@@ -342,7 +354,8 @@ public record OperatorSettings(
         httpAddress,
         trustHttpPort,
         orphanGcDelay,
-        massFailureShare);
+        massFailureShare,
+        csiControllerSocket);
   }
 
   /** The HTTP endpoints on {@code address:port}, and /trust's own loopback port. */
@@ -372,7 +385,8 @@ public record OperatorSettings(
         address,
         trustPort,
         orphanGcDelay,
-        massFailureShare);
+        massFailureShare,
+        csiControllerSocket);
   }
 
   public OperatorSettings withReconcileThreads(int threads) {
@@ -401,7 +415,8 @@ public record OperatorSettings(
         httpAddress,
         trustHttpPort,
         orphanGcDelay,
-        massFailureShare);
+        massFailureShare,
+        csiControllerSocket);
   }
 
   public OperatorSettings withOrphanGcDelay(Duration delay) {
@@ -430,7 +445,39 @@ public record OperatorSettings(
         httpAddress,
         trustHttpPort,
         delay,
-        massFailureShare);
+        massFailureShare,
+        csiControllerSocket);
+  }
+
+  /** The same settings with the CSI controller served on {@code socket} (null: off). */
+  public OperatorSettings withCsiControllerSocket(Path socket) {
+    return new OperatorSettings(
+        etcdEndpoints,
+        etcdPrefix,
+        watchNamespaces,
+        useServerSideApply,
+        leaderElection,
+        leaseName,
+        leaseNamespace,
+        etcdLeaderTtl,
+        reconcileThreads,
+        retryMaxAttempts,
+        retryInitialInterval,
+        retryMultiplier,
+        retryMaxInterval,
+        rateLimitPeriod,
+        rateLimitPerPeriod,
+        resyncInterval,
+        pendingRecheck,
+        replicationInterval,
+        nodeLeaseTtl,
+        downGracePeriod,
+        httpPort,
+        httpAddress,
+        trustHttpPort,
+        orphanGcDelay,
+        massFailureShare,
+        socket);
   }
 
   /**
@@ -466,7 +513,8 @@ public record OperatorSettings(
         v.get(HTTP_ADDRESS),
         v.get(TRUST_HTTP_PORT),
         v.get(ORPHAN_GC_DELAY),
-        v.get(MASS_FAILURE_SHARE));
+        v.get(MASS_FAILURE_SHARE),
+        v.isSet(CSI_CONTROLLER_SOCKET) ? v.get(CSI_CONTROLLER_SOCKET).toAbsolutePath() : null);
   }
 
   /** The names of the liveness settings as operator environment variables. */
