@@ -141,7 +141,7 @@ class ManifestsGoldenTest {
     String kustomization = Files.readString(ROOT.resolve("config/crd/kustomization.yaml"));
     files.forEach(f -> assertThat(kustomization).contains("- " + f));
     String top = Files.readString(ROOT.resolve("config/kustomization.yaml"));
-    for (String dir : List.of("crd", "rbac", "etcd", "operator", "agent")) {
+    for (String dir : List.of("crd", "rbac", "etcd", "operator", "agent", "csi")) {
       assertThat(top).contains("- " + dir);
       assertThat(ROOT.resolve("config").resolve(dir).resolve("kustomization.yaml")).exists();
     }
