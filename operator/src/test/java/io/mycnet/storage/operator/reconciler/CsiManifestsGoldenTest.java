@@ -3,12 +3,15 @@ package io.mycnet.storage.operator.reconciler;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.mycnet.storage.common.settings.Setting;
+import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.csi.CsiNames;
 import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.model.ConsistencyLevel;
 import io.mycnet.storage.operator.model.ReplicationStrategy;
 import io.mycnet.storage.operator.model.StorageType;
+import io.mycnet.storage.operator.reconciler.servicenamespace.ServiceNamespaceMapper;
 import io.mycnet.storage.operator.runtime.OperatorSettings;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -272,6 +275,12 @@ class CsiManifestsGoldenTest {
     assertThat(list(map(sn, "spec"), "allowedStorageTypes"))
         .contains(params.get(CsiNames.PARAM_STORAGE_TYPE));
     assertThat(list(map(sn, "spec"), "pools")).contains(params.get(CsiNames.PARAM_POOL));
+    // The operator reads it as it reads the samples/ ones.
+    var record =
+        ServiceNamespaceMapper.toRecord(
+            Serialization.unmarshal(
+                KustomizeRendering.toYaml(List.of(sn)), ServiceNamespace.class));
+    assertThat(record.getNamespace()).contains(ns);
     Map<String, Object> pod = only(objects, "Pod");
     assertThat(KustomizeRendering.namespace(pod)).isEqualTo(ns);
     assertThat(list(map(pod, "spec"), "volumes"))
