@@ -65,6 +65,7 @@ import io.mycnet.storage.operator.pool.PoolDirectory;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.Quantities;
 import io.mycnet.storage.operator.reconciler.servicenamespace.ServiceNamespaceMapper;
+import io.mycnet.storage.operator.reconciler.storageclaim.StorageClaimMapper;
 import io.mycnet.storage.operator.reconciler.storageclaim.StorageClaimReason;
 import io.mycnet.storage.operator.reconciler.storageclaim.VolumeIds;
 import io.mycnet.storage.operator.store.NotLeaderException;
@@ -200,6 +201,10 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
                 .addToAnnotations(CsiNames.ANNOTATION_CSI_NAME, name)
                 .build());
         c.setSpec(wanted);
+        consumerTopology(req)
+            .ifPresent(
+                at ->
+                    c.getMetadata().getAnnotations().put(StorageClaimMapper.CONSUMER_TOPOLOGY, at));
         try {
           claims(ns).resource(c).create();
           LOG.info("CreateVolume {}: StorageClaim {}/{} created", name, ns, claimName);
@@ -213,6 +218,29 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
       StorageClaim ready = awaitCreated(ns, claimName, name);
       return CreateVolumeResponse.newBuilder().setVolume(volumeOf(ready)).build();
     }
+  }
+
+  /**
+   * Where the volume's consumer will run: the node of the first preferred topology (then the first
+   * requisite one) that names a registered node; its topology path. The volume stays reachable from
+   * every node (through the block frontend), so this is only a preference for the placement.
+   */
+  private Optional<String> consumerTopology(CreateVolumeRequest req) {
+    if (!req.hasAccessibilityRequirements()) {
+      return Optional.empty();
+    }
+    List<Topology> ts = new ArrayList<>(req.getAccessibilityRequirements().getPreferredList());
+    ts.addAll(req.getAccessibilityRequirements().getRequisiteList());
+    for (Topology t : ts) {
+      String node = t.getSegmentsMap().get(CsiNames.TOPOLOGY_NODE);
+      if (node != null) {
+        Optional<NodeRecord> r = nodeRecord(node);
+        if (r.isPresent() && !r.get().getTopologyPath().isBlank()) {
+          return Optional.of(r.get().getTopologyPath());
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   /** The claim spec CreateVolume writes for these parameters. */

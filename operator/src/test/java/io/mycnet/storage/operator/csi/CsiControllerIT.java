@@ -37,6 +37,7 @@ import io.mycnet.storage.csi.v1.ListVolumesResponse;
 import io.mycnet.storage.csi.v1.PluginCapability;
 import io.mycnet.storage.csi.v1.ProbeRequest;
 import io.mycnet.storage.csi.v1.Topology;
+import io.mycnet.storage.csi.v1.TopologyRequirement;
 import io.mycnet.storage.csi.v1.ValidateVolumeCapabilitiesRequest;
 import io.mycnet.storage.csi.v1.Volume;
 import io.mycnet.storage.csi.v1.VolumeCapability;
@@ -46,6 +47,7 @@ import io.mycnet.storage.operator.allocation.NodeSnapshot;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.reconciler.OperatorHarness;
+import io.mycnet.storage.operator.reconciler.storageclaim.StorageClaimMapper;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -389,6 +391,40 @@ class CsiControllerIT {
     for (String id : List.of(v.getVolumeId(), odd.getVolumeId())) {
       ctl.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(id).build());
       assertThat(h.cp.manager().get(id)).isEmpty();
+    }
+  }
+
+  @Test
+  void thePreferredTopologysNodeHoldsAReplicaOfAPerformanceOptimizedVolume() {
+    for (String consumer : List.of("c101", "c011")) {
+      String name = "pvc-near-" + consumer;
+      CreateVolumeRequest req =
+          create(
+                  name,
+                  GIB,
+                  Map.of(
+                      CsiNames.PARAM_SERVICE_NAMESPACE, NS + "/payments",
+                      CsiNames.PARAM_STRATEGY, "PERFORMANCE_OPTIMIZED",
+                      CsiNames.PARAM_REPLICAS, "2"))
+              .setAccessibilityRequirements(
+                  TopologyRequirement.newBuilder()
+                      .addPreferred(
+                          Topology.newBuilder()
+                              .putSegments(
+                                  CsiNames.TOPOLOGY_PREFIX + "region", "cr" + consumer.charAt(1))
+                              .putSegments(CsiNames.TOPOLOGY_NODE, consumer)))
+              .build();
+      String id = ctl.createVolume(req).getVolume().getVolumeId();
+      assertThat(h.claim(name).getMetadata().getAnnotations())
+          .containsEntry(
+              StorageClaimMapper.CONSUMER_TOPOLOGY,
+              h.cp.registry().get(consumer).orElseThrow().getTopologyPath());
+      assertThat(allocation(id).getReplicasList())
+          .extracting(r -> r.getNodeId())
+          .contains(consumer);
+      assertThat(allocation(id).getPlacementNote())
+          .contains("local replica on the consumer's node " + consumer);
+      ctl.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(id).build());
     }
   }
 
