@@ -70,6 +70,7 @@ import io.mycnet.storage.operator.reconciler.storageclaim.StorageClaimReason;
 import io.mycnet.storage.operator.reconciler.storageclaim.VolumeIds;
 import io.mycnet.storage.operator.store.NotLeaderException;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.wire.ProtoMapping;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -328,8 +329,7 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
             ? type.defaultClassification()
             : Classification.valueOf(p.classification().name());
     if (!r.getAllowedClassificationsList().isEmpty()
-        && r.getAllowedClassificationsList().stream()
-            .noneMatch(x -> x.name().endsWith("_" + c.name()))) {
+        && !r.getAllowedClassificationsList().contains(ProtoMapping.toProto(c))) {
       throw CsiErrors.invalid(
           "classification "
               + c
@@ -342,8 +342,7 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
               + ")");
     }
     if (!r.getAllowedStorageTypesList().isEmpty()
-        && r.getAllowedStorageTypesList().stream()
-            .noneMatch(x -> x.name().endsWith("_" + type.name()))) {
+        && !r.getAllowedStorageTypesList().contains(ProtoMapping.toProto(type))) {
       throw CsiErrors.invalid(
           "storage type "
               + type
@@ -1070,8 +1069,7 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
                 v.putVolumeContext(
                     CsiNames.CONTEXT_CLAIM, r.getNamespace().orElse("") + "/" + r.getName()));
     v.putVolumeContext(
-        CsiNames.CONTEXT_CLASSIFICATION,
-        a.getClassification().name().replace("CLASSIFICATION_", ""));
+        CsiNames.CONTEXT_CLASSIFICATION, ProtoMapping.fromProto(a.getClassification()).name());
     return v.build();
   }
 
