@@ -364,15 +364,8 @@ final class CsiNodeService extends NodeGrpc.NodeImplBase {
                   return NodeUnstageVolumeResponse.getDefaultInstance();
                 }
                 if (!s.stagingPath().equals(staging)) {
-                  throw Status.FAILED_PRECONDITION
-                      .withDescription(
-                          "volume "
-                              + volumeId
-                              + " is staged at "
-                              + s.stagingPath()
-                              + ", not "
-                              + staging)
-                      .asRuntimeException();
+                  // Not staged at that path: nothing to undo there (spec: OK).
+                  return NodeUnstageVolumeResponse.getDefaultInstance();
                 }
                 for (Published p : published.values()) {
                   if (p.volumeId().equals(volumeId)) {
@@ -439,6 +432,13 @@ final class CsiNodeService extends NodeGrpc.NodeImplBase {
           }
           VolumeCapability cap = req.getVolumeCapability();
           checkCapability(cap);
+          if (req.getStagingTargetPath().isEmpty()) {
+            throw Status.FAILED_PRECONDITION
+                .withDescription(
+                    "staging_target_path is required: this node stages volumes (NodeStageVolume"
+                        + " first)")
+                .asRuntimeException();
+          }
           Path staging = path("staging_target_path", req.getStagingTargetPath());
           return withVolume(
               volumeId,
@@ -492,6 +492,20 @@ final class CsiNodeService extends NodeGrpc.NodeImplBase {
                   + (cur.volumeId().equals(volumeId) ? " published with other options" : "")
                   + ": NodeUnpublishVolume it first")
           .asRuntimeException();
+    }
+    if (cap.getAccessMode().getMode() == Mode.SINGLE_NODE_SINGLE_WRITER) {
+      for (Published other : published.values()) {
+        if (other.volumeId().equals(volumeId)) {
+          throw Status.FAILED_PRECONDITION
+              .withDescription(
+                  "volume "
+                      + volumeId
+                      + " is published at "
+                      + other.targetPath()
+                      + " already and SINGLE_NODE_SINGLE_WRITER allows one publication")
+              .asRuntimeException();
+        }
+      }
     }
     String device = bind(s, target, ro, "");
     Published p = new Published(volumeId, target, cap, ro, device);

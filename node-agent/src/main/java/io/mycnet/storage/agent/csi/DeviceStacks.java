@@ -29,7 +29,7 @@ final class DeviceStacks {
   private static final Logger LOG = LoggerFactory.getLogger(DeviceStacks.class);
 
   /** How long nbdfuse's nbdkit keeps re-sending a request while the agent's socket is gone. */
-  static final int RETRIES = 300;
+  static final int RETRIES = 120;
 
   private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
 

@@ -292,6 +292,14 @@ class CsiNodeIT {
         () ->
             n.nodePublishVolume(
                 publish(vol, staging, target, ext4, false).toBuilder()
+                    .clearStagingTargetPath()
+                    .build()),
+        Status.Code.FAILED_PRECONDITION,
+        "staging_target_path is required");
+    assertStatus(
+        () ->
+            n.nodePublishVolume(
+                publish(vol, staging, target, ext4, false).toBuilder()
                     .clearVolumeCapability()
                     .build()),
         Status.Code.INVALID_ARGUMENT,
@@ -420,6 +428,8 @@ class CsiNodeIT {
         Status.Code.FAILED_PRECONDITION,
         "is still published at");
     unpublish("k1", vol, readOnly);
+    unstage("k1", vol, dir.resolve("elsewhere")); // not staged there: OK, nothing undone
+    assertThat(Mounts.at(staging)).as("still staged").isNotNull();
     unpublish("k1", vol, target);
     unpublish("k1", vol, target); // idempotent
     assertThat(target).doesNotExist();
