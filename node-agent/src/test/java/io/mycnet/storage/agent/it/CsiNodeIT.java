@@ -406,7 +406,21 @@ class CsiNodeIT {
     // The agent dies with the volume staged and published; it comes back and serves it again.
     c.dp.agents.get("k1").kill();
     channels.remove("k1").shutdownNow();
+    // A write and fsync while no agent serves the export waits (nbdfuse's nbdkit retries) and
+    // completes once the agent is back.
+    java.util.concurrent.CompletableFuture<Map<String, String>> during =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return writeTree(target, "during", 5);
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+    Thread.sleep(2000);
+    assertThat(during).as("fsync with no agent serving the export").isNotDone();
     c.dp.restart("k1");
+    assertThat(sha(target, during.get(90, TimeUnit.SECONDS))).isTrue();
     assertThat(sha(target, files)).isTrue();
     Map<String, String> after = writeTree(target, "after", 10);
     assertThat(sha(target, after)).isTrue();
@@ -420,6 +434,42 @@ class CsiNodeIT {
     assertThat(again.getVolumeCondition().getAbnormal())
         .as(again.getVolumeCondition().getMessage())
         .isFalse();
+
+    // The agent dies again, and this time its nbdfuse with it: the restarted agent finds the
+    // broken device stack and stages the volume again, publications too.
+    c.dp.agents.get("k1").kill();
+    channels.remove("k1").shutdownNow();
+    List<ProcessHandle> fuse =
+        nbdfuseUnder(dir).stream()
+            .filter(p -> p.info().commandLine().orElse("").contains(vol))
+            .toList();
+    assertThat(fuse).hasSize(1);
+    assertThat(ChildProcess.kill(fuse.get(0))).isTrue();
+    c.dp.restart("k1");
+    await()
+        .atMost(T)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        node("k1")
+                            .nodeGetVolumeStats(
+                                NodeGetVolumeStatsRequest.newBuilder()
+                                    .setVolumeId(vol)
+                                    .setVolumePath(target.toString())
+                                    .build())
+                            .getVolumeCondition()
+                            .getAbnormal())
+                    .isFalse());
+    assertThat(sha(target, files)).isTrue();
+    assertThat(sha(target, after)).isTrue();
+    assertThat(readOnly.resolve("after-0.txt")).hasContent(after.get("after-0.txt"));
+    again =
+        node("k1")
+            .nodeGetVolumeStats(
+                NodeGetVolumeStatsRequest.newBuilder()
+                    .setVolumeId(vol)
+                    .setVolumePath(staging.toString())
+                    .build());
 
     String loop =
         again.getVolumeCondition().getMessage().replaceAll("^nbdfuse\\+loop (\\S+):.*", "$1");
