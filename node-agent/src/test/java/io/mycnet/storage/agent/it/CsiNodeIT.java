@@ -559,6 +559,48 @@ class CsiNodeIT {
     assertThat(nbdfuseUnder(dir)).isEmpty();
   }
 
+  @Test
+  @Order(5)
+  void xfsIsMadeGrownAndNeverReformatted() throws Exception {
+    assumeTrue(
+        BlockExportCluster.missing(List.of("mkfs.xfs", "xfs_growfs")).isEmpty(),
+        "xfs needs xfsprogs (apt-get install -y xfsprogs; .ci/run does)");
+    // mkfs.xfs makes nothing smaller than 300 MiB.
+    String vol = c.claim("xfs", "apps", "320Mi", "SERVICE", "STANDARD", 2, "STRONG");
+    c.attached("k2", "xfs", false);
+    Path staging = Files.createDirectories(dir.resolve("xfs-staging"));
+    Path target = dir.resolve("pods/p4/volumes/xfs");
+    VolumeCapability xfs = mount("xfs", Mode.SINGLE_NODE_WRITER);
+    NodeGrpc.NodeBlockingStub n = node("k2");
+    n.nodeStageVolume(stage(vol, staging, xfs));
+    assertThat(Mounts.at(staging).fsType()).isEqualTo("xfs");
+    n.nodePublishVolume(publish(vol, staging, target, xfs, false));
+    Map<String, String> files = writeTree(target, "xfs", 5);
+    assertThat(
+            n.nodeExpandVolume(
+                    NodeExpandVolumeRequest.newBuilder()
+                        .setVolumeId(vol)
+                        .setVolumePath(target.toString())
+                        .build())
+                .getCapacityBytes())
+        .isEqualTo(320L << 20);
+    unpublish("k2", vol, target);
+    unstage("k2", vol, staging);
+    // The volume holds xfs now: staging it as ext4 is refused, nothing formatted or left behind.
+    assertStatus(
+        () -> n.nodeStageVolume(stage(vol, staging, mount("ext4", Mode.SINGLE_NODE_WRITER))),
+        Status.Code.FAILED_PRECONDITION,
+        "holds an xfs file system, not ext4");
+    assertThat(mountsUnder(dir)).isEmpty();
+    assertThat(nbdfuseUnder(dir)).isEmpty();
+    n.nodeStageVolume(stage(vol, staging, xfs));
+    n.nodePublishVolume(publish(vol, staging, target, xfs, false));
+    assertThat(sha(target, files)).isTrue();
+    unpublish("k2", vol, target);
+    unstage("k2", vol, staging);
+    assertThat(mountsUnder(dir)).isEmpty();
+  }
+
   // ---- helpers ----
 
   static VolumeUsage usage(NodeGetVolumeStatsResponse r, VolumeUsage.Unit unit) {
