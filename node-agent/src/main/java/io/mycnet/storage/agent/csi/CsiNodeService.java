@@ -149,15 +149,50 @@ final class CsiNodeService extends NodeGrpc.NodeImplBase {
           return withVolume(
               volumeId,
               () -> {
-                stage(volumeId, staging, cap, fs);
+                stage(volumeId, staging, cap, fs, req.getPublishContextMap());
                 return NodeStageVolumeResponse.getDefaultInstance();
               });
         });
   }
 
-  private void stage(String volumeId, Path staging, VolumeCapability cap, String fs)
+  /** How long a stage waits for the attachment its ControllerPublish announced to arrive. */
+  static final Duration ATTACH_ARRIVAL = Duration.ofSeconds(20);
+
+  /**
+   * The volume's attachment to this node. ControllerPublishVolume returns once the control plane
+   * recorded the attachment; the {@code AttachVolume} command reaches this node a moment later. So
+   * when the publish context names the attachment's generation, the stage waits (bounded) for that
+   * generation or a later one to arrive; without one it takes what is there now.
+   */
+  private AttachVolume awaitAttachment(String volumeId, Map<String, String> pub) {
+    String g = pub.get(CsiNames.PUBLISH_GENERATION);
+    long generation;
+    try {
+      generation = g == null ? -1 : Long.parseLong(g);
+    } catch (NumberFormatException e) {
+      throw invalid(
+          "publish_context " + CsiNames.PUBLISH_GENERATION + " must be a number, got '" + g + "'");
+    }
+    long deadline = System.nanoTime() + ATTACH_ARRIVAL.toNanos();
+    while (true) {
+      AttachVolume att = attached.attachment(volumeId);
+      boolean current = att != null && att.getAttachment().getGeneration() >= generation;
+      if (current || generation < 0 || System.nanoTime() > deadline) {
+        return current || generation < 0 ? att : null;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw Status.ABORTED.withDescription("interrupted").asRuntimeException();
+      }
+    }
+  }
+
+  private void stage(
+      String volumeId, Path staging, VolumeCapability cap, String fs, Map<String, String> pub)
       throws CommandException, IOException {
-    AttachVolume att = attached.attachment(volumeId);
+    AttachVolume att = awaitAttachment(volumeId, pub);
     if (att == null) {
       String last = attached.lastDetach(volumeId);
       throw Status.FAILED_PRECONDITION
