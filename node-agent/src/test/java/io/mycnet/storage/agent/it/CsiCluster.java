@@ -88,7 +88,7 @@ final class CsiCluster implements AutoCloseable {
       }
     }
     serviceNamespace(quota);
-    await()
+    await("the CSI controller on " + controllerSocket + " and every node plugin answer Probe")
         .atMost(Duration.ofSeconds(60))
         .pollInterval(Duration.ofMillis(250))
         .ignoreExceptions()

@@ -52,7 +52,16 @@ class CsiFailoverIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
   static final String TOKEN = "failcs.0123456789abcdef";
   static final List<String> NODES = List.of("c1", "c2", "c3", "c4");
-  static final Duration FAILOVER_BOUND = Duration.ofSeconds(120);
+
+  /**
+   * Control plane settings instead of the fixture's short ones, {@code MYCNET_NAME=value,...}: e.g.
+   * {@code -Dcsi.failover.settings=MYCNET_NODE_LEASE_TTL=15s,MYCNET_DOWN_GRACE_PERIOD=10m,...} to
+   * measure the production defaults (then also raise {@code -Dcsi.failover.bound-s}).
+   */
+  static final String SETTINGS = System.getProperty("csi.failover.settings", "");
+
+  static final Duration FAILOVER_BOUND =
+      Duration.ofSeconds(Long.getLong("csi.failover.bound-s", 120));
 
   @TempDir static Path dir;
   static CsiCluster csi;
@@ -71,7 +80,7 @@ class CsiFailoverIT {
             NODES,
             "csi-failover-logs",
             List.of("--capacity=8GiB"),
-            List.of(),
+            SETTINGS.isBlank() ? List.of() : List.of(SETTINGS.split(",")),
             "8Gi");
   }
 
@@ -239,8 +248,9 @@ class CsiFailoverIT {
     writeSynced(onB.resolve("after-failover"), fresh);
     long firstWrite = System.nanoTime();
     System.out.printf(
-        "consumer failover (lease 2 s, DOWN grace 9 s): kill -> publish admitted on %s %d ms"
+        "consumer failover (%s): kill -> publish admitted on %s %d ms"
             + " (%d refusals, last: %s), kill -> first fsync'd write on %s %d ms%n",
+        SETTINGS.isBlank() ? "lease 2 s, DOWN grace 9 s" : SETTINGS,
         b,
         (admitted - killed) / 1_000_000,
         refusals,
