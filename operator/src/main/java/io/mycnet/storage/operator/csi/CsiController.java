@@ -53,6 +53,7 @@ import io.mycnet.storage.csi.v1.VolumeCapability;
 import io.mycnet.storage.csi.v1.VolumeCondition;
 import io.mycnet.storage.operator.allocation.ClusterViewCache;
 import io.mycnet.storage.operator.allocation.NodeSnapshot;
+import io.mycnet.storage.operator.allocation.NodeTrustSource;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.attachment.AttachmentRefusedException;
 import io.mycnet.storage.operator.attachment.AttachmentService;
@@ -120,6 +121,7 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
       NodeRegistry registry,
       ClusterViewCache cluster,
       PoolDirectory pools,
+      NodeTrustSource trust,
       BooleanSupplier isLeader) {}
 
   /**
@@ -683,6 +685,16 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
    * naming it.
    */
   private void failOver(Allocation a, String node, boolean readOnly) {
+    // Fence nothing for a publish the attach would refuse anyway (the node not UP, or not trusted
+    // with the volume's classification): the attach then says why.
+    Optional<NodeRecord> target = nodeRecord(node);
+    Classification c = ProtoMapping.fromProto(a.getClassification());
+    if (target.isEmpty()
+        || target.get().getState() != NodeState.NODE_STATE_UP
+        || !parts.trust().known(node)
+        || !parts.trust().trustOf(node).tier().allows(c)) {
+      return;
+    }
     for (Attachment at : a.getAttachmentsList()) {
       if (at.getNodeId().equals(node) || (at.getReadOnly() && readOnly)) {
         continue;
@@ -695,7 +707,12 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
               + a.getVolumeId()
               + " is being published to node "
               + node;
-      AttachmentService.Outcome o = parts.attachments().fence(at.getNodeId(), reason);
+      AttachmentService.Outcome o;
+      try {
+        o = parts.attachments().fence(at.getNodeId(), reason);
+      } catch (AttachmentRefusedException e) {
+        continue; // fenced meanwhile by the replication pass, or removed: the attach decides
+      }
       LOG.warn(
           "ControllerPublishVolume {} to {}: node {} fenced, {}",
           a.getVolumeId(),

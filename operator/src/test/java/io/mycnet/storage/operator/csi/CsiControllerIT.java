@@ -165,6 +165,7 @@ class CsiControllerIT {
         h.cp.registry(),
         h.cp.cluster(),
         h.cp.pools(),
+        h.cp.trust(),
         leader);
   }
 
@@ -604,7 +605,12 @@ class CsiControllerIT {
             capacity(
                 Map.of(CsiNames.PARAM_CLASSIFICATION, "CRITICAL", CsiNames.PARAM_POOL, "edge")))
         .isZero();
-    String someCore = h.cp.registry().get("c000").orElseThrow().getNodeId();
+    String someCore =
+        h.cp.registry().liveNodeIds().stream()
+            .filter(n -> n.startsWith("c"))
+            .sorted()
+            .findFirst()
+            .orElseThrow();
     long oneNode =
         ctl.getCapacity(
                 GetCapacityRequest.newBuilder()
@@ -752,6 +758,15 @@ class CsiControllerIT {
     long epoch = allocation(id).getEpoch();
     h.cp.registry().revokeLiveness(a, h.cp.registry().livenessLease(a));
     await().atMost(Duration.ofSeconds(30)).until(() -> !h.cp.registry().isLive(a));
+    // A publish the trust gate would refuse fences nothing (the holder is named instead).
+    StatusRuntimeException untrusted =
+        refusal(() -> ctl.controllerPublishVolume(publish(id, edge, RWO)));
+    assertThat(untrusted.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(untrusted.getStatus().getDescription()).contains("attached read-write to node " + a);
+    assertThat(allocation(id).getAttachmentsList())
+        .singleElement()
+        .satisfies(x -> assertThat(x.getNodeId()).isEqualTo(a));
+    assertThat(allocation(id).getEpoch()).isEqualTo(epoch);
     ControllerPublishVolumeResponse moved = ctl.controllerPublishVolume(publish(id, b, RWO));
     assertThat(moved.getPublishContextMap())
         .containsEntry(CsiNames.PUBLISH_EXPORT, id)
