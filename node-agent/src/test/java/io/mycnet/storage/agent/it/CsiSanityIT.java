@@ -46,7 +46,8 @@ class CsiSanityIT {
   static final Pattern SUMMARY =
       Pattern.compile(
           "Ran (\\d+) of (\\d+) Specs.*?(\\d+) Passed \\| (\\d+) Failed \\| (\\d+) Pending \\|"
-              + " (\\d+) Skipped");
+              + " (\\d+) Skipped",
+          Pattern.DOTALL);
 
   @TempDir static Path dir;
   static Path binary;
@@ -154,7 +155,7 @@ class CsiSanityIT {
     String output = Files.readString(log, StandardCharsets.UTF_8);
     Matcher m = SUMMARY.matcher(output);
     boolean found = m.find();
-    String summary = found ? m.group() : "(no summary line)";
+    String summary = found ? m.group().replaceAll("\\s*\\n\\s*", " ") : "(no summary line)";
     System.out.println("csi-sanity " + accessType + ": " + summary);
     List<String> failed = failedSpecs(junit);
     assertThat(ended)
