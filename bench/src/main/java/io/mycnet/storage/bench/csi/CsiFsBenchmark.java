@@ -770,10 +770,6 @@ public final class CsiFsBenchmark {
     } catch (IOException e) {
       System.out.println("cannot read /proc/self/mountinfo: " + e);
     }
-    mounts.sort(Comparator.comparingInt(String::length).reversed());
-    for (String m : mounts) {
-      exec(30, "umount", "-l", m);
-    }
     try {
       Process p =
           new ProcessBuilder("losetup", "-n", "-l", "-O", "NAME,BACK-FILE")
@@ -794,6 +790,11 @@ public final class CsiFsBenchmark {
       System.out.println("losetup: " + e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+
+    mounts.sort(Comparator.comparingInt(String::length).reversed());
+    for (String m : mounts) {
+      exec(30, "umount", "-l", m);
     }
   }
 

@@ -199,14 +199,16 @@ final class CsiCluster implements AutoCloseable {
    */
   static void releaseHost(Path root) {
     String prefix = root.toAbsolutePath().normalize().toString();
-    for (String mountPoint : mountsUnder(prefix)) {
-      run(List.of("umount", "-l", mountPoint));
-    }
+    // Loop devices first, while their backing files (on an nbdfuse mount) still have their paths:
+    // one still mounted is detached when its file system is unmounted below.
     for (String line : lines(List.of("losetup", "-n", "-l", "-O", "NAME,BACK-FILE"))) {
       String[] f = line.trim().split("\\s+", 2);
       if (f.length == 2 && f[1].startsWith(prefix)) {
         run(List.of("losetup", "-d", f[0]));
       }
+    }
+    for (String mountPoint : mountsUnder(prefix)) {
+      run(List.of("umount", "-l", mountPoint));
     }
   }
 
