@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fio on an ext4 mounted through the CSI driver, next to the same fio on an ext4 on a loop device
-# over a local file, same run (bench/src/main/java/io/mycnet/storage/bench/csi/): a real etcd, the
+# (direct I/O) over a local file, same run (bench/src/main/java/io/mycnet/storage/bench/csi/): a real etcd, the
 # production control plane (OperatorMain over the Fabric8 mock API server, serving the CSI
 # controller on its Unix socket) and three agents (each serving its CSI node plugin) as processes,
 # the agents with the DaemonSet's JVM options. Volumes through the driver's RPCs as a kubelet and

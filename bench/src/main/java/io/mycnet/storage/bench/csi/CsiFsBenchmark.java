@@ -65,8 +65,8 @@ import java.util.stream.Stream;
  *       NodeStageVolume (the NBD frontend, nbdfuse and a loop device; mkfs.ext4; mount) and
  *       NodePublishVolume (a bind mount), timed step by step; one volume per replica count in
  *       {@code --replicas} (a claim asks for at least 2: no storage type allows fewer).
- *   <li>Baseline: a sparse file of the same size in the work directory, a loop device over it,
- *       mkfs.ext4 and mount.
+ *   <li>Baseline: a sparse file of the same size in the work directory, a loop device over it with
+ *       direct I/O (as the driver's loop device over nbdfuse), mkfs.ext4 and mount.
  *   <li>On every file system, fio with {@code --direct=1} (libaio) on one file: filled once, then 4
  *       KiB random write and read at queue depth 16 and 1 MiB sequential write and read at queue
  *       depth 4, {@code --io-seconds} each, every target back to back per workload.
@@ -83,7 +83,7 @@ public final class CsiFsBenchmark {
   static final String SNS = "bench";
   static final List<String> NODES = List.of("n1", "n2", "n3");
   static final List<String> DAEMONSET_JVM = List.of("-XX:MaxRAM=512m", "-XX:MaxRAMPercentage=75");
-  static final String LOOP = "ext4 on loop (local file)";
+  static final String LOOP = "ext4 on loop (local file, DIO)";
 
   /** One fio workload. */
   record Workload(String name, String rw, String bs, int depth) {}
@@ -383,7 +383,9 @@ public final class CsiFsBenchmark {
     try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
       f.setLength(volumeBytes);
     }
-    String dev = output(30, "losetup", "-f", "--show", img.toString()).strip();
+    // Direct I/O from the loop device to its file, as the driver's loop device over nbdfuse does:
+    // the page cache of the file does not stand in for the disk.
+    String dev = output(30, "losetup", "-f", "--show", "--direct-io=on", img.toString()).strip();
     Path mnt = work.resolve("loop-mnt");
     Files.createDirectories(mnt);
     check(120, "mkfs.ext4", "-q", "-F", dev);
