@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # fio on an ext4 mounted through the CSI driver, next to the same fio on an ext4 on a loop device
-# (direct I/O) over a local file, same run (bench/src/main/java/io/mycnet/storage/bench/csi/): a real etcd, the
-# production control plane (OperatorMain over the Fabric8 mock API server, serving the CSI
-# controller on its Unix socket) and three agents (each serving its CSI node plugin) as processes,
-# the agents with the DaemonSet's JVM options. Volumes through the driver's RPCs as a kubelet and
-# the sidecars send them (CreateVolume, ControllerPublishVolume, NodeStageVolume: NBD frontend,
-# nbdfuse, loop device, mkfs.ext4, mount; NodePublishVolume), one per replica count (--replicas,
-# default 2,3: a claim asks for at least 2 replicas), each step timed: the time from CreateVolume
-# to a mounted file system. fio (libaio, direct=1) on one file per file system: 4 KiB randwrite
-# and randread at QD16, 1 MiB sequential write and read at QD4, --io-seconds each (default 10).
-# Prints the figures and the ratios driver / loop; asserts nothing. Bounded (a watchdog ends the
-# run after --limit-s, default 600 s); stops every process it started by PID and releases every
-# mount and loop device under its work directory. Needs root (mount, losetup), fio, nbdfuse
-# (libnbd-bin), e2fsprogs.
+# (direct I/O) over a local file, same run (bench/src/main/java/io/mycnet/storage/bench/csi/): a
+# real etcd, the production control plane (OperatorMain over the Fabric8 mock API server, serving
+# the CSI controller on its Unix socket) and three agents (each serving its CSI node plugin) as
+# processes, the agents with the DaemonSet's JVM options. Volumes through the driver's RPCs as a
+# kubelet and the sidecars send them (CreateVolume, ControllerPublishVolume, NodeStageVolume: NBD
+# frontend, nbdfuse, loop device, mkfs.ext4, mount; NodePublishVolume), one per replica count
+# (--replicas, default 2,3: a claim asks for at least 2 replicas), each step timed: the time from
+# CreateVolume to a mounted file system. fio (libaio, direct=1) on one file per file system: 4 KiB
+# randwrite and randread at QD16, 1 MiB sequential write and read at QD4, --io-seconds each
+# (default 10). Prints the figures and the ratios driver / loop; asserts nothing. Bounded (a
+# watchdog ends the run after --limit-s, default 600 s); stops every process it started by PID and
+# releases every mount and loop device under its work directory. Needs root (mount, losetup), fio,
+# nbdfuse (libnbd-bin), e2fsprogs.
 # Usage: bench/csi-fs.sh [--io-seconds=10] [--volume-size=1GiB] [--fio-size=512MiB]
 #                        [--replicas=2,3] [--limit-s=600]
 # Set SKIP_BUILD=1 to reuse what an earlier run built.
