@@ -984,9 +984,4 @@ final class CsiNodeService extends NodeGrpc.NodeImplBase {
     out.onNext(result);
     out.onCompleted();
   }
-
-  /** For the agent's close: nothing to stop, the stacks outlive the agent on purpose. */
-  int stagedCount() {
-    return staged.size();
-  }
 }

@@ -18,6 +18,16 @@ import java.util.concurrent.TimeoutException;
 final class Exec {
   static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
 
+  // Readers of the commands' output: blocking reads, so their own threads (not the common pool,
+  // which may have one thread and would serialize them).
+  private static final java.util.concurrent.ExecutorService READERS =
+      java.util.concurrent.Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "csi-exec-output");
+            t.setDaemon(true);
+            return t;
+          });
+
   private Exec() {}
 
   /** What a finished command printed and its exit status. */
@@ -54,8 +64,10 @@ final class Exec {
     } catch (IOException e) {
       throw new CommandException("cannot run " + String.join(" ", command) + ": " + e.getMessage());
     }
-    CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
-    CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
+    CompletableFuture<String> out =
+        CompletableFuture.supplyAsync(() -> read(p.getInputStream()), READERS);
+    CompletableFuture<String> err =
+        CompletableFuture.supplyAsync(() -> read(p.getErrorStream()), READERS);
     try {
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();

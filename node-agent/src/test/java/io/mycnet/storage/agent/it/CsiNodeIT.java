@@ -406,7 +406,21 @@ class CsiNodeIT {
     // The agent dies with the volume staged and published; it comes back and serves it again.
     c.dp.agents.get("k1").kill();
     channels.remove("k1").shutdownNow();
+    // A write and fsync while no agent serves the export waits (nbdfuse's nbdkit retries) and
+    // completes once the agent is back.
+    java.util.concurrent.CompletableFuture<Map<String, String>> during =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return writeTree(target, "during", 5);
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+    Thread.sleep(2000);
+    assertThat(during).as("fsync with no agent serving the export").isNotDone();
     c.dp.restart("k1");
+    assertThat(sha(target, during.get(90, TimeUnit.SECONDS))).isTrue();
     assertThat(sha(target, files)).isTrue();
     Map<String, String> after = writeTree(target, "after", 10);
     assertThat(sha(target, after)).isTrue();
@@ -420,6 +434,42 @@ class CsiNodeIT {
     assertThat(again.getVolumeCondition().getAbnormal())
         .as(again.getVolumeCondition().getMessage())
         .isFalse();
+
+    // The agent dies again, and this time its nbdfuse with it: the restarted agent finds the
+    // broken device stack and stages the volume again, publications too.
+    c.dp.agents.get("k1").kill();
+    channels.remove("k1").shutdownNow();
+    List<ProcessHandle> fuse =
+        nbdfuseUnder(dir).stream()
+            .filter(p -> p.info().commandLine().orElse("").contains(vol))
+            .toList();
+    assertThat(fuse).hasSize(1);
+    assertThat(ChildProcess.kill(fuse.get(0))).isTrue();
+    c.dp.restart("k1");
+    await()
+        .atMost(T)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        node("k1")
+                            .nodeGetVolumeStats(
+                                NodeGetVolumeStatsRequest.newBuilder()
+                                    .setVolumeId(vol)
+                                    .setVolumePath(target.toString())
+                                    .build())
+                            .getVolumeCondition()
+                            .getAbnormal())
+                    .isFalse());
+    assertThat(sha(target, files)).isTrue();
+    assertThat(sha(target, after)).isTrue();
+    assertThat(readOnly.resolve("after-0.txt")).hasContent(after.get("after-0.txt"));
+    again =
+        node("k1")
+            .nodeGetVolumeStats(
+                NodeGetVolumeStatsRequest.newBuilder()
+                    .setVolumeId(vol)
+                    .setVolumePath(staging.toString())
+                    .build());
 
     String loop =
         again.getVolumeCondition().getMessage().replaceAll("^nbdfuse\\+loop (\\S+):.*", "$1");
@@ -507,6 +557,48 @@ class CsiNodeIT {
     unstage("k3", vol, staging);
     assertThat(mountsUnder(dir)).isEmpty();
     assertThat(nbdfuseUnder(dir)).isEmpty();
+  }
+
+  @Test
+  @Order(5)
+  void xfsIsMadeGrownAndNeverReformatted() throws Exception {
+    assumeTrue(
+        BlockExportCluster.missing(List.of("mkfs.xfs", "xfs_growfs")).isEmpty(),
+        "xfs needs xfsprogs (apt-get install -y xfsprogs; .ci/run does)");
+    // mkfs.xfs makes nothing smaller than 300 MiB.
+    String vol = c.claim("xfs", "apps", "320Mi", "SERVICE", "STANDARD", 2, "STRONG");
+    c.attached("k2", "xfs", false);
+    Path staging = Files.createDirectories(dir.resolve("xfs-staging"));
+    Path target = dir.resolve("pods/p4/volumes/xfs");
+    VolumeCapability xfs = mount("xfs", Mode.SINGLE_NODE_WRITER);
+    NodeGrpc.NodeBlockingStub n = node("k2");
+    n.nodeStageVolume(stage(vol, staging, xfs));
+    assertThat(Mounts.at(staging).fsType()).isEqualTo("xfs");
+    n.nodePublishVolume(publish(vol, staging, target, xfs, false));
+    Map<String, String> files = writeTree(target, "xfs", 5);
+    assertThat(
+            n.nodeExpandVolume(
+                    NodeExpandVolumeRequest.newBuilder()
+                        .setVolumeId(vol)
+                        .setVolumePath(target.toString())
+                        .build())
+                .getCapacityBytes())
+        .isEqualTo(320L << 20);
+    unpublish("k2", vol, target);
+    unstage("k2", vol, staging);
+    // The volume holds xfs now: staging it as ext4 is refused, nothing formatted or left behind.
+    assertStatus(
+        () -> n.nodeStageVolume(stage(vol, staging, mount("ext4", Mode.SINGLE_NODE_WRITER))),
+        Status.Code.FAILED_PRECONDITION,
+        "holds an xfs file system, not ext4");
+    assertThat(mountsUnder(dir)).isEmpty();
+    assertThat(nbdfuseUnder(dir)).isEmpty();
+    n.nodeStageVolume(stage(vol, staging, xfs));
+    n.nodePublishVolume(publish(vol, staging, target, xfs, false));
+    assertThat(sha(target, files)).isTrue();
+    unpublish("k2", vol, target);
+    unstage("k2", vol, staging);
+    assertThat(mountsUnder(dir)).isEmpty();
   }
 
   // ---- helpers ----
