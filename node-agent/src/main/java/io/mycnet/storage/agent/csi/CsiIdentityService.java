@@ -3,21 +3,21 @@ package io.mycnet.storage.agent.csi;
 import com.google.protobuf.BoolValue;
 import io.grpc.stub.StreamObserver;
 import io.mycnet.storage.csi.CsiNames;
+import io.mycnet.storage.csi.PluginCapabilities;
 import io.mycnet.storage.csi.v1.GetPluginCapabilitiesRequest;
 import io.mycnet.storage.csi.v1.GetPluginCapabilitiesResponse;
 import io.mycnet.storage.csi.v1.GetPluginInfoRequest;
 import io.mycnet.storage.csi.v1.GetPluginInfoResponse;
 import io.mycnet.storage.csi.v1.IdentityGrpc;
-import io.mycnet.storage.csi.v1.PluginCapability;
 import io.mycnet.storage.csi.v1.ProbeRequest;
 import io.mycnet.storage.csi.v1.ProbeResponse;
 import java.util.function.BooleanSupplier;
 
 /**
- * CSI Identity of the node plugin: the driver's name, the one capability a node plugin has
- * (VOLUME_ACCESSIBILITY_CONSTRAINTS: its NodeGetInfo names its topology; the controller service
- * lives in the operator), and Probe: ready only while the agent's session to the control plane is
- * open, because without it no attachment can reach the node.
+ * CSI Identity of the node plugin: the driver's name, the driver's one set of capabilities ({@link
+ * PluginCapabilities}: the spec asks every instance of a plugin to answer the same, so it names the
+ * controller service that lives in the operator too), and Probe: ready only while the agent's
+ * session to the control plane is open, because without it no attachment can reach the node.
  */
 final class CsiIdentityService extends IdentityGrpc.IdentityImplBase {
   private final String version;
@@ -45,12 +45,7 @@ final class CsiIdentityService extends IdentityGrpc.IdentityImplBase {
       StreamObserver<GetPluginCapabilitiesResponse> response) {
     response.onNext(
         GetPluginCapabilitiesResponse.newBuilder()
-            .addCapabilities(
-                PluginCapability.newBuilder()
-                    .setService(
-                        PluginCapability.Service.newBuilder()
-                            .setType(
-                                PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS)))
+            .addAllCapabilities(PluginCapabilities.ALL)
             .build());
     response.onCompleted();
   }

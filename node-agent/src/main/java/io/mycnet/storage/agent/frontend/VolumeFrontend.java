@@ -68,10 +68,7 @@ public final class VolumeFrontend implements BlockDevice {
   /** The most a trim or write-zeroes sends in one call. */
   static final long ZERO_CALL_BYTES = 64L << 20;
 
-  /**
-   * How long a clean detach waits for the requests in flight, and then at most for its flush (the
-   * command loop waits for it).
-   */
+  /** How long a clean detach waits for the requests in flight (the command loop waits for it). */
   static final Duration DRAIN = Duration.ofSeconds(10);
 
   private final String nodeId;
@@ -214,16 +211,17 @@ public final class VolumeFrontend implements BlockDevice {
 
   /**
    * Ends the attachment. A clean detach waits for the requests in flight (at most {@link #DRAIN})
-   * and flushes; a fence fails them at once. Afterwards every request of every opening fails:
-   * ESHUTDOWN after a detach, EPERM after a fence.
+   * (every write it acknowledged is durable already); a fence fails them at once. Afterwards every
+   * request of every opening fails: ESHUTDOWN after a detach, EPERM after a fence.
    */
   public void detach(boolean fence, String reason) {
-    boolean flush;
+    // No last flush: every write this frontend acknowledged is durable on the replicas already
+    // (the group commit), and a flush would wait for a primary that may be gone with the volume
+    // (a DeleteVolume right after ControllerUnpublish), holding up the agent's command loop.
     synchronized (monitor) {
       if (ended != null) {
         return;
       }
-      flush = !fence && !attachment.getReadOnly();
       if (!fence) {
         long deadline = System.nanoTime() + DRAIN.toNanos();
         while (inFlight > 0 && System.nanoTime() < deadline) {
@@ -234,21 +232,6 @@ public final class VolumeFrontend implements BlockDevice {
             break;
           }
         }
-      }
-    }
-    if (flush) {
-      // Every acknowledged write is durable already: this flush is for safety, and bounded.
-      try {
-        call(
-            "flush",
-            (t, epoch) -> {
-              FlushRequest r =
-                  FlushRequest.newBuilder().setVolumeId(volumeId).setEpoch(epoch).build();
-              return t == null ? local.flush(self, r) : t.flush(r);
-            },
-            Math.min(retryWindowNanos, DRAIN.toNanos()));
-      } catch (IOException e) {
-        LOG.warn("detach of {}: the last flush failed: {}", volumeId, e.getMessage());
       }
     }
     synchronized (monitor) {

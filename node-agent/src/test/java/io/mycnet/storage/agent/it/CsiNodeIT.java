@@ -10,6 +10,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.csi.CsiNames;
+import io.mycnet.storage.csi.PluginCapabilities;
 import io.mycnet.storage.csi.UnixSocketGrpc;
 import io.mycnet.storage.csi.v1.GetPluginCapabilitiesRequest;
 import io.mycnet.storage.csi.v1.GetPluginInfoRequest;
@@ -26,7 +27,6 @@ import io.mycnet.storage.csi.v1.NodeServiceCapability;
 import io.mycnet.storage.csi.v1.NodeStageVolumeRequest;
 import io.mycnet.storage.csi.v1.NodeUnpublishVolumeRequest;
 import io.mycnet.storage.csi.v1.NodeUnstageVolumeRequest;
-import io.mycnet.storage.csi.v1.PluginCapability;
 import io.mycnet.storage.csi.v1.ProbeRequest;
 import io.mycnet.storage.csi.v1.VolumeCapability;
 import io.mycnet.storage.csi.v1.VolumeCapability.AccessMode.Mode;
@@ -185,8 +185,7 @@ class CsiNodeIT {
     assertThat(
             id.getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance())
                 .getCapabilitiesList())
-        .extracting(cap -> cap.getService().getType())
-        .containsExactly(PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS);
+        .containsExactlyElementsOf(PluginCapabilities.ALL);
     await()
         .atMost(T)
         .until(() -> id.probe(ProbeRequest.getDefaultInstance()).getReady().getValue());

@@ -3,6 +3,7 @@ package io.mycnet.storage.operator.csi;
 import com.google.protobuf.BoolValue;
 import io.grpc.stub.StreamObserver;
 import io.mycnet.storage.csi.CsiNames;
+import io.mycnet.storage.csi.PluginCapabilities;
 import io.mycnet.storage.csi.v1.GetPluginCapabilitiesRequest;
 import io.mycnet.storage.csi.v1.GetPluginCapabilitiesResponse;
 import io.mycnet.storage.csi.v1.GetPluginInfoRequest;
@@ -42,25 +43,9 @@ public final class CsiIdentity extends IdentityGrpc.IdentityImplBase {
     this.notReady = notReady;
   }
 
-  /** The controller's identity: controller service, accessibility constraints, online expansion. */
+  /** The controller's identity, with the driver's one set of capabilities. */
   public static CsiIdentity controller(Supplier<String> notReady) {
-    return new CsiIdentity(
-        projectVersion(),
-        List.of(
-            service(PluginCapability.Service.Type.CONTROLLER_SERVICE),
-            service(PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS),
-            PluginCapability.newBuilder()
-                .setVolumeExpansion(
-                    PluginCapability.VolumeExpansion.newBuilder()
-                        .setType(PluginCapability.VolumeExpansion.Type.ONLINE))
-                .build()),
-        notReady);
-  }
-
-  private static PluginCapability service(PluginCapability.Service.Type t) {
-    return PluginCapability.newBuilder()
-        .setService(PluginCapability.Service.newBuilder().setType(t))
-        .build();
+    return new CsiIdentity(projectVersion(), PluginCapabilities.ALL, notReady);
   }
 
   /** The project's version, as the build wrote it into {@code csi-version.properties}. */
