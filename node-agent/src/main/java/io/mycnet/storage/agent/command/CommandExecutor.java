@@ -183,6 +183,11 @@ public final class CommandExecutor {
       return new ReplicaStore.Outcome(
           true, "no replica of " + a.getVolumeId() + " here yet: kept until it is created");
     }
+    // A grown volume: the replica grows before it serves the assignment's size.
+    ReplicaStore.Outcome grown = store.grow(a.getVolumeId(), a.getSizeBytes());
+    if (grown != null && !grown.ok()) {
+      return grown;
+    }
     try {
       return new ReplicaStore.Outcome(true, v.assign(a));
     } catch (java.io.IOException e) {

@@ -16,7 +16,7 @@ import java.nio.file.StandardOpenOption;
 final class BlockFile implements AutoCloseable {
   static final int BLOCK = VolumeReplica.BLOCK;
 
-  private final long sizeBytes;
+  private volatile long sizeBytes;
   private final int entrySize;
   private final FileChannel data;
   private final FileChannel sums;
@@ -37,14 +37,31 @@ final class BlockFile implements AutoCloseable {
             StandardOpenOption.CREATE,
             StandardOpenOption.READ,
             StandardOpenOption.WRITE);
-    if (data.size() < sizeBytes) {
+    extend(sizeBytes);
+  }
+
+  /** Extends both files (sparse) to hold {@code size} bytes; never shrinks them. */
+  private void extend(long size) throws IOException {
+    if (data.size() < size) {
       // sparse: extend by writing the last byte's position
-      data.write(ByteBuffer.allocate(1), sizeBytes - 1);
+      data.write(ByteBuffer.allocate(1), size - 1);
     }
-    long entries = blocks() * entrySize;
+    long entries = (size + BLOCK - 1) / BLOCK * entrySize;
     if (sums.size() < entries) {
       sums.write(ByteBuffer.allocate(entrySize), entries - entrySize);
     }
+  }
+
+  /**
+   * Grows the volume to {@code size} bytes: both files extended (the new blocks have all-zero
+   * entries, so they read as zeros) and fsync'd before the new size is used. The caller holds the
+   * replica's lock and checked that the old size is whole blocks.
+   */
+  void grow(long size) throws IOException {
+    extend(size);
+    data.force(true);
+    sums.force(true);
+    sizeBytes = size;
   }
 
   long sizeBytes() {

@@ -216,6 +216,31 @@ public final class ReplicaStore {
     }
   }
 
+  /**
+   * Grows this node's replica of {@code volumeId} to {@code sizeBytes} when an assignment says the
+   * volume grew: the files first (fsync'd), then the replica's meta, so a restart opens it at the
+   * new size too. Null when there is nothing to grow.
+   */
+  public synchronized Outcome grow(String volumeId, long sizeBytes) {
+    ReplicatedVolume v = volume(volumeId);
+    if (v == null || sizeBytes <= v.replica().sizeBytes()) {
+      return null;
+    }
+    try {
+      Meta m = readMeta(volumeId);
+      if (m == null) {
+        return new Outcome(false, "the replica of " + volumeId + " has no readable meta");
+      }
+      long old = v.replica().sizeBytes();
+      v.replica().grow(sizeBytes);
+      writeMeta(volumeId, m.epoch(), sizeBytes);
+      return new Outcome(
+          true, "replica of " + volumeId + " grew from " + old + " to " + sizeBytes + " bytes");
+    } catch (IOException e) {
+      return new Outcome(false, e.getMessage());
+    }
+  }
+
   private void writeMeta(String volumeId, long epoch, long sizeBytes) throws IOException {
     {
       Path dir = replicasDir.resolve(volumeId);

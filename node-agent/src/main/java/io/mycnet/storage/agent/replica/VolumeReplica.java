@@ -56,7 +56,7 @@ public final class VolumeReplica implements AutoCloseable {
 
   private final String volumeId;
   private final Path dir;
-  private final long sizeBytes;
+  private volatile long sizeBytes;
   private final BlockFile file;
   private final SealedBlocks sealed; // null for a plain replica
   private final ReplicaReaders readers;
@@ -187,6 +187,32 @@ public final class VolumeReplica implements AutoCloseable {
 
   public long sizeBytes() {
     return sizeBytes;
+  }
+
+  /**
+   * Grows the replica to {@code newSize} bytes (a volume's allocation grew; never shrinks): the new
+   * blocks read as zeros. A replica whose size is not whole blocks is refused, because its last
+   * block's checksum covers a short block.
+   *
+   * @return whether it grew
+   */
+  public synchronized boolean grow(long newSize) throws IOException {
+    if (newSize <= sizeBytes) {
+      return false;
+    }
+    if (sizeBytes % BLOCK != 0) {
+      throw new IOException(
+          "cannot grow the replica of "
+              + volumeId
+              + ": its size "
+              + sizeBytes
+              + " is not a multiple of "
+              + BLOCK
+              + " bytes");
+    }
+    file.grow(newSize);
+    sizeBytes = newSize;
+    return true;
   }
 
   public Path dir() {

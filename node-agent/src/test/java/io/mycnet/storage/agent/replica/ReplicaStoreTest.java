@@ -31,6 +31,32 @@ class ReplicaStoreTest {
   }
 
   @Test
+  void aGrownVolumeGrowsItsReplicaOnlineAndAfterReopening() throws Exception {
+    ReplicaStore s = ReplicaStore.open(dir);
+    assertThat(s.create("vol-1", 2, 1 << 20, GIB).ok()).isTrue();
+    VolumeReplica r = s.volume("vol-1").replica();
+    byte[] last = new byte[4096];
+    java.util.Arrays.fill(last, (byte) 7);
+    r.awaitDurable(r.writeAsync((1 << 20) - 4096, last));
+    assertThat(s.grow("vol-1", 1 << 20)).isNull(); // nothing to grow
+    assertThat(s.grow("vol-1", 2 << 20).message()).contains("grew from 1048576 to 2097152");
+    assertThat(r.sizeBytes()).isEqualTo(2 << 20);
+    assertThat(r.rangeProblem((2 << 20) - 4096, 4096)).isNull();
+    assertThat(r.read((2 << 20) - 8192, 8192)).containsOnly(0);
+    byte[] tail = new byte[4096];
+    java.util.Arrays.fill(tail, (byte) 9);
+    r.awaitDurable(r.writeAsync((2 << 20) - 4096, tail));
+    assertThat(r.read((1 << 20) - 4096, 4096)).isEqualTo(last);
+    // A replica never shrinks, and a restart opens it at the grown size with its data.
+    assertThat(s.grow("vol-1", 1 << 20)).isNull();
+    VolumeReplica again = ReplicaStore.open(dir).volume("vol-1").replica();
+    assertThat(again.sizeBytes()).isEqualTo(2 << 20);
+    assertThat(again.read((2 << 20) - 4096, 4096)).isEqualTo(tail);
+    assertThat(again.read((1 << 20) - 4096, 4096)).isEqualTo(last);
+    assertThat(ReplicaStore.open(dir).inventory(0).getReplicas(0).getEpoch()).isEqualTo(2);
+  }
+
+  @Test
   void staleEpochsAndMissingCapacityAreRefused() {
     ReplicaStore s = ReplicaStore.open(dir);
     assertThat(s.create("vol-1", 5, 1 << 20, GIB).ok()).isTrue();
