@@ -594,11 +594,12 @@ public final class LocalCsi {
                     && o.node().equals(m.node()));
   }
 
+  /** The CO makes the staging directory (CSI spec: NodeStageVolume's staging_target_path). */
   private static void prepareStaging(Path staging) {
     try {
-      Files.createDirectories(staging.getParent());
+      Files.createDirectories(staging);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot create " + staging.getParent(), e);
+      throw new UncheckedIOException("cannot create " + staging, e);
     }
   }
 
