@@ -70,6 +70,7 @@ class ArchitectureTest {
     "security",
     "nodeapi",
     "reconciler",
+    "csi",
     "runtime",
     "main"
   };
@@ -128,6 +129,8 @@ class ArchitectureTest {
                   .definedBy(OP + ".nodeapi..")
                   .layer("reconciler")
                   .definedBy(OP + ".reconciler..")
+                  .layer("csi")
+                  .definedBy(OP + ".csi..")
                   .layer("runtime")
                   .definedBy(OP + ".runtime..")
                   .layer("main")
@@ -136,20 +139,30 @@ class ArchitectureTest {
                   .mayNotBeAccessedByAnyLayer()
                   .whereLayer("runtime")
                   .mayOnlyBeAccessedByLayers("main")
-                  .whereLayer("reconciler")
+                  .whereLayer("csi")
                   .mayOnlyBeAccessedByLayers("runtime", "main")
+                  .whereLayer("reconciler")
+                  .mayOnlyBeAccessedByLayers("csi", "runtime", "main")
                   .whereLayer("nodeapi")
-                  .mayOnlyBeAccessedByLayers("reconciler", "runtime", "main")
+                  .mayOnlyBeAccessedByLayers("reconciler", "csi", "runtime", "main")
                   .whereLayer("security")
-                  .mayOnlyBeAccessedByLayers("nodeapi", "reconciler", "runtime", "main")
+                  .mayOnlyBeAccessedByLayers("nodeapi", "reconciler", "csi", "runtime", "main")
                   .whereLayer("pool")
-                  .mayOnlyBeAccessedByLayers("security", "nodeapi", "reconciler", "runtime", "main")
+                  .mayOnlyBeAccessedByLayers(
+                      "security", "nodeapi", "reconciler", "csi", "runtime", "main")
                   .whereLayer("replication")
                   .mayOnlyBeAccessedByLayers(
-                      "pool", "security", "nodeapi", "reconciler", "runtime", "main")
+                      "pool", "security", "nodeapi", "reconciler", "csi", "runtime", "main")
                   .whereLayer("attachment")
                   .mayOnlyBeAccessedByLayers(
-                      "replication", "pool", "security", "nodeapi", "reconciler", "runtime", "main")
+                      "replication",
+                      "pool",
+                      "security",
+                      "nodeapi",
+                      "reconciler",
+                      "csi",
+                      "runtime",
+                      "main")
                   .whereLayer("allocation")
                   .mayOnlyBeAccessedByLayers(
                       "attachment",
@@ -158,6 +171,7 @@ class ArchitectureTest {
                       "security",
                       "nodeapi",
                       "reconciler",
+                      "csi",
                       "runtime",
                       "main")
                   .whereLayer("election")
@@ -169,6 +183,7 @@ class ArchitectureTest {
                       "security",
                       "nodeapi",
                       "reconciler",
+                      "csi",
                       "runtime",
                       "main")
                   .whereLayer("nodes")
@@ -180,6 +195,7 @@ class ArchitectureTest {
                       "security",
                       "nodeapi",
                       "reconciler",
+                      "csi",
                       "runtime",
                       "main")
                   .whereLayer("store")
@@ -193,6 +209,7 @@ class ArchitectureTest {
                       "security",
                       "nodeapi",
                       "reconciler",
+                      "csi",
                       "runtime",
                       "main")
                   .whereLayer("trust")
@@ -204,7 +221,7 @@ class ArchitectureTest {
               KNOWN_UPWARD)
           .because(
               "the packages are layered model < trust, placement, wire < store < election, nodes"
-                  + " < allocation < attachment < replication < pool < security < nodeapi < reconciler <"
+                  + " < allocation < attachment < replication < pool < security < nodeapi < reconciler < csi <"
                   + " runtime < OperatorMain: a lower layer can be understood and tested without"
                   + " the ones above it");
 

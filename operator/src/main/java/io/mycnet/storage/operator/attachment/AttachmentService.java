@@ -189,6 +189,7 @@ public final class AttachmentService {
           && state != VolumeState.VOLUME_STATE_DEGRADED
           && state != VolumeState.VOLUME_STATE_REBUILDING) {
         throw new AttachmentRefusedException(
+            AttachmentRefusedException.Kind.NOT_READY,
             "volume "
                 + volumeId
                 + " is "
@@ -199,11 +200,13 @@ public final class AttachmentService {
       }
       if (!nv.exists()) {
         throw new AttachmentRefusedException(
+            AttachmentRefusedException.Kind.NOT_FOUND,
             "node " + nodeId + " is not registered: only a node whose agent has joined can attach");
       }
       NodeState nodeState = nv.value().getState();
       if (nodeState != NodeState.NODE_STATE_UP) {
         throw new AttachmentRefusedException(
+            AttachmentRefusedException.Kind.NOT_READY,
             "node "
                 + nodeId
                 + " is "
@@ -226,6 +229,7 @@ public final class AttachmentService {
                   + ")");
         }
         throw new AttachmentRefusedException(
+            AttachmentRefusedException.Kind.OTHER_MODE,
             "volume "
                 + volumeId
                 + " is attached to node "
@@ -241,6 +245,7 @@ public final class AttachmentService {
       Classification c = ProtoMapping.fromProto(a.getClassification());
       if (!trust.known(nodeId)) {
         throw new AttachmentRefusedException(
+            AttachmentRefusedException.Kind.TRUST_UNKNOWN,
             "the trust of node "
                 + nodeId
                 + " is not known yet (the control plane has not restored it, or has no evidence"
@@ -249,6 +254,7 @@ public final class AttachmentService {
       NodeTrustSource.NodeTrust t = trust.trustOf(nodeId);
       if (!t.tier().allows(c)) {
         throw new AttachmentRefusedException(
+            AttachmentRefusedException.Kind.TRUST,
             String.format(
                     Locale.ROOT,
                     "node %s may not attach volume %s: its trust tier %s (score %.3f) does not"
@@ -334,7 +340,8 @@ public final class AttachmentService {
       Attachment mine = attachmentOf(a, nodeId);
       if (mine == null) {
         if (registry.get(nodeId).isEmpty()) {
-          throw new AttachmentRefusedException("node " + nodeId + " is not registered");
+          throw new AttachmentRefusedException(
+              AttachmentRefusedException.Kind.NOT_FOUND, "node " + nodeId + " is not registered");
         }
         return new Outcome(false, "volume " + volumeId + " is not attached to node " + nodeId);
       }
@@ -383,7 +390,8 @@ public final class AttachmentService {
     }
     if (fenced.isEmpty()) {
       if (registry.get(nodeId).isEmpty()) {
-        throw new AttachmentRefusedException("node " + nodeId + " is not registered");
+        throw new AttachmentRefusedException(
+            AttachmentRefusedException.Kind.NOT_FOUND, "node " + nodeId + " is not registered");
       }
       return new Outcome(false, "node " + nodeId + " has no attachment to fence");
     }
@@ -508,6 +516,7 @@ public final class AttachmentService {
     Attachment writer = others.stream().filter(x -> !x.getReadOnly()).findFirst().orElse(null);
     if (writer != null) {
       throw new AttachmentRefusedException(
+          AttachmentRefusedException.Kind.HELD_ELSEWHERE,
           "volume "
               + a.getVolumeId()
               + " is attached read-write to node "
@@ -524,6 +533,7 @@ public final class AttachmentService {
     }
     if (!readOnly && !others.isEmpty()) {
       throw new AttachmentRefusedException(
+          AttachmentRefusedException.Kind.HELD_ELSEWHERE,
           "volume "
               + a.getVolumeId()
               + " is attached read-only to node"
@@ -557,6 +567,7 @@ public final class AttachmentService {
     }
     String claim = claims.claimOf(volumeId).orElse(null);
     throw new AttachmentRefusedException(
+        AttachmentRefusedException.Kind.NOT_FOUND,
         claim == null
             ? "volume " + volumeId + " does not exist"
             : "claim "

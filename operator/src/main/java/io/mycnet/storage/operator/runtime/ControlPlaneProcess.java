@@ -3,17 +3,26 @@ package io.mycnet.storage.operator.runtime;
 import io.etcd.jetcd.Client;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
+import io.grpc.BindableService;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.mycnet.storage.common.settings.SettingException;
+import io.mycnet.storage.csi.CsiNames;
+import io.mycnet.storage.csi.UnixSocketGrpc;
+import io.mycnet.storage.operator.csi.CsiController;
+import io.mycnet.storage.operator.csi.CsiIdentity;
 import io.mycnet.storage.operator.election.LeaderElection;
 import io.mycnet.storage.operator.security.BootstrapTokens;
 import io.mycnet.storage.operator.security.CertificateAuthority;
 import io.mycnet.storage.operator.trust.TrustEngine;
 import io.mycnet.storage.operator.trust.TrustPolicy;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -40,6 +49,9 @@ public final class ControlPlaneProcess implements AutoCloseable {
   private final OperatorRuntime runtime;
   private final LeaderElection election;
   private final boolean leaderElection;
+  private final KubernetesClient kube;
+  private final Path csiSocket;
+  private UnixSocketGrpc.Served csi;
 
   /** A control plane over {@code etcd} reconciling the resources of {@code kube}. */
   public static Builder builder(OperatorSettings settings, KubernetesClient kube, Client etcd) {
@@ -116,6 +128,8 @@ public final class ControlPlaneProcess implements AutoCloseable {
     TrustEngine trust =
         b.trustEngine != null ? b.trustEngine : new TrustEngine(TrustPolicy.defaults(), clock);
     this.leaderElection = settings.leaderElection();
+    this.kube = b.kube;
+    this.csiSocket = settings.csiControllerSocket();
     AtomicReference<LeaderElection> etcdElection = new AtomicReference<>();
     this.controlPlane =
         ControlPlane.builder(b.etcd, settings)
@@ -212,11 +226,54 @@ public final class ControlPlaneProcess implements AutoCloseable {
   /** Starts the control plane's watches and loop, the reconcilers and the health endpoints. */
   public ControlPlaneProcess start() {
     runtime.start();
+    if (csiSocket != null) {
+      serveCsi();
+    }
     LOG.info(
         "control plane started (health on port {}, leader election {})",
         runtime.healthPort(),
         leaderElection ? "on" : "off");
     return this;
+  }
+
+  /**
+   * Serves the CSI driver's Identity and Controller services on the configured Unix socket
+   * (docs/csi.md): the controller acts only while this process leads; Probe is ready while etcd
+   * answers and a leader is known.
+   */
+  private void serveCsi() {
+    ControlPlane cp = controlPlane;
+    CsiController controller =
+        new CsiController(
+            new CsiController.Parts(
+                kube,
+                cp.manager(),
+                cp.attachments(),
+                cp.registry(),
+                cp.cluster(),
+                cp.pools(),
+                cp.isLeader()),
+            CsiController.Timeouts.defaults());
+    CsiIdentity identity =
+        CsiIdentity.controller(
+            () -> {
+              String leader;
+              try {
+                leader = cp.store().getString(cp.keys().leader()).orElse("");
+              } catch (RuntimeException e) {
+                return "etcd is not reachable: " + e.getMessage();
+              }
+              if (leaderElection && leader.isEmpty() && !cp.isLeader().getAsBoolean()) {
+                return "no control plane leader is elected yet";
+              }
+              return null;
+            });
+    try {
+      csi = UnixSocketGrpc.serve(csiSocket, List.<BindableService>of(identity, controller));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    LOG.info("CSI controller (driver {}) serving on {}", CsiNames.DRIVER_NAME, csiSocket);
   }
 
   public ControlPlane controlPlane() {
@@ -234,7 +291,8 @@ public final class ControlPlaneProcess implements AutoCloseable {
 
   /**
    * What the process's ready line reports: {@code session} and {@code join} (the node API's ports,
-   * when it is on) and {@code http} (the health endpoints' port, -1 when off).
+   * when it is on), {@code http} (the health endpoints' port, -1 when off) and {@code csi} (the CSI
+   * controller's Unix socket, when it is served; after {@link #start}).
    */
   public Map<String, Object> readyFields() {
     Map<String, Object> f = new LinkedHashMap<>();
@@ -243,6 +301,9 @@ public final class ControlPlaneProcess implements AutoCloseable {
       f.put("join", nodeApi.server().joinPort());
     }
     f.put("http", runtime.healthPort());
+    if (csi != null) {
+      f.put("csi", csi.socket());
+    }
     return f;
   }
 
@@ -255,6 +316,9 @@ public final class ControlPlaneProcess implements AutoCloseable {
   public void close() {
     LOG.info("shutting down: replication decisions stop first");
     controlPlane.replicationLoop().close();
+    if (csi != null) {
+      csi.close();
+    }
     if (nodeApi != null) {
       nodeApi.close();
     }
