@@ -203,8 +203,11 @@ public final class LocalCluster {
             true,
             timeout);
     ready.forEach((k, v) -> p.setProperty("control-plane." + k, v));
+    if (!ready.containsKey("csi")) {
+      p.remove("control-plane.csi"); // no command may name a controller nothing serves
+    }
     state.save(p);
-    done("ok");
+    done(ready.containsKey("csi") ? "ok, csi=" + ready.get("csi") : "ok");
   }
 
   /** Starts the agents that are not running, together; returns the last step number. */
