@@ -5,10 +5,18 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.etcd.jetcd.Client;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.grpc.ManagedChannel;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
 import io.mycnet.storage.crds.v1alpha1.StorageClaim;
 import io.mycnet.storage.crds.v1alpha1.StoragePool;
 import io.mycnet.storage.crds.v1alpha1.TrustPolicy;
+import io.mycnet.storage.csi.CsiNames;
+import io.mycnet.storage.csi.UnixSocketGrpc;
+import io.mycnet.storage.csi.v1.ControllerGrpc;
+import io.mycnet.storage.csi.v1.GetPluginInfoRequest;
+import io.mycnet.storage.csi.v1.IdentityGrpc;
+import io.mycnet.storage.csi.v1.ListVolumesRequest;
+import io.mycnet.storage.csi.v1.ProbeRequest;
 import io.mycnet.storage.local.LocalApiServer;
 import io.mycnet.storage.operator.runtime.NodeApiConfig;
 import io.mycnet.storage.operator.runtime.OperatorSettings;
@@ -87,6 +95,52 @@ class OperatorMainIT {
       }
       assertThatThrownBy(() -> new Socket("127.0.0.1", session).close())
           .isInstanceOf(java.net.ConnectException.class);
+    }
+  }
+
+  @Test
+  void servesTheCsiControllerOnItsSocketWhenSetAndRemovesItOnClose() throws Exception {
+    Map<String, String> env = new java.util.HashMap<>(env());
+    env.put("MYCNET_JOIN_PORT", "0");
+    Path socket = dir.resolve("csi").resolve("controller.sock");
+    env.put("MYCNET_CSI_CONTROLLER_SOCKET", socket.toString());
+    OperatorSettings settings = OperatorSettings.fromEnvironment(env);
+    NodeApiConfig nodeApi = NodeApiConfig.fromEnvironment(env);
+    try (LocalApiServer api =
+            new LocalApiServer(
+                StoragePool.class, TrustPolicy.class, ServiceNamespace.class, StorageClaim.class);
+        KubernetesClient kube = api.newClient();
+        Client etcd = Client.builder().endpoints(ETCD.endpoints().toArray(String[]::new)).build()) {
+      OperatorMain operator =
+          new OperatorMain(
+              settings,
+              nodeApi,
+              NodeApiConfig.heartbeatInterval(env),
+              kube,
+              etcd,
+              Clock.systemUTC(),
+              "operator-main-it");
+      try {
+        operator.start();
+        assertThat(operator.readyFields()).containsEntry("csi", socket);
+        ManagedChannel ch = UnixSocketGrpc.channel(socket);
+        try {
+          IdentityGrpc.IdentityBlockingStub id = IdentityGrpc.newBlockingStub(ch);
+          assertThat(id.getPluginInfo(GetPluginInfoRequest.getDefaultInstance()).getName())
+              .isEqualTo(CsiNames.DRIVER_NAME);
+          assertThat(id.probe(ProbeRequest.getDefaultInstance()).getReady().getValue()).isTrue();
+          assertThat(
+                  ControllerGrpc.newBlockingStub(ch)
+                      .listVolumes(ListVolumesRequest.getDefaultInstance())
+                      .getEntriesList())
+              .isEmpty();
+        } finally {
+          ch.shutdownNow().awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+        }
+      } finally {
+        operator.close();
+      }
+      assertThat(socket).doesNotExist();
     }
   }
 

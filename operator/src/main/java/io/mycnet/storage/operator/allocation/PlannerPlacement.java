@@ -73,6 +73,10 @@ public final class PlannerPlacement implements ReplicaPlacer {
       if (q.geographicDistribution()) {
         b.antiAffinity(AntiAffinity.HARD, null);
       }
+      if (q.consumer() != null) {
+        List<TopologyPath.Segment> at = q.consumer().segments();
+        b.consumerNode(at.get(at.size() - 1).value()).consumerTopology(q.consumer());
+      }
       request = b.build();
     } catch (InvalidPlacementRequestException e) {
       throw AllocationException.invalid(e.getMessage());

@@ -18,6 +18,7 @@ public interface ReplicaPlacer {
    * @param keepNodeIds nodes that already hold healthy replicas (re-replication); the result adds
    *     {@code replicaCount - keepNodeIds.size()} nodes in domains they do not use
    * @param excludedNodeIds nodes that must not be chosen
+   * @param consumer where the volume's consumer runs (PERFORMANCE_OPTIMIZED), or null
    */
   record Query(
       String volumeId,
@@ -29,7 +30,34 @@ public interface ReplicaPlacer {
       double overcommitRatio,
       boolean geographicDistribution,
       List<String> keepNodeIds,
-      Set<String> excludedNodeIds) {
+      Set<String> excludedNodeIds,
+      io.mycnet.storage.operator.model.TopologyPath consumer) {
+
+    /** A query without a consumer location. */
+    public Query(
+        String volumeId,
+        long sizeBytes,
+        Classification classification,
+        int replicaCount,
+        ReplicationStrategy strategy,
+        String pool,
+        double overcommitRatio,
+        boolean geographicDistribution,
+        List<String> keepNodeIds,
+        Set<String> excludedNodeIds) {
+      this(
+          volumeId,
+          sizeBytes,
+          classification,
+          replicaCount,
+          strategy,
+          pool,
+          overcommitRatio,
+          geographicDistribution,
+          keepNodeIds,
+          excludedNodeIds,
+          null);
+    }
 
     /**
      * One more replica for the existing volume {@code a}: keeping {@code keep} where they are,

@@ -4,6 +4,7 @@ import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.model.ConsistencyLevel;
 import io.mycnet.storage.operator.model.ReplicationStrategy;
 import io.mycnet.storage.operator.model.StorageType;
+import io.mycnet.storage.operator.model.TopologyPath;
 import io.mycnet.storage.operator.store.EtcdKeys;
 
 /**
@@ -14,6 +15,8 @@ import io.mycnet.storage.operator.store.EtcdKeys;
  * @param volumeId stable id; the same id twice is the same volume (idempotent allocate)
  * @param namespace the owning service namespace; quota is charged there
  * @param pool the storage pool to place in
+ * @param consumer where the volume's consumer runs (a node's topology path, its last segment the
+ *     node), or null: a PERFORMANCE_OPTIMIZED placement keeps replicas near it
  */
 public record StorageRequest(
     String volumeId,
@@ -25,9 +28,36 @@ public record StorageRequest(
     Integer replicaCount,
     ConsistencyLevel consistency,
     boolean geographicDistribution,
-    ReplicationStrategy strategy) {
+    ReplicationStrategy strategy,
+    TopologyPath consumer) {
 
   public static final int MAX_REPLICAS = 7;
+
+  /** A request without a consumer location. */
+  public StorageRequest(
+      String volumeId,
+      String namespace,
+      String pool,
+      long sizeBytes,
+      StorageType storageType,
+      Classification classification,
+      Integer replicaCount,
+      ConsistencyLevel consistency,
+      boolean geographicDistribution,
+      ReplicationStrategy strategy) {
+    this(
+        volumeId,
+        namespace,
+        pool,
+        sizeBytes,
+        storageType,
+        classification,
+        replicaCount,
+        consistency,
+        geographicDistribution,
+        strategy,
+        null);
+  }
 
   /** A request with the storage type's defaults for everything optional. */
   public static StorageRequest of(
@@ -47,7 +77,8 @@ public record StorageRequest(
         replicaCount,
         consistency,
         geographicDistribution,
-        strategy);
+        strategy,
+        consumer);
   }
 
   public StorageRequest withReplicas(int n) {
@@ -61,7 +92,8 @@ public record StorageRequest(
         n,
         consistency,
         geographicDistribution,
-        strategy);
+        strategy,
+        consumer);
   }
 
   public StorageRequest withConsistency(ConsistencyLevel c) {
@@ -75,7 +107,8 @@ public record StorageRequest(
         replicaCount,
         c,
         geographicDistribution,
-        strategy);
+        strategy,
+        consumer);
   }
 
   public StorageRequest withStrategy(ReplicationStrategy s) {
@@ -89,7 +122,24 @@ public record StorageRequest(
         replicaCount,
         consistency,
         geographicDistribution,
-        s);
+        s,
+        consumer);
+  }
+
+  /** The request with its consumer's location (null: none). */
+  public StorageRequest withConsumer(TopologyPath at) {
+    return new StorageRequest(
+        volumeId,
+        namespace,
+        pool,
+        sizeBytes,
+        storageType,
+        classification,
+        replicaCount,
+        consistency,
+        geographicDistribution,
+        strategy,
+        at);
   }
 
   /**

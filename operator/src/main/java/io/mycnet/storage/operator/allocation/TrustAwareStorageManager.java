@@ -144,7 +144,8 @@ public final class TrustAwareStorageManager {
                   overcommit,
                   spec.geographicDistribution(),
                   List.of(),
-                  Set.of()),
+                  Set.of(),
+                  request.consumer()),
               nodes);
       if (!outcome.placed()) {
         throw new AllocationException(

@@ -53,6 +53,7 @@ import io.mycnet.storage.csi.v1.VolumeCapability;
 import io.mycnet.storage.csi.v1.VolumeCondition;
 import io.mycnet.storage.operator.allocation.ClusterViewCache;
 import io.mycnet.storage.operator.allocation.NodeSnapshot;
+import io.mycnet.storage.operator.allocation.NodeTrustSource;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.attachment.AttachmentRefusedException;
 import io.mycnet.storage.operator.attachment.AttachmentService;
@@ -65,10 +66,12 @@ import io.mycnet.storage.operator.pool.PoolDirectory;
 import io.mycnet.storage.operator.reconciler.Conditions;
 import io.mycnet.storage.operator.reconciler.Quantities;
 import io.mycnet.storage.operator.reconciler.servicenamespace.ServiceNamespaceMapper;
+import io.mycnet.storage.operator.reconciler.storageclaim.StorageClaimMapper;
 import io.mycnet.storage.operator.reconciler.storageclaim.StorageClaimReason;
 import io.mycnet.storage.operator.reconciler.storageclaim.VolumeIds;
 import io.mycnet.storage.operator.store.NotLeaderException;
 import io.mycnet.storage.operator.store.StoreUnavailableException;
+import io.mycnet.storage.operator.wire.ProtoMapping;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -118,6 +121,7 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
       NodeRegistry registry,
       ClusterViewCache cluster,
       PoolDirectory pools,
+      NodeTrustSource trust,
       BooleanSupplier isLeader) {}
 
   /**
@@ -200,6 +204,10 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
                 .addToAnnotations(CsiNames.ANNOTATION_CSI_NAME, name)
                 .build());
         c.setSpec(wanted);
+        consumerTopology(req)
+            .ifPresent(
+                at ->
+                    c.getMetadata().getAnnotations().put(StorageClaimMapper.CONSUMER_TOPOLOGY, at));
         try {
           claims(ns).resource(c).create();
           LOG.info("CreateVolume {}: StorageClaim {}/{} created", name, ns, claimName);
@@ -213,6 +221,29 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
       StorageClaim ready = awaitCreated(ns, claimName, name);
       return CreateVolumeResponse.newBuilder().setVolume(volumeOf(ready)).build();
     }
+  }
+
+  /**
+   * Where the volume's consumer will run: the node of the first preferred topology (then the first
+   * requisite one) that names a registered node; its topology path. The volume stays reachable from
+   * every node (through the block frontend), so this is only a preference for the placement.
+   */
+  private Optional<String> consumerTopology(CreateVolumeRequest req) {
+    if (!req.hasAccessibilityRequirements()) {
+      return Optional.empty();
+    }
+    List<Topology> ts = new ArrayList<>(req.getAccessibilityRequirements().getPreferredList());
+    ts.addAll(req.getAccessibilityRequirements().getRequisiteList());
+    for (Topology t : ts) {
+      String node = t.getSegmentsMap().get(CsiNames.TOPOLOGY_NODE);
+      if (node != null) {
+        Optional<NodeRecord> r = nodeRecord(node);
+        if (r.isPresent() && !r.get().getTopologyPath().isBlank()) {
+          return Optional.of(r.get().getTopologyPath());
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   /** The claim spec CreateVolume writes for these parameters. */
@@ -300,8 +331,7 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
             ? type.defaultClassification()
             : Classification.valueOf(p.classification().name());
     if (!r.getAllowedClassificationsList().isEmpty()
-        && r.getAllowedClassificationsList().stream()
-            .noneMatch(x -> x.name().endsWith("_" + c.name()))) {
+        && !r.getAllowedClassificationsList().contains(ProtoMapping.toProto(c))) {
       throw CsiErrors.invalid(
           "classification "
               + c
@@ -314,8 +344,7 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
               + ")");
     }
     if (!r.getAllowedStorageTypesList().isEmpty()
-        && r.getAllowedStorageTypesList().stream()
-            .noneMatch(x -> x.name().endsWith("_" + type.name()))) {
+        && !r.getAllowedStorageTypesList().contains(ProtoMapping.toProto(type))) {
       throw CsiErrors.invalid(
           "storage type "
               + type
@@ -656,6 +685,16 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
    * naming it.
    */
   private void failOver(Allocation a, String node, boolean readOnly) {
+    // Fence nothing for a publish the attach would refuse anyway (the node not UP, or not trusted
+    // with the volume's classification): the attach then says why.
+    Optional<NodeRecord> target = nodeRecord(node);
+    Classification c = ProtoMapping.fromProto(a.getClassification());
+    if (target.isEmpty()
+        || target.get().getState() != NodeState.NODE_STATE_UP
+        || !parts.trust().known(node)
+        || !parts.trust().trustOf(node).tier().allows(c)) {
+      return;
+    }
     for (Attachment at : a.getAttachmentsList()) {
       if (at.getNodeId().equals(node) || (at.getReadOnly() && readOnly)) {
         continue;
@@ -668,7 +707,12 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
               + a.getVolumeId()
               + " is being published to node "
               + node;
-      AttachmentService.Outcome o = parts.attachments().fence(at.getNodeId(), reason);
+      AttachmentService.Outcome o;
+      try {
+        o = parts.attachments().fence(at.getNodeId(), reason);
+      } catch (AttachmentRefusedException e) {
+        continue; // fenced meanwhile by the replication pass, or removed: the attach decides
+      }
       LOG.warn(
           "ControllerPublishVolume {} to {}: node {} fenced, {}",
           a.getVolumeId(),
@@ -1042,8 +1086,7 @@ public final class CsiController extends ControllerGrpc.ControllerImplBase {
                 v.putVolumeContext(
                     CsiNames.CONTEXT_CLAIM, r.getNamespace().orElse("") + "/" + r.getName()));
     v.putVolumeContext(
-        CsiNames.CONTEXT_CLASSIFICATION,
-        a.getClassification().name().replace("CLASSIFICATION_", ""));
+        CsiNames.CONTEXT_CLASSIFICATION, ProtoMapping.fromProto(a.getClassification()).name());
     return v.build();
   }
 

@@ -252,6 +252,7 @@ public final class ControlPlaneProcess implements AutoCloseable {
                 cp.registry(),
                 cp.cluster(),
                 cp.pools(),
+                cp.trust(),
                 cp.isLeader()),
             CsiController.Timeouts.defaults());
     CsiIdentity identity =

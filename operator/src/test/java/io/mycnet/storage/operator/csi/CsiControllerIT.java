@@ -37,6 +37,7 @@ import io.mycnet.storage.csi.v1.ListVolumesResponse;
 import io.mycnet.storage.csi.v1.PluginCapability;
 import io.mycnet.storage.csi.v1.ProbeRequest;
 import io.mycnet.storage.csi.v1.Topology;
+import io.mycnet.storage.csi.v1.TopologyRequirement;
 import io.mycnet.storage.csi.v1.ValidateVolumeCapabilitiesRequest;
 import io.mycnet.storage.csi.v1.Volume;
 import io.mycnet.storage.csi.v1.VolumeCapability;
@@ -46,6 +47,7 @@ import io.mycnet.storage.operator.allocation.NodeSnapshot;
 import io.mycnet.storage.operator.allocation.TrustAwareStorageManager;
 import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.reconciler.OperatorHarness;
+import io.mycnet.storage.operator.reconciler.storageclaim.StorageClaimMapper;
 import io.mycnet.storage.testsupport.EtcdExtension;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -163,6 +165,7 @@ class CsiControllerIT {
         h.cp.registry(),
         h.cp.cluster(),
         h.cp.pools(),
+        h.cp.trust(),
         leader);
   }
 
@@ -393,6 +396,40 @@ class CsiControllerIT {
   }
 
   @Test
+  void thePreferredTopologysNodeHoldsAReplicaOfAPerformanceOptimizedVolume() {
+    for (String consumer : List.of("c101", "c011")) {
+      String name = "pvc-near-" + consumer;
+      CreateVolumeRequest req =
+          create(
+                  name,
+                  GIB,
+                  Map.of(
+                      CsiNames.PARAM_SERVICE_NAMESPACE, NS + "/payments",
+                      CsiNames.PARAM_STRATEGY, "PERFORMANCE_OPTIMIZED",
+                      CsiNames.PARAM_REPLICAS, "2"))
+              .setAccessibilityRequirements(
+                  TopologyRequirement.newBuilder()
+                      .addPreferred(
+                          Topology.newBuilder()
+                              .putSegments(
+                                  CsiNames.TOPOLOGY_PREFIX + "region", "cr" + consumer.charAt(1))
+                              .putSegments(CsiNames.TOPOLOGY_NODE, consumer)))
+              .build();
+      String id = ctl.createVolume(req).getVolume().getVolumeId();
+      assertThat(h.claim(name).getMetadata().getAnnotations())
+          .containsEntry(
+              StorageClaimMapper.CONSUMER_TOPOLOGY,
+              h.cp.registry().get(consumer).orElseThrow().getTopologyPath());
+      assertThat(allocation(id).getReplicasList())
+          .extracting(r -> r.getNodeId())
+          .contains(consumer);
+      assertThat(allocation(id).getPlacementNote())
+          .contains("local replica on the consumer's node " + consumer);
+      ctl.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(id).build());
+    }
+  }
+
+  @Test
   void badRequestsGetTheirCodeAMessageToActOnAndCreateNothing() {
     List<String> claims = claimNames();
     List<String> volumes = volumeIds();
@@ -568,7 +605,12 @@ class CsiControllerIT {
             capacity(
                 Map.of(CsiNames.PARAM_CLASSIFICATION, "CRITICAL", CsiNames.PARAM_POOL, "edge")))
         .isZero();
-    String someCore = h.cp.registry().get("c000").orElseThrow().getNodeId();
+    String someCore =
+        h.cp.registry().liveNodeIds().stream()
+            .filter(n -> n.startsWith("c"))
+            .sorted()
+            .findFirst()
+            .orElseThrow();
     long oneNode =
         ctl.getCapacity(
                 GetCapacityRequest.newBuilder()
@@ -716,6 +758,15 @@ class CsiControllerIT {
     long epoch = allocation(id).getEpoch();
     h.cp.registry().revokeLiveness(a, h.cp.registry().livenessLease(a));
     await().atMost(Duration.ofSeconds(30)).until(() -> !h.cp.registry().isLive(a));
+    // A publish the trust gate would refuse fences nothing (the holder is named instead).
+    StatusRuntimeException untrusted =
+        refusal(() -> ctl.controllerPublishVolume(publish(id, edge, RWO)));
+    assertThat(untrusted.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(untrusted.getStatus().getDescription()).contains("attached read-write to node " + a);
+    assertThat(allocation(id).getAttachmentsList())
+        .singleElement()
+        .satisfies(x -> assertThat(x.getNodeId()).isEqualTo(a));
+    assertThat(allocation(id).getEpoch()).isEqualTo(epoch);
     ControllerPublishVolumeResponse moved = ctl.controllerPublishVolume(publish(id, b, RWO));
     assertThat(moved.getPublishContextMap())
         .containsEntry(CsiNames.PUBLISH_EXPORT, id)

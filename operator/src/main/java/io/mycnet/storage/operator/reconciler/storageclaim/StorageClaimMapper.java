@@ -10,6 +10,7 @@ import io.mycnet.storage.operator.model.Classification;
 import io.mycnet.storage.operator.model.ConsistencyLevel;
 import io.mycnet.storage.operator.model.ReplicationStrategy;
 import io.mycnet.storage.operator.model.StorageType;
+import io.mycnet.storage.operator.model.TopologyPath;
 import io.mycnet.storage.operator.pool.PoolDefinition;
 import io.mycnet.storage.operator.pool.PoolDirectory;
 import io.mycnet.storage.operator.reconciler.InvalidFieldException;
@@ -26,6 +27,13 @@ import java.util.Set;
  * tightened, never loosened) so that every problem names the claim's field.
  */
 public final class StorageClaimMapper {
+  /**
+   * Annotation: where the claim's consumer runs, as a node's topology path (its last segment the
+   * node, e.g. {@code region=eu/zone=eu-1/rack=r3/node=n17}); a PERFORMANCE_OPTIMIZED placement
+   * keeps replicas near it. The CSI controller sets it from CreateVolume's preferred topology.
+   */
+  public static final String CONSUMER_TOPOLOGY = "storage.mycnet.io/consumer-topology";
+
   private StorageClaimMapper() {}
 
   /**
@@ -102,13 +110,29 @@ public final class StorageClaimMapper {
             r.replicaCount(),
             r.consistency(),
             geo,
-            r.strategy());
+            r.strategy(),
+            consumer(claim));
     try {
       r.effective();
     } catch (AllocationException e) {
       throw new InvalidFieldException(fieldOf(e.getMessage()), e.getMessage());
     }
     return r;
+  }
+
+  /** The claim's {@link #CONSUMER_TOPOLOGY}, or null. */
+  private static TopologyPath consumer(StorageClaim claim) {
+    java.util.Map<String, String> ann = claim.getMetadata().getAnnotations();
+    String at = ann == null ? null : ann.get(CONSUMER_TOPOLOGY);
+    if (at == null || at.isBlank()) {
+      return null;
+    }
+    try {
+      return TopologyPath.parse(at.strip());
+    } catch (IllegalArgumentException e) {
+      throw new InvalidFieldException(
+          "metadata.annotations[" + CONSUMER_TOPOLOGY + "]", e.getMessage());
+    }
   }
 
   private static String resolvePool(
