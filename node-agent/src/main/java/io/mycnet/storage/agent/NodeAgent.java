@@ -8,6 +8,7 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.mycnet.storage.agent.command.AppliedCommands;
 import io.mycnet.storage.agent.command.CommandDispatch;
 import io.mycnet.storage.agent.command.CommandExecutor;
+import io.mycnet.storage.agent.csi.CsiNodePlugin;
 import io.mycnet.storage.agent.data.DataServer;
 import io.mycnet.storage.agent.data.VolumeIoCalls;
 import io.mycnet.storage.agent.frontend.AttachedVolumes;
@@ -85,6 +86,7 @@ public final class NodeAgent implements AutoCloseable {
   private final AttachedVolumes attached;
   private NbdServer nbdUnix;
   private NbdServer nbdTls;
+  private CsiNodePlugin csi;
   private DataServer dataServer;
   private Server healthServer;
   private String advertisedAddress;
@@ -188,6 +190,7 @@ public final class NodeAgent implements AutoCloseable {
           "cannot listen on " + cfg.dataListen() + " (setting data-listen): " + e.getMessage(), e);
     }
     startNbd();
+    startCsi();
     HostPort data = HostPort.parseListen(cfg.dataListen());
     if (data.isWildcard()) {
       data = host.equals("0.0.0.0") ? new HostPort("127.0.0.1", 0) : listen;
@@ -251,6 +254,32 @@ public final class NodeAgent implements AutoCloseable {
     }
   }
 
+  /** The CSI node plugin (Identity and Node) on its Unix socket. */
+  private void startCsi() {
+    try {
+      csi =
+          new CsiNodePlugin(
+                  cfg.csiSocket(),
+                  cfg.dataDir(),
+                  cfg.nodeId(),
+                  cfg.topology(),
+                  cfg.csiMaxVolumes(),
+                  VERSION,
+                  nbdUnix.socketPath(),
+                  attached,
+                  session::up)
+              .start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "cannot listen on " + cfg.csiSocket() + " (setting csi-socket): " + e.getMessage(), e);
+    }
+  }
+
+  /** The Unix socket of the CSI node plugin. */
+  public java.nio.file.Path csiSocket() {
+    return csi == null ? null : csi.socket();
+  }
+
   /** The NBD Unix socket this agent serves its attached volumes on. */
   public java.nio.file.Path nbdSocket() {
     return nbdUnix == null ? null : nbdUnix.socketPath();
@@ -295,6 +324,9 @@ public final class NodeAgent implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    if (csi != null) {
+      csi.close();
     }
     if (nbdTls != null) {
       nbdTls.close();

@@ -9,8 +9,8 @@ import java.util.concurrent.CountDownLatch;
  * Runs the node agent: {@code java io.mycnet.storage.agent.NodeAgentMain --node-id=n1 ...} (see
  * {@link AgentConfig} for the settings). An invalid setting stops it at once with exit code 2 and a
  * message naming the setting. Prints {@code ready health=<host:port> data=<host:port> nbd=<socket
- * path>} (and {@code nbd-tls=<host:port>} when NBD over TLS is on) on stdout once started; stops
- * gracefully on SIGTERM.
+ * path> csi=<socket path>} (and {@code nbd-tls=<host:port>} when NBD over TLS is on) on stdout once
+ * started; stops gracefully on SIGTERM.
  */
 public final class NodeAgentMain {
   private NodeAgentMain() {}
@@ -49,7 +49,9 @@ public final class NodeAgentMain {
                 "data",
                 agent.dataAddress(),
                 "nbd",
-                agent.nbdSocket().toString())
+                agent.nbdSocket().toString(),
+                "csi",
+                agent.csiSocket().toString())
             : ReadyLine.format(
                 "health",
                 agent.advertisedAddress(),
@@ -58,7 +60,9 @@ public final class NodeAgentMain {
                 "nbd",
                 agent.nbdSocket().toString(),
                 "nbd-tls",
-                agent.nbdTlsAddress()));
+                agent.nbdTlsAddress(),
+                "csi",
+                agent.csiSocket().toString()));
     System.out.flush();
     stopped.await();
   }

@@ -59,6 +59,7 @@ class ArchitectureTest {
     "frontend",
     "session",
     "command",
+    "csi",
     "agent"
   };
 
@@ -67,7 +68,7 @@ class ArchitectureTest {
       layers()
           .because(
               "the agent is layered support < nbd < identity < replica < replication < data <"
-                  + " frontend < session < command < agent: the replica format and the replication protocol can be"
+                  + " frontend < session < command < csi < agent: the replica format and the replication protocol can be"
                   + " understood and tested without the session and the command loop above them");
 
   @ArchTest

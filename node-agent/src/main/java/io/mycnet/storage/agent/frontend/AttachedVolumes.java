@@ -52,6 +52,9 @@ public final class AttachedVolumes implements ExportDirectory, AutoCloseable {
   private final Revocations revocations;
   private final Duration retryWindow;
   private final Map<String, Attached> attached = new TreeMap<>();
+  // The last detach of each volume no longer attached here ("fenced: <reason>"), for the CSI node
+  // plugin's refusals and volume condition; cleared by the next attach.
+  private final Map<String, String> lastDetach = new TreeMap<>();
 
   private record Attached(AttachVolume command, VolumeFrontend frontend) {}
 
@@ -176,6 +179,7 @@ public final class AttachedVolumes implements ExportDirectory, AutoCloseable {
       return new Outcome(false, "cannot record the attachment of " + c.getVolumeId() + ": " + e);
     }
     attached.put(c.getVolumeId(), new Attached(record, f));
+    lastDetach.remove(c.getVolumeId());
     return new Outcome(
         true,
         c.getVolumeId()
@@ -208,6 +212,7 @@ public final class AttachedVolumes implements ExportDirectory, AutoCloseable {
                 + "): ignored");
       }
       attached.remove(d.getVolumeId());
+      lastDetach.put(d.getVolumeId(), (d.getFenced() ? "fenced: " : "detached: ") + d.getReason());
     }
     // Outside the lock: a clean detach flushes, which may wait for the primary.
     cur.frontend().detach(d.getFenced(), d.getReason());
@@ -258,6 +263,20 @@ public final class AttachedVolumes implements ExportDirectory, AutoCloseable {
   public synchronized VolumeFrontend frontend(String volumeId) {
     Attached a = attached.get(volumeId);
     return a == null ? null : a.frontend();
+  }
+
+  /** The attachment served for {@code volumeId} (with its newest assignment), or null. */
+  public synchronized AttachVolume attachment(String volumeId) {
+    Attached a = attached.get(volumeId);
+    return a == null ? null : a.command();
+  }
+
+  /**
+   * How the volume's last attachment here ended ({@code fenced: <reason>} or {@code detached:
+   * <reason>}) while it is not attached, else null (also after an agent restart).
+   */
+  public synchronized String lastDetach(String volumeId) {
+    return attached.containsKey(volumeId) ? null : lastDetach.get(volumeId);
   }
 
   /** What a command did: applied (possibly as a no-op) or refused, and a message. */

@@ -77,6 +77,7 @@ public final class AgentSession implements AutoCloseable {
   private final CertificateRenewal renewal;
   private final ArrayDeque<ReplicaReport> pendingReports = new ArrayDeque<>();
   private volatile boolean closed;
+  private volatile boolean up;
   private volatile MeasuredFactors factors;
   private String advertisedAddress;
   // Owned by the agent thread:
@@ -110,6 +111,11 @@ public final class AgentSession implements AutoCloseable {
     this.join = new NodeJoin(cfg);
     this.renewal = new CertificateRenewal(cfg, clock, loop, this);
     health.setStatus(NodeSessionGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
+  }
+
+  /** Whether a session to the control plane is open (welcomed and not ended). */
+  public boolean up() {
+    return up && !closed;
   }
 
   /** Starts connecting (in the background); the data port is announced at {@code dataAddress}. */
@@ -232,6 +238,7 @@ public final class AgentSession implements AutoCloseable {
     logOnce.clear("connect");
     logOnce.clear("session");
     health.setStatus(NodeSessionGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    up = true;
     s.intervalMs = Math.max(100, w.getHeartbeatIntervalMs());
     s.lastAckNanos = System.nanoTime();
     LOG.info("session open as node {} (heartbeat every {} ms)", w.getNodeId(), s.intervalMs);
@@ -298,6 +305,7 @@ public final class AgentSession implements AutoCloseable {
     current = null;
     s.stopTimers();
     health.setStatus(NodeSessionGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
+    up = false;
     if (closed) {
       return;
     }
