@@ -44,8 +44,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 class VolumeMountIT {
   static final Path ROOT =
       Path.of(System.getProperty("mycnet.root", "..")).toAbsolutePath().normalize();
-  static final String LEDGER = "mycnet-demo/payments-ledger"; // CRITICAL, 3 replicas
-  static final String INFRA = "mycnet-demo/payments-infrastructure"; // SENSITIVE
+  static final String CONSENSUS = "mycnet-demo/payments-consensus"; // CRITICAL, 3 replicas
+  static final String CONFIG = "mycnet-demo/payments-config"; // SENSITIVE, 1 GiB
   static Path state;
   static Path mounts;
 
@@ -85,7 +85,7 @@ class VolumeMountIT {
   static void down() throws Exception {
     Result r = run(List.of("local", "down", "--wipe"), 180);
     assertThat(r.code).as(r.output).isZero();
-    assertThat(r.output).contains("unmounted " + mounts.resolve("infra-xfs"));
+    assertThat(r.output).contains("unmounted " + mounts.resolve("config-xfs"));
     assertThat(state).doesNotExist();
     assertThat(LocalCsi.mountsUnder(mounts)).isEmpty();
     assertThat(LocalCsi.mountsUnder(state)).isEmpty();
@@ -192,12 +192,13 @@ class VolumeMountIT {
   @Test
   @Order(1)
   void aCriticalVolumeMountedAsExt4OnOneNodeHoldsItsFilesOnAnother() throws Exception {
-    Path a = Files.createDirectories(mounts.resolve("ledger-a"));
-    Result m = run(List.of("volume", "mount", LEDGER, a.toString(), "--node", "core-1"), 240);
+    Path a = Files.createDirectories(mounts.resolve("consensus-a"));
+    Result m = run(List.of("volume", "mount", CONSENSUS, a.toString(), "--node", "core-1"), 240);
     assertThat(m.code).as(m.output).isZero();
     assertThat(m.output)
-        .contains("volume mycnet-demo.payments-ledger (claim mycnet-demo/payments-ledger, CRITICAL")
-        .contains("published mycnet-demo.payments-ledger to core-1 (ControllerPublishVolume")
+        .contains(
+            "volume mycnet-demo.payments-consensus (claim mycnet-demo/payments-consensus, CRITICAL")
+        .contains("published mycnet-demo.payments-consensus to core-1 (ControllerPublishVolume")
         .contains("staged at ")
         .contains("mounted at " + a)
         .contains("device: ")
@@ -206,14 +207,15 @@ class VolumeMountIT {
     Map<String, String> written = writeTree(a, 60, 21);
 
     // Again with the same arguments: idempotent, nothing changes.
-    Result again = run(List.of("volume", "mount", LEDGER, a.toString(), "--node", "core-1"), 240);
+    Result again =
+        run(List.of("volume", "mount", CONSENSUS, a.toString(), "--node", "core-1"), 240);
     assertThat(again.code).as(again.output).isZero();
     assertThat(readTree(a)).isEqualTo(written);
     Result status = run(List.of("status"), 120);
     assertThat(status.output)
         .contains("CSI (")
         .contains("controller ")
-        .contains("mounted " + a + ": mycnet-demo.payments-ledger on core-1 (ext4, read-write)");
+        .contains("mounted " + a + ": mycnet-demo.payments-consensus on core-1 (ext4, read-write)");
 
     Result u = run(List.of("volume", "unmount", a.toString()), 240);
     assertThat(u.code).as(u.output).isZero();
@@ -226,15 +228,15 @@ class VolumeMountIT {
     assertThat(u2.code).as(u2.output).isZero();
     assertThat(u2.output).contains("nothing mounted at " + a);
 
-    Path b = Files.createDirectories(mounts.resolve("ledger-b"));
-    Result m2 = run(List.of("volume", "mount", LEDGER, b.toString(), "--node", "core-3"), 240);
+    Path b = Files.createDirectories(mounts.resolve("consensus-b"));
+    Result m2 = run(List.of("volume", "mount", CONSENSUS, b.toString(), "--node", "core-3"), 240);
     assertThat(m2.code).as(m2.output).isZero();
     assertThat(fsType(b)).isEqualTo("ext4");
     assertThat(readTree(b)).isEqualTo(written);
     Result u3 = run(List.of("volume", "unmount", b.toString()), 240);
     assertThat(u3.code).as(u3.output).isZero();
     try (LocalClient c = new LocalClient(new LocalState(state))) {
-      Allocation v = c.volume("mycnet-demo.payments-ledger").orElseThrow();
+      Allocation v = c.volume("mycnet-demo.payments-consensus").orElseThrow();
       assertThat(v.getAttachmentsList()).isEmpty();
     }
   }
@@ -242,18 +244,18 @@ class VolumeMountIT {
   @Test
   @Order(2)
   void theEdgeNodeIsRefusedWithTheTrustGatesReasonAndNothingStaysBehind() throws Exception {
-    Path e = Files.createDirectories(mounts.resolve("ledger-edge"));
-    Result r = run(List.of("volume", "mount", LEDGER, e.toString(), "--node", "edge-1"), 240);
+    Path e = Files.createDirectories(mounts.resolve("consensus-edge"));
+    Result r = run(List.of("volume", "mount", CONSENSUS, e.toString(), "--node", "edge-1"), 240);
     assertThat(r.code).as(r.output).isEqualTo(1);
     assertThat(r.output)
-        .contains("ControllerPublishVolume of mycnet-demo.payments-ledger to edge-1 refused")
+        .contains("ControllerPublishVolume of mycnet-demo.payments-consensus to edge-1 refused")
         .contains("FAILED_PRECONDITION")
         .contains("does not admit CRITICAL data")
         .containsIgnoringCase("encryption");
     assertThat(fsType(e)).isNull();
     assertThat(new LocalCsi(new LocalState(state)).recorded(e)).isEmpty();
     try (LocalClient c = new LocalClient(new LocalState(state))) {
-      assertThat(c.volume("mycnet-demo.payments-ledger").orElseThrow().getAttachmentsList())
+      assertThat(c.volume("mycnet-demo.payments-consensus").orElseThrow().getAttachmentsList())
           .isEmpty();
     }
   }
@@ -264,10 +266,10 @@ class VolumeMountIT {
     assertThat(exec("sh", "-c", "command -v mkfs.xfs || echo missing"))
         .as("mkfs.xfs (apt-get install -y xfsprogs; .ci/run installs it)")
         .doesNotContain("missing");
-    Path x = Files.createDirectories(mounts.resolve("infra-xfs"));
+    Path x = Files.createDirectories(mounts.resolve("config-xfs"));
     Result m =
         run(
-            List.of("volume", "mount", INFRA, x.toString(), "--node", "core-2", "--fs", "xfs"),
+            List.of("volume", "mount", CONFIG, x.toString(), "--node", "core-2", "--fs", "xfs"),
             240);
     assertThat(m.code).as(m.output).isZero();
     assertThat(fsType(x)).as(m.output).isEqualTo("xfs");

@@ -462,7 +462,9 @@ public final class LocalCsi {
               + (st.getVolumeCondition().getAbnormal() ? " (ABNORMAL)" : ""));
     }
     for (VolumeUsage u : st.getUsageList()) {
-      if (u.getUnit() == VolumeUsage.Unit.BYTES) {
+      if (u.getUnit() == VolumeUsage.Unit.BYTES && m.block()) {
+        lines.add("size: " + bytes(u.getTotal()));
+      } else if (u.getUnit() == VolumeUsage.Unit.BYTES) {
         lines.add(
             String.format(
                 java.util.Locale.ROOT,
