@@ -647,12 +647,16 @@ public final class Demo implements Callable<Integer> {
         t0,
         String.format(Locale.ROOT, "writer waited %.1f s, no error", gap));
 
+    // The killed node comes back; its replicas were replaced when it went DOWN, and those rebuilds
+    // go on in the background (step 4 showed them; mycnet status shows their progress).
     new LocalCluster(t.state, out).restartAgent(primary, null, Duration.ofSeconds(120));
     await(
-        "node " + primary + " back and every volume healthy",
-        () -> c.registry.isLive(primary) && allBound(c) ? Optional.of(true) : Optional.empty(),
+        "node " + primary + " live again",
+        () -> c.registry.isLive(primary) ? Optional.of(true) : Optional.empty(),
         () -> "");
-    out.printf("  %s restarted; every volume healthy%n", primary);
+    out.printf(
+        "  %s restarted and live; the replicas it held are rebuilt elsewhere in the background%n",
+        primary);
     return true;
   }
 
