@@ -27,10 +27,10 @@ import picocli.CommandLine.Parameters;
 /**
  * The {@code mycnet} command. Local mode ({@code local up|down}, {@code demo}), what runs ({@code
  * status}, {@code node explain}, {@code claim explain}), volume I/O ({@code volume write|read}),
- * block export ({@code volume attach|detach|export}, {@code node fence}), client certificate
- * revocation ({@code client revoke}) and failure drills ({@code node kill|restart}). Paths default
- * relative to {@code MYCNET_HOME} (set by the {@code ./mycnet} launcher to the repository root),
- * else the working directory.
+ * block export ({@code volume attach|detach|export}, {@code node fence}), the CSI driver ({@code
+ * volume mount|unmount}), client certificate revocation ({@code client revoke}) and failure drills
+ * ({@code node kill|restart}). Paths default relative to {@code MYCNET_HOME} (set by the {@code
+ * ./mycnet} launcher to the repository root), else the working directory.
  */
 @Command(
     name = "mycnet",
@@ -646,13 +646,15 @@ public final class Mycnet extends CommandGroup {
       description =
           "Put bytes into a claim's volume and get them back, through the volume I/O path with the"
               + " service namespace's credentials; attach it to a node and use it as a block device"
-              + " (NBD).",
+              + " (NBD); mount it as a file system through the CSI driver.",
       subcommands = {
         Volume.Write.class,
         Volume.Read.class,
         VolumeAttachment.Attach.class,
         VolumeAttachment.Detach.class,
-        VolumeAttachment.Export.class
+        VolumeAttachment.Export.class,
+        VolumeMount.Mount.class,
+        VolumeMount.Unmount.class
       })
   static final class Volume extends CommandGroup {
 

@@ -92,6 +92,7 @@ public final class StatusView {
       out.println("BLOCK EXPORT (NBD; mycnet volume export CLAIM prints a volume's URIs)");
       endpoints.forEach(out::println);
     }
+    printCsi(c, nodes, out);
     var replication = c.replication();
     if (!replication.getHoldReason().isEmpty()) {
       out.println();
@@ -220,5 +221,35 @@ public final class StatusView {
       u++;
     }
     return u == 0 ? b + " B" : String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+  }
+
+  /** The CSI sockets local mode serves and what {@code mycnet volume mount} mounted. */
+  static void printCsi(LocalClient c, List<NodeRecord> nodes, PrintStream out) {
+    java.util.Properties p = c.state.properties();
+    String controller = p.getProperty("control-plane.csi");
+    List<String> lines = new ArrayList<>();
+    if (controller != null) {
+      lines.add("  controller " + controller);
+    }
+    nodes.stream()
+        .map(NodeRecord::getNodeId)
+        .sorted()
+        .forEach(
+            id -> {
+              String s = p.getProperty("node." + id + ".csi.socket");
+              if (s != null) {
+                lines.add(String.format(Locale.ROOT, "  %-10s %s", id, s));
+              }
+            });
+    for (io.mycnet.storage.cli.local.LocalCsi.Mount m :
+        new io.mycnet.storage.cli.local.LocalCsi(c.state).mounts()) {
+      lines.add(
+          "  mounted " + m.dir() + ": " + m.volumeId() + " on " + m.node() + " (" + m.mode() + ")");
+    }
+    if (!lines.isEmpty()) {
+      out.println();
+      out.println("CSI (mycnet volume mount CLAIM DIR, mycnet volume unmount DIR)");
+      lines.forEach(out::println);
+    }
   }
 }

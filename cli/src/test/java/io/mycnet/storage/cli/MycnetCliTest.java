@@ -46,6 +46,8 @@ class MycnetCliTest {
             List.of("volume", "attach"),
             List.of("volume", "detach"),
             List.of("volume", "export"),
+            List.of("volume", "mount"),
+            List.of("volume", "unmount"),
             List.of("claim", "explain"),
             List.of("volume", "write"),
             List.of("volume", "read"),

@@ -10,6 +10,7 @@ import io.mycnet.storage.cli.LocalClient;
 import io.mycnet.storage.cli.Mycnet;
 import io.mycnet.storage.cli.StatusView;
 import io.mycnet.storage.cli.local.LocalCluster;
+import io.mycnet.storage.cli.local.LocalCsi;
 import io.mycnet.storage.cli.local.LocalProcesses;
 import io.mycnet.storage.cli.local.LocalState;
 import io.mycnet.storage.crds.v1alpha1.ClaimPhase;
@@ -127,7 +128,11 @@ public final class Demo implements Callable<Integer> {
         new Step(t -> "verify the data byte for byte on every replica", this::verifyData),
         new Step(t -> "bring " + t.victim + " back", this::bringVictimBack),
         new Step(t -> "lower one node's trust: at-rest encryption off", this::lowerTrust),
-        new Step(t -> "restore " + t.target + "'s encryption", this::restoreEncryption));
+        new Step(t -> "restore " + t.target + "'s encryption", this::restoreEncryption),
+        new Step(
+            t -> "mount a CRITICAL volume through the CSI driver, kill its primary while writing",
+            this::csiFailover),
+        new Step(t -> "mount it on an edge node: the trust gate refuses", this::csiRefusal));
   }
 
   /** One named step of the tour. */
@@ -149,6 +154,7 @@ public final class Demo implements Callable<Integer> {
     final Map<String, byte[]> written = new LinkedHashMap<>();
     String victim;
     String target;
+    CsiTour csi;
 
     Tour(LocalState state) {
       this.state = state;
@@ -156,8 +162,42 @@ public final class Demo implements Callable<Integer> {
 
     @Override
     public void close() {
+      if (csi != null) {
+        csi.close(state);
+      }
       if (c != null) {
         c.close();
+      }
+    }
+  }
+
+  /** The CSI steps' volume, and the mount directories to clean up whatever happens. */
+  private static final class CsiTour {
+    final String volumeId;
+    final String claim;
+    final List<Path> dirs = new ArrayList<>();
+
+    CsiTour(String volumeId, String claim) {
+      this.volumeId = volumeId;
+      this.claim = claim;
+    }
+
+    Path newDir() throws java.io.IOException {
+      Path d = java.nio.file.Files.createTempDirectory("mycnet-demo-mnt-");
+      dirs.add(d);
+      return d;
+    }
+
+    /** Unmounts what a failed step left mounted and removes the directories. */
+    void close(LocalState state) {
+      LocalCsi csi = new LocalCsi(state);
+      for (Path d : dirs) {
+        try {
+          csi.unmount(d, Duration.ofSeconds(60));
+          java.nio.file.Files.deleteIfExists(d);
+        } catch (RuntimeException | java.io.IOException e) {
+          System.out.println("  could not unmount " + d + ": " + e.getMessage());
+        }
       }
     }
   }
@@ -435,6 +475,307 @@ public final class Demo implements Callable<Integer> {
             () -> "");
     record(true, target + " encrypts again and is " + restored + " again", t0, "");
     return true;
+  }
+
+  /** Files of the CSI step: 64 KiB each, fsynced one by one. */
+  static final int FILE_BYTES = 64 << 10;
+
+  /**
+   * Mounts a CRITICAL volume as ext4 on a CRITICAL-tier node that is not its primary (the kubelet's
+   * RPCs on local mode's CSI sockets), writes a tree of files, then SIGKILLs the volume's primary
+   * while a writer keeps writing and fsyncing files; once the primary role has moved and a write
+   * has completed on the new primary, the writer stops. Every file whose fsync returned is then
+   * read back on another node (unmounted, mounted there: nothing from a page cache) and must be
+   * identical, and the writer must have seen no error: the frontend re-sends what the dead primary
+   * held within its retry window. Then the killed node comes back.
+   */
+  private boolean csiFailover(Tour t) throws Exception {
+    long t0 = System.nanoTime();
+    LocalClient c = t.c;
+    // A CRITICAL volume no earlier step wrote raw bytes to: blank, so the node plugin formats it.
+    String chosen =
+        t.claims.stream()
+            .map(c::volumeOf)
+            .filter(a -> a.getClassification() == Classification.CLASSIFICATION_CRITICAL)
+            .map(Allocation::getVolumeId)
+            .filter(id -> !t.written.containsKey(id))
+            .max(Comparator.naturalOrder())
+            .orElse(t.critical.getVolumeId());
+    Allocation v = c.volume(chosen).orElseThrow();
+    StorageClaim claim =
+        t.claims.stream()
+            .filter(x -> c.volumeOf(x).getVolumeId().equals(chosen))
+            .findFirst()
+            .orElseThrow();
+    t.csi =
+        new CsiTour(
+            v.getVolumeId(),
+            claim.getMetadata().getNamespace() + "/" + claim.getMetadata().getName());
+    String primary = v.getPrimaryNodeId();
+    Map<String, String[]> trust = c.trust();
+    Set<String> holders = nodes(v);
+    List<String> critical =
+        c.nodes().stream()
+            .filter(n -> n.getState() == io.mycnet.storage.api.v1.NodeState.NODE_STATE_UP)
+            .map(io.mycnet.storage.api.v1.NodeRecord::getNodeId)
+            .filter(n -> trust.containsKey(n) && trust.get(n)[1].equals("CRITICAL"))
+            .filter(n -> !n.equals(primary))
+            .sorted(Comparator.comparing((String n) -> holders.contains(n)).thenComparing(n -> n))
+            .toList();
+    if (critical.size() < 2) {
+      throw new CliException("fewer than two CRITICAL-tier nodes besides the primary " + primary);
+    }
+    String consumer = critical.get(0);
+    LocalCsi csi = new LocalCsi(t.state);
+    Path dir = t.csi.newDir();
+    out.printf(
+        "  %s (claim %s, CRITICAL, primary %s, replicas %s)%n",
+        v.getVolumeId(), t.csi.claim, primary, String.join(" ", holders));
+    out.printf("  mycnet volume mount %s %s --node %s --fs ext4%n", t.csi.claim, dir, consumer);
+    LocalCsi.Mounted m =
+        csi.mount(
+            new LocalCsi.MountRequest(
+                v.getVolumeId(), t.csi.claim, "CRITICAL", consumer, dir, "ext4", false, false),
+            Duration.ofSeconds(120));
+    m.lines().forEach(l -> out.println("    " + l));
+
+    Map<String, String> sums = new LinkedHashMap<>();
+    Random random = new Random(20261201);
+    for (int d = 0; d < 10; d++) {
+      for (int f = 0; f < 20; f++) {
+        String rel = String.format(Locale.ROOT, "d%02d/f%03d", d, f);
+        sums.put(rel, writeSynced(dir.resolve(rel), random));
+      }
+    }
+    out.printf(
+        "  wrote a tree of %d files in 10 directories (%s), each fsynced%n",
+        sums.size(), StatusView.bytes((long) sums.size() * FILE_BYTES));
+
+    Writer writer = new Writer(dir.resolve("live"));
+    Thread thread = new Thread(writer, "demo-writer");
+    thread.setDaemon(true);
+    thread.start();
+    await(
+        "the writer under way",
+        () ->
+            writer.done.size() >= 20 || writer.error != null ? Optional.of(true) : Optional.empty(),
+        () -> "");
+    int before = writer.done.size();
+    long killedAt = System.nanoTime();
+    new LocalCluster(t.state, out).killAgent(primary);
+    out.printf(
+        "  SIGKILLed the agent of %s (the primary) while the writer was at file %d%n",
+        primary, before);
+    String newPrimary =
+        await(
+            "the primary role moved off " + primary,
+            () -> {
+              if (writer.error != null) {
+                throw new CliException("the writer failed: " + writer.error);
+              }
+              String p = c.volume(v.getVolumeId()).orElseThrow().getPrimaryNodeId();
+              return !p.isEmpty() && !p.equals(primary) ? Optional.of(p) : Optional.empty();
+            },
+            () -> writerLine(writer, killedAt));
+    long movedAt = System.nanoTime();
+    await(
+        "a write completed on the new primary " + newPrimary,
+        () -> {
+          if (writer.error != null) {
+            throw new CliException("the writer failed: " + writer.error);
+          }
+          return writer.lastDoneAt > movedAt ? Optional.of(true) : Optional.empty();
+        },
+        () -> writerLine(writer, killedAt));
+    writer.stop = true;
+    thread.join(Duration.ofSeconds(60).toMillis());
+    double gap = writer.longestNanos / 1e9;
+    out.printf(
+        Locale.ROOT,
+        "  primary %s -> %s %.1f s after the kill; the writer wrote %d files, longest fsync"
+            + " wait %.1f s, errors: %s%n",
+        primary,
+        newPrimary,
+        (movedAt - killedAt) / 1e9,
+        writer.done.size(),
+        gap,
+        writer.error == null ? "none" : writer.error);
+    if (writer.error != null || thread.isAlive()) {
+      record(
+          false,
+          "the writer failed across the failover: "
+              + (writer.error == null ? "still blocked" : writer.error),
+          t0,
+          "");
+      return false;
+    }
+    writer.done.forEach((rel, sum) -> sums.put("live/" + rel, sum));
+
+    // Read back on another node, after an unmount: what reached the volume, not a page cache.
+    csi.unmount(dir, Duration.ofSeconds(120)).forEach(l -> out.println("    " + l));
+    String reader =
+        critical.stream()
+            .filter(n -> !n.equals(consumer) && !n.equals(primary))
+            .findFirst()
+            .orElse(consumer);
+    out.printf("  mycnet volume mount %s %s --node %s%n", t.csi.claim, dir, reader);
+    csi.mount(
+            new LocalCsi.MountRequest(
+                v.getVolumeId(), t.csi.claim, "CRITICAL", reader, dir, "ext4", false, false),
+            Duration.ofSeconds(120))
+        .lines()
+        .forEach(l -> out.println("    " + l));
+    List<String> differ = new ArrayList<>();
+    for (Map.Entry<String, String> e : sums.entrySet()) {
+      Path f = dir.resolve(e.getKey());
+      if (!java.nio.file.Files.isRegularFile(f)
+          || !sha(java.nio.file.Files.readAllBytes(f)).equals(e.getValue())) {
+        differ.add(e.getKey());
+      }
+    }
+    csi.unmount(dir, Duration.ofSeconds(120)).forEach(l -> out.println("    " + l));
+    if (!differ.isEmpty()) {
+      out.printf("  differ or missing on %s: %s%n", reader, differ);
+      record(false, differ.size() + " synced files differ after the failover", t0, "");
+      return false;
+    }
+    out.printf(
+        "  every one of the %d synced files is identical on %s (sha256)%n", sums.size(), reader);
+    record(
+        true,
+        sums.size() + " synced files identical after SIGKILL of the primary " + primary,
+        t0,
+        String.format(Locale.ROOT, "writer waited %.1f s, no error", gap));
+
+    // The killed node comes back; its replicas were replaced when it went DOWN, and those rebuilds
+    // go on in the background (step 4 showed them; mycnet status shows their progress).
+    new LocalCluster(t.state, out).restartAgent(primary, null, Duration.ofSeconds(120));
+    await(
+        "node " + primary + " live again",
+        () -> c.registry.isLive(primary) ? Optional.of(true) : Optional.empty(),
+        () -> "");
+    out.printf(
+        "  %s restarted and live; the replicas it held are rebuilt elsewhere in the background%n",
+        primary);
+    return true;
+  }
+
+  /** The writer's progress while the failover runs. */
+  private static String writerLine(Writer w, long killedAt) {
+    long waiting = w.writingSince == 0 ? 0 : System.nanoTime() - w.writingSince;
+    return String.format(
+        Locale.ROOT,
+        "%.0f s after the kill: writer at file %d%s",
+        (System.nanoTime() - killedAt) / 1e9,
+        w.done.size(),
+        waiting > 2_000_000_000L
+            ? String.format(Locale.ROOT, ", its write waiting %.0f s", waiting / 1e9)
+            : "");
+  }
+
+  /** Writes 64 KiB of random bytes to {@code f} and fsyncs it; returns its SHA-256. */
+  static String writeSynced(Path f, Random random) throws java.io.IOException {
+    byte[] data = new byte[FILE_BYTES];
+    random.nextBytes(data);
+    java.nio.file.Files.createDirectories(f.getParent());
+    try (java.nio.channels.FileChannel ch =
+        java.nio.channels.FileChannel.open(
+            f,
+            java.nio.file.StandardOpenOption.CREATE,
+            java.nio.file.StandardOpenOption.TRUNCATE_EXISTING,
+            java.nio.file.StandardOpenOption.WRITE)) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(data);
+      while (b.hasRemaining()) {
+        ch.write(b);
+      }
+      ch.force(true);
+    }
+    return sha(data);
+  }
+
+  /** Writes and fsyncs file after file until stopped or until a write fails. */
+  private static final class Writer implements Runnable {
+    final Path dir;
+    final Map<String, String> done = new java.util.concurrent.ConcurrentSkipListMap<>();
+    volatile boolean stop;
+    volatile String error;
+    volatile long writingSince;
+    volatile long lastDoneAt;
+    volatile long longestNanos;
+
+    Writer(Path dir) {
+      this.dir = dir;
+    }
+
+    @Override
+    public void run() {
+      Random random = new Random(7);
+      for (int i = 0; !stop && i < 100_000; i++) {
+        String rel = String.format(Locale.ROOT, "f%05d", i);
+        long start = System.nanoTime();
+        writingSince = start;
+        try {
+          String sum = writeSynced(dir.resolve(rel), random);
+          long end = System.nanoTime();
+          longestNanos = Math.max(longestNanos, end - start);
+          done.put(rel, sum);
+          lastDoneAt = end;
+        } catch (java.io.IOException | RuntimeException e) {
+          error = rel + ": " + e;
+          return;
+        } finally {
+          writingSince = 0;
+        }
+      }
+    }
+  }
+
+  /**
+   * Tries to mount the CSI step's volume on a node whose trust tier does not admit CRITICAL data:
+   * ControllerPublishVolume must refuse it with FAILED_PRECONDITION and the node's trust
+   * explanation, and nothing may stay mounted.
+   */
+  private boolean csiRefusal(Tour t) throws Exception {
+    long t0 = System.nanoTime();
+    LocalClient c = t.c;
+    Map<String, String[]> trust = c.trust();
+    String edge =
+        c.nodes().stream()
+            .filter(n -> n.getState() == io.mycnet.storage.api.v1.NodeState.NODE_STATE_UP)
+            .map(io.mycnet.storage.api.v1.NodeRecord::getNodeId)
+            .filter(n -> trust.containsKey(n) && !trust.get(n)[1].equals("CRITICAL"))
+            .sorted()
+            .findFirst()
+            .orElseThrow(() -> new CliException("no UP node below the CRITICAL tier"));
+    Path dir = t.csi.newDir();
+    out.printf(
+        "  mycnet volume mount %s %s --node %s   (%s: tier %s, score %s)%n",
+        t.csi.claim, dir, edge, edge, trust.get(edge)[1], trust.get(edge)[0]);
+    LocalCsi csi = new LocalCsi(t.state);
+    try {
+      csi.mount(
+          new LocalCsi.MountRequest(
+              t.csi.volumeId, t.csi.claim, "CRITICAL", edge, dir, "ext4", false, false),
+          Duration.ofSeconds(60));
+    } catch (CliException e) {
+      String msg = e.getMessage();
+      out.println("  refused:");
+      msg.lines().limit(12).forEach(l -> out.println("    " + l));
+      boolean trustGate =
+          msg.contains("FAILED_PRECONDITION") && msg.contains("does not admit CRITICAL");
+      boolean clean = csi.recorded(dir).isEmpty() && LocalCsi.mountsUnder(dir).isEmpty();
+      record(
+          trustGate && clean,
+          trustGate
+              ? edge + " refused: tier " + trust.get(edge)[1] + " does not admit CRITICAL"
+              : edge + " refused, but not by the trust gate",
+          t0,
+          clean ? "nothing mounted" : "something stayed mounted");
+      return trustGate && clean;
+    }
+    csi.unmount(dir, Duration.ofSeconds(60));
+    record(false, edge + " was allowed to mount CRITICAL data", t0, "");
+    return false;
   }
 
   private static boolean allBound(LocalClient c) {

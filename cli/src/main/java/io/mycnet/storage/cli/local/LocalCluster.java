@@ -203,8 +203,11 @@ public final class LocalCluster {
             true,
             timeout);
     ready.forEach((k, v) -> p.setProperty("control-plane." + k, v));
+    if (!ready.containsKey("csi")) {
+      p.remove("control-plane.csi"); // no command may name a controller nothing serves
+    }
     state.save(p);
-    done("ok");
+    done(ready.containsKey("csi") ? "ok, csi=" + ready.get("csi") : "ok");
   }
 
   /** Starts the agents that are not running, together; returns the last step number. */
@@ -257,6 +260,8 @@ public final class LocalCluster {
     int nbdPort;
     Path nbdSocket = state.nbdSocket(n.id());
     state.prepareSocketDir(nbdSocket);
+    Path csiSocket = state.csiSocket(n.id());
+    state.prepareSocketDir(csiSocket);
     synchronized (p) {
       dataPort = port(p, "node." + n.id() + ".data.port");
       nbdPort = port(p, "node." + n.id() + ".nbd.port");
@@ -288,7 +293,10 @@ public final class LocalCluster {
                         "MYCNET_NBD_SOCKET",
                         nbdSocket.toString(),
                         "MYCNET_NBD_ADDRESS",
-                        "127.0.0.1:" + nbdPort)),
+                        "127.0.0.1:" + nbdPort,
+                        // the agent's default (<data-dir>/csi.sock) unless too long for a socket
+                        "MYCNET_CSI_SOCKET",
+                        csiSocket.toString())),
             true,
             timeout);
     recordNbd(n.id(), ready, p);
@@ -298,15 +306,18 @@ public final class LocalCluster {
   }
 
   /**
-   * Records the NBD endpoints the agent's ready line names ({@code nbd=<socket>}, {@code
-   * nbd-tls=<host:port>}) for {@code mycnet volume export} and {@code mycnet status}; an endpoint
-   * the agent did not name is removed, so that no command shows an endpoint nothing serves.
+   * Records the NBD endpoints and the CSI socket the agent's ready line names ({@code
+   * nbd=<socket>}, {@code nbd-tls=<host:port>}, {@code csi=<socket>}) for {@code mycnet volume
+   * export|mount} and {@code mycnet status}; an endpoint the agent did not name is removed, so that
+   * no command shows an endpoint nothing serves.
    */
   private void recordNbd(String node, Map<String, String> ready, Properties p) {
     synchronized (p) {
       for (String[] kv :
           new String[][] {
-            {"nbd", "node." + node + ".nbd.socket"}, {"nbd-tls", "node." + node + ".nbd.tls"}
+            {"nbd", "node." + node + ".nbd.socket"},
+            {"nbd-tls", "node." + node + ".nbd.tls"},
+            {"csi", "node." + node + ".csi.socket"}
           }) {
         String v = ready.get(kv[0]);
         if (v == null || v.isBlank()) {
@@ -342,12 +353,26 @@ public final class LocalCluster {
   }
 
   /**
-   * Stops everything: the control plane first, so that no replication decision is taken while the
-   * agents go (stopping is not failing), then the agents, then etcd; with {@code wipe}, deletes the
-   * state directory too.
+   * Stops everything: first unmounts what {@code mycnet volume mount} mounted ({@link LocalCsi}),
+   * then the control plane, so that no replication decision is taken while the agents go (stopping
+   * is not failing), then the agents, then etcd; with {@code wipe}, deletes the state directory
+   * too, but never while a file system is mounted in it (that would delete what it holds).
    */
   public void down(boolean wipe) {
     Properties p = state.properties();
+    // What `mycnet volume mount` mounted goes first, while the control plane and the agents still
+    // run: their node plugins unmount, detach the loop devices and stop nbdfuse.
+    LocalCsi csi = new LocalCsi(state);
+    if (!csi.mounts().isEmpty()) {
+      if (processes.running(CONTROL_PLANE).isPresent()) {
+        csi.unmountAll(out, Duration.ofSeconds(60));
+      } else {
+        out.println(
+            "the control plane is not running: cannot unmount "
+                + csi.mounts().stream().map(m -> m.dir().toString()).toList()
+                + " (mycnet local up, then mycnet volume unmount DIR)");
+      }
+    }
     List<String> names = new ArrayList<>();
     names.add(CONTROL_PLANE);
     if (p.getProperty("topology") != null
@@ -378,6 +403,18 @@ public final class LocalCluster {
       }
     }
     if (wipe) {
+      List<Path> mounted = LocalCsi.mountsUnder(state.root());
+      if (!mounted.isEmpty()) {
+        throw new CliException(
+            "stopped, but not wiping "
+                + state.root()
+                + ": file systems are still mounted in it ("
+                + mounted.stream()
+                    .map(Path::toString)
+                    .collect(java.util.stream.Collectors.joining(", "))
+                + "); deleting it would delete what they hold; unmount them (umount) and run"
+                + " again");
+      }
       Path sockets = state.shortSocketDir();
       if (Files.isDirectory(sockets, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
         try (Stream<Path> all = Files.walk(sockets)) {

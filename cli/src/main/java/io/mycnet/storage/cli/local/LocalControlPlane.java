@@ -38,8 +38,9 @@ import picocli.CommandLine.Option;
  * Fabric8 mock API server (CRUD mode) standing in for the Kubernetes API, a {@link ManifestWatcher}
  * applying the manifest directory to it, and the nodes' {@link TrustHistory} recorded into the
  * trust engine at their first start (later starts restore the trust persisted in etcd). {@code
- * mycnet local up} starts it; it prints {@code ready session=.. join=.. http=.. api=..} once
- * serving.
+ * mycnet local up} starts it; it serves the CSI controller on {@link
+ * LocalState#csiControllerSocket} and prints {@code ready session=.. join=.. http=.. csi=.. api=..}
+ * once serving.
  */
 @Command(
     name = "mycnet-control-plane",
@@ -106,6 +107,10 @@ public final class LocalControlPlane implements Callable<Integer> {
                 "0",
                 "MYCNET_HTTP_ADDRESS",
                 "127.0.0.1"));
+    // The CSI controller, on the socket `mycnet volume mount` and the sanity suite talk to.
+    Path csiSocket = state.csiControllerSocket();
+    state.prepareSocketDir(csiSocket);
+    settings = settings.withCsiControllerSocket(csiSocket);
     TrustEngine trust =
         new TrustEngine(io.mycnet.storage.operator.trust.TrustPolicy.defaults(), clock);
     NodeApiConfig nodeApiConfig =

@@ -93,6 +93,70 @@ public final class LocalState {
     return q;
   }
 
+  /**
+   * The node's CSI node plugin socket: the agent's default {@code nodes/<id>/csi.sock}, or {@code
+   * <id>.csi.sock} in {@link #shortSocketDir} when that path is too long for a Unix socket (as for
+   * the NBD socket).
+   */
+  public Path csiSocket(String node) {
+    return csiSocket(node, Path.of(System.getProperty("java.io.tmpdir")));
+  }
+
+  Path csiSocket(String node, Path tmp) {
+    return fitting(nodeDir(node).resolve("csi.sock"), node + ".csi.sock", "node " + node, tmp);
+  }
+
+  /**
+   * The CSI controller's socket the control plane serves: {@code csi/controller.sock}, or {@code
+   * _controller.csi.sock} in {@link #shortSocketDir} (no node id has an underscore) when that path
+   * is too long for a Unix socket.
+   */
+  public Path csiControllerSocket() {
+    return csiControllerSocket(Path.of(System.getProperty("java.io.tmpdir")));
+  }
+
+  Path csiControllerSocket(Path tmp) {
+    return fitting(
+        csiDir().resolve("controller.sock"), "_controller.csi.sock", "the control plane", tmp);
+  }
+
+  private Path fitting(Path preferred, String shortName, String whose, Path tmp) {
+    if (socketPathBytes(preferred) <= MAX_SOCKET_PATH_BYTES) {
+      return preferred;
+    }
+    Path q = shortSocketDir(tmp).resolve(shortName);
+    int length = socketPathBytes(q);
+    if (length > MAX_SOCKET_PATH_BYTES) {
+      throw new CliException(
+          whose
+              + ": its CSI socket path "
+              + q
+              + " is "
+              + length
+              + " bytes long, more than the "
+              + MAX_SOCKET_PATH_BYTES
+              + " a Unix socket path may have; use a shorter node id",
+          2);
+    }
+    return q;
+  }
+
+  /**
+   * What {@code mycnet volume mount} keeps: {@code csi/staging/<node>/<volume id>} (the staging
+   * paths it hands the node plugins) and {@code csi/mounts/} (one record per mounted directory).
+   */
+  public Path csiDir() {
+    return root.resolve("csi");
+  }
+
+  public Path csiStagingPath(String node, String volumeId) {
+    return csiDir().resolve("staging").resolve(node).resolve(volumeId);
+  }
+
+  public Path csiMountRecords() {
+    return csiDir().resolve("mounts");
+  }
+
   private static int socketPathBytes(Path p) {
     return p.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
   }

@@ -305,13 +305,15 @@ final class CsiNodeService extends NodeGrpc.NodeImplBase {
       Exec.check(
           MKFS_TIMEOUT,
           s.fsType().equals("xfs")
-              ? List.of("mkfs.xfs", "-f", "-q", s.device())
+              // A blank volume reads as zeros already: no discard of the whole device (it cost
+              // 15 s for 5 GiB over nbdfuse+loop, against 1 s without).
+              ? List.of("mkfs.xfs", "-f", "-q", "-K", s.device())
               : List.of(
                   "mkfs.ext4",
                   "-F",
                   "-q",
                   "-E",
-                  "lazy_itable_init=1,lazy_journal_init=1",
+                  "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
                   s.device()));
     } else if (!found.equals(s.fsType())) {
       throw Status.FAILED_PRECONDITION
