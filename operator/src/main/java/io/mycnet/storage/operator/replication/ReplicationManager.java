@@ -73,9 +73,13 @@ import org.slf4j.LoggerFactory;
  *       A volume's last HEALTHY replica is never marked unwanted for where it is: it stays the copy
  *       source until a replacement is verified.
  *   <li>When the primary's replica is not HEALTHY, the most trusted HEALTHY replica becomes primary
- *       at a new epoch at once, whether or not a replacement can be placed. A volume left without
- *       any HEALTHY replica is recovered from a replica that was current when it was marked and
- *       whose node is live again.
+ *       at a new epoch at once, whether or not a replacement can be placed. When the primary's node
+ *       is silent (lease expired) but not DOWN yet, the role is handed over the same way to a
+ *       HEALTHY replica on a live UP node that still admits the volume, at a new epoch, while the
+ *       silent replica stays a member (no handover while DOWN decisions are held, nor within a new
+ *       leader's reconnect window): block frontends and VolumeIo clients then wait one lease, not
+ *       the grace period. A volume left without any HEALTHY replica is recovered from a replica
+ *       that was current when it was marked and whose node is live again.
  *   <li>An unwanted replica whose node is back and eligible again is taken back: it becomes {@code
  *       REBUILDING} on its own node, copying only the chunks that differ from a healthy source
  *       (delta catch-up). Otherwise a replacement node is placed (same placement function, keeping
@@ -231,6 +235,9 @@ public final class ReplicationManager {
    */
   private long lastHeldAt;
 
+  /** Whether the last pass held DOWN decisions. */
+  private boolean heldLastPass;
+
   /** A manager for which every node is in every pool and the limits are {@code settings}'. */
   public ReplicationManager(
       KeyValueStore store,
@@ -304,6 +311,7 @@ public final class ReplicationManager {
     actingSince = 0;
     actingFence = null;
     lastHeldAt = 0;
+    heldLastPass = false;
   }
 
   /**
@@ -374,8 +382,13 @@ public final class ReplicationManager {
     List<String> lost = new ArrayList<>();
     List<Versioned<Allocation>> work = new ArrayList<>();
     Map<String, Versioned<Allocation>> byKey = new HashMap<>();
+    // A silent primary's role moves to a live in-sync replica before the node is DOWN (cheap: an
+    // epoch raise, no copy), except while DOWN decisions are held (a partition is suspected) or
+    // while a newly acting leader still gives the agents their reconnect window.
+    boolean handover =
+        hold == null && clock.millis() >= actingSince + settings.reconnectWindow().toMillis();
     for (Versioned<Allocation> v : allocations) {
-      Allocation marked = markUnwanted(v.value(), nodes, live, moved, recovered);
+      Allocation marked = markUnwanted(v.value(), nodes, live, handover, moved, recovered);
       Versioned<Allocation> current = v;
       if (!marked.equals(v.value())) {
         // Persist the replica states (and a moved primary) even when the rebuild must wait.
@@ -567,7 +580,10 @@ public final class ReplicationManager {
         due.add(id);
       }
     }
-    String hold = due.isEmpty() ? null : suspect(records, live);
+    // A hold lasts while the silence stays suspect, also in passes where nobody is due (a held
+    // pass restarts the grace of every silent node).
+    String hold = due.isEmpty() && !heldLastPass ? null : suspect(records, live);
+    heldLastPass = hold != null;
     if (hold == null) {
       for (String id : due) {
         registry.setState(id, NodeState.NODE_STATE_DOWN);
@@ -683,6 +699,7 @@ public final class ReplicationManager {
       Allocation a,
       Map<String, NodeRecord> nodes,
       Set<String> live,
+      boolean handover,
       List<String> moved,
       List<String> recovered) {
     Classification c = ProtoMapping.fromProto(a.getClassification());
@@ -749,16 +766,48 @@ public final class ReplicationManager {
         primary = r;
       }
     }
-    if (primary == null || primary.getState() != ReplicaState.REPLICA_STATE_HEALTHY) {
+    if (primary != null
+        && primary.getState() == ReplicaState.REPLICA_STATE_HEALTHY
+        && handover
+        && !live.contains(primary.getNodeId())) {
+      // Handover: the primary's node is silent but not DOWN (a DOWN node's replica is LOST
+      // above). Its replica stays a HEALTHY member; writes it misses from now on are reported by
+      // the new primary and make it STALE, to be caught up when its node is back.
+      String silent = primary.getNodeId();
       String next =
-          b.getReplicasList().stream()
-              .filter(r -> r.getState() == ReplicaState.REPLICA_STATE_HEALTHY)
-              .map(Replica::getNodeId)
-              .max(
-                  Comparator.comparing((String id) -> live.contains(id))
-                      .thenComparingDouble(id -> trust.trustOf(id).score())
-                      .thenComparing(id -> id, Comparator.reverseOrder()))
-              .orElse(null);
+          newPrimary(
+              b,
+              live,
+              r -> {
+                NodeRecord n = nodes.get(r.getNodeId());
+                return !r.getNodeId().equals(silent)
+                    && live.contains(r.getNodeId())
+                    && n != null
+                    && n.getState() == NodeState.NODE_STATE_UP
+                    && ineligibility(a, c, r, n) == null;
+              });
+      if (next != null) {
+        moved.add(
+            a.getVolumeId()
+                + ": primary "
+                + silent
+                + " -> "
+                + next
+                + " (handover: "
+                + silent
+                + " is silent, its lease expired; its replica stays a member)");
+        LOG.warn(
+            "volume {}: primary {} is silent (lease expired, not DOWN): handed over to {}, in"
+                + " sync, at epoch {}",
+            a.getVolumeId(),
+            silent,
+            next,
+            b.getEpoch() + 1);
+        b.setPrimaryNodeId(next).setEpoch(b.getEpoch() + 1);
+        changed = true;
+      }
+    } else if (primary == null || primary.getState() != ReplicaState.REPLICA_STATE_HEALTHY) {
+      String next = newPrimary(b, live, r -> true);
       if (next != null) {
         moved.add(
             a.getVolumeId() + ": primary " + b.getPrimaryNodeId() + " -> " + next + " (in sync)");
@@ -795,6 +844,23 @@ public final class ReplicationManager {
       return a;
     }
     return b.setState(volumeState(b.build())).setUpdatedAtUnixMs(clock.millis()).build();
+  }
+
+  /**
+   * The HEALTHY replica among those {@code admissible} to make primary: on a live node first, then
+   * the most trusted, then the smallest node id. Null when there is none.
+   */
+  private String newPrimary(
+      Allocation.Builder b, Set<String> live, java.util.function.Predicate<Replica> admissible) {
+    return b.getReplicasList().stream()
+        .filter(r -> r.getState() == ReplicaState.REPLICA_STATE_HEALTHY)
+        .filter(admissible)
+        .map(Replica::getNodeId)
+        .max(
+            Comparator.comparing((String id) -> live.contains(id))
+                .thenComparingDouble(id -> trust.trustOf(id).score())
+                .thenComparing(id -> id, Comparator.reverseOrder()))
+        .orElse(null);
   }
 
   /**

@@ -189,9 +189,15 @@ class ReplicationManagerTest {
     String best = follower(a);
     cp.trust.set(best, TrustTier.CRITICAL, 0.99); // the most trusted takes the role
     cp.silence(primary);
-    cp.replication.reconcile(); // notes the loss
-    ReplicationManager.Pass p = cp.replication.reconcile();
-    assertThat(p.primariesMoved()).singleElement().asString().contains(primary + " -> " + best);
+    // The pass that notes the loss hands the role over already (the node is silent, not DOWN).
+    ReplicationManager.Pass noted = cp.replication.reconcile();
+    assertThat(noted.primariesMoved())
+        .singleElement()
+        .asString()
+        .contains(primary + " -> " + best + " (handover");
+    ReplicationManager.Pass p = cp.replication.reconcile(); // DOWN: its replica is LOST
+    assertThat(p.nodesMarkedDown()).containsExactly(primary);
+    assertThat(p.primariesMoved()).isEmpty();
     assertThat(p.volumesWithoutPlacement()).hasSize(1);
     Allocation b = cp.volume("v");
     assertThat(b.getPrimaryNodeId()).isEqualTo(best);
@@ -215,6 +221,208 @@ class ReplicationManagerTest {
     assertThat(cp.volume("v").getState()).isEqualTo(VolumeState.VOLUME_STATE_BOUND);
     assertThat(cp.volume("v").getPrimaryNodeId()).isEqualTo(best);
     assertThat(cp.audit()).isEmpty();
+  }
+
+  @Test
+  void aSilentPrimaryHandsItsRoleToAnInSyncReplicaOnALiveNodeAtTheNextPassAndStaysAMember() {
+    ManagerFixture cp = plain(); // grace 5 minutes: the node is far from DOWN
+    cp.nodes(1, 4, 1, 100, TrustTier.CRITICAL, 0.95);
+    cp.namespace("ns", 0, 0);
+    Allocation a = bound(cp, "v", StorageType.SERVICE, 3);
+    String primary = a.getPrimaryNodeId();
+    String best = follower(a);
+    cp.trust.set(best, TrustTier.CRITICAL, 0.99); // the same choice as on DOWN: most trusted
+
+    cp.silence(primary);
+    ReplicationManager.Pass p = cp.replication.reconcile();
+    assertThat(p.nodesMarkedDown()).isEmpty();
+    assertThat(p.rebuildsStarted()).isEmpty();
+    assertThat(p.primariesMoved())
+        .singleElement()
+        .asString()
+        .isEqualTo(
+            "v: primary "
+                + primary
+                + " -> "
+                + best
+                + " (handover: "
+                + primary
+                + " is silent, its lease expired; its replica stays a member)");
+    Allocation b = cp.volume("v");
+    assertThat(b.getPrimaryNodeId()).isEqualTo(best);
+    assertThat(b.getEpoch()).isEqualTo(a.getEpoch() + 1);
+    assertThat(b.getState()).isEqualTo(VolumeState.VOLUME_STATE_BOUND);
+    // The silent node's replica is kept as it was: a HEALTHY member, not LOST, nothing rebuilt.
+    assertThat(b.getReplicasList())
+        .extracting(Replica::getNodeId)
+        .containsExactlyInAnyOrderElementsOf(
+            a.getReplicasList().stream().map(Replica::getNodeId).toList());
+    assertThat(only(b, r -> r.getNodeId().equals(primary)))
+        .isEqualTo(only(a, r -> r.getNodeId().equals(primary)));
+    assertThat(cp.registry.get(primary).orElseThrow().getState())
+        .isEqualTo(NodeState.NODE_STATE_UP);
+    assertThat(cp.reserved(primary)).isEqualTo(GIB);
+    // Once: the next pass changes nothing.
+    assertThat(cp.replication.reconcile().primariesMoved()).isEmpty();
+    assertThat(cp.volume("v").getEpoch()).isEqualTo(b.getEpoch());
+
+    // The new primary reports that the silent replica missed writes: STALE, not current.
+    assertThat(cp.replication.replicaFailedAudit("v", primary)).isTrue();
+    Replica missed = only(cp.volume("v"), r -> r.getNodeId().equals(primary));
+    assertThat(missed.getState()).isEqualTo(ReplicaState.REPLICA_STATE_STALE);
+    assertThat(missed.getCurrentWhenUnwanted()).isFalse();
+    // Its node returns within the grace period: taken back by a catch-up from a HEALTHY replica;
+    // the role stays where it went.
+    cp.revive(primary);
+    ReplicationManager.Pass back = cp.replication.reconcile();
+    assertThat(back.replicasTakenBack()).hasSize(1);
+    assertThat(back.rebuildsStarted()).isEmpty();
+    assertThat(back.primariesMoved()).isEmpty();
+    assertThat(cp.completeRebuilds()).isEqualTo(1);
+    Allocation done = cp.volume("v");
+    assertThat(done.getState()).isEqualTo(VolumeState.VOLUME_STATE_BOUND);
+    assertThat(done.getPrimaryNodeId()).isEqualTo(best);
+    assertThat(cp.audit()).isEmpty();
+  }
+
+  @Test
+  void aHandedOverPrimaryWhoseNodeGoesDownIsStillLostAndRebuiltAfterTheGrace() {
+    ManagerFixture cp = plain();
+    cp.nodes(1, 4, 1, 100, TrustTier.CRITICAL, 0.95);
+    cp.namespace("ns", 0, 0);
+    Allocation a = bound(cp, "v", StorageType.SERVICE, 3);
+    String primary = a.getPrimaryNodeId();
+    cp.silence(primary);
+    assertThat(cp.replication.reconcile().primariesMoved()).hasSize(1);
+    long epoch = cp.volume("v").getEpoch();
+
+    cp.clock.advance(Duration.ofMinutes(5).minusSeconds(1));
+    ReplicationManager.Pass early = cp.replication.reconcile();
+    assertThat(early.nodesMarkedDown()).isEmpty();
+    assertThat(early.rebuildsStarted()).isEmpty();
+    assertThat(cp.volume("v").getEpoch()).isEqualTo(epoch);
+
+    cp.clock.advance(Duration.ofSeconds(1));
+    ReplicationManager.Pass down = cp.replication.reconcile();
+    assertThat(down.nodesMarkedDown()).containsExactly(primary);
+    assertThat(down.primariesMoved()).isEmpty();
+    assertThat(down.rebuildsStarted())
+        .singleElement()
+        .asString()
+        .startsWith("v: started rebuild of " + primary + "'s replica on ");
+    Allocation b = cp.volume("v");
+    Replica lost = only(b, r -> r.getNodeId().equals(primary));
+    assertThat(lost.getState()).isEqualTo(ReplicaState.REPLICA_STATE_LOST);
+    assertThat(lost.getUnwantedReason()).isEqualTo("node down");
+    assertThat(lost.getCurrentWhenUnwanted()).isTrue();
+    assertThat(b.getPrimaryNodeId()).isNotEqualTo(primary);
+    assertThat(cp.completeRebuilds()).isEqualTo(1);
+    assertThat(cp.volume("v").getState()).isEqualTo(VolumeState.VOLUME_STATE_BOUND);
+    assertThat(cp.volume("v").getReplicasList())
+        .extracting(Replica::getNodeId)
+        .doesNotContain(primary);
+  }
+
+  @Test
+  void noHandoverWithoutAnotherInSyncReplicaOnALiveNodeThatAdmitsTheVolume() {
+    ManagerFixture cp = plain();
+    cp.nodes(1, 4, 1, 100, TrustTier.CRITICAL, 0.95);
+    cp.namespace("ns", 0, 0);
+    Allocation a = bound(cp, "v", StorageType.SERVICE, 3);
+    String primary = a.getPrimaryNodeId();
+    List<String> followers =
+        a.getReplicasList().stream()
+            .map(Replica::getNodeId)
+            .filter(n -> !n.equals(primary))
+            .toList();
+    // The other replicas are silent too, or missed writes, or their node no longer admits the
+    // volume: the role stays (the volume is no better off elsewhere).
+    cp.silence(followers.get(0));
+    assertThat(cp.replication.replicaFailedAudit("v", followers.get(1))).isTrue();
+    cp.silence(primary);
+    // (The follower that missed writes is taken back by a catch-up meanwhile: not HEALTHY yet.)
+    assertThat(cp.replication.reconcile().primariesMoved()).isEmpty();
+    assertThat(cp.volume("v").getPrimaryNodeId()).isEqualTo(primary);
+
+    // The silent follower comes back, but its tier no longer admits the volume: still no
+    // handover to it (it is made STALE where it is instead).
+    cp.trust.set(followers.get(0), TrustTier.NONE, 0.1);
+    cp.revive(followers.get(0));
+    ReplicationManager.Pass untrusted = cp.replication.reconcile();
+    assertThat(untrusted.primariesMoved()).isEmpty();
+    assertThat(cp.volume("v").getPrimaryNodeId()).isEqualTo(primary);
+    assertThat(only(cp.volume("v"), r -> r.getNodeId().equals(followers.get(0))).getState())
+        .isEqualTo(ReplicaState.REPLICA_STATE_STALE);
+  }
+
+  @Test
+  void aPrimaryWhoseLeaseIsStillHeldKeepsItsRoleHoweverLate() {
+    ManagerFixture cp = plain();
+    cp.nodes(1, 4, 1, 100, TrustTier.CRITICAL, 0.95);
+    cp.namespace("ns", 0, 0);
+    Allocation a = bound(cp, "v", StorageType.SERVICE, 3);
+    // Its heartbeats are late but its lease has not expired: it is not silent.
+    cp.clock.advance(Duration.ofMinutes(4));
+    ReplicationManager.Pass p = cp.replication.reconcile();
+    assertThat(p.primariesMoved()).isEmpty();
+    assertThat(cp.volume("v")).isEqualTo(a);
+    assertThat(cp.registry.get(a.getPrimaryNodeId()).orElseThrow().getLeaseLostAtUnixMs()).isZero();
+  }
+
+  @Test
+  void noHandoverWhileDownDecisionsAreHeldNorWithinANewLeadersReconnectWindow() {
+    ManagerFixture cp =
+        fixture(
+            new ReplicationManager.Settings(
+                Duration.ofMinutes(1), 2, 8, Duration.ofMinutes(1), 0.3, false));
+    cp.nodes(1, 6, 1, 100, TrustTier.CRITICAL, 0.95);
+    cp.namespace("ns", 0, 0);
+    Allocation a = bound(cp, "v", StorageType.SERVICE, 2);
+    String primary = a.getPrimaryNodeId();
+    List<String> others =
+        cp.registry.list().stream()
+            .map(io.mycnet.storage.api.v1.NodeRecord::getNodeId)
+            .filter(n -> a.getReplicasList().stream().noneMatch(r -> r.getNodeId().equals(n)))
+            .toList();
+    // A new leader: within its reconnect window a silent primary keeps its role.
+    cp.silence(primary);
+    assertThat(cp.replication.reconcile().primariesMoved()).isEmpty();
+    cp.clock.advance(Duration.ofMinutes(1).minusSeconds(1));
+    assertThat(cp.replication.reconcile().primariesMoved()).isEmpty();
+    assertThat(cp.volume("v")).isEqualTo(a);
+    cp.revive(primary);
+    cp.replication.reconcile();
+
+    // Past the window, 2 of 6 nodes silent past their grace: DOWN decisions are held (more than
+    // 30 % silent, a partition is suspected); the primary goes silent too: no handover.
+    cp.clock.advance(Duration.ofSeconds(1));
+    cp.silence(others.get(0));
+    cp.silence(others.get(1));
+    cp.replication.reconcile();
+    cp.clock.advance(Duration.ofMinutes(2));
+    assertThat(cp.replication.reconcile().hold()).contains("2 of 6 nodes are silent at once");
+    cp.silence(primary);
+    ReplicationManager.Pass held = cp.replication.reconcile();
+    assertThat(held.hold()).contains("3 of 6 nodes are silent at once");
+    assertThat(held.primariesMoved()).isEmpty();
+    // The hold lasts as long as the silence does, pass after pass.
+    cp.clock.advance(Duration.ofSeconds(30));
+    held = cp.replication.reconcile();
+    assertThat(held.hold()).contains("3 of 6 nodes are silent at once");
+    assertThat(held.primariesMoved()).isEmpty();
+    assertThat(cp.volume("v").getPrimaryNodeId()).isEqualTo(primary);
+    assertThat(cp.volume("v").getEpoch()).isEqualTo(a.getEpoch());
+
+    // The others come back: the hold ends and the role is handed over in that pass.
+    cp.revive(others.get(0));
+    cp.revive(others.get(1));
+    ReplicationManager.Pass lifted = cp.replication.reconcile();
+    assertThat(lifted.hold()).isNull();
+    assertThat(lifted.primariesMoved())
+        .singleElement()
+        .asString()
+        .contains(primary + " -> " + follower(a) + " (handover");
+    assertThat(cp.volume("v").getEpoch()).isEqualTo(a.getEpoch() + 1);
   }
 
   @Test
