@@ -60,7 +60,22 @@ public final class ReplicationLoop implements AutoCloseable {
   }
 
   public void start() {
-    livenessWatch = registry.watchLiveness((node, live) -> trigger());
+    livenessWatch =
+        registry.watchLiveness(
+            (node, live) -> {
+              trigger();
+              if (!live) {
+                // The pass that may hand the silent node's primaries over, once it has settled.
+                long settle = manager.settings().handoverSettle().toMillis();
+                if (settle > 0) {
+                  try {
+                    executor.schedule(this::trigger, settle + 1000, TimeUnit.MILLISECONDS);
+                  } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // closed meanwhile: no more passes
+                  }
+                }
+              }
+            });
     executor.scheduleWithFixedDelay(
         this::pass, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
   }

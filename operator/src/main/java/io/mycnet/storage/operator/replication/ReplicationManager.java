@@ -111,6 +111,10 @@ public final class ReplicationManager {
    *     (1.0: never)
    * @param holdWholeTopDomains whether every node of a top-level domain (with at least two nodes)
    *     going silent together holds DOWN decisions
+   * @param handoverSettle how long a primary's node must have been silent before its role is
+   *     handed over (the production value is the node lease TTL, at least two heartbeats: the
+   *     other nodes of a domain that failed as a whole have lost their leases too by then, and
+   *     their silence holds the handover as it holds DOWN decisions)
    */
   public record Settings(
       Duration downGracePeriod,
@@ -118,8 +122,12 @@ public final class ReplicationManager {
       int maxRebuildsPerPool,
       Duration reconnectWindow,
       double massFailureShare,
-      boolean holdWholeTopDomains) {
+      boolean holdWholeTopDomains,
+      Duration handoverSettle) {
     public Settings {
+      if (handoverSettle.isNegative()) {
+        throw new IllegalArgumentException("handoverSettle must be >= 0");
+      }
       if (downGracePeriod.isNegative()) {
         throw new IllegalArgumentException("downGracePeriod must be >= 0");
       }
@@ -135,6 +143,24 @@ public final class ReplicationManager {
       }
     }
 
+    /** No settle time before a handover. */
+    public Settings(
+        Duration downGracePeriod,
+        int maxRebuildsPerNode,
+        int maxRebuildsPerPool,
+        Duration reconnectWindow,
+        double massFailureShare,
+        boolean holdWholeTopDomains) {
+      this(
+          downGracePeriod,
+          maxRebuildsPerNode,
+          maxRebuildsPerPool,
+          reconnectWindow,
+          massFailureShare,
+          holdWholeTopDomains,
+          Duration.ZERO);
+    }
+
     /** No reconnect window and no mass-failure hold: what tests that drive passes by hand use. */
     public Settings(Duration downGracePeriod, int maxRebuildsPerNode, int maxRebuildsPerPool) {
       this(downGracePeriod, maxRebuildsPerNode, maxRebuildsPerPool, Duration.ZERO, 1.0, false);
@@ -142,10 +168,12 @@ public final class ReplicationManager {
 
     /**
      * Production defaults: 10 minutes of grace (like Ceph's and Longhorn's), 2 and 8 rebuilds, one
-     * minute to reconnect, hold above 30 % of the nodes silent or a whole region.
+     * minute to reconnect, hold above 30 % of the nodes silent or a whole region, a handover 15 s
+     * (the default node lease) after the primary's node fell silent.
      */
     public static Settings defaults() {
-      return new Settings(Duration.ofMinutes(10), 2, 8, Duration.ofMinutes(1), 0.3, true);
+      return new Settings(
+          Duration.ofMinutes(10), 2, 8, Duration.ofMinutes(1), 0.3, true, Duration.ofSeconds(15));
     }
   }
 
@@ -386,7 +414,9 @@ public final class ReplicationManager {
     // epoch raise, no copy), except while DOWN decisions are held (a partition is suspected) or
     // while a newly acting leader still gives the agents their reconnect window.
     boolean handover =
-        hold == null && clock.millis() >= actingSince + settings.reconnectWindow().toMillis();
+        hold == null
+            && clock.millis() >= actingSince + settings.reconnectWindow().toMillis()
+            && suspect(new ArrayList<>(nodes.values()), live) == null;
     for (Versioned<Allocation> v : allocations) {
       Allocation marked = markUnwanted(v.value(), nodes, live, handover, moved, recovered);
       Versioned<Allocation> current = v;
@@ -769,7 +799,8 @@ public final class ReplicationManager {
     if (primary != null
         && primary.getState() == ReplicaState.REPLICA_STATE_HEALTHY
         && handover
-        && !live.contains(primary.getNodeId())) {
+        && !live.contains(primary.getNodeId())
+        && settled(nodes.get(primary.getNodeId()))) {
       // Handover: the primary's node is silent but not DOWN (a DOWN node's replica is LOST
       // above). Its replica stays a HEALTHY member; writes it misses from now on are reported by
       // the new primary and make it STALE, to be caught up when its node is back.
@@ -844,6 +875,21 @@ public final class ReplicationManager {
       return a;
     }
     return b.setState(volumeState(b.build())).setUpdatedAtUnixMs(clock.millis()).build();
+  }
+
+  /**
+   * Whether a silent node has been silent for the settle time: its lease lapse was seen at least
+   * {@code handoverSettle} ago ({@link ReplicationLoop} runs a pass when that time is up).
+   */
+  private boolean settled(NodeRecord n) {
+    return n != null
+        && n.getLeaseLostAtUnixMs() != 0
+        && clock.millis() - n.getLeaseLostAtUnixMs() >= settings.handoverSettle().toMillis();
+  }
+
+  /** The settings this manager decides with. */
+  public Settings settings() {
+    return settings;
   }
 
   /**

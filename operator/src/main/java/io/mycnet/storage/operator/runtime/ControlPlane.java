@@ -156,7 +156,8 @@ public final class ControlPlane implements AutoCloseable {
                 StoragePoolMapper.DEFAULT_REBUILDS_PER_POOL,
                 reconnectWindow(settings),
                 settings.massFailureShare(),
-                true),
+                true,
+                settings.nodeLeaseTtl()),
             new PoolDirectoryRules(pools),
             clock);
     this.creation =
