@@ -226,8 +226,9 @@ public record AgentConfig(
           .doc(
               "how long the block frontend re-sends a request while the volume's primary fails"
                   + " over before the NBD client gets EIO; longer than the control plane's"
-                  + " failure detection (node-lease-ttl + down-grace-period), shorter than the"
-                  + " NBD client's I/O timeout");
+                  + " failure detection (node-lease-ttl + replication-interval + 6s: a silent"
+                  + " primary is handed over before its node is DOWN), shorter than the NBD"
+                  + " client's I/O timeout");
 
   /** Every setting of the agent process, in the reference's order. */
   public static final ProcessSettings PROCESS =
