@@ -226,8 +226,8 @@ public record AgentConfig(
           .doc(
               "how long the block frontend re-sends a request while the volume's primary fails"
                   + " over before the NBD client gets EIO; longer than the control plane's"
-                  + " failure detection (node-lease-ttl + replication-interval + 6s: a silent"
-                  + " primary is handed over before its node is DOWN), shorter than the NBD"
+                  + " failure detection (2 x node-lease-ttl + 7s: a silent primary is handed"
+                  + " over one lease after its lease expired, before its node is DOWN), shorter than the NBD"
                   + " client's I/O timeout");
 
   /** Every setting of the agent process, in the reference's order. */
