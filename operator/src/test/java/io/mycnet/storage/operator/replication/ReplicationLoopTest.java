@@ -3,6 +3,12 @@ package io.mycnet.storage.operator.replication;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.mycnet.storage.api.v1.Allocation;
+import io.mycnet.storage.operator.allocation.ManagerFixture;
+import io.mycnet.storage.operator.allocation.StorageRequest;
+import io.mycnet.storage.operator.model.StorageType;
+import io.mycnet.storage.operator.model.TrustTier;
+import io.mycnet.storage.operator.store.InMemoryStore;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -74,5 +80,38 @@ class ReplicationLoopTest {
     assertThat(closed.get(60, TimeUnit.SECONDS))
         .as("the pass finished before close returned")
         .isTrue();
+  }
+
+  /**
+   * The expiry of a primary's lease starts a pass at once, which hands the role over: failure
+   * detection does not wait for the loop's interval (here an hour) nor for the grace period.
+   */
+  @Test
+  void aPrimarysExpiredLeaseStartsThePassThatHandsItsRoleOver() {
+    try (ManagerFixture cp =
+        new ManagerFixture(
+            InMemoryStore::new,
+            "/loop-handover",
+            new ReplicationManager.Settings(Duration.ofMinutes(10), 2, 8))) {
+      cp.nodes(1, 3, 1, 100, TrustTier.CRITICAL, 0.95);
+      cp.namespace("ns", 0, 0);
+      cp.manager.allocate(
+          StorageRequest.of("v", "ns", "default", ManagerFixture.GIB, StorageType.SERVICE)
+              .withReplicas(2));
+      cp.confirmCreates();
+      Allocation a = cp.volume("v");
+      ReplicationLoop loop =
+          new ReplicationLoop(cp.replication, cp.registry, () -> true, Duration.ofHours(1));
+      loop.start();
+      try {
+        cp.silence(a.getPrimaryNodeId());
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> !cp.volume("v").getPrimaryNodeId().equals(a.getPrimaryNodeId()));
+        assertThat(cp.volume("v").getEpoch()).isEqualTo(a.getEpoch() + 1);
+      } finally {
+        loop.close();
+      }
+    }
   }
 }

@@ -270,8 +270,22 @@ class ReplicationOutageIT {
                 moved.addAll(cp.replication.reconcile().primariesMoved());
                 return !moved.isEmpty();
               });
+      // The role is handed over as soon as the node is silent, before it is DOWN: its replica
+      // stays a HEALTHY member until then.
+      assertThat(moved).singleElement().asString().contains("(handover: " + primary);
+      Allocation handedOver = cp.manager.get("p").orElseThrow();
+      assertThat(handedOver.getPrimaryNodeId()).isNotEqualTo(primary);
+      assertThat(handedOver.getEpoch()).isEqualTo(a.getEpoch() + 1);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () -> {
+                heartbeatAllBut(cp, Set.of(primary));
+                return cp.replication.reconcile().nodesMarkedDown().contains(primary);
+              });
       Allocation after = cp.manager.get("p").orElseThrow();
-      assertThat(after.getPrimaryNodeId()).isNotEqualTo(primary);
+      assertThat(after.getPrimaryNodeId()).isEqualTo(handedOver.getPrimaryNodeId());
       assertThat(after.getEpoch()).isEqualTo(a.getEpoch() + 1);
       assertThat(after.getState()).isEqualTo(VolumeState.VOLUME_STATE_DEGRADED);
       Replica old =
