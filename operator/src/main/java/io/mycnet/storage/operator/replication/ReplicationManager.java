@@ -111,10 +111,10 @@ public final class ReplicationManager {
    *     (1.0: never)
    * @param holdWholeTopDomains whether every node of a top-level domain (with at least two nodes)
    *     going silent together holds DOWN decisions
-   * @param handoverSettle how long a primary's node must have been silent before its role is
-   *     handed over (the production value is the node lease TTL, at least two heartbeats: the
-   *     other nodes of a domain that failed as a whole have lost their leases too by then, and
-   *     their silence holds the handover as it holds DOWN decisions)
+   * @param handoverSettle how long a primary's node must have been silent before its role is handed
+   *     over (the production value is the node lease TTL, at least two heartbeats: the other nodes
+   *     of a domain that failed as a whole have lost their leases too by then, and their silence
+   *     holds the handover as it holds DOWN decisions)
    */
   public record Settings(
       Duration downGracePeriod,

@@ -426,6 +426,47 @@ class ReplicationManagerTest {
   }
 
   @Test
+  void aHandoverWaitsForTheSettleTimeAndNeverHappensWhileTheSilenceIsSuspect() {
+    ManagerFixture cp =
+        fixture(
+            new ReplicationManager.Settings(
+                Duration.ofMinutes(10), 2, 8, Duration.ZERO, 0.3, true, Duration.ofSeconds(15)));
+    cp.nodes(1, 6, 1, 100, TrustTier.CRITICAL, 0.95);
+    cp.namespace("ns", 0, 0);
+    Allocation a = bound(cp, "v", StorageType.SERVICE, 2);
+    String primary = a.getPrimaryNodeId();
+    List<String> others =
+        cp.registry.list().stream()
+            .map(io.mycnet.storage.api.v1.NodeRecord::getNodeId)
+            .filter(n -> a.getReplicasList().stream().noneMatch(r -> r.getNodeId().equals(n)))
+            .toList();
+
+    // The primary's node falls silent: nothing moves before it has been silent for the settle.
+    cp.silence(primary);
+    assertThat(cp.replication.reconcile().primariesMoved()).isEmpty();
+    cp.clock.advance(Duration.ofSeconds(14));
+    assertThat(cp.replication.reconcile().primariesMoved()).isEmpty();
+    // Within the settle, two more nodes fall silent (a whole domain, say): 3 of 6 silent is
+    // suspect, long before any grace is over, so the role stays where it is.
+    cp.silence(others.get(0));
+    cp.silence(others.get(1));
+    cp.clock.advance(Duration.ofSeconds(5));
+    ReplicationManager.Pass suspect = cp.replication.reconcile();
+    assertThat(suspect.primariesMoved()).isEmpty();
+    assertThat(suspect.nodesMarkedDown()).isEmpty();
+    assertThat(cp.volume("v")).isEqualTo(a);
+
+    // They come back; the primary's node is still silent and settled: handed over now.
+    cp.revive(others.get(0));
+    cp.revive(others.get(1));
+    assertThat(cp.replication.reconcile().primariesMoved())
+        .singleElement()
+        .asString()
+        .contains(primary + " -> " + follower(a) + " (handover");
+    assertThat(cp.volume("v").getEpoch()).isEqualTo(a.getEpoch() + 1);
+  }
+
+  @Test
   void quarantineAndATierDropMakeReplicasStaleButNeverTheLastHealthyOne() {
     ManagerFixture cp = plain();
     cp.nodes(1, 4, 1, 100, TrustTier.CRITICAL, 0.95);
