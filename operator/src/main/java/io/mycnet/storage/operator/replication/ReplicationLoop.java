@@ -64,15 +64,14 @@ public final class ReplicationLoop implements AutoCloseable {
         registry.watchLiveness(
             (node, live) -> {
               trigger();
-              if (!live) {
-                // The pass that may hand the silent node's primaries over, once it has settled.
-                long settle = manager.settings().handoverSettle().toMillis();
-                if (settle > 0) {
-                  try {
-                    executor.schedule(this::trigger, settle + 1000, TimeUnit.MILLISECONDS);
-                  } catch (java.util.concurrent.RejectedExecutionException e) {
-                    // closed meanwhile: no more passes
-                  }
+              // The pass that may hand a silent node's primaries over once the silence has settled
+              // (a node lost; or others back, which may end a suspected partition).
+              long settle = manager.settings().handoverSettle().toMillis();
+              if (settle > 0) {
+                try {
+                  executor.schedule(this::trigger, settle + 1000, TimeUnit.MILLISECONDS);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                  // closed meanwhile: no more passes
                 }
               }
             });

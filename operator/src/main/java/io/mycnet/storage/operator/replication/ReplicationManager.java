@@ -263,6 +263,13 @@ public final class ReplicationManager {
    */
   private long lastHeldAt;
 
+  /**
+   * When a pass last found the silent nodes suspect (or held): the settle time of a handover starts
+   * again from there, as a held pass restarts the grace, so the last nodes of a region that comes
+   * back are not handed over from in the seconds its others return first.
+   */
+  private long lastSuspectAt;
+
   /** Whether the last pass held DOWN decisions. */
   private boolean heldLastPass;
 
@@ -339,6 +346,7 @@ public final class ReplicationManager {
     actingSince = 0;
     actingFence = null;
     lastHeldAt = 0;
+    lastSuspectAt = 0;
     heldLastPass = false;
   }
 
@@ -413,10 +421,14 @@ public final class ReplicationManager {
     // A silent primary's role moves to a live in-sync replica before the node is DOWN (cheap: an
     // epoch raise, no copy), except while DOWN decisions are held (a partition is suspected) or
     // while a newly acting leader still gives the agents their reconnect window.
+    boolean suspicion = suspect(new ArrayList<>(nodes.values()), live) != null;
+    if (suspicion || hold != null) {
+      lastSuspectAt = clock.millis();
+    }
     boolean handover =
-        hold == null
-            && clock.millis() >= actingSince + settings.reconnectWindow().toMillis()
-            && suspect(new ArrayList<>(nodes.values()), live) == null;
+        !suspicion
+            && hold == null
+            && clock.millis() >= actingSince + settings.reconnectWindow().toMillis();
     for (Versioned<Allocation> v : allocations) {
       Allocation marked = markUnwanted(v.value(), nodes, live, handover, moved, recovered);
       Versioned<Allocation> current = v;
@@ -879,12 +891,14 @@ public final class ReplicationManager {
 
   /**
    * Whether a silent node has been silent for the settle time: its lease lapse was seen at least
-   * {@code handoverSettle} ago ({@link ReplicationLoop} runs a pass when that time is up).
+   * {@code handoverSettle} ago, and no pass since then found the silence suspect ({@link
+   * ReplicationLoop} runs a pass when that time is up).
    */
   private boolean settled(NodeRecord n) {
     return n != null
         && n.getLeaseLostAtUnixMs() != 0
-        && clock.millis() - n.getLeaseLostAtUnixMs() >= settings.handoverSettle().toMillis();
+        && clock.millis() - Math.max(n.getLeaseLostAtUnixMs(), lastSuspectAt)
+            >= settings.handoverSettle().toMillis();
   }
 
   /** The settings this manager decides with. */

@@ -456,9 +456,12 @@ class ReplicationManagerTest {
     assertThat(suspect.nodesMarkedDown()).isEmpty();
     assertThat(cp.volume("v")).isEqualTo(a);
 
-    // They come back; the primary's node is still silent and settled: handed over now.
+    // They come back; the primary's node is still silent. The settle starts again from the last
+    // suspect pass (the rest of a returning region gets its time too), then it is handed over.
     cp.revive(others.get(0));
     cp.revive(others.get(1));
+    assertThat(cp.replication.reconcile().primariesMoved()).isEmpty();
+    cp.clock.advance(Duration.ofSeconds(15));
     assertThat(cp.replication.reconcile().primariesMoved())
         .singleElement()
         .asString()
