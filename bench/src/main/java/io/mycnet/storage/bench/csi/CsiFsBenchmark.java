@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.ManagedChannel;
 import io.mycnet.storage.bench.support.BenchMain;
+import io.mycnet.storage.bench.support.HostCommands;
 import io.mycnet.storage.bench.support.ProductionControlPlane;
 import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.common.settings.ByteSize;
@@ -32,7 +33,6 @@ import io.mycnet.storage.csi.v1.Volume;
 import io.mycnet.storage.csi.v1.VolumeCapability;
 import io.mycnet.storage.local.EtcdCluster;
 import java.io.ByteArrayInputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
@@ -151,7 +151,7 @@ public final class CsiFsBenchmark {
       throw new IllegalArgumentException("--agent-classpath is required");
     }
     for (String tool : List.of("fio", "nbdfuse", "losetup", "mkfs.ext4", "mount", "umount")) {
-      if (!onPath(tool)) {
+      if (!HostCommands.onPath(tool, "/usr/sbin", "/sbin")) {
         throw new IllegalStateException(
             tool + " is not installed (Debian: fio, libnbd-bin, util-linux, e2fsprogs)");
       }
@@ -395,8 +395,8 @@ public final class CsiFsBenchmark {
         LOOP,
         mnt,
         () -> {
-          exec(60, "umount", mnt.toString());
-          exec(30, "losetup", "-d", dev);
+          HostCommands.exec(60, "umount", mnt.toString());
+          HostCommands.exec(30, "losetup", "-d", dev);
         });
   }
 
@@ -665,39 +665,8 @@ public final class CsiFsBenchmark {
     return processes.stream().filter(p -> p.name().equals(name)).findFirst().orElseThrow();
   }
 
-  static boolean onPath(String program) {
-    String path = "/usr/sbin:/sbin:" + System.getenv().getOrDefault("PATH", "");
-    for (String d : path.split(File.pathSeparator)) {
-      if (new File(d, program).canExecute()) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** Runs a short command to its end (at most {@code seconds}); true when it exits 0. */
-  static boolean exec(int seconds, String... command) {
-    try {
-      Process p =
-          new ProcessBuilder(command)
-              .redirectErrorStream(true)
-              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-              .start();
-      if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
-        ChildProcess.kill(p.toHandle());
-        return false;
-      }
-      return p.exitValue() == 0;
-    } catch (IOException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
-  }
-
   static void check(int seconds, String... command) {
-    if (!exec(seconds, command)) {
+    if (!HostCommands.exec(seconds, command)) {
       throw new IllegalStateException(String.join(" ", command) + " failed");
     }
   }
@@ -782,7 +751,7 @@ public final class CsiFsBenchmark {
         for (String line : out.lines().toList()) {
           String[] f = line.trim().split("\\s+", 2);
           if (f.length == 2 && f[1].startsWith(prefix + "/")) {
-            exec(30, "losetup", "-d", f[0]);
+            HostCommands.exec(30, "losetup", "-d", f[0]);
           }
         }
       } else {
@@ -796,7 +765,7 @@ public final class CsiFsBenchmark {
 
     mounts.sort(Comparator.comparingInt(String::length).reversed());
     for (String m : mounts) {
-      exec(30, "umount", "-l", m);
+      HostCommands.exec(30, "umount", "-l", m);
     }
   }
 

@@ -13,6 +13,7 @@ import io.mycnet.storage.api.v1.NodeRecord;
 import io.mycnet.storage.api.v1.Replica;
 import io.mycnet.storage.api.v1.VolumeState;
 import io.mycnet.storage.bench.support.BenchMain;
+import io.mycnet.storage.bench.support.HostCommands;
 import io.mycnet.storage.bench.support.ProductionControlPlane;
 import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.common.settings.ByteSize;
@@ -31,7 +32,6 @@ import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.store.EtcdKeys;
 import io.mycnet.storage.operator.store.EtcdStore;
 import io.mycnet.storage.operator.store.KeyValueStore;
-import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -179,7 +179,7 @@ public final class NbdBenchmark {
       throw new IllegalArgumentException("--agent-classpath is required");
     }
     for (String tool : List.of("fio", "nbdkit", "nbdinfo")) {
-      if (!onPath(tool)) {
+      if (!HostCommands.onPath(tool)) {
         throw new IllegalStateException(
             tool + " is not installed (Debian: fio, nbdkit, libnbd-bin; see .ci/run)");
       }
@@ -323,7 +323,9 @@ public final class NbdBenchmark {
       }
       String uri = "nbd+unix:///" + id + "?socket=" + ready.get(node).get("nbd");
       await(
-          "the export " + id + " served on " + node, 30, () -> exec(30, "nbdinfo", "--size", uri));
+          "the export " + id + " served on " + node,
+          30,
+          () -> HostCommands.exec(30, "nbdinfo", "--size", uri));
       uris.put(e.getKey(), uri);
       System.out.printf("  %-22s %s on %s, attached: %s%n", e.getKey(), id, node, result);
     }
@@ -428,7 +430,7 @@ public final class NbdBenchmark {
     processes.add(p);
     String uri = "nbd+unix:///?socket=" + socket;
     try {
-      await(name + " serving", 30, () -> exec(30, "nbdinfo", "--size", uri));
+      await(name + " serving", 30, () -> HostCommands.exec(30, "nbdinfo", "--size", uri));
     } catch (Exception e) {
       throw new IllegalStateException(name + " did not start: " + ChildProcess.tail(log(name), 20));
     }
@@ -686,36 +688,6 @@ public final class NbdBenchmark {
 
   ChildProcess processByName(String name) {
     return processes.stream().filter(p -> p.name().equals(name)).findFirst().orElseThrow();
-  }
-
-  static boolean onPath(String program) {
-    for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-      if (new File(d, program).canExecute()) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** Runs a short command to its end (at most {@code seconds}); true when it exits 0. */
-  static boolean exec(int seconds, String... command) {
-    try {
-      Process p =
-          new ProcessBuilder(command)
-              .redirectErrorStream(true)
-              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-              .start();
-      if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
-        ChildProcess.kill(p.toHandle());
-        return false;
-      }
-      return p.exitValue() == 0;
-    } catch (IOException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
   }
 
   static void await(String what, int seconds, BooleanSupplier condition) throws Exception {
