@@ -167,6 +167,38 @@ class DataPathIT {
     return manager.get(VOL).orElseThrow();
   }
 
+  /**
+   * The allocation once the volume is quiet: every replica HEALTHY and every holder serving its
+   * epoch with the role it names. A control plane restart or an earlier scenario's catch-up may
+   * have moved the epoch (and the primary): a scenario that injects a fault starts from here.
+   */
+  static Allocation quiet() {
+    Allocation[] seen = new Allocation[1];
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              Allocation a = allocation();
+              seen[0] = a;
+              assertThat(a.getReplicasList())
+                  .as("replicas of %s", VOL)
+                  .allSatisfy(
+                      r -> assertThat(r.getState()).isEqualTo(ReplicaState.REPLICA_STATE_HEALTHY));
+              for (Replica r : a.getReplicasList()) {
+                VolumeStat s = stat(OWNER, r.getNodeId());
+                assertThat(s.getEpoch()).as("epoch on %s", r.getNodeId()).isEqualTo(a.getEpoch());
+                assertThat(s.getRole())
+                    .as("role on %s", r.getNodeId())
+                    .isEqualTo(
+                        r.getNodeId().equals(a.getPrimaryNodeId())
+                            ? ReplicaRole.REPLICA_ROLE_PRIMARY
+                            : ReplicaRole.REPLICA_ROLE_FOLLOWER);
+              }
+            });
+    return seen[0];
+  }
+
   static long primaryEpoch() {
     return stat(OWNER, primary).getEpoch();
   }
@@ -514,8 +546,6 @@ class DataPathIT {
   @Test
   @Order(7)
   void aBlockRewrittenWithAMatchingChecksumPassesReadsButFailsTheAudit() throws Exception {
-    String node = followers.get(0);
-    long epoch = allocation().getEpoch();
     // The control plane again, now auditing every volume every second (same ports: the agents
     // reconnect on their own).
     int session = cp.sessionPort;
@@ -526,6 +556,14 @@ class DataPathIT {
     await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> cp.controlPlane.countInStderr("audit of " + VOL + ": all agree []") > 0);
+    Allocation q = quiet();
+    long epoch = q.getEpoch();
+    String node =
+        q.getReplicasList().stream()
+            .map(Replica::getNodeId)
+            .filter(n -> !n.equals(q.getPrimaryNodeId()) && !n.equals(spare))
+            .findFirst()
+            .orElseThrow();
     // Bytes and checksum changed together (bit rot the checksum cannot see, or a dishonest node).
     long block = (2 << 20) / 4096 + 1;
     byte[] bad = Arrays.copyOfRange(model, (int) block * 4096, (int) block * 4096 + 4096);
@@ -561,8 +599,16 @@ class DataPathIT {
   @Test
   @Order(8)
   void aCorruptBlockIsRefusedOnReadFoundByScrubAndTheReplicaReplaced() throws Exception {
-    String node = spare;
-    long epoch = allocation().getEpoch();
+    // The replica the audit failed above is caught up first.
+    Allocation q = quiet();
+    long epoch = q.getEpoch();
+    String primary = q.getPrimaryNodeId();
+    String node =
+        q.getReplicasList().stream()
+            .map(Replica::getNodeId)
+            .filter(n -> !n.equals(primary))
+            .min(java.util.Comparator.comparing(n -> !n.equals(spare))) // the spare if it follows
+            .orElseThrow();
     long blockOffset = 2 << 20; // written above, in every replica
     Path data = cp.agentDataDir(node).resolve("replicas").resolve(VOL).resolve("data");
     try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
