@@ -4,8 +4,8 @@ import io.mycnet.storage.operator.nodes.NodeRegistry;
 import io.mycnet.storage.operator.store.NotLeaderException;
 import io.mycnet.storage.operator.store.StoreWatch;
 import java.time.Duration;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
@@ -15,9 +15,12 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs the {@link ReplicationManager} while this control plane leads: a pass every {@code
  * interval}, and an extra pass as soon as something it watches happens — a node's liveness lease
- * appears or expires, the trust engine reports a tier transition ({@link #tierChanged}), or a
- * replica fails an audit ({@link #auditFailed}). Passes never overlap; triggers during a pass are
- * coalesced into one more pass.
+ * appears or expires (and, for a lease that expired, once the handover's settle time and once its
+ * grace period are over, so that a node is DOWN when its grace ends, not at the next interval), the
+ * trust engine reports a tier transition ({@link #tierChanged}), or a replica fails an audit
+ * ({@link #auditFailed}); and one when a replica marked STALE moments ago has waited its lease (a
+ * pass defers it while its node may still turn out dead). Passes never overlap; triggers during a
+ * pass are coalesced into one more pass.
  *
  * <p>{@link #close} is the first step of a planned shutdown: from then on no pass starts and no
  * decision is taken (a pass under way finishes), so the sessions, watches and leases that end while
@@ -50,13 +53,19 @@ public final class ReplicationLoop implements AutoCloseable {
     this.registry = registry;
     this.isLeader = isLeader;
     this.interval = interval;
-    this.executor =
-        Executors.newSingleThreadScheduledExecutor(
+    ScheduledThreadPoolExecutor e =
+        new ScheduledThreadPoolExecutor(
+            1,
             r -> {
               Thread t = new Thread(r, "replication-loop");
               t.setDaemon(true);
               return t;
             });
+    // Passes scheduled for later (a settle time, a grace) are dropped at close: a pass under way
+    // finishes, nothing waits for a timer.
+    e.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    e.setContinueExistingPeriodicTasksAfterShutdownPolicy(false);
+    this.executor = e;
   }
 
   public void start() {
@@ -68,15 +77,27 @@ public final class ReplicationLoop implements AutoCloseable {
               // (a node lost; or others back, which may end a suspected partition).
               long settle = manager.settings().handoverSettle().toMillis();
               if (settle > 0) {
-                try {
-                  executor.schedule(this::trigger, settle + 1000, TimeUnit.MILLISECONDS);
-                } catch (java.util.concurrent.RejectedExecutionException e) {
-                  // closed meanwhile: no more passes
-                }
+                later(settle + 1000);
+              }
+              if (!live) {
+                // The pass that marks it DOWN once its grace is over (not at the next interval).
+                long grace = manager.settings().downGracePeriod().toMillis();
+                later(grace + 1000);
+                // A new leader's reconnect window delays the grace: the pass after both.
+                later(manager.settings().reconnectWindow().toMillis() + grace + 1000);
               }
             });
     executor.scheduleWithFixedDelay(
         this::pass, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** Asks for a pass in {@code millis}. */
+  private void later(long millis) {
+    try {
+      executor.schedule(this::trigger, millis, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed meanwhile: no more passes
+    }
   }
 
   /** Asks for a pass as soon as possible. */
@@ -127,7 +148,11 @@ public final class ReplicationLoop implements AutoCloseable {
       return;
     }
     try {
-      manager.reconcile();
+      ReplicationManager.Pass p = manager.reconcile();
+      if (p.rebuildsDeferred().stream().anyMatch(d -> d.contains(": deferred: settling: "))) {
+        // A freshly marked replica waits one lease: the pass that decides comes right after.
+        later(manager.settleWindowMillis() + 200);
+      }
       alsoEachPass.run();
     } catch (NotLeaderException e) {
       LOG.info("replication pass skipped: {}", e.getMessage());

@@ -82,11 +82,13 @@ import org.slf4j.LoggerFactory;
  *       that was current when it was marked and whose node is live again.
  *   <li>An unwanted replica whose node is back and eligible again is taken back: it becomes {@code
  *       REBUILDING} on its own node, copying only the chunks that differ from a healthy source
- *       (delta catch-up). Otherwise a replacement node is placed (same placement function, keeping
- *       the healthy replicas) and gets a {@code REBUILDING} replica with a source, a capacity
- *       reservation and a {@code RebuildReplica} command, in one transaction that also raises the
- *       volume's epoch. A rebuild whose best target or source is at its rebuild limit waits for a
- *       later pass; it never falls back to a worse-spread target.
+ *       (delta catch-up). One marked STALE moments ago on a still-live node first waits one lease
+ *       ({@link #settleWindowMillis}): its node may have died just before the mark. Otherwise a
+ *       replacement node is placed (same placement function, keeping the healthy replicas) and gets
+ *       a {@code REBUILDING} replica with a source, a capacity reservation and a {@code
+ *       RebuildReplica} command, in one transaction that also raises the volume's epoch. A rebuild
+ *       whose best target or source is at its rebuild limit waits for a later pass; it never falls
+ *       back to a worse-spread target.
  *   <li>Only the agent's verified report ({@link #completeRebuild}) makes the replica {@code
  *       HEALTHY}; the same transaction retires one unwanted replica. Unwanted replicas left over
  *       once the volume has all its HEALTHY replicas are retired by the next pass.
@@ -473,6 +475,23 @@ public final class ReplicationManager {
       }
       Allocation a = fresh.value();
       while (needsRebuild(a)) {
+        Replica settling = settling(a, live);
+        if (settling != null) {
+          // Its node is live, but may have died just before the mark (the missed write was the
+          // first sign): one lease tells a node that is still there from one that is gone.
+          String result =
+              String.format(
+                  java.util.Locale.ROOT,
+                  "deferred: settling: %s was marked %d ms ago (%s) and is still live; taken back or"
+                      + " replaced once its lease has had %d ms to lapse",
+                  settling.getNodeId(),
+                  clock.millis() - settling.getUnwantedAtUnixMs(),
+                  settling.getUnwantedReason(),
+                  settleWindowMillis());
+          deferred.add(a.getVolumeId() + ": " + result);
+          notes.put(a.getVolumeId(), repairNote(a, result));
+          break;
+        }
         Replica back = reinstatable(a, nodes, live);
         String result;
         if (back != null) {
@@ -963,6 +982,38 @@ public final class ReplicationManager {
    * An unwanted replica whose node is live, UP and eligible for the volume again (trust known):
    * taken back by a delta catch-up instead of a copy to a new node. Null when there is none.
    */
+  /**
+   * How long after a STALE mark (missed writes, failed audit) a replica on a still-live node waits
+   * before it is taken back or replaced: the handover's settle time (the node lease) and a second
+   * for the lease's expiry to be seen; 0 when there is no settle time.
+   */
+  long settleWindowMillis() {
+    long settle = settings.handoverSettle().toMillis();
+    return settle == 0 ? 0 : settle + 1000;
+  }
+
+  /**
+   * A replica marked STALE for missed writes or a failed audit less than {@link
+   * #settleWindowMillis} ago whose node is still live, or null.
+   */
+  private Replica settling(Allocation a, Set<String> live) {
+    long window = settleWindowMillis();
+    if (window == 0) {
+      return null;
+    }
+    long now = clock.millis();
+    for (Replica r : a.getReplicasList()) {
+      if (r.getState() == ReplicaState.REPLICA_STATE_STALE
+          && !r.getCurrentWhenUnwanted()
+          && r.getUnwantedAtUnixMs() > 0
+          && now - r.getUnwantedAtUnixMs() < window
+          && live.contains(r.getNodeId())) {
+        return r;
+      }
+    }
+    return null;
+  }
+
   private Replica reinstatable(Allocation a, Map<String, NodeRecord> nodes, Set<String> live) {
     Classification c = ProtoMapping.fromProto(a.getClassification());
     for (Replica r : a.getReplicasList()) {
@@ -1581,7 +1632,8 @@ public final class ReplicationManager {
               r.toBuilder()
                   .setState(ReplicaState.REPLICA_STATE_STALE)
                   .setCurrentWhenUnwanted(false)
-                  .setUnwantedReason("failed an audit or missed writes"));
+                  .setUnwantedReason("failed an audit or missed writes")
+                  .setUnwantedAtUnixMs(clock.millis()));
           changed = true;
         } else if (r.getCurrentWhenUnwanted()) {
           b.setReplicas(i, r.toBuilder().setCurrentWhenUnwanted(false));

@@ -561,6 +561,63 @@ class ReplicationManagerTest {
   }
 
   @Test
+  void aReplicaMarkedStaleOnALiveNodeWaitsOneLeaseThenIsTakenBackOrReplaced() {
+    ManagerFixture cp =
+        fixture(
+            new ReplicationManager.Settings(
+                Duration.ofMinutes(10), 2, 8, Duration.ZERO, 0.5, true, Duration.ofSeconds(15)));
+    cp.nodes(1, 5, 1, 100, TrustTier.CRITICAL, 0.95);
+    cp.namespace("ns", 0, 0);
+    Allocation a = bound(cp, "v", StorageType.SERVICE, 3);
+    String f = follower(a);
+    String g =
+        a.getReplicasList().stream()
+            .map(Replica::getNodeId)
+            .filter(n -> !n.equals(a.getPrimaryNodeId()) && !n.equals(f))
+            .findFirst()
+            .orElseThrow();
+
+    // Missed writes reported while the node's lease still holds: nothing is sent to it yet.
+    assertThat(cp.replication.replicaFailedAudit("v", f)).isTrue();
+    assertThat(only(cp.volume("v"), x -> x.getNodeId().equals(f)).getUnwantedAtUnixMs())
+        .isEqualTo(cp.clock.millis());
+    Allocation marked = cp.volume("v");
+    ReplicationManager.Pass early = cp.replication.reconcile();
+    assertThat(early.replicasTakenBack()).isEmpty();
+    assertThat(early.rebuildsStarted()).isEmpty();
+    assertThat(early.rebuildsDeferred())
+        .singleElement()
+        .asString()
+        .contains("deferred: settling: " + f + " was marked 0 ms ago")
+        .contains("16000 ms");
+    assertThat(cp.volume("v").getReplicasList()).isEqualTo(marked.getReplicasList());
+    assertThat(cp.volume("v").getEpoch()).isEqualTo(marked.getEpoch());
+    assertThat(cp.pending(f, NodeCommand::hasRebuildReplica)).isEmpty();
+    // Still live one lease (and a second) later: it is there, and is taken back by a catch-up.
+    cp.clock.advance(Duration.ofSeconds(16));
+    assertThat(cp.replication.reconcile().replicasTakenBack())
+        .singleElement()
+        .asString()
+        .contains("taking back " + f);
+
+    // The other follower's agent died just before its missed write was reported: its lease lapses
+    // within the wait, and the replica is replaced instead of sent a catch-up it cannot run.
+    assertThat(cp.completeRebuilds()).isEqualTo(1);
+    assertThat(cp.replication.replicaFailedAudit("v", g)).isTrue();
+    assertThat(cp.replication.reconcile().rebuildsDeferred())
+        .singleElement()
+        .asString()
+        .contains("settling: " + g);
+    cp.silence(g);
+    cp.clock.advance(Duration.ofSeconds(16));
+    ReplicationManager.Pass after = cp.replication.reconcile();
+    assertThat(after.replicasTakenBack()).isEmpty();
+    assertThat(only(cp.volume("v"), x -> x.getNodeId().equals(g)).getState())
+        .isEqualTo(ReplicaState.REPLICA_STATE_STALE);
+    assertThat(cp.pending(g, NodeCommand::hasRebuildReplica)).isEmpty();
+  }
+
+  @Test
   void rebuildsBeyondThePoolsLimitWaitRiskiestFirstAndSayWhy() {
     ManagerFixture cp = fixture(new ReplicationManager.Settings(Duration.ZERO, 8, 1));
     cp.nodes(1, 4, 1, 100, TrustTier.CRITICAL, 0.95);
