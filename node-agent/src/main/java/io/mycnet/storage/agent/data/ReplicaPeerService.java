@@ -10,6 +10,8 @@ import io.mycnet.storage.agent.replication.ReplicatedVolume;
 import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.AttachRequest;
 import io.mycnet.storage.api.v1.AttachResponse;
+import io.mycnet.storage.api.v1.ChunkDigestsRequest;
+import io.mycnet.storage.api.v1.ChunkDigestsResponse;
 import io.mycnet.storage.api.v1.ReadChunkRequest;
 import io.mycnet.storage.api.v1.ReadChunkResponse;
 import io.mycnet.storage.api.v1.ReadIndexRequest;
@@ -21,8 +23,8 @@ import java.util.Arrays;
 
 /**
  * {@code ReplicaPeer} for other agents (node certificates): forwarded writes, which the volume
- * admits only from the primary its own assignment names, the rebuild's attach and chunk copy, and
- * the ReadIndex of a follower's read; only for members of the volume's replica set.
+ * admits only from the primary its own assignment names, the rebuild's attach, chunk digests and
+ * chunk copy, and the ReadIndex of a follower's read; only for members of the volume's replica set.
  */
 final class ReplicaPeerService extends ReplicaPeerGrpc.ReplicaPeerImplBase {
   private final DataCalls calls;
@@ -86,6 +88,43 @@ final class ReplicaPeerService extends ReplicaPeerGrpc.ReplicaPeerImplBase {
                 .asRuntimeException();
           }
           return AttachResponse.newBuilder().setFromSequence(v.attach(caller)).build();
+        });
+  }
+
+  /** The most chunk digests one {@code ChunkDigests} answer carries. */
+  static final int MAX_DIGESTS = 256;
+
+  @Override
+  public void chunkDigests(ChunkDigestsRequest r, StreamObserver<ChunkDigestsResponse> out) {
+    run(
+        out,
+        () -> {
+          String caller = CallerIdentity.peerNode();
+          ReplicatedVolume v = calls.volume(r.getVolumeId());
+          member(v, caller);
+          String p = v.replica().rangeProblem(r.getOffset(), r.getLength());
+          if (p == null && r.getLength() <= 0) {
+            p = "length must be positive";
+          }
+          if (p != null || r.getOffset() % VolumeReplica.CHUNK != 0) {
+            throw Status.INVALID_ARGUMENT
+                .withDescription(
+                    p != null
+                        ? p
+                        : "offset must be a multiple of the chunk size " + VolumeReplica.CHUNK)
+                .asRuntimeException();
+          }
+          v.awaitApplied(r.getMinSequence(), 10_000);
+          ChunkDigestsResponse.Builder b =
+              ChunkDigestsResponse.newBuilder().setChunkSize(VolumeReplica.CHUNK);
+          long end = r.getOffset() + r.getLength();
+          for (long off = r.getOffset();
+              off < end && b.getDigestsCount() < MAX_DIGESTS;
+              off += VolumeReplica.CHUNK) {
+            int len = (int) Math.min(VolumeReplica.CHUNK, end - off);
+            b.addDigests(ByteString.copyFrom(v.replica().chunkDigest(off, len)));
+          }
+          return b.build();
         });
   }
 

@@ -8,6 +8,8 @@ import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.mycnet.storage.agent.replication.ReplicatedVolume;
 import io.mycnet.storage.api.v1.AttachRequest;
+import io.mycnet.storage.api.v1.ChunkDigestsRequest;
+import io.mycnet.storage.api.v1.ChunkDigestsResponse;
 import io.mycnet.storage.api.v1.ReadChunkRequest;
 import io.mycnet.storage.api.v1.ReadChunkResponse;
 import io.mycnet.storage.api.v1.ReadIndexRequest;
@@ -113,6 +115,61 @@ class ReplicaPeerServiceTest {
     assertThat(index.getEpoch()).isEqualTo(1);
     assertThat(index.getPrimaryNodeId()).isEqualTo("n1");
     assertThat(index.getPrimary()).isFalse();
+  }
+
+  @Test
+  void chunkDigestsAreTheDigestsReadChunkComparesAndFollowWrites() throws Exception {
+    ReplicatedVolume v = follower();
+    ReplicaPeerBlockingStub member = port.peer(port.node("n3"));
+    ChunkDigestsRequest ask =
+        ChunkDigestsRequest.newBuilder()
+            .setVolumeId(VOLUME)
+            .setEpoch(1)
+            .setLength(InProcessDataPort.SIZE)
+            .build();
+    ChunkDigestsResponse empty = member.chunkDigests(ask);
+    assertThat(empty.getChunkSize()).isEqualTo(1 << 20);
+    assertThat(empty.getDigestsList()).hasSize(1);
+    // A never written chunk: the digest of all-zero entries, as on any other replica.
+    ByteBuffer zeros = ByteBuffer.allocate(8 * 256);
+    assertThat(empty.getDigests(0).toByteArray())
+        .isEqualTo(MessageDigest.getInstance("SHA-256").digest(zeros.array()))
+        .isEqualTo(v.replica().chunkDigest(0, 1 << 20));
+
+    ReplicaPeerBlockingStub primary = port.peer(port.node("n1"));
+    primary.apply(write(1, 1, 8192, bytes(4096, 3)));
+    ChunkDigestsResponse after = member.chunkDigests(ask.toBuilder().setMinSequence(1).build());
+    assertThat(after.getDigests(0)).isNotEqualTo(empty.getDigests(0));
+    assertThat(after.getDigests(0).toByteArray()).isEqualTo(v.replica().chunkDigest(0, 1 << 20));
+    // The same digest makes ReadChunk answer "unchanged".
+    assertThat(
+            member
+                .readChunk(
+                    ReadChunkRequest.newBuilder()
+                        .setVolumeId(VOLUME)
+                        .setEpoch(1)
+                        .setLength(1 << 20)
+                        .setHaveDigest(after.getDigests(0))
+                        .build())
+                .getUnchanged())
+        .isTrue();
+
+    refused(
+        () -> member.chunkDigests(ask.toBuilder().setOffset(4096).setLength(4096).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "multiple of the chunk size");
+    refused(
+        () -> member.chunkDigests(ask.toBuilder().setLength(0).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "length must be positive");
+    refused(
+        () -> member.chunkDigests(ask.toBuilder().setLength(InProcessDataPort.SIZE + 1).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "ends beyond");
+    refused(
+        () -> port.peer(port.node("n9")).chunkDigests(ask),
+        Status.Code.PERMISSION_DENIED,
+        "n9 holds no replica");
   }
 
   @Test
