@@ -128,6 +128,37 @@ final class ReplicaPeerService extends ReplicaPeerGrpc.ReplicaPeerImplBase {
         });
   }
 
+  /**
+   * The blocks of a chunk whose entry differs from the requester's: "unchanged" when none does, the
+   * whole chunk when all do, else those blocks with their indexes.
+   */
+  static ReadChunkResponse onlyDiffering(ReadChunkRequest r, byte[] data, long[] entries) {
+    java.util.List<Integer> differ = new java.util.ArrayList<>();
+    for (int i = 0; i < entries.length; i++) {
+      if (r.getHaveEntries(i) != entries[i]) {
+        differ.add(i);
+      }
+    }
+    if (differ.isEmpty()) {
+      return ReadChunkResponse.newBuilder().setUnchanged(true).build();
+    }
+    ReadChunkResponse.Builder b = ReadChunkResponse.newBuilder();
+    if (differ.size() == entries.length) {
+      b.setData(ByteString.copyFrom(data));
+      for (long e : entries) {
+        b.addBlockChecksums(e);
+      }
+      return b.build();
+    }
+    ByteString.Output bytes = ByteString.newOutput(differ.size() * VolumeReplica.BLOCK);
+    for (int i : differ) {
+      int from = i * VolumeReplica.BLOCK;
+      bytes.write(data, from, Math.min(VolumeReplica.BLOCK, data.length - from));
+      b.addBlockIndexes(i).addBlockChecksums(entries[i]);
+    }
+    return b.setData(bytes.toByteString()).build();
+  }
+
   @Override
   public void readChunk(ReadChunkRequest r, StreamObserver<ReadChunkResponse> out) {
     run(
@@ -156,6 +187,9 @@ final class ReplicaPeerService extends ReplicaPeerGrpc.ReplicaPeerImplBase {
           } catch (VolumeReplica.CorruptBlockException e) {
             calls.corrupt(v, e);
             throw e;
+          }
+          if (r.getHaveEntriesCount() == entries.length) {
+            return onlyDiffering(r, data, entries);
           }
           ReadChunkResponse.Builder b =
               ReadChunkResponse.newBuilder().setData(ByteString.copyFrom(data));

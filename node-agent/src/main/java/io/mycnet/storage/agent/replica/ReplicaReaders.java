@@ -57,16 +57,33 @@ final class ReplicaReaders {
   }
 
   /**
-   * SHA-256 over the checksum entries of a chunk: equal digests mean equal chunks. An encrypted
-   * replica decrypts the chunk and uses the plaintext's entries (a block failing its tag gets an
-   * entry that matches nothing), so its digest equals a plain replica's of the same content.
+   * The plaintext's checksum entries of a chunk, one per block: an encrypted replica decrypts the
+   * chunk and uses the plaintext's entries (a block failing its tag gets an entry that matches
+   * nothing), so its entries equal a plain replica's of the same content.
    */
-  byte[] chunkDigest(long offset, int length) throws IOException {
+  long[] chunkEntries(long offset, int length) throws IOException {
     long first = offset / BLOCK;
     int count = (length + BLOCK - 1) / BLOCK;
-    ByteBuffer bb = ByteBuffer.allocate(count * 8);
-    for (long x :
-        sealed != null ? sealed.open(first, count).entries() : storedEntries(first, count)) {
+    if (sealed == null) {
+      return storedEntries(first, count);
+    }
+    byte[] meta = file.readEntries(first, count);
+    if (BlockChecksums.allZero(meta, 0, meta.length)) {
+      // Never written (a hole): nothing to decrypt; the entries of a hole are zero on any replica.
+      return new long[count];
+    }
+    return sealed.open(first, count).entries();
+  }
+
+  /** SHA-256 over the checksum entries of a chunk: equal digests mean equal chunks. */
+  byte[] chunkDigest(long offset, int length) throws IOException {
+    return digestOf(chunkEntries(offset, length));
+  }
+
+  /** SHA-256 over checksum entries (each as 8 bytes, big-endian): a chunk's digest. */
+  static byte[] digestOf(long[] entries) {
+    ByteBuffer bb = ByteBuffer.allocate(entries.length * 8);
+    for (long x : entries) {
       bb.putLong(x);
     }
     try {

@@ -441,6 +441,16 @@ public final class VolumeReplica implements AutoCloseable {
     return readers.chunkDigest(offset, length);
   }
 
+  /** The plaintext's checksum entries of a chunk, one per block; {@link ReplicaReaders}. */
+  public synchronized long[] chunkEntries(long offset, int length) throws IOException {
+    return readers.chunkEntries(offset, length);
+  }
+
+  /** The digest {@link #chunkDigest} gives for a chunk with these checksum entries. */
+  public static byte[] chunkDigestOf(long[] entries) {
+    return ReplicaReaders.digestOf(entries);
+  }
+
   /** The audit answer: HMAC-SHA256 keyed with the nonce over the range; {@link ReplicaReaders}. */
   public synchronized byte[] auditDigest(byte[] nonce, long offset, long length)
       throws IOException {

@@ -1,5 +1,6 @@
 package io.mycnet.storage.agent.replication;
 
+import com.google.common.util.concurrent.ListenableFuture;
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.mycnet.storage.agent.replica.VolumeReplica;
@@ -12,7 +13,9 @@ import io.mycnet.storage.api.v1.ReadChunkResponse;
 import io.mycnet.storage.api.v1.RebuildReplica;
 import io.mycnet.storage.api.v1.ReplicaMember;
 import io.mycnet.storage.api.v1.ReplicaReport;
+import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -20,17 +23,22 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Builds this node's replica from a source replica (RebuildReplica): attaches to the primary so
- * every write from then on is forwarded here (kept in a catch-up log), then copies the volume chunk
- * by chunk from the source once the source has applied the attach point, verifying every block's
- * checksum, and re-applies the forwarded writes over each copied chunk. A chunk whose checksums
- * already match the source's is not transferred, so an interrupted rebuild resumes where it was
- * (and a sparse volume copies only what was written). The source's chunk digests come 256 at a time
- * ({@code ChunkDigests}): a chunk equal on both sides (a hole on both, or data the replica already
- * has) costs no call of its own, so a sparse or mostly current replica is scanned at the speed of
- * its checksum entries, not one round trip per chunk. Done: reported REBUILD_COMPLETE; the control
- * plane then counts the replica healthy. Failures retry with backoff until the replica is deleted,
- * except a peer that answers NOT_FOUND {@link #MAX_NOT_FOUND} times in a row: it holds no replica,
- * so the rebuild stops and reports REBUILD_FAILED naming it ({@code node_id}).
+ * every write from then on is forwarded here and applied, then copies the volume chunk by chunk
+ * from the source, each chunk once the source has applied every write applied here when it was
+ * asked for, verifying every block's checksum, and re-applies over a stored chunk the forwarded
+ * writes that arrived while it was on its way ({@link ReplicatedVolume#asking}; bounded, past the
+ * bound the chunk is asked for again). A chunk whose checksums already match the source's is not
+ * transferred, so an interrupted rebuild resumes where it was (and a sparse volume copies only what
+ * was written). The source's chunk digests come 256 at a time ({@code ChunkDigests}): a chunk equal
+ * on both sides (a hole on both, or data the replica already has) costs no call of its own, so a
+ * sparse or mostly current replica is scanned at the speed of its checksum entries, not one round
+ * trip per chunk. The chunks that differ are asked for {@link #WINDOW} at a time, each with this
+ * replica's checksum entries, so the source sends only the blocks that differ (a replica that
+ * missed one 4 KiB write receives 4 KiB) and the transfer of one chunk overlaps the verification
+ * and storing of the one before. Done: reported REBUILD_COMPLETE; the control plane then counts the
+ * replica healthy. Failures retry with backoff until the replica is deleted, except a peer that
+ * answers NOT_FOUND {@link #MAX_NOT_FOUND} times in a row: it holds no replica, so the rebuild
+ * stops and reports REBUILD_FAILED naming it ({@code node_id}).
  */
 public final class Rebuilder implements Runnable {
   private static final Logger LOG = LoggerFactory.getLogger(Rebuilder.class);
@@ -51,6 +59,9 @@ public final class Rebuilder implements Runnable {
 
   /** Bytes of chunks actually transferred (the rest was equal on both sides). */
   private final AtomicLong copied = new AtomicLong();
+
+  /** Chunks asked for again because writes to them went beyond the catch-up bound. */
+  private final AtomicLong askedAgain = new AtomicLong();
 
   /** The source's chunk digests from {@link #windowStart} on; empty before the first ask. */
   private byte[][] window = new byte[0][];
@@ -125,10 +136,13 @@ public final class Rebuilder implements Runnable {
         volume.rebuild = null;
         report(ReplicaReport.Kind.REBUILD_COMPLETE, "every chunk copied and verified, in sync");
         LOG.info(
-            "rebuild of {} complete ({} bytes, {} of them copied, the rest equal already)",
+            "rebuild of {} complete ({} bytes, {} of them copied, the rest equal already;"
+                + " forwarded writes kept at most {} bytes, {} chunks asked for again)",
             cmd.getVolumeId(),
             bytesTotal(),
-            copied.get());
+            copied.get(),
+            volume.catchUpPeakBytes(),
+            askedAgain.get());
         return;
       } catch (Exception e) {
         if (cancelled) {
@@ -221,26 +235,33 @@ public final class Rebuilder implements Runnable {
     calling = cmd.getSourceNodeId();
     done.set(0);
     copied.set(0);
+    askedAgain.set(0);
     window = new byte[0][];
     long size = volume.replica().sizeBytes();
-    long lastReport = 0;
-    for (long off = 0; off < size && !cancelled; off += VolumeReplica.CHUNK) {
-      int len = (int) Math.min(VolumeReplica.CHUNK, size - off);
-      byte[] have = volume.replica().chunkDigest(off, len);
-      byte[] theirs = sourceDigest(a.getEpoch(), from, off, size);
-      if (theirs != null && Arrays.equals(theirs, have)) {
-        // Equal on both sides as of a source state that includes every write before the attach
-        // point; the forwarded writes since are re-applied over it, as for a copied chunk.
-        volume.storeCopied(off, null, null);
-      } else {
-        copyChunk(a.getEpoch(), from, off, len, have);
+    lastReport = 0;
+    ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
+    try {
+      for (long off = 0; off < size && !cancelled; off += VolumeReplica.CHUNK) {
+        int len = (int) Math.min(VolumeReplica.CHUNK, size - off);
+        long[] have = volume.replica().chunkEntries(off, len);
+        byte[] haveDigest = VolumeReplica.chunkDigestOf(have);
+        byte[] theirs = sourceDigest(a.getEpoch(), from, off, size);
+        if (theirs != null && Arrays.equals(theirs, haveDigest)) {
+          // Equal to a source state that includes every write before the attach point, with the
+          // forwarded writes since applied here: nothing to store, nothing overwritten.
+          progress(len);
+          continue;
+        }
+        while (inFlight.size() >= WINDOW) {
+          complete(inFlight.removeFirst(), inFlight, a.getEpoch());
+        }
+        inFlight.addLast(request(a.getEpoch(), off, len, have, haveDigest));
       }
-      done.addAndGet(len);
-      if (System.nanoTime() - lastReport > 1_000_000_000L) {
-        lastReport = System.nanoTime();
-        volume.replica().sync();
-        report(ReplicaReport.Kind.REBUILD_PROGRESS, "copying from " + cmd.getSourceNodeId());
+      while (!inFlight.isEmpty() && !cancelled) {
+        complete(inFlight.removeFirst(), inFlight, a.getEpoch());
       }
+    } finally {
+      inFlight.forEach(f -> f.answer().cancel(true));
     }
     if (cancelled) {
       throw new InterruptedException("cancelled");
@@ -248,32 +269,93 @@ public final class Rebuilder implements Runnable {
     volume.replica().sync();
   }
 
-  /** Asks the source for one chunk and stores it (or nothing, when it says unchanged). */
-  private void copyChunk(long epoch, long from, long off, int len, byte[] have) throws Exception {
-    ReadChunkResponse r =
+  /** ReadChunk calls in flight at once (each answers at most one 1 MiB chunk). */
+  static final int WINDOW = 8;
+
+  private long lastReport;
+
+  /** A chunk asked for and not yet stored. */
+  private record InFlight(long offset, int length, ListenableFuture<ReadChunkResponse> answer) {}
+
+  /**
+   * Asks the source for one chunk: with this replica's entries, so only the blocks that differ come
+   * back.
+   */
+  private InFlight request(long epoch, long off, int len, long[] have, byte[] digest) {
+    // The answer must include every write applied here so far: only later ones are kept for it.
+    long includes = volume.asking(off, len);
+    ReadChunkRequest.Builder q =
+        ReadChunkRequest.newBuilder()
+            .setVolumeId(cmd.getVolumeId())
+            .setEpoch(epoch)
+            .setOffset(off)
+            .setLength(len)
+            .setMinSequence(includes)
+            .setHaveDigest(ByteString.copyFrom(digest));
+    for (long e : have) {
+      q.addHaveEntries(e);
+    }
+    return new InFlight(
+        off,
+        len,
         peers
-            .blocking(cmd.getSourceNodeId(), cmd.getSourceAddress())
+            .stub(cmd.getSourceNodeId(), cmd.getSourceAddress())
             .withDeadlineAfter(30, TimeUnit.SECONDS)
-            .readChunk(
-                ReadChunkRequest.newBuilder()
-                    .setVolumeId(cmd.getVolumeId())
-                    .setEpoch(epoch)
-                    .setOffset(off)
-                    .setLength(len)
-                    .setMinSequence(from)
-                    .setHaveDigest(ByteString.copyFrom(have))
-                    .build());
+            .readChunk(q.build()));
+  }
+
+  /**
+   * Waits for the oldest chunk asked for and stores what came (nothing when it is unchanged); a
+   * chunk that must be asked for again (writes to it beyond the catch-up bound) is, at the end of
+   * the queue.
+   */
+  private void complete(InFlight f, ArrayDeque<InFlight> queue, long epoch) throws Exception {
+    ReadChunkResponse r;
+    try {
+      r = f.answer().get();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof Exception cause) {
+        throw cause; // a StatusRuntimeException: the retry loop reads its status
+      }
+      throw e;
+    }
     if (r.getUnchanged()) {
-      volume.storeCopied(off, null, null);
-      return;
+      volume.equalChunk(f.offset());
+    } else {
+      limiter.acquire(r.getData().size());
+      long[] entries = new long[r.getBlockChecksumsCount()];
+      for (int i = 0; i < entries.length; i++) {
+        entries[i] = r.getBlockChecksums(i);
+      }
+      boolean stored =
+          r.getBlockIndexesCount() > 0
+              ? volume.storeCopiedBlocks(
+                  f.offset(),
+                  f.length(),
+                  r.getBlockIndexesList(),
+                  r.getData().toByteArray(),
+                  entries)
+              : volume.storeCopied(f.offset(), r.getData().toByteArray(), entries);
+      if (!stored) {
+        askedAgain.incrementAndGet();
+        long[] have = volume.replica().chunkEntries(f.offset(), f.length());
+        queue.addLast(
+            request(epoch, f.offset(), f.length(), have, VolumeReplica.chunkDigestOf(have)));
+        return;
+      }
+      copied.addAndGet(r.getData().size());
     }
-    limiter.acquire(len);
-    long[] entries = new long[r.getBlockChecksumsCount()];
-    for (int i = 0; i < entries.length; i++) {
-      entries[i] = r.getBlockChecksums(i);
+    progress(f.length());
+  }
+
+  /** Counts a chunk done; about once a second syncs what was stored and reports progress. */
+  private void progress(int len) throws java.io.IOException {
+    done.addAndGet(len);
+    if (System.nanoTime() - lastReport > 1_000_000_000L) {
+      lastReport = System.nanoTime();
+      volume.replica().sync();
+      report(ReplicaReport.Kind.REBUILD_PROGRESS, "copying from " + cmd.getSourceNodeId());
     }
-    volume.storeCopied(off, r.getData().toByteArray(), entries);
-    copied.addAndGet(len);
   }
 
   /**

@@ -20,6 +20,7 @@ import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.api.v1.ReplicaWrite;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -135,8 +136,15 @@ public final class ReplicatedVolume implements AutoCloseable {
   volatile long assignmentWaitMs = ASSIGNMENT_WAIT_MS;
   // FORWARD_DEADLINE_MS (unit tests change it).
   volatile long forwardDeadlineMs = FORWARD_DEADLINE_MS;
-  // Rebuild state, guarded by `order`: null when not rebuilding.
+  // CATCH_UP_MAX_BYTES (unit tests change it).
+  volatile long catchUpMaxBytes = CATCH_UP_MAX_BYTES;
+  // Rebuild state, guarded by `order`: catchUp null when not rebuilding. Forwarded writes are kept
+  // only while a chunk asked for before them is on its way (to be re-applied over it), at most
+  // CATCH_UP_MAX_BYTES; inFlight: the chunks asked for, by offset.
   private List<ReplicaWrite> catchUp;
+  private long catchUpBytes;
+  private long catchUpPeak;
+  private final Map<Long, Asked> inFlight = new java.util.HashMap<>();
   private boolean attaching;
   public volatile Rebuilder rebuild;
 
@@ -889,7 +897,7 @@ public final class ReplicatedVolume implements AutoCloseable {
           writeEpoch = w.getEpoch();
         }
         if (catchUp != null) {
-          catchUp.add(w);
+          keepForCatchUp(w);
         }
         order.notifyAll();
         position = applied;
@@ -1173,10 +1181,37 @@ public final class ReplicatedVolume implements AutoCloseable {
 
   // ---- rebuild target ----
 
+  /** Bytes of forwarded writes a rebuild target keeps at most for re-applying. */
+  static final long CATCH_UP_MAX_BYTES = 64L << 20;
+
+  /**
+   * A chunk a rebuild asked for: its range, the writes it includes, whether it must be asked again.
+   */
+  private static final class Asked {
+    final long offset;
+    final long end;
+    final long includes;
+    boolean again;
+
+    Asked(long offset, long end, long includes) {
+      this.offset = offset;
+      this.end = end;
+      this.includes = includes;
+    }
+
+    boolean overlaps(ReplicaWrite w) {
+      return w.getOffset() < end && writeEnd(w) > offset;
+    }
+  }
+
+  private static long writeEnd(ReplicaWrite w) {
+    return w.getOffset() + (w.getZeroLength() > 0 ? w.getZeroLength() : w.getData().size());
+  }
+
   void beginAttach() {
     synchronized (order) {
       attaching = true;
-      catchUp = new ArrayList<>();
+      resetCatchUp();
     }
   }
 
@@ -1184,43 +1219,189 @@ public final class ReplicatedVolume implements AutoCloseable {
     synchronized (order) {
       attaching = false;
       applied = fromSequence;
-      catchUp = new ArrayList<>();
+      resetCatchUp();
       order.notifyAll();
     }
   }
 
+  private void resetCatchUp() {
+    catchUp = new ArrayList<>();
+    catchUpBytes = 0;
+    catchUpPeak = 0;
+    inFlight.clear();
+  }
+
+  /** The bytes of forwarded writes this rebuild keeps now. */
+  long catchUpBytes() {
+    synchronized (order) {
+      return catchUpBytes;
+    }
+  }
+
+  /** The most bytes of forwarded writes this rebuild kept at once. */
+  long catchUpPeakBytes() {
+    synchronized (order) {
+      return catchUpPeak;
+    }
+  }
+
   /**
-   * Stores a copied chunk and re-applies every forwarded write overlapping it, in order. The chunk
-   * alone is made durable by the rebuild's syncs; when it overwrote writes this replica already
-   * acknowledged, they are durable again (re-applied and synced) before this returns.
+   * A forwarded write that arrived during a rebuild (already applied here): kept only when a chunk
+   * asked for before it is on its way, since storing that chunk overwrites it; a chunk asked for
+   * later includes it at the source. Past {@link #CATCH_UP_MAX_BYTES} the write is not kept and the
+   * chunks it overlaps are asked for again instead: memory stays bounded whatever the write load.
    */
-  void storeCopied(long offset, byte[] bytes, long[] entries) throws IOException {
+  private void keepForCatchUp(ReplicaWrite w) {
+    List<Asked> overlapped = new ArrayList<>();
+    for (Asked a : inFlight.values()) {
+      if (a.overlaps(w) && a.includes < w.getSequence()) {
+        overlapped.add(a);
+      }
+    }
+    if (overlapped.isEmpty()) {
+      return;
+    }
+    long size = Math.max(1, w.getData().size());
+    if (catchUpBytes + size > catchUpMaxBytes) {
+      overlapped.forEach(a -> a.again = true);
+      return;
+    }
+    catchUp.add(w);
+    catchUpBytes += size;
+    catchUpPeak = Math.max(catchUpPeak, catchUpBytes);
+  }
+
+  /**
+   * Registers a chunk the rebuild asks the source for; returns the write sequence the answer must
+   * include (every write applied here so far: the source's min_sequence), so that only writes
+   * arriving after this call have to be re-applied over it.
+   */
+  long asking(long offset, int length) {
+    synchronized (order) {
+      inFlight.put(offset, new Asked(offset, offset + length, applied));
+      return applied;
+    }
+  }
+
+  /** The source says the chunk asked for at {@code offset} is equal here: nothing to store. */
+  void equalChunk(long offset) {
+    synchronized (order) {
+      inFlight.remove(offset);
+      pruneCatchUp();
+    }
+  }
+
+  /**
+   * Stores a copied chunk asked for with {@link #asking} and re-applies, in order, every forwarded
+   * write kept since that overlaps it. The chunk alone is made durable by the rebuild's syncs; when
+   * it overwrote writes this replica already acknowledged, they are durable again (re-applied and
+   * synced) before this returns. False, storing nothing, when the chunk must be asked for again
+   * (writes to it arrived beyond the catch-up bound).
+   */
+  boolean storeCopied(long offset, byte[] bytes, long[] entries) throws IOException {
+    return storeThenReapply(offset, () -> replica.storeCopied(offset, bytes, entries));
+  }
+
+  /**
+   * Stores some blocks of a copied chunk — {@code data} holds the blocks {@code indexes} (from the
+   * chunk's first block, ascending) one after the other, {@code entries} their checksum entries —
+   * as {@link #storeCopied}.
+   */
+  boolean storeCopiedBlocks(
+      long chunkOffset, int chunkLength, List<Integer> indexes, byte[] data, long[] entries)
+      throws IOException {
+    int block = VolumeReplica.BLOCK;
+    int blocks = (chunkLength + block - 1) / block;
+    long expected = 0;
+    for (int k = 0; k < indexes.size(); k++) {
+      int b = indexes.get(k);
+      if (b < 0 || b >= blocks || (k > 0 && b <= indexes.get(k - 1))) {
+        throw new IOException(
+            "copied blocks of the chunk at " + chunkOffset + " are not ascending block indexes");
+      }
+      expected += Math.min(block, chunkLength - (long) b * block);
+    }
+    if (expected != data.length || entries.length != indexes.size()) {
+      throw new IOException(
+          "copied blocks of the chunk at " + chunkOffset + " do not match their indexes");
+    }
+    return storeThenReapply(
+        chunkOffset,
+        () -> {
+          int pos = 0;
+          for (int i = 0; i < indexes.size(); ) {
+            int j = i;
+            while (j + 1 < indexes.size() && indexes.get(j + 1) == indexes.get(j) + 1) {
+              j++;
+            }
+            long runOffset = chunkOffset + (long) indexes.get(i) * block;
+            int runLength =
+                (int) Math.min((long) (j - i + 1) * block, chunkOffset + chunkLength - runOffset);
+            replica.storeCopied(
+                runOffset,
+                Arrays.copyOfRange(data, pos, pos + runLength),
+                Arrays.copyOfRange(entries, i, j + 1));
+            pos += runLength;
+            i = j + 1;
+          }
+        });
+  }
+
+  private interface Store {
+    void run() throws IOException;
+  }
+
+  private boolean storeThenReapply(long offset, Store store) throws IOException {
     long reapplied = 0;
     synchronized (order) {
-      if (bytes != null) {
-        replica.storeCopied(offset, bytes, entries);
+      Asked asked = inFlight.remove(offset);
+      if (asked == null) {
+        throw new IOException("the chunk at " + offset + " was not asked for by this rebuild");
       }
-      long end = offset + (bytes == null ? VolumeReplica.CHUNK : bytes.length);
+      if (asked.again) {
+        pruneCatchUp();
+        return false;
+      }
+      store.run();
       for (ReplicaWrite w : catchUp == null ? List.<ReplicaWrite>of() : catchUp) {
-        long wEnd =
-            w.getOffset() + (w.getZeroLength() > 0 ? w.getZeroLength() : w.getData().size());
-        if (w.getOffset() < end && wEnd > offset) {
+        if (w.getSequence() > asked.includes && asked.overlaps(w)) {
           reapplied = applyLocally(w);
         }
       }
       if (reapplied > 0) {
         appliedTicket = Math.max(appliedTicket, reapplied); // a repeat waits for these too
       }
+      pruneCatchUp();
     }
     if (reapplied > 0) {
       replica.awaitDurable(reapplied);
     }
+    return true;
+  }
+
+  /** Drops the kept writes no chunk on its way needs any more (guarded by {@code order}). */
+  private void pruneCatchUp() {
+    if (catchUp == null || catchUp.isEmpty()) {
+      return;
+    }
+    catchUp.removeIf(
+        w -> {
+          for (Asked a : inFlight.values()) {
+            if (w.getSequence() > a.includes && a.overlaps(w)) {
+              return false;
+            }
+          }
+          catchUpBytes -= Math.max(1, w.getData().size());
+          return true;
+        });
   }
 
   void endRebuild(boolean ok) {
     synchronized (order) {
       attaching = false;
       catchUp = null;
+      catchUpBytes = 0;
+      inFlight.clear();
       order.notifyAll();
     }
   }

@@ -154,6 +154,34 @@ class ReplicaPeerServiceTest {
                 .getUnchanged())
         .isTrue();
 
+    // With the requester's entries, only the blocks that differ come back.
+    primary.apply(write(1, 2, 5 * 4096, bytes(4096, 4)));
+    long[] mine = v.replica().chunkEntries(0, 1 << 20);
+    ReadChunkRequest.Builder withEntries =
+        ReadChunkRequest.newBuilder()
+            .setVolumeId(VOLUME)
+            .setEpoch(1)
+            .setLength(1 << 20)
+            .setMinSequence(2);
+    for (int i = 0; i < mine.length; i++) {
+      withEntries.addHaveEntries(i == 2 || i == 5 ? 0 : mine[i]); // blocks 2 and 5 "missing"
+    }
+    ReadChunkResponse blocks = member.readChunk(withEntries.build());
+    assertThat(blocks.getUnchanged()).isFalse();
+    assertThat(blocks.getBlockIndexesList()).containsExactly(2, 5);
+    assertThat(blocks.getBlockChecksumsList()).containsExactly(mine[2], mine[5]);
+    assertThat(blocks.getData().toByteArray())
+        .isEqualTo(
+            java.nio.ByteBuffer.allocate(8192)
+                .put(v.replica().read(2 * 4096, 4096))
+                .put(v.replica().read(5 * 4096, 4096))
+                .array());
+    withEntries.clearHaveEntries();
+    for (long e : mine) {
+      withEntries.addHaveEntries(e);
+    }
+    assertThat(member.readChunk(withEntries.build()).getUnchanged()).isTrue();
+
     refused(
         () -> member.chunkDigests(ask.toBuilder().setOffset(4096).setLength(4096).build()),
         Status.Code.INVALID_ARGUMENT,

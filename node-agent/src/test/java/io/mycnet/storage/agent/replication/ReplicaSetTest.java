@@ -10,6 +10,7 @@ import io.mycnet.storage.agent.replica.VolumeReplica;
 import io.mycnet.storage.api.v1.AssignReplica;
 import io.mycnet.storage.api.v1.ConsistencyLevel;
 import io.mycnet.storage.api.v1.ReplicaReport;
+import io.mycnet.storage.api.v1.ReplicaWrite;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -112,6 +113,66 @@ class ReplicaSetTest {
       v.assign(assign(1, "p1", c, "p1", "f1", "f2"));
     }
     return vs;
+  }
+
+  static ReplicaWrite forwarded(long seq, long offset, byte[] data) {
+    return ReplicaWrite.newBuilder()
+        .setVolumeId("v1")
+        .setEpoch(1)
+        .setSequence(seq)
+        .setOffset(offset)
+        .setData(com.google.protobuf.ByteString.copyFrom(data))
+        .build();
+  }
+
+  @Test
+  void aRebuildKeepsOnlyTheWritesThatArriveWhileAChunkAskedForBeforeThemIsOnItsWay()
+      throws Exception {
+    List<ReplicatedVolume> vs = set(EVENTUAL);
+    ReplicatedVolume source = vs.get(0);
+    ReplicatedVolume target = vs.get(2);
+    target.beginAttach();
+    target.attached(0);
+    // Applied before the chunk is asked for: the answer must include it; nothing is kept.
+    target.apply("p1", forwarded(1, 0, block(1)));
+    assertThat(target.catchUpBytes()).isZero();
+    assertThat(target.asking(0, 1 << 20)).isEqualTo(1);
+    // Arrives while the chunk is on its way: kept, and re-applied over the chunk once stored.
+    target.apply("p1", forwarded(2, 4096, block(2)));
+    assertThat(target.catchUpBytes()).isEqualTo(4096);
+    source.replica().write(0, block(1)); // the source's state at sequence 1
+    long[] entries = new long[256];
+    byte[] chunk = source.replica().readChunk(0, 1 << 20, entries);
+    assertThat(target.storeCopied(0, chunk, entries)).isTrue();
+    assertThat(target.replica().read(0, 4096)).isEqualTo(block(1));
+    assertThat(target.replica().read(4096, 4096)).isEqualTo(block(2));
+    // No chunk on its way any more: nothing is kept.
+    assertThat(target.catchUpBytes()).isZero();
+    target.apply("p1", forwarded(3, 8192, block(3)));
+    assertThat(target.catchUpBytes()).isZero();
+    assertThat(target.catchUpPeakBytes()).isEqualTo(4096);
+
+    // Beyond the bound a write is not kept; the chunk it touches must be asked for again.
+    target.catchUpMaxBytes = 4096;
+    assertThat(target.asking(0, 1 << 20)).isEqualTo(3);
+    target.apply("p1", forwarded(4, 0, block(4)));
+    target.apply("p1", forwarded(5, 4096, block(5)));
+    assertThat(target.catchUpBytes()).isEqualTo(4096);
+    assertThat(target.storeCopied(0, chunk, entries)).isFalse();
+    assertThat(target.catchUpBytes()).isZero();
+    // Nothing was stored: the forwarded writes stand.
+    assertThat(target.replica().read(0, 4096)).isEqualTo(block(4));
+    assertThat(target.replica().read(4096, 4096)).isEqualTo(block(5));
+    assertThat(target.replica().read(8192, 4096)).isEqualTo(block(3));
+    // Asked for again (the answer now includes every write): stored.
+    assertThat(target.asking(0, 1 << 20)).isEqualTo(5);
+    source.replica().write(0, block(4));
+    source.replica().write(4096, block(5));
+    source.replica().write(8192, block(3));
+    chunk = source.replica().readChunk(0, 1 << 20, entries);
+    assertThat(target.storeCopied(0, chunk, entries)).isTrue();
+    assertThat(target.replica().read(0, 3 * 4096)).isEqualTo(source.replica().read(0, 3 * 4096));
+    target.endRebuild(true);
   }
 
   @Test
