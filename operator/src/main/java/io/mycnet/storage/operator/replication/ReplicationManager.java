@@ -83,7 +83,8 @@ import org.slf4j.LoggerFactory;
  *   <li>An unwanted replica whose node is back and eligible again is taken back: it becomes {@code
  *       REBUILDING} on its own node, copying only the chunks that differ from a healthy source
  *       (delta catch-up). One marked STALE moments ago on a still-live node first waits one lease
- *       ({@link #settleWindowMillis}): its node may have died just before the mark. Otherwise a
+ *       ({@link #settleWindowMillis}): its node may have died just before the mark; one on a node
+ *       that is silent but not DOWN waits for the node, like its HEALTHY replicas. Otherwise a
  *       replacement node is placed (same placement function, keeping the healthy replicas) and gets
  *       a {@code REBUILDING} replica with a source, a capacity reservation and a {@code
  *       RebuildReplica} command, in one transaction that also raises the volume's epoch. A rebuild
@@ -502,11 +503,23 @@ public final class ReplicationManager {
             break;
           }
           // While DOWN decisions are held, a held node's replica is not copied elsewhere either
-          // (it missed writes, but it may be back any moment and then catches up by delta).
+          // (it missed writes, but it may be back any moment and then catches up by delta); nor is
+          // the STALE replica of a node that is silent but not DOWN: like its HEALTHY replicas it
+          // waits the grace period, so that a restarted node catches up instead of every volume
+          // it holds being copied in full elsewhere.
+          NodeRecord goneNode = nodes.get(gone.getNodeId());
           result =
               held.contains(gone.getNodeId())
                   ? "deferred: replication paused: " + hold
-                  : startRebuild(fresh, a, gone, nodes, perNode, perPool);
+                  : gone.getState() == ReplicaState.REPLICA_STATE_STALE
+                          && goneNode != null
+                          && goneNode.getState() == NodeState.NODE_STATE_UP
+                          && !live.contains(gone.getNodeId())
+                      ? "deferred: "
+                          + gone.getNodeId()
+                          + " is silent but not DOWN: its replica catches up by delta if the node"
+                          + " is back within the grace period, and is replaced once it is DOWN"
+                      : startRebuild(fresh, a, gone, nodes, perNode, perPool);
         }
         if (result.startsWith("started") || result.startsWith("taking back")) {
           (back != null ? takenBack : started).add(a.getVolumeId() + ": " + result);

@@ -615,6 +615,17 @@ class ReplicationManagerTest {
     assertThat(only(cp.volume("v"), x -> x.getNodeId().equals(g)).getState())
         .isEqualTo(ReplicaState.REPLICA_STATE_STALE);
     assertThat(cp.pending(g, NodeCommand::hasRebuildReplica)).isEmpty();
+    // Silent but not DOWN: like its HEALTHY replicas it waits the grace period (a restart would
+    // catch up by delta); DOWN, it is replaced elsewhere.
+    assertThat(after.rebuildsStarted()).isEmpty();
+    assertThat(after.rebuildsDeferred())
+        .singleElement()
+        .asString()
+        .contains(g + " is silent but not DOWN");
+    cp.clock.advance(Duration.ofMinutes(10));
+    ReplicationManager.Pass down = cp.replication.reconcile();
+    assertThat(down.nodesMarkedDown()).containsExactly(g);
+    assertThat(down.rebuildsStarted()).singleElement().asString().startsWith("v: started");
   }
 
   @Test
