@@ -1050,9 +1050,9 @@ public final class DataPathBenchmark {
     System.out.println(
         "== (a) rebuild of one replica vs a file-to-file copy of the same bytes over TCP, same"
             + " durability ==");
-    System.out.printf("%-80s %10s %10s%n", "", "seconds", "MiB/s");
+    System.out.printf("%-94s %10s %10s%n", "", "seconds", "MiB/s");
     System.out.printf(
-        "%-80s %10.2f %10.1f%n",
+        "%-94s %10.2f %10.1f%n",
         "rebuild "
             + rb.source()
             + " -> "
@@ -1063,13 +1063,13 @@ public final class DataPathBenchmark {
         rb.seconds(),
         mib / rb.seconds());
     System.out.printf(
-        "%-80s %10.2f %10.1f%n",
+        "%-94s %10.2f %10.1f%n",
         "baseline: file -> TCP -> file between two JVMs, fdatasync every 64 MiB or 1 s (median of"
             + " 3)",
         file,
         mib / file);
     System.out.printf(
-        "%-80s %10.2f %10.1f%n",
+        "%-94s %10.2f %10.1f%n",
         "informational: memory -> TCP -> memory between two JVMs (median of 3)",
         socket,
         mib / socket);
@@ -1099,10 +1099,10 @@ public final class DataPathBenchmark {
             + ByteSize.format(sparseBytes)
             + "; the issue's figure is for a 50 GiB volume, the default of 8 GiB keeps the run"
             + " short)");
-    System.out.printf("%-80s %10s %12s%n", "", "seconds", "copied MiB");
+    System.out.printf("%-94s %10s %12s%n", "", "seconds", "copied MiB");
     for (Rebuilt rb : List.of(r.dense(), r.sparse())) {
       System.out.printf(
-          "%-80s %10.2f %12.1f%n",
+          "%-94s %10.2f %12.1f%n",
           (rb == r.dense()
                   ? "baseline: dense " + (SPARSE_DATA >> 20) + " MiB volume"
                   : ByteSize.format(sparseBytes)
@@ -1148,10 +1148,14 @@ public final class DataPathBenchmark {
         r.totalBytes() >> 20,
         r.catchUpSeconds());
     System.out.printf(
-        "ratio copied / written: %.2f (goal <= 2; a full copy would be %.2f); sampled blocks"
-            + " identical on both replicas: %s%n",
+        "ratio copied / written: %.2f (goal <= 2; a full copy would be %.2f); copied / the 1 MiB"
+            + " chunks the writes touched: %.2f (1.00: a delta by chunk); sampled blocks identical"
+            + " on both replicas: %s%n",
         writtenBytes == 0 ? Double.NaN : r.copiedBytes() / (double) writtenBytes,
         writtenBytes == 0 ? Double.NaN : r.totalBytes() / (double) writtenBytes,
+        r.chunksTouched() == 0
+            ? Double.NaN
+            : r.copiedBytes() / (double) ((long) r.chunksTouched() << 20),
         r.sampleMatches());
   }
 
