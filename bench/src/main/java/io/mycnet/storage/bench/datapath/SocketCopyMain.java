@@ -11,8 +11,9 @@ import java.net.Socket;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * The baseline of the rebuild figure: a plain TCP copy of N bytes from one JVM to another, nothing
- * else (no TLS, no checksums, no disk).
+ * The second, informational baseline of the rebuild figure (the baseline is {@link FileCopyMain}'s
+ * file-to-file copy): a plain TCP copy of N bytes from one JVM's memory to another's, nothing else
+ * (no TLS, no checksums, no disk).
  *
  * <ul>
  *   <li>{@code server}: listens on a free loopback port, prints {@code ready port=N}, accepts one
