@@ -118,10 +118,11 @@ class AuditPinTest {
       ReplicatedVolume.AuditAnswer ap = p1.audit(nonce, 0, 4096);
       for (ReplicatedVolume v : List.of(p1, f1, f2)) {
         ReplicatedVolume.AuditAnswer a = v == p1 ? ap : v.audit(nonce, 0, 4096);
+        String name = v == p1 ? "p1" : v == f1 ? "f1" : "f2";
         assertThat(a.epoch()).isEqualTo(1);
         assertThat(a.sequence()).isBetween(0L, (long) WRITES);
         assertThat(a.digest())
-            .as("digest of %s at write %d", v.replica().volumeId(), a.sequence())
+            .as("digest of %s at write %d", name, a.sequence())
             .isEqualTo(expected(nonce, a.sequence()));
         if (a.sequence() < ap.sequence()) {
           behind++;
