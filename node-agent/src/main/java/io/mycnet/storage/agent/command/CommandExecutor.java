@@ -70,14 +70,14 @@ public final class CommandExecutor {
       LOG.info("command {} was already applied; answering with its result again", c.getCommandId());
       return new Applied(prior.get(), false);
     }
-    byte[][] digest = new byte[1][];
+    ReplicatedVolume.AuditAnswer[] audited = new ReplicatedVolume.AuditAnswer[1];
     ReplicaStore.Outcome o =
         switch (c.getKindCase()) {
           case CREATE_REPLICA -> create(c.getCreateReplica());
           case DELETE_REPLICA ->
               store.delete(c.getDeleteReplica().getVolumeId(), c.getDeleteReplica().getEpoch());
           case REBUILD_REPLICA -> rebuild(c.getRebuildReplica());
-          case AUDIT_REPLICA -> audit(c.getAuditReplica(), digest);
+          case AUDIT_REPLICA -> audit(c.getAuditReplica(), audited);
           case ASSIGN_REPLICA -> assign(c.getAssignReplica());
           case ATTACH_VOLUME -> attach(c.getAttachVolume());
           case DETACH_VOLUME -> detach(c.getDetachVolume());
@@ -88,8 +88,10 @@ public final class CommandExecutor {
             .setCommandId(c.getCommandId())
             .setOk(o.ok())
             .setMessage(o.message());
-    if (digest[0] != null) {
-      rb.setAuditDigest(com.google.protobuf.ByteString.copyFrom(digest[0]));
+    if (audited[0] != null) {
+      rb.setAuditDigest(com.google.protobuf.ByteString.copyFrom(audited[0].digest()))
+          .setAuditEpoch(audited[0].epoch())
+          .setAuditSequence(audited[0].sequence());
     }
     CommandResult r = rb.build();
     if (c.getKindCase() != NodeCommand.KindCase.AUDIT_REPLICA) {
@@ -237,19 +239,42 @@ public final class CommandExecutor {
             + " started; completion is reported separately");
   }
 
-  private ReplicaStore.Outcome audit(io.mycnet.storage.api.v1.AuditReplica c, byte[][] out) {
+  /**
+   * Answers an audit with the digest of the range and the write sequence and epoch it covers
+   * ({@link ReplicatedVolume#audit}: taken together, so an answer racing writes is pinned, not
+   * wrong).
+   */
+  private ReplicaStore.Outcome audit(
+      io.mycnet.storage.api.v1.AuditReplica c, ReplicatedVolume.AuditAnswer[] out) {
     ReplicatedVolume v = store.volume(c.getVolumeId());
     if (v == null) {
       return new ReplicaStore.Outcome(false, "no replica of " + c.getVolumeId() + " here");
     }
     String p = v.replica().rangeProblem(c.getOffset(), c.getLength());
+    if (p == null && c.getLength() > ReplicatedVolume.MAX_AUDIT_BYTES) {
+      p =
+          "range "
+              + c.getOffset()
+              + "+"
+              + c.getLength()
+              + " is longer than the "
+              + (ReplicatedVolume.MAX_AUDIT_BYTES >> 20)
+              + " MiB one audit may cover";
+    }
     if (p != null || c.getNonce().size() < 16) {
       return new ReplicaStore.Outcome(
           false, p != null ? "audit range: " + p : "audit nonce must be at least 16 bytes");
     }
     try {
-      out[0] = v.replica().auditDigest(c.getNonce().toByteArray(), c.getOffset(), c.getLength());
-      return new ReplicaStore.Outcome(true, "audited " + c.getLength() + " bytes");
+      out[0] = v.audit(c.getNonce().toByteArray(), c.getOffset(), c.getLength());
+      return new ReplicaStore.Outcome(
+          true,
+          "audited "
+              + c.getLength()
+              + " bytes at epoch "
+              + out[0].epoch()
+              + " write "
+              + out[0].sequence());
     } catch (java.io.IOException e) {
       return new ReplicaStore.Outcome(false, "audit failed: " + e.getMessage());
     }
