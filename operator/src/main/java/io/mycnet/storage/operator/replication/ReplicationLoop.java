@@ -69,6 +69,19 @@ public final class ReplicationLoop implements AutoCloseable {
   }
 
   public void start() {
+    // A replica marked STALE (its primary reports missed writes): the pass that defers it while its
+    // node may turn out dead, and the one that decides once the lease had time to lapse.
+    manager.addObserver(
+        new ReplicationManager.Observer() {
+          @Override
+          public void replicaMarkedStale(String volumeId, String nodeId) {
+            trigger();
+            long window = manager.settleWindowMillis();
+            if (window > 0) {
+              later(window + 200);
+            }
+          }
+        });
     livenessWatch =
         registry.watchLiveness(
             (node, live) -> {

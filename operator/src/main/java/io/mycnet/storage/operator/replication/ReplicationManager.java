@@ -72,14 +72,15 @@ import org.slf4j.LoggerFactory;
  *       ({@code STALE}), or when it failed an audit or missed writes ({@code STALE}, not current).
  *       A volume's last HEALTHY replica is never marked unwanted for where it is: it stays the copy
  *       source until a replacement is verified.
- *   <li>When the primary's replica is not HEALTHY, the most trusted HEALTHY replica becomes primary
- *       at a new epoch at once, whether or not a replacement can be placed. When the primary's node
- *       is silent (lease expired) but not DOWN yet, the role is handed over the same way to a
- *       HEALTHY replica on a live UP node that still admits the volume, at a new epoch, while the
- *       silent replica stays a member (no handover while DOWN decisions are held, nor within a new
- *       leader's reconnect window): block frontends and VolumeIo clients then wait one lease, not
- *       the grace period. A volume left without any HEALTHY replica is recovered from a replica
- *       that was current when it was marked and whose node is live again.
+ *   <li>When the primary's replica is not HEALTHY (nor still being created), the most trusted
+ *       HEALTHY replica becomes primary at a new epoch at once, whether or not a replacement can be
+ *       placed. When the primary's node is silent (lease expired) but not DOWN yet, the role is
+ *       handed over the same way to a HEALTHY replica on a live UP node that still admits the
+ *       volume, at a new epoch, while the silent replica stays a member (no handover while DOWN
+ *       decisions are held, nor within a new leader's reconnect window): block frontends and
+ *       VolumeIo clients then wait one lease, not the grace period. A volume left without any
+ *       HEALTHY replica is recovered from a replica that was current when it was marked and whose
+ *       node is live again.
  *   <li>An unwanted replica whose node is back and eligible again is taken back: it becomes {@code
  *       REBUILDING} on its own node, copying only the chunks that differ from a healthy source
  *       (delta catch-up). One marked STALE moments ago on a still-live node first waits one lease
@@ -216,6 +217,11 @@ public final class ReplicationManager {
   public interface Observer {
     /** The volume has no HEALTHY replica and none to recover it from. */
     default void volumeLost(Allocation a) {}
+
+    /**
+     * A replica was marked STALE for missed writes or a failed audit ({@link #replicaFailedAudit}).
+     */
+    default void replicaMarkedStale(String volumeId, String nodeId) {}
 
     /** The volume had no HEALTHY replica and was recovered from {@code fromNode}'s. */
     default void volumeRecovered(Allocation a, String fromNode) {}
@@ -881,7 +887,11 @@ public final class ReplicationManager {
         b.setPrimaryNodeId(next).setEpoch(b.getEpoch() + 1);
         changed = true;
       }
-    } else if (primary == null || primary.getState() != ReplicaState.REPLICA_STATE_HEALTHY) {
+    } else if (primary == null
+        || (primary.getState() != ReplicaState.REPLICA_STATE_HEALTHY
+            && primary.getState() != ReplicaState.REPLICA_STATE_CREATING)) {
+      // A primary whose replica is still being created is on its way, not unwanted: another
+      // replica confirmed first does not take the role (and raise the epoch) of a new volume.
       String next = newPrimary(b, live, r -> true);
       if (next != null) {
         moved.add(
@@ -1658,6 +1668,7 @@ public final class ReplicationManager {
       }
       Allocation updated = b.setState(volumeState(b.build())).build();
       if (store.txn().requireUnchanged(current).put(current.key(), updated).commit()) {
+        observers.forEach(o -> o.replicaMarkedStale(volumeId, nodeId));
         return true;
       }
     }

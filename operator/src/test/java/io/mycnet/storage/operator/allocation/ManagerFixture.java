@@ -173,8 +173,16 @@ public final class ManagerFixture implements AutoCloseable {
    * it; returns how many.
    */
   public int confirmCreates() {
+    return confirmCreates(node -> true);
+  }
+
+  /** As {@link #confirmCreates()}, for the creates on the nodes {@code onNode} accepts. */
+  public int confirmCreates(java.util.function.Predicate<String> onNode) {
     int n = 0;
     for (NodeRecord r : registry.list()) {
+      if (!onNode.test(r.getNodeId())) {
+        continue;
+      }
       for (NodeCommand c : queue.pending(r.getNodeId())) {
         if (c.hasCreateReplica()) {
           creation.onResult(r.getNodeId(), ok(c));

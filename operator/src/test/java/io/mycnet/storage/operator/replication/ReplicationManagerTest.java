@@ -561,6 +561,26 @@ class ReplicationManagerTest {
   }
 
   @Test
+  void aNewVolumesPrimaryKeepsItsRoleWhileItsReplicaIsStillBeingCreated() {
+    ManagerFixture cp = plain();
+    cp.nodes(1, 4, 1, 100, TrustTier.CRITICAL, 0.95);
+    cp.namespace("ns", 0, 0);
+    Allocation a =
+        cp.manager.allocate(
+            StorageRequest.of("v", "ns", "default", GIB, StorageType.SERVICE).withReplicas(3));
+    String primary = a.getPrimaryNodeId();
+    // The followers' agents answer first; the primary's create is still on its way.
+    assertThat(cp.confirmCreates(n -> !n.equals(primary))).isEqualTo(2);
+    ReplicationManager.Pass p = cp.replication.reconcile();
+    assertThat(p.primariesMoved()).isEmpty();
+    assertThat(cp.volume("v").getPrimaryNodeId()).isEqualTo(primary);
+    assertThat(cp.volume("v").getEpoch()).isEqualTo(a.getEpoch());
+    assertThat(cp.confirmCreates()).isEqualTo(1);
+    assertThat(cp.volume("v").getState()).isEqualTo(VolumeState.VOLUME_STATE_BOUND);
+    assertThat(cp.replication.reconcile().primariesMoved()).isEmpty();
+  }
+
+  @Test
   void aReplicaMarkedStaleOnALiveNodeWaitsOneLeaseThenIsTakenBackOrReplaced() {
     ManagerFixture cp =
         fixture(
