@@ -1254,6 +1254,11 @@ public final class ReplicatedVolume implements AutoCloseable {
     }
   }
 
+  /** What a kept write counts against the catch-up bound (a trim counts one byte). */
+  private static long keptSize(ReplicaWrite w) {
+    return Math.max(1, w.getData().size());
+  }
+
   private static long writeEnd(ReplicaWrite w) {
     return w.getOffset() + (w.getZeroLength() > 0 ? w.getZeroLength() : w.getData().size());
   }
@@ -1311,7 +1316,7 @@ public final class ReplicatedVolume implements AutoCloseable {
     if (overlapped.isEmpty()) {
       return;
     }
-    long size = Math.max(1, w.getData().size());
+    long size = keptSize(w);
     if (catchUpBytes + size > catchUpMaxBytes) {
       overlapped.forEach(a -> a.again = true);
       return;
@@ -1441,7 +1446,7 @@ public final class ReplicatedVolume implements AutoCloseable {
               return false;
             }
           }
-          catchUpBytes -= Math.max(1, w.getData().size());
+          catchUpBytes -= keptSize(w);
           return true;
         });
   }
