@@ -10,7 +10,6 @@ import io.grpc.ManagedChannel;
 import io.mycnet.storage.bench.support.BenchMain;
 import io.mycnet.storage.bench.support.HostCommands;
 import io.mycnet.storage.bench.support.ProductionControlPlane;
-import io.mycnet.storage.bench.support.Waits;
 import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.common.settings.ByteSize;
 import io.mycnet.storage.crds.v1alpha1.ServiceNamespace;
@@ -691,7 +690,13 @@ public final class CsiFsBenchmark {
   }
 
   static void await(String what, int seconds, BooleanSupplier condition) throws Exception {
-    Waits.await(what, seconds, 200, condition);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("not within " + seconds + " s: " + what);
+      }
+      Thread.sleep(200);
+    }
   }
 
   /**

@@ -19,7 +19,6 @@ import io.mycnet.storage.api.v1.VolumeStat;
 import io.mycnet.storage.api.v1.WriteRequest;
 import io.mycnet.storage.bench.support.BenchMain;
 import io.mycnet.storage.bench.support.ProductionControlPlane;
-import io.mycnet.storage.bench.support.Waits;
 import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.common.settings.ByteSize;
 import io.mycnet.storage.local.EtcdCluster;
@@ -1265,7 +1264,13 @@ public final class DataPathBenchmark {
   }
 
   static void await(String what, int seconds, BooleanSupplier condition) throws Exception {
-    Waits.await(what, seconds, 100, condition);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("not within " + seconds + " s: " + what);
+      }
+      Thread.sleep(100);
+    }
   }
 
   /**

@@ -1,6 +1,14 @@
 package io.mycnet.storage.bench.datapath;
 
-import java.io.IOException;
+import io.mycnet.storage.common.process.ReadyLine;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -43,53 +51,77 @@ public final class FileCopyMain {
   }
 
   static void server(Path target) throws Exception {
-    try (FileChannel out =
-        FileChannel.open(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-      int[] syncs = {0};
-      long got =
-          SocketCopyMain.serve(
-              new SocketCopyMain.Sink() {
-                long unsynced;
-                long lastSync = System.nanoTime();
-
-                @Override
-                public void accept(byte[] buf, int n) throws IOException {
-                  ByteBuffer b = ByteBuffer.wrap(buf, 0, n);
-                  while (b.hasRemaining()) {
-                    out.write(b);
-                  }
-                  unsynced += n;
-                  if (unsynced >= SYNC_BYTES || System.nanoTime() - lastSync >= SYNC_NANOS) {
-                    out.force(false);
-                    syncs[0]++;
-                    unsynced = 0;
-                    lastSync = System.nanoTime();
-                  }
-                }
-
-                @Override
-                public void end() throws IOException {
-                  out.force(false);
-                  syncs[0]++;
-                }
-              });
-      System.out.println("received " + got + " bytes, " + syncs[0] + " fdatasyncs");
+    try (ServerSocket ss = new ServerSocket();
+        FileChannel out =
+            FileChannel.open(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      ss.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      System.out.println(ReadyLine.format("port", ss.getLocalPort()));
+      System.out.flush();
+      try (Socket s = ss.accept()) {
+        s.setReceiveBufferSize(4 << 20);
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        long n = in.readLong();
+        byte[] buf = new byte[1 << 20];
+        InputStream raw = s.getInputStream();
+        long got = 0;
+        long unsynced = 0;
+        long lastSync = System.nanoTime();
+        int syncs = 0;
+        while (got < n) {
+          int r = raw.read(buf, 0, (int) Math.min(buf.length, n - got));
+          if (r < 0) {
+            throw new IllegalStateException("connection closed after " + got + " of " + n);
+          }
+          ByteBuffer b = ByteBuffer.wrap(buf, 0, r);
+          while (b.hasRemaining()) {
+            out.write(b);
+          }
+          got += r;
+          unsynced += r;
+          if (unsynced >= SYNC_BYTES || System.nanoTime() - lastSync >= SYNC_NANOS) {
+            out.force(false);
+            syncs++;
+            unsynced = 0;
+            lastSync = System.nanoTime();
+          }
+        }
+        out.force(false);
+        syncs++;
+        OutputStream ack = s.getOutputStream();
+        ack.write(1);
+        ack.flush();
+        System.out.println("received " + got + " bytes, " + syncs + " fdatasyncs");
+      }
     }
   }
 
   static void client(int port, Path source) throws Exception {
-    try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
+    ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+    try (Socket s = new Socket();
+        FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
       long bytes = in.size();
-      SocketCopyMain.send(
-          port,
-          bytes,
-          (buf, sent, max) -> {
-            int r = in.read(ByteBuffer.wrap(buf, 0, max), sent);
-            if (r < 0) {
-              throw new IllegalStateException(source + " ended after " + sent + " of " + bytes);
-            }
-            return r;
-          });
+      s.setSendBufferSize(4 << 20);
+      s.setTcpNoDelay(true);
+      long t0 = System.nanoTime();
+      s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+      DataOutputStream out = new DataOutputStream(s.getOutputStream());
+      out.writeLong(bytes);
+      long sent = 0;
+      while (sent < bytes) {
+        buf.clear();
+        int r = in.read(buf, sent);
+        if (r < 0) {
+          throw new IllegalStateException(source + " ended after " + sent + " of " + bytes);
+        }
+        out.write(buf.array(), 0, r);
+        sent += r;
+      }
+      out.flush();
+      if (s.getInputStream().read() != 1) {
+        throw new IllegalStateException("no answer from the server");
+      }
+      long ns = System.nanoTime() - t0;
+      System.out.println("copied " + bytes + " bytes in " + ns + " ns");
     }
   }
 }

@@ -2,7 +2,6 @@ package io.mycnet.storage.bench.datapath;
 
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
-import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -38,32 +37,7 @@ public final class SocketCopyMain {
     }
   }
 
-  /** What a copy's server does with the bytes it receives, and once they are all there. */
-  interface Sink {
-    void accept(byte[] buf, int n) throws IOException;
-
-    /** Runs after the last byte arrived, before the answer. */
-    default void end() throws IOException {}
-  }
-
-  /**
-   * Where a copy's client takes its bytes: fills {@code buf} (the same array on every call) up to
-   * {@code max}, returns how many.
-   */
-  interface Source {
-    int fill(byte[] buf, long sent, int max) throws IOException;
-  }
-
   static void server() throws Exception {
-    serve((buf, n) -> {});
-  }
-
-  /**
-   * Serves one copy on a free loopback port (printed as {@code ready port=N}): reads an 8-byte
-   * length and that many bytes into {@code sink}, runs {@link Sink#end}, answers one byte; returns
-   * the bytes received.
-   */
-  static long serve(Sink sink) throws Exception {
     try (ServerSocket ss = new ServerSocket()) {
       ss.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
       System.out.println(
@@ -81,38 +55,18 @@ public final class SocketCopyMain {
           if (r < 0) {
             throw new IllegalStateException("connection closed after " + got + " of " + n);
           }
-          sink.accept(buf, r);
           got += r;
         }
-        sink.end();
         OutputStream out = s.getOutputStream();
         out.write(1);
         out.flush();
-        return got;
       }
     }
   }
 
   static void client(int port, long bytes) throws Exception {
-    send(
-        port,
-        bytes,
-        (buf, sent, max) -> {
-          if (sent == 0) {
-            ThreadLocalRandom.current().nextBytes(buf); // send passes the same buffer every time
-          }
-          buf[0] = (byte) sent; // not the same bytes every time
-          return max;
-        });
-  }
-
-  /**
-   * Sends {@code bytes} from {@code source} to a copy server on {@code port} in writes of up to 1
-   * MiB, waits for its answer and prints {@code copied BYTES bytes in NANOS ns} (connect to
-   * answer).
-   */
-  static void send(int port, long bytes, Source source) throws Exception {
     byte[] buf = new byte[1 << 20];
+    ThreadLocalRandom.current().nextBytes(buf);
     try (Socket s = new Socket()) {
       s.setSendBufferSize(4 << 20);
       s.setTcpNoDelay(true);
@@ -122,7 +76,8 @@ public final class SocketCopyMain {
       out.writeLong(bytes);
       long sent = 0;
       while (sent < bytes) {
-        int n = source.fill(buf, sent, (int) Math.min(buf.length, bytes - sent));
+        int n = (int) Math.min(buf.length, bytes - sent);
+        buf[0] = (byte) sent; // not the same bytes every time
         out.write(buf, 0, n);
         sent += n;
       }

@@ -15,7 +15,6 @@ import io.mycnet.storage.api.v1.VolumeState;
 import io.mycnet.storage.bench.support.BenchMain;
 import io.mycnet.storage.bench.support.HostCommands;
 import io.mycnet.storage.bench.support.ProductionControlPlane;
-import io.mycnet.storage.bench.support.Waits;
 import io.mycnet.storage.common.process.ChildProcess;
 import io.mycnet.storage.common.settings.ByteSize;
 import io.mycnet.storage.local.EtcdCluster;
@@ -48,6 +47,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 
@@ -691,7 +691,13 @@ public final class NbdBenchmark {
   }
 
   static void await(String what, int seconds, BooleanSupplier condition) throws Exception {
-    Waits.await(what, seconds, 100, condition);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("not within " + seconds + " s: " + what);
+      }
+      Thread.sleep(100);
+    }
   }
 
   /** Stops every process this run started, by PID (SIGTERM, SIGKILL after 10 s), then etcd. */
