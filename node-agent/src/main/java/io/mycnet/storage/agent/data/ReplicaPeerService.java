@@ -46,36 +46,6 @@ final class ReplicaPeerService extends ReplicaPeerGrpc.ReplicaPeerImplBase {
     }
   }
 
-  /**
-   * The volume {@code volumeId} for a member's range request: PERMISSION_DENIED unless the caller
-   * is a member; INVALID_ARGUMENT for a range outside the volume, an empty one where {@code
-   * nonEmpty}, or an offset not a multiple of {@code unit} ({@code unitText} in the message). Then
-   * waits until the replica applied {@code minSequence}.
-   */
-  private ReplicatedVolume memberRange(
-      String volumeId,
-      long offset,
-      long length,
-      boolean nonEmpty,
-      int unit,
-      String unitText,
-      long minSequence) {
-    ReplicatedVolume v = calls.volume(volumeId);
-    member(v, CallerIdentity.peerNode());
-    String p = v.replica().rangeProblem(offset, length);
-    if (p == null && nonEmpty && length <= 0) {
-      p = "length must be positive";
-    }
-    if (p == null && offset % unit != 0) {
-      p = "offset must be a multiple of " + unitText;
-    }
-    if (p != null) {
-      throw Status.INVALID_ARGUMENT.withDescription(p).asRuntimeException();
-    }
-    v.awaitApplied(minSequence, 10_000);
-    return v;
-  }
-
   @Override
   public void readIndex(ReadIndexRequest r, StreamObserver<ReadIndexResponse> out) {
     run(
@@ -129,15 +99,22 @@ final class ReplicaPeerService extends ReplicaPeerGrpc.ReplicaPeerImplBase {
     run(
         out,
         () -> {
-          ReplicatedVolume v =
-              memberRange(
-                  r.getVolumeId(),
-                  r.getOffset(),
-                  r.getLength(),
-                  true,
-                  VolumeReplica.CHUNK,
-                  "the chunk size " + VolumeReplica.CHUNK,
-                  r.getMinSequence());
+          String caller = CallerIdentity.peerNode();
+          ReplicatedVolume v = calls.volume(r.getVolumeId());
+          member(v, caller);
+          String p = v.replica().rangeProblem(r.getOffset(), r.getLength());
+          if (p == null && r.getLength() <= 0) {
+            p = "length must be positive";
+          }
+          if (p != null || r.getOffset() % VolumeReplica.CHUNK != 0) {
+            throw Status.INVALID_ARGUMENT
+                .withDescription(
+                    p != null
+                        ? p
+                        : "offset must be a multiple of the chunk size " + VolumeReplica.CHUNK)
+                .asRuntimeException();
+          }
+          v.awaitApplied(r.getMinSequence(), 10_000);
           ChunkDigestsResponse.Builder b =
               ChunkDigestsResponse.newBuilder().setChunkSize(VolumeReplica.CHUNK);
           long end = r.getOffset() + r.getLength();
@@ -187,15 +164,16 @@ final class ReplicaPeerService extends ReplicaPeerGrpc.ReplicaPeerImplBase {
     run(
         out,
         () -> {
-          ReplicatedVolume v =
-              memberRange(
-                  r.getVolumeId(),
-                  r.getOffset(),
-                  r.getLength(),
-                  false,
-                  VolumeReplica.BLOCK,
-                  "4096",
-                  r.getMinSequence());
+          String caller = CallerIdentity.peerNode();
+          ReplicatedVolume v = calls.volume(r.getVolumeId());
+          member(v, caller);
+          String p = v.replica().rangeProblem(r.getOffset(), r.getLength());
+          if (p != null || r.getOffset() % VolumeReplica.BLOCK != 0) {
+            throw Status.INVALID_ARGUMENT
+                .withDescription(p != null ? p : "offset must be a multiple of 4096")
+                .asRuntimeException();
+          }
+          v.awaitApplied(r.getMinSequence(), 10_000);
           int len = (int) Math.min(r.getLength(), VolumeReplica.CHUNK * 4L);
           if (!r.getHaveDigest().isEmpty()
               && Arrays.equals(

@@ -1254,11 +1254,6 @@ public final class ReplicatedVolume implements AutoCloseable {
     }
   }
 
-  /** What a kept write counts against the catch-up bound (a trim counts one byte). */
-  private static long keptSize(ReplicaWrite w) {
-    return Math.max(1, w.getData().size());
-  }
-
   private static long writeEnd(ReplicaWrite w) {
     return w.getOffset() + (w.getZeroLength() > 0 ? w.getZeroLength() : w.getData().size());
   }
@@ -1316,7 +1311,7 @@ public final class ReplicatedVolume implements AutoCloseable {
     if (overlapped.isEmpty()) {
       return;
     }
-    long size = keptSize(w);
+    long size = Math.max(1, w.getData().size());
     if (catchUpBytes + size > catchUpMaxBytes) {
       overlapped.forEach(a -> a.again = true);
       return;
@@ -1446,7 +1441,7 @@ public final class ReplicatedVolume implements AutoCloseable {
               return false;
             }
           }
-          catchUpBytes -= keptSize(w);
+          catchUpBytes -= Math.max(1, w.getData().size());
           return true;
         });
   }
