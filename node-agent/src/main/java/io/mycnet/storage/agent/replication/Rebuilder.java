@@ -74,6 +74,17 @@ public final class Rebuilder implements Runnable {
   /** The peer of the call in progress (primary for attach, source for copies). */
   private volatile String calling = "";
 
+  /**
+   * The replica copied from: the command's source, or the primary once the source proved behind the
+   * attach point ({@link #fallBackToPrimary}).
+   */
+  private volatile String sourceId;
+
+  private volatile String sourceAddress;
+
+  /** The primary of the assignment the last attempt attached to. */
+  private volatile ReplicaMember primary;
+
   /** Rebuild bandwidth of the whole node, bytes per second (0: unlimited). */
   public static final class RateLimiter {
     private final long bytesPerSecond;
@@ -110,6 +121,13 @@ public final class Rebuilder implements Runnable {
     this.peers = peers;
     this.limiter = limiter;
     this.ctx = ctx;
+    this.sourceId = cmd.getSourceNodeId();
+    this.sourceAddress = cmd.getSourceAddress();
+  }
+
+  /** The node copied from now (the command's source unless it fell behind). */
+  public String source() {
+    return sourceId;
   }
 
   public long bytesDone() {
@@ -196,6 +214,7 @@ public final class Rebuilder implements Runnable {
                   .build());
           return;
         }
+        fallBackToPrimary(e, peer);
         LOG.info("rebuild of {} interrupted, resuming: {}", cmd.getVolumeId(), why);
         report(ReplicaReport.Kind.REBUILD_FAILED, why);
         try {
@@ -209,9 +228,39 @@ public final class Rebuilder implements Runnable {
     volume.endRebuild(false);
   }
 
+  /**
+   * A source that did not apply, within the wait it allows (10 s), a write the primary had numbered
+   * when this target attached is behind, not slow: a follower of an EVENTUAL volume that missed the
+   * last writes of a primary that died, still healthy at the control plane because no write since
+   * found the gap. Asking it again would wait for a write that never comes (the rebuild would retry
+   * forever); the primary holds every write, so the copy continues from it.
+   */
+  private void fallBackToPrimary(Exception e, String peer) {
+    ReplicaMember p = primary;
+    if (!(e instanceof io.grpc.StatusRuntimeException s)
+        || s.getStatus().getCode() != Status.Code.UNAVAILABLE
+        || s.getStatus().getDescription() == null
+        || !s.getStatus().getDescription().contains(ReplicatedVolume.NOT_APPLIED)
+        || p == null
+        || !peer.equals(sourceId)
+        || p.getNodeId().equals(sourceId)) {
+      return;
+    }
+    LOG.warn(
+        "rebuild of {}: the source {} is behind the primary ({}); copying from the primary {}"
+            + " instead",
+        cmd.getVolumeId(),
+        sourceId,
+        s.getStatus().getDescription(),
+        p.getNodeId());
+    sourceId = p.getNodeId();
+    sourceAddress = p.getAddress();
+  }
+
   private void copyOnce() throws Exception {
     AssignReplica a = awaitAssignment();
     ReplicaMember primary = member(a, a.getPrimaryNodeId());
+    this.primary = primary;
     volume.beginAttach();
     long from;
     calling = primary.getNodeId();
@@ -232,7 +281,7 @@ public final class Rebuilder implements Runnable {
       throw e;
     }
     volume.attached(from);
-    calling = cmd.getSourceNodeId();
+    calling = sourceId;
     done.set(0);
     copied.set(0);
     askedAgain.set(0);
@@ -299,7 +348,7 @@ public final class Rebuilder implements Runnable {
         off,
         len,
         peers
-            .stub(cmd.getSourceNodeId(), cmd.getSourceAddress())
+            .stub(sourceId, sourceAddress)
             .withDeadlineAfter(30, TimeUnit.SECONDS)
             .readChunk(q.build()));
   }
@@ -354,7 +403,7 @@ public final class Rebuilder implements Runnable {
     if (System.nanoTime() - lastReport > 1_000_000_000L) {
       lastReport = System.nanoTime();
       volume.replica().sync();
-      report(ReplicaReport.Kind.REBUILD_PROGRESS, "copying from " + cmd.getSourceNodeId());
+      report(ReplicaReport.Kind.REBUILD_PROGRESS, "copying from " + sourceId);
     }
   }
 
@@ -373,7 +422,7 @@ public final class Rebuilder implements Runnable {
       try {
         r =
             peers
-                .blocking(cmd.getSourceNodeId(), cmd.getSourceAddress())
+                .blocking(sourceId, sourceAddress)
                 .withDeadlineAfter(30, TimeUnit.SECONDS)
                 .chunkDigests(
                     ChunkDigestsRequest.newBuilder()
@@ -388,7 +437,7 @@ public final class Rebuilder implements Runnable {
           LOG.info(
               "rebuild of {}: {} answers no chunk digests; comparing chunk by chunk",
               cmd.getVolumeId(),
-              cmd.getSourceNodeId());
+              sourceId);
           batchedDigests = false;
           return null;
         }

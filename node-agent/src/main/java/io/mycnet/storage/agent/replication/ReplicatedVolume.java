@@ -915,6 +915,12 @@ public final class ReplicatedVolume implements AutoCloseable {
     return replica.writeAsync(w.getOffset(), w.getData().toByteArray());
   }
 
+  /**
+   * What a rebuild source that did not reach the asked write sequence in time answers ({@code
+   * UNAVAILABLE}): a rebuild target reading it knows the source is behind, not unreachable.
+   */
+  public static final String NOT_APPLIED = "has not applied write";
+
   /** Waits until this replica applied {@code seq} (rebuild sources). */
   public void awaitApplied(long seq, long timeoutMs) {
     long deadline = System.currentTimeMillis() + timeoutMs;
@@ -924,7 +930,15 @@ public final class ReplicatedVolume implements AutoCloseable {
         if (left <= 0) {
           throw Status.UNAVAILABLE
               .withDescription(
-                  "this replica of " + replica.volumeId() + " has not applied write " + seq)
+                  "this replica of "
+                      + replica.volumeId()
+                      + " "
+                      + NOT_APPLIED
+                      + " "
+                      + seq
+                      + " within "
+                      + timeoutMs
+                      + " ms")
               .asRuntimeException();
         }
         try {

@@ -37,16 +37,16 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * the gRPC replica link between them, and what a block frontend of each needs. An agent's "crash"
  * is the close of its data port: its peers and frontends find it unreachable.
  */
-final class FrontendAgents implements AutoCloseable {
-  static final long SIZE = 1 << 20;
-  static final String VOLUME = "app.data";
+public final class FrontendAgents implements AutoCloseable {
+  public static final long SIZE = 1 << 20;
+  public static final String VOLUME = "app.data";
 
   final CertificateAuthority ca;
   final Map<String, Agent> agents = new LinkedHashMap<>();
   final List<ReplicaReport> reports = new CopyOnWriteArrayList<>();
   private final Path dir;
 
-  FrontendAgents(Path dir, String... nodes) throws IOException {
+  public FrontendAgents(Path dir, String... nodes) throws IOException {
     this.dir = dir;
     this.ca =
         CertificateAuthority.openOrCreate(
@@ -56,7 +56,7 @@ final class FrontendAgents implements AutoCloseable {
     }
   }
 
-  Agent agent(String node) {
+  public Agent agent(String node) {
     return agents.get(node);
   }
 
@@ -65,13 +65,13 @@ final class FrontendAgents implements AutoCloseable {
   }
 
   /** One agent: its store, its data port, its channels to the others. */
-  final class Agent implements AutoCloseable {
-    final String nodeId;
+  public final class Agent implements AutoCloseable {
+    public final String nodeId;
     final Path dataDir;
     final ReplicaStore store;
     final Revocations revocations;
     final IdentityKeys keys = new IdentityKeys();
-    final PeerChannels peers;
+    public final PeerChannels peers;
     final VolumeIoCalls local;
     DataServer port;
 
@@ -118,12 +118,12 @@ final class FrontendAgents implements AutoCloseable {
           new DataServer(store, nodeId, reports::add, revocations).start("127.0.0.1:0", keys);
     }
 
-    String address() {
+    public String address() {
       return "127.0.0.1:" + port.port();
     }
 
     /** Creates this agent's replica of {@link #VOLUME} and applies {@code a}. */
-    ReplicatedVolume replica(AssignReplica a) throws IOException {
+    public ReplicatedVolume replica(AssignReplica a) throws IOException {
       ReplicaStore.Outcome o = store.create(VOLUME, a.getEpoch(), SIZE, 1L << 30);
       if (!o.ok()) {
         throw new IllegalStateException(o.message());
@@ -133,7 +133,7 @@ final class FrontendAgents implements AutoCloseable {
       return v;
     }
 
-    ReplicatedVolume volume() {
+    public ReplicatedVolume volume() {
       return store.volume(VOLUME);
     }
 
@@ -170,7 +170,7 @@ final class FrontendAgents implements AutoCloseable {
    * The assignment of {@link #VOLUME} at {@code epoch}, owned by namespace {@code app}: {@code
    * primary}, every member HEALTHY at its agent's data port, and the attachments.
    */
-  AssignReplica assignment(
+  public AssignReplica assignment(
       long epoch, String primary, List<String> members, Attachment... attachments) {
     AssignReplica.Builder b =
         AssignReplica.newBuilder()
