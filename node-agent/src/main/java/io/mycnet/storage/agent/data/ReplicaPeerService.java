@@ -2,6 +2,9 @@ package io.mycnet.storage.agent.data;
 
 import static io.mycnet.storage.agent.data.DataCalls.run;
 
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -19,7 +22,9 @@ import io.mycnet.storage.api.v1.ReadIndexResponse;
 import io.mycnet.storage.api.v1.ReplicaAck;
 import io.mycnet.storage.api.v1.ReplicaPeerGrpc;
 import io.mycnet.storage.api.v1.ReplicaWrite;
+import java.io.IOException;
 import java.util.Arrays;
+import java.util.concurrent.ExecutionException;
 
 /**
  * {@code ReplicaPeer} for other agents (node certificates): forwarded writes, which the volume
@@ -60,15 +65,42 @@ final class ReplicaPeerService extends ReplicaPeerGrpc.ReplicaPeerImplBase {
 
   @Override
   public void apply(ReplicaWrite w, StreamObserver<ReplicaAck> out) {
-    run(
-        out,
-        () -> {
-          String caller = CallerIdentity.peerNode();
-          ReplicatedVolume v = calls.volume(w.getVolumeId());
-          long len = w.getZeroLength() > 0 ? w.getZeroLength() : w.getData().size();
-          DataCalls.inside(v, w.getOffset(), len);
-          return ReplicaAck.newBuilder().setAppliedSequence(v.apply(caller, w)).build();
-        });
+    ListenableFuture<Long> applied;
+    try {
+      String caller = CallerIdentity.peerNode();
+      ReplicatedVolume v = calls.volume(w.getVolumeId());
+      long len = w.getZeroLength() > 0 ? w.getZeroLength() : w.getData().size();
+      DataCalls.inside(v, w.getOffset(), len);
+      // Answered when the write is durable; a write waiting for an earlier one holds no thread.
+      applied = v.applyAsync(caller, w);
+    } catch (RuntimeException e) {
+      run(
+          out,
+          () -> {
+            throw e;
+          });
+      return;
+    }
+    applied.addListener(
+        () ->
+            run(
+                out,
+                () -> {
+                  try {
+                    return ReplicaAck.newBuilder()
+                        .setAppliedSequence(Futures.getDone(applied))
+                        .build();
+                  } catch (ExecutionException e) {
+                    if (e.getCause() instanceof IOException io) {
+                      throw io;
+                    }
+                    if (e.getCause() instanceof RuntimeException r) {
+                      throw r;
+                    }
+                    throw new IOException(e.getCause());
+                  }
+                }),
+        MoreExecutors.directExecutor());
   }
 
   @Override

@@ -3,6 +3,7 @@ package io.mycnet.storage.agent.replication;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
+import com.google.common.util.concurrent.SettableFuture;
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -292,6 +293,7 @@ public final class ReplicatedVolume implements AutoCloseable {
         applied = Math.max(applied, lastSequence);
       }
     }
+    releaseParked();
     ctx.recordEpoch(a.getVolumeId(), a.getEpoch());
     return "replica of "
         + a.getVolumeId()
@@ -846,65 +848,230 @@ public final class ReplicatedVolume implements AutoCloseable {
 
   /**
    * Follower: applies a forwarded write in sequence order, and acknowledges it (returns) once it is
-   * durable here. Only the apply holds the order; the fdatasync is awaited outside it, so the next
-   * writes apply meanwhile and share it.
+   * durable here ({@link #applyAsync}, waited for).
    */
   public long apply(String caller, ReplicaWrite w) throws IOException {
-    admit(caller, w.getEpoch());
-    long deadline = System.currentTimeMillis() + ORDER_WAIT_MS;
-    long ticket;
-    long position;
+    try {
+      return applyAsync(caller, w).get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw Status.CANCELLED.asRuntimeException();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IOException(e.getCause());
+    }
+  }
+
+  /**
+   * A forwarded write that arrived before an earlier one: parked here (not a thread waiting) until
+   * its turn, or until {@link #ORDER_WAIT_MS} passed without it.
+   */
+  private record Parked(String caller, ReplicaWrite write, SettableFuture<Long> done) {}
+
+  /** A write applied in its turn, to be acknowledged with {@code position} once durable. */
+  private record InTurn(SettableFuture<Long> done, long position, long ticket) {}
+
+  /**
+   * The bytes of writes that may wait here for an earlier one (a primary forwards at most 64 MiB).
+   */
+  static final long MAX_PARKED_BYTES = FORWARD_BUDGET_KIB * 1024L;
+
+  // Forwarded writes waiting for an earlier sequence, by sequence; guarded by `order`.
+  private final java.util.TreeMap<Long, List<Parked>> parked = new java.util.TreeMap<>();
+  private long parkedBytes;
+
+  /** Ends the waits of parked writes whose predecessor never came (one thread for every volume). */
+  private static final java.util.concurrent.ScheduledThreadPoolExecutor ORDER_TIMEOUTS =
+      orderTimeouts();
+
+  private static java.util.concurrent.ScheduledThreadPoolExecutor orderTimeouts() {
+    java.util.concurrent.ScheduledThreadPoolExecutor t =
+        new java.util.concurrent.ScheduledThreadPoolExecutor(
+            1,
+            r -> {
+              Thread th = new Thread(r, "apply-order-timeout");
+              th.setDaemon(true);
+              return th;
+            });
+    t.setRemoveOnCancelPolicy(true);
+    return t;
+  }
+
+  /**
+   * Follower: applies a forwarded write in sequence order; the answer (the position applied) comes
+   * once the write is durable here. A write that arrives before an earlier one is parked, holding
+   * no thread: forwards overtake each other on the way (the data port runs calls on a bounded
+   * pool), and a thread waiting for each of them would exhaust that pool while the write they wait
+   * for sits in its queue. The call that applies a write applies every parked successor whose turn
+   * it makes, then waits once for the group commit covering all of them: only the applies hold the
+   * order, the fdatasync is awaited outside it, so later writes apply meanwhile and share it.
+   */
+  public ListenableFuture<Long> applyAsync(String caller, ReplicaWrite w) {
+    SettableFuture<Long> done = SettableFuture.create();
+    List<InTurn> inTurn = new ArrayList<>();
+    try {
+      admit(caller, w.getEpoch());
+      synchronized (order) {
+        if (outOfTurn(w.getSequence())) {
+          park(caller, w, done);
+          return done;
+        }
+        inTurn.add(applyInTurn(w, done));
+        applyParked(inTurn);
+      }
+    } catch (IOException | RuntimeException e) {
+      done.setException(e);
+    }
+    acknowledge(inTurn);
+    return done;
+  }
+
+  /** Whether a write numbered {@code seq} must wait for an earlier one (guarded by `order`). */
+  private boolean outOfTurn(long seq) {
+    return attaching || (seq != applied + 1 && seq > applied && seq != 1);
+  }
+
+  private void park(String caller, ReplicaWrite w, SettableFuture<Long> done) {
+    long bytes = Math.max(1, w.getData().size());
+    if (parkedBytes + bytes > MAX_PARKED_BYTES) {
+      throw Status.ABORTED
+          .withDescription(
+              "write "
+                  + w.getSequence()
+                  + " arrived but "
+                  + (applied + 1)
+                  + " never did, and "
+                  + (parkedBytes >> 20)
+                  + " MiB of later writes wait for it already: this replica of "
+                  + replica.volumeId()
+                  + " is out of sync")
+          .asRuntimeException();
+    }
+    parked
+        .computeIfAbsent(w.getSequence(), k -> new ArrayList<>(1))
+        .add(new Parked(caller, w, done));
+    parkedBytes += bytes;
+    java.util.concurrent.ScheduledFuture<?> expiry =
+        ORDER_TIMEOUTS.schedule(
+            () -> expire(w.getSequence(), done), ORDER_WAIT_MS, TimeUnit.MILLISECONDS);
+    done.addListener(() -> expiry.cancel(false), MoreExecutors.directExecutor());
+  }
+
+  /** A parked write whose turn did not come in time is refused: this replica missed a write. */
+  private void expire(long seq, SettableFuture<Long> done) {
     synchronized (order) {
-      boolean waited = false;
-      while (attaching
-          || (w.getSequence() != applied + 1
-              && w.getSequence() > applied
-              && w.getSequence() != 1)) {
-        long left = deadline - System.currentTimeMillis();
-        if (left <= 0) {
-          throw Status.ABORTED
-              .withDescription(
-                  "write "
-                      + w.getSequence()
-                      + " arrived but "
-                      + (applied + 1)
-                      + " never did: this replica of "
-                      + replica.volumeId()
-                      + " is out of sync")
-              .asRuntimeException();
-        }
-        try {
-          waited = true;
-          order.wait(left);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw Status.CANCELLED.asRuntimeException();
+      List<Parked> at = parked.get(seq);
+      Parked gone = null;
+      for (Parked p : at == null ? List.<Parked>of() : at) {
+        if (p.done() == done) {
+          gone = p;
         }
       }
-      if (waited) {
-        // A newer assignment may have come while this write waited for its turn.
-        admit(caller, w.getEpoch());
+      if (gone == null) {
+        return; // applied (or refused) meanwhile
       }
-      if (w.getSequence() <= applied && w.getSequence() != 1) {
-        // A repeat: acknowledged once what was applied is durable (its first apply may still wait).
-        ticket = appliedTicket;
-        position = applied;
-      } else {
-        ticket = applyLocally(w);
-        appliedTicket = ticket;
-        applied = w.getSequence();
-        if (w.getEpoch() > writeEpoch) {
-          writeEpoch = w.getEpoch();
-        }
-        if (catchUp != null) {
-          keepForCatchUp(w);
-        }
-        order.notifyAll();
-        position = applied;
+      at.remove(gone);
+      parkedBytes -= Math.max(1, gone.write().getData().size());
+      if (at.isEmpty()) {
+        parked.remove(seq);
       }
     }
-    replica.awaitDurable(ticket);
-    return position;
+    done.setException(
+        Status.ABORTED
+            .withDescription(
+                "write "
+                    + seq
+                    + " arrived but "
+                    + (appliedSequence() + 1)
+                    + " never did within "
+                    + ORDER_WAIT_MS
+                    + " ms: this replica of "
+                    + replica.volumeId()
+                    + " is out of sync")
+            .asRuntimeException());
+  }
+
+  /** Applies {@code w}, whose turn it is, or answers a repeat (guarded by `order`). */
+  private InTurn applyInTurn(ReplicaWrite w, SettableFuture<Long> done) throws IOException {
+    if (w.getSequence() <= applied && w.getSequence() != 1) {
+      // A repeat: acknowledged once what was applied is durable (its first apply may still wait).
+      return new InTurn(done, applied, appliedTicket);
+    }
+    long ticket = applyLocally(w);
+    appliedTicket = ticket;
+    applied = w.getSequence();
+    if (w.getEpoch() > writeEpoch) {
+      writeEpoch = w.getEpoch();
+    }
+    if (catchUp != null) {
+      keepForCatchUp(w);
+    }
+    order.notifyAll();
+    return new InTurn(done, applied, ticket);
+  }
+
+  /** Applies the parked writes whose turn has come, in order (guarded by `order`). */
+  private void applyParked(List<InTurn> inTurn) {
+    while (!parked.isEmpty() && !outOfTurn(parked.firstKey())) {
+      for (Parked p : parked.pollFirstEntry().getValue()) {
+        parkedBytes -= Math.max(1, p.write().getData().size());
+        try {
+          // A newer assignment may have come while the write waited for its turn (it was admitted
+          // at an epoch held then, so this does not wait).
+          admit(p.caller(), p.write().getEpoch());
+          inTurn.add(applyInTurn(p.write(), p.done()));
+        } catch (IOException | RuntimeException e) {
+          p.done().setException(e);
+        }
+      }
+    }
+  }
+
+  /**
+   * Answers the writes applied in their turn once durable: one wait for the newest ticket covers
+   * all (outside the order).
+   */
+  private void acknowledge(List<InTurn> inTurn) {
+    if (inTurn.isEmpty()) {
+      return;
+    }
+    long newest = 0;
+    for (InTurn t : inTurn) {
+      newest = Math.max(newest, t.ticket());
+    }
+    try {
+      replica.awaitDurable(newest);
+    } catch (IOException e) {
+      inTurn.forEach(t -> t.done().setException(e));
+      return;
+    }
+    inTurn.forEach(t -> t.done().set(t.position()));
+  }
+
+  /** Applies the parked writes that an attach or an assignment made due, and answers them. */
+  private void releaseParked() {
+    List<InTurn> inTurn = new ArrayList<>();
+    synchronized (order) {
+      applyParked(inTurn);
+    }
+    acknowledge(inTurn);
+  }
+
+  /** Refuses every parked write (the replica is closing). */
+  private void refuseParked(String why) {
+    List<Parked> refused = new ArrayList<>();
+    synchronized (order) {
+      parked.values().forEach(refused::addAll);
+      parked.clear();
+      parkedBytes = 0;
+    }
+    refused.forEach(
+        p -> p.done().setException(Status.UNAVAILABLE.withDescription(why).asRuntimeException()));
   }
 
   /** Writes {@code w} into the replica (not yet durable); its durability ticket. */
@@ -1286,6 +1453,7 @@ public final class ReplicatedVolume implements AutoCloseable {
       resetCatchUp();
       order.notifyAll();
     }
+    releaseParked();
   }
 
   private void resetCatchUp() {
@@ -1468,6 +1636,7 @@ public final class ReplicatedVolume implements AutoCloseable {
       inFlight.clear();
       order.notifyAll();
     }
+    releaseParked();
   }
 
   @Override
@@ -1476,6 +1645,7 @@ public final class ReplicatedVolume implements AutoCloseable {
     if (r != null) {
       r.cancel();
     }
+    refuseParked("the replica of " + replica.volumeId() + " is closing");
     replica.close();
   }
 

@@ -116,6 +116,57 @@ public class ReplicatedVolumeTest {
     }
   }
 
+  @Test
+  void writesThatOvertakeEachOtherWaitWithoutHoldingTheCallerAndApplyInOrder() throws Exception {
+    try (ReplicatedVolume v = follower("f1")) {
+      v.assign(assign(1, "p1", "p1", "f1"));
+      // Writes 2..64 arrive first, newest first: each is parked and the call returns at once (a
+      // waiting thread per write would exhaust the data port's pool).
+      List<com.google.common.util.concurrent.ListenableFuture<Long>> answers = new ArrayList<>();
+      for (long seq = 64; seq >= 2; seq--) {
+        var f =
+            v.applyAsync("p1", write(1, seq, (byte) seq).toBuilder().setOffset(seq << 12).build());
+        assertThat(f.isDone()).isFalse();
+        answers.add(f);
+      }
+      assertThat(v.appliedSequence()).isZero();
+      // Write 1 makes every one of them due: applied in sequence order, answered once durable.
+      assertThat(v.apply("p1", write(1, 1, (byte) 1).toBuilder().setOffset(1 << 12).build()))
+          .isEqualTo(1);
+      for (int i = 0; i < answers.size(); i++) {
+        assertThat(answers.get(i).get(5, TimeUnit.SECONDS)).isEqualTo(64 - i);
+      }
+      assertThat(v.appliedSequence()).isEqualTo(64);
+      for (long seq = 1; seq <= 64; seq++) {
+        assertThat(v.replica().read(seq << 12, 4096)).containsOnly((byte) seq);
+      }
+    }
+  }
+
+  @Test
+  void aWriteWhosePredecessorNeverComesIsRefusedAfterTheOrderWaitWritingNothing() throws Exception {
+    try (ReplicatedVolume v = follower("f1")) {
+      v.assign(assign(1, "p1", "p1", "f1"));
+      long start = System.nanoTime();
+      var f = v.applyAsync("p1", write(1, 3, (byte) 3));
+      assertThatThrownBy(() -> f.get(ReplicatedVolume.ORDER_WAIT_MS + 5_000, TimeUnit.MILLISECONDS))
+          .hasCauseInstanceOf(StatusRuntimeException.class)
+          .cause()
+          .satisfies(
+              e -> {
+                Status s = ((StatusRuntimeException) e).getStatus();
+                assertThat(s.getCode()).isEqualTo(Status.Code.ABORTED);
+                assertThat(s.getDescription()).contains("write 3 arrived but 1 never did");
+              });
+      assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start))
+          .isGreaterThanOrEqualTo(ReplicatedVolume.ORDER_WAIT_MS);
+      assertThat(v.appliedSequence()).isZero();
+      assertThat(v.replica().read(0, 4096)).containsOnly((byte) 0);
+      // The missing writes then come in order: the volume goes on from write 1.
+      assertThat(v.apply("p1", write(1, 1, (byte) 1))).isEqualTo(1);
+    }
+  }
+
   static final ReplicaState H = ReplicaState.REPLICA_STATE_HEALTHY;
 
   static void assertRefused(ReplicatedVolume v, String... contains) {
