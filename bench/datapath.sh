@@ -11,7 +11,9 @@
 # rebuild of a --sparse-size volume (default 8 GiB to keep the run short; the figure is for
 # 50 GiB) holding 64 MiB of scattered 4 KiB-1 MiB writes vs rebuilding a dense 64 MiB volume; (e) a
 # follower of a 3-replica volume SIGKILLed, 10 s of random 4 KiB writes, started again: bytes its
-# catch-up copied vs bytes written meanwhile. Every figure is a ratio against a baseline of the same
+# catch-up copied vs bytes written meanwhile; (f) a client's 4 KiB writes (QD1) to a 3-replica STRONG
+# volume while one of its followers is rebuilt: p99 during the rebuild vs before it, and the rebuild
+# target agent's RSS. Every figure is a ratio against a baseline of the same
 # run. Bounded (a watchdog ends the run after --limit-s, default 480 s), stops every process it
 # started by PID. Prints figures, asserts nothing.
 # Usage: bench/datapath.sh [--rebuild-size=256MiB|1GiB] [--sparse-size=8GiB|50GiB] [--io-seconds=6]

@@ -233,6 +233,13 @@ public final class DataPathBenchmark {
         System.out.println("(e) restarted follower FAILED: " + e);
         e.printStackTrace(System.out);
       }
+      try {
+        printUnderLoad(underLoadPhase(rebuildBytes, ioSeconds));
+      } catch (Exception e) {
+        failed.add("(f) rebuild under a client's writes: " + e);
+        System.out.println("(f) rebuild under a client's writes FAILED: " + e);
+        e.printStackTrace(System.out);
+      }
       channels.values().forEach(ManagedChannel::shutdownNow);
       completed = failed.isEmpty();
     } finally {
@@ -687,6 +694,17 @@ public final class DataPathBenchmark {
    * agent's "rebuild of VOL complete" line, then waits until the replica is HEALTHY.
    */
   Rebuilt killFollowerAndRebuild(String vol) throws Exception {
+    return killFollowerAndRebuild(vol, null);
+  }
+
+  /** What runs while a rebuild copies: started once its target is known, stopped at its end. */
+  interface RebuildLoad {
+    void start(String target);
+
+    void stop() throws Exception;
+  }
+
+  Rebuilt killFollowerAndRebuild(String vol, RebuildLoad load) throws Exception {
     Allocation a = manager.get(vol).orElseThrow();
     String primary = a.getPrimaryNodeId();
     String follower =
@@ -713,7 +731,17 @@ public final class DataPathBenchmark {
             .map(Replica::getNodeId)
             .findFirst()
             .orElseThrow();
-    String line = awaitLine(agentLogs.get(target), "rebuild of " + vol + " complete", 240);
+    if (load != null) {
+      load.start(target);
+    }
+    String line;
+    try {
+      line = awaitLine(agentLogs.get(target), "rebuild of " + vol + " complete", 240);
+    } finally {
+      if (load != null) {
+        load.stop();
+      }
+    }
     double seconds = (System.nanoTime() - started) / 1e9;
     long[] counts = rebuildCounts(line);
     System.out.printf(
@@ -991,6 +1019,179 @@ public final class DataPathBenchmark {
         counts[1],
         seconds,
         same);
+  }
+
+  // ---- (f) a rebuild under a client's 4 KiB writes ----
+
+  /**
+   * Latencies (ns) of a client's 4 KiB writes, the target's RSS samples (bytes) and the rebuild.
+   */
+  record UnderLoadResult(
+      long[] before,
+      long[] during,
+      long refusedDuring,
+      long rssIdle,
+      long rssPeak,
+      String completion,
+      Rebuilt rebuild) {}
+
+  /**
+   * (f) A 3-replica STRONG volume of {@code bytes}, filled; a client's 4 KiB random writes at queue
+   * depth 1 on the primary for {@code ioSeconds} (the baseline), then one follower SIGKILLed and
+   * rebuilt onto the spare while the same client writes on: its write latencies during the rebuild
+   * against the baseline's, and the rebuild target agent's resident memory (VmRSS, sampled every
+   * 100 ms) during the rebuild against its own before it.
+   */
+  UnderLoadResult underLoadPhase(long bytes, double ioSeconds) throws Exception {
+    String vol = "vol-loaded";
+    Allocation a =
+        manager.allocate(
+            StorageRequest.of(vol, OWNER, "default", bytes, StorageType.SERVICE)
+                .withReplicas(3)
+                .withConsistency(ConsistencyLevel.STRONG));
+    awaitAssigned(a);
+    String primary = a.getPrimaryNodeId();
+    byte[] mib = new byte[1 << 20];
+    random.nextBytes(mib);
+    for (long off = 0; off < bytes; off += 1 << 20) {
+      mib[0] = (byte) (off >> 20);
+      write(primary, vol, a.getEpoch(), off, mib);
+    }
+    long blocks = bytes / 4096;
+    Random r = new Random(7);
+    byte[] block = new byte[4096];
+    r.nextBytes(block);
+    List<Long> before = new ArrayList<>();
+    long end = System.nanoTime() + (long) (ioSeconds * 1e9);
+    while (System.nanoTime() < end) {
+      long t = System.nanoTime();
+      write(primary, vol, a.getEpoch(), r.nextLong(blocks) * 4096, block);
+      before.add(System.nanoTime() - t);
+    }
+    List<Long> during = new CopyOnWriteArrayList<>();
+    long[] refused = new long[1];
+    long[] rss = new long[2];
+    java.util.concurrent.atomic.AtomicBoolean stop =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    List<Thread> threads = new ArrayList<>();
+    Rebuilt rb =
+        killFollowerAndRebuild(
+            vol,
+            new RebuildLoad() {
+              @Override
+              public void start(String target) {
+                long pid = agents.get(target).pid();
+                rss[0] = vmRss(pid);
+                Thread writer =
+                    new Thread(
+                        () -> {
+                          long epoch = manager.get(vol).orElseThrow().getEpoch();
+                          while (!stop.get()) {
+                            long t = System.nanoTime();
+                            try {
+                              write(primary, vol, epoch, r.nextLong(blocks) * 4096, block);
+                              during.add(System.nanoTime() - t);
+                            } catch (StatusRuntimeException e) {
+                              refused[0]++; // the epoch moved: take the new one
+                              epoch = manager.get(vol).orElseThrow().getEpoch();
+                            }
+                          }
+                        },
+                        "client-writer");
+                Thread sampler =
+                    new Thread(
+                        () -> {
+                          while (!stop.get()) {
+                            rss[1] = Math.max(rss[1], vmRss(pid));
+                            try {
+                              Thread.sleep(100);
+                            } catch (InterruptedException e) {
+                              return;
+                            }
+                          }
+                        },
+                        "rss-sampler");
+                threads.add(writer);
+                threads.add(sampler);
+                writer.start();
+                sampler.start();
+              }
+
+              @Override
+              public void stop() throws Exception {
+                stop.set(true);
+                for (Thread t : threads) {
+                  t.join(30_000);
+                }
+              }
+            });
+    String completion = findLine(agentLogs.get(rb.target()), "rebuild of " + vol + " complete");
+    retire(rb);
+    return new UnderLoadResult(
+        before.stream().mapToLong(Long::longValue).toArray(),
+        during.stream().mapToLong(Long::longValue).toArray(),
+        refused[0],
+        rss[0],
+        rss[1],
+        completion,
+        rb);
+  }
+
+  /** A process's resident memory in bytes (VmRSS of /proc/PID/status), 0 when unreadable. */
+  static long vmRss(long pid) {
+    try {
+      for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+        if (l.startsWith("VmRSS:")) {
+          return Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      return 0;
+    }
+    return 0;
+  }
+
+  static double percentileMs(long[] nanos, double p) {
+    if (nanos.length == 0) {
+      return Double.NaN;
+    }
+    long[] sorted = nanos.clone();
+    Arrays.sort(sorted);
+    int i = (int) Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1);
+    return sorted[Math.max(0, i)] / 1e6;
+  }
+
+  void printUnderLoad(UnderLoadResult u) {
+    double p50b = percentileMs(u.before(), 0.50);
+    double p99b = percentileMs(u.before(), 0.99);
+    double p50d = percentileMs(u.during(), 0.50);
+    double p99d = percentileMs(u.during(), 0.99);
+    System.out.println();
+    System.out.println(
+        "(f) rebuild under a client's 4 KiB random writes (QD1, 3-replica STRONG, "
+            + u.rebuild().source()
+            + " primary):");
+    System.out.printf(
+        "  without a rebuild: %d writes, p50 %.2f ms, p99 %.2f ms%n",
+        u.before().length, p50b, p99b);
+    System.out.printf(
+        "  during the rebuild to %s (%.1f s): %d writes (%d refused while the epoch moved),"
+            + " p50 %.2f ms, p99 %.2f ms%n",
+        u.rebuild().target(),
+        u.rebuild().seconds(),
+        u.during().length,
+        u.refusedDuring(),
+        p50d,
+        p99d);
+    System.out.printf("  client p99 during / without: %.2f   (goal <= 3)%n", p99d / p99b);
+    System.out.printf(
+        "  rebuild target's RSS: %d MiB before, at most %d MiB during (JVM max heap 75%% of 512"
+            + " MiB); %s%n",
+        u.rssIdle() >> 20,
+        u.rssPeak() >> 20,
+        u.completion() == null
+            ? ""
+            : u.completion().substring(u.completion().indexOf("rebuild of")));
   }
 
   // ---- output ----
