@@ -2,7 +2,6 @@ package io.mycnet.storage.agent.data;
 
 import static io.mycnet.storage.agent.data.DataCalls.run;
 
-import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
 import com.google.protobuf.ByteString;
@@ -22,9 +21,7 @@ import io.mycnet.storage.api.v1.ReadIndexResponse;
 import io.mycnet.storage.api.v1.ReplicaAck;
 import io.mycnet.storage.api.v1.ReplicaPeerGrpc;
 import io.mycnet.storage.api.v1.ReplicaWrite;
-import java.io.IOException;
 import java.util.Arrays;
-import java.util.concurrent.ExecutionException;
 
 /**
  * {@code ReplicaPeer} for other agents (node certificates): forwarded writes, which the volume
@@ -85,21 +82,10 @@ final class ReplicaPeerService extends ReplicaPeerGrpc.ReplicaPeerImplBase {
         () ->
             run(
                 out,
-                () -> {
-                  try {
-                    return ReplicaAck.newBuilder()
-                        .setAppliedSequence(Futures.getDone(applied))
-                        .build();
-                  } catch (ExecutionException e) {
-                    if (e.getCause() instanceof IOException io) {
-                      throw io;
-                    }
-                    if (e.getCause() instanceof RuntimeException r) {
-                      throw r;
-                    }
-                    throw new IOException(e.getCause());
-                  }
-                }),
+                () ->
+                    ReplicaAck.newBuilder()
+                        .setAppliedSequence(ReplicatedVolume.appliedPosition(applied))
+                        .build()),
         MoreExecutors.directExecutor());
   }
 

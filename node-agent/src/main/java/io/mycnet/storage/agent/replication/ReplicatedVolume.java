@@ -851,11 +851,25 @@ public final class ReplicatedVolume implements AutoCloseable {
    * durable here ({@link #applyAsync}, waited for).
    */
   public long apply(String caller, ReplicaWrite w) throws IOException {
+    ListenableFuture<Long> applied = applyAsync(caller, w);
     try {
-      return applyAsync(caller, w).get();
+      applied.get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw Status.CANCELLED.asRuntimeException();
+    } catch (ExecutionException e) {
+      // appliedPosition throws what the write failed with
+    }
+    return appliedPosition(applied);
+  }
+
+  /**
+   * The position a completed {@link #applyAsync} answered, or what it failed with: the I/O error or
+   * the status, as {@link #apply} throws them.
+   */
+  public static long appliedPosition(ListenableFuture<Long> applied) throws IOException {
+    try {
+      return Futures.getDone(applied);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof IOException io) {
         throw io;

@@ -43,7 +43,7 @@ public final class FrontendAgents implements AutoCloseable {
 
   final CertificateAuthority ca;
   final Map<String, Agent> agents = new LinkedHashMap<>();
-  final List<ReplicaReport> reports = new CopyOnWriteArrayList<>();
+  public final List<ReplicaReport> reports = new CopyOnWriteArrayList<>();
   private final Path dir;
 
   public FrontendAgents(Path dir, String... nodes) throws IOException {
@@ -72,6 +72,10 @@ public final class FrontendAgents implements AutoCloseable {
     final Revocations revocations;
     final IdentityKeys keys = new IdentityKeys();
     public final PeerChannels peers;
+
+    /** What this agent's volumes report through (into {@link FrontendAgents#reports}). */
+    public final ReplicatedVolume.Context context;
+
     final VolumeIoCalls local;
     DataServer port;
 
@@ -87,7 +91,7 @@ public final class FrontendAgents implements AutoCloseable {
       this.store = ReplicaStore.open(dataDir);
       this.peers = new PeerChannels(keys, revocations);
       ReplicaLink link = new GrpcReplicaLink(peers);
-      store.context(
+      this.context =
           new ReplicatedVolume.Context() {
             @Override
             public String nodeId() {
@@ -112,7 +116,8 @@ public final class FrontendAgents implements AutoCloseable {
                 throw new UncheckedIOException(e);
               }
             }
-          });
+          };
+      store.context(context);
       this.local = new VolumeIoCalls(store, reports::add);
       this.port =
           new DataServer(store, nodeId, reports::add, revocations).start("127.0.0.1:0", keys);

@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -68,27 +67,7 @@ class RebuildSourceBehindTest {
     agents.agent("n2").replica(two);
     ReplicatedVolume target = agents.agent("n3").replica(two);
 
-    List<ReplicaReport> reports = new CopyOnWriteArrayList<>();
-    ReplicatedVolume.Context ctx =
-        new ReplicatedVolume.Context() {
-          @Override
-          public String nodeId() {
-            return "n3";
-          }
-
-          @Override
-          public ReplicaLink link() {
-            return null;
-          }
-
-          @Override
-          public void report(ReplicaReport r) {
-            reports.add(r);
-          }
-
-          @Override
-          public void recordEpoch(String volumeId, long epoch) {}
-        };
+    List<ReplicaReport> reports = agents.reports;
     Rebuilder rebuilder =
         new Rebuilder(
             target,
@@ -101,7 +80,7 @@ class RebuildSourceBehindTest {
                 .build(),
             agents.agent("n3").peers,
             new Rebuilder.RateLimiter(0),
-            ctx);
+            agents.agent("n3").context);
     target.rebuild = rebuilder;
     Thread t = new Thread(rebuilder, "rebuild");
     t.start();
