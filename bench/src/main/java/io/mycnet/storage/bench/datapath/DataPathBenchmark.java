@@ -923,21 +923,29 @@ public final class DataPathBenchmark {
    * minutes, keeps the replica where it is, STALE once the primary reports the writes it missed.
    * Once the node is back, the passes take the replica back and it catches up.
    */
-  RestartResult restartPhase(long bytes) throws Exception {
-    String vol = "vol-restart";
+  /**
+   * A 3-replica STRONG volume of {@code bytes}, assigned, filled by 1 MiB writes on its primary.
+   */
+  Allocation filledThreeReplicas(String vol, long bytes) throws Exception {
     Allocation a =
         manager.allocate(
             StorageRequest.of(vol, OWNER, "default", bytes, StorageType.SERVICE)
                 .withReplicas(3)
                 .withConsistency(ConsistencyLevel.STRONG));
     awaitAssigned(a);
-    String primary = a.getPrimaryNodeId();
     byte[] mib = new byte[1 << 20];
     random.nextBytes(mib);
     for (long off = 0; off < bytes; off += 1 << 20) {
       mib[0] = (byte) (off >> 20);
-      write(primary, vol, a.getEpoch(), off, mib);
+      write(a.getPrimaryNodeId(), vol, a.getEpoch(), off, mib);
     }
+    return a;
+  }
+
+  RestartResult restartPhase(long bytes) throws Exception {
+    String vol = "vol-restart";
+    Allocation a = filledThreeReplicas(vol, bytes);
+    String primary = a.getPrimaryNodeId();
     String follower =
         a.getReplicasList().stream()
             .map(Replica::getNodeId)
@@ -1044,19 +1052,8 @@ public final class DataPathBenchmark {
    */
   UnderLoadResult underLoadPhase(long bytes, double ioSeconds) throws Exception {
     String vol = "vol-loaded";
-    Allocation a =
-        manager.allocate(
-            StorageRequest.of(vol, OWNER, "default", bytes, StorageType.SERVICE)
-                .withReplicas(3)
-                .withConsistency(ConsistencyLevel.STRONG));
-    awaitAssigned(a);
+    Allocation a = filledThreeReplicas(vol, bytes);
     String primary = a.getPrimaryNodeId();
-    byte[] mib = new byte[1 << 20];
-    random.nextBytes(mib);
-    for (long off = 0; off < bytes; off += 1 << 20) {
-      mib[0] = (byte) (off >> 20);
-      write(primary, vol, a.getEpoch(), off, mib);
-    }
     long blocks = bytes / 4096;
     Random r = new Random(7);
     byte[] block = new byte[4096];
