@@ -350,8 +350,22 @@ public final class LocalClient implements AutoCloseable {
     }
   }
 
-  /** Writes {@code data} at {@code offset} through the volume's primary, 1 MiB per request. */
+  /**
+   * Writes {@code data} at {@code offset} through the volume's primary, 1 MiB per request, then
+   * flushes. When the volume's epoch or primary moves during the write (a handover, a rebalance),
+   * the whole write is repeated against the new allocation ({@link #following}): writes of the same
+   * bytes at the same offsets are idempotent.
+   */
   public void write(Allocation v, long offset, byte[] data) {
+    following(
+        v,
+        a -> {
+          writeOnce(a, offset, data);
+          return null;
+        });
+  }
+
+  private void writeOnce(Allocation v, long offset, byte[] data) {
     VolumeIoGrpc.VolumeIoBlockingStub io = io(v.getNamespace(), v.getPrimaryNodeId());
     int chunk = 1 << 20;
     for (int at = 0; at < data.length; at += chunk) {
@@ -375,8 +389,15 @@ public final class LocalClient implements AutoCloseable {
                         .build()));
   }
 
-  /** Reads {@code length} bytes at {@code offset} from {@code node}'s replica. */
+  /**
+   * Reads {@code length} bytes at {@code offset} from {@code node}'s replica, at the volume's
+   * current epoch ({@link #following}).
+   */
   public byte[] read(Allocation v, String node, long offset, int length) {
+    return following(v, a -> readOnce(a, node, offset, length));
+  }
+
+  private byte[] readOnce(Allocation v, String node, long offset, int length) {
     VolumeIoGrpc.VolumeIoBlockingStub io = io(v.getNamespace(), node);
     byte[] out = new byte[length];
     int chunk = 1 << 20;
@@ -394,6 +415,41 @@ public final class LocalClient implements AutoCloseable {
           .copyTo(out, at);
     }
     return out;
+  }
+
+  /**
+   * Runs {@code call} against the volume's allocation and, when an agent refuses it
+   * FAILED_PRECONDITION because the allocation moved on (a stale epoch, a node that is no longer
+   * the primary, a replica that has not heard of the new epoch yet), re-reads the allocation from
+   * etcd and runs it again, for up to 30 s: what a volume client does after a failover. A refusal
+   * while the allocation stays the same (a fenced replica, a replica that is not there) is the
+   * caller's answer.
+   */
+  <T> T following(Allocation v, java.util.function.Function<Allocation, T> call) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    Allocation current = v;
+    while (true) {
+      try {
+        return call.apply(current);
+      } catch (io.grpc.StatusRuntimeException e) {
+        if (e.getStatus().getCode() != io.grpc.Status.Code.FAILED_PRECONDITION
+            || System.nanoTime() > deadline) {
+          throw e;
+        }
+        Allocation fresh = volume(v.getVolumeId()).orElseThrow(() -> e);
+        String why = String.valueOf(e.getStatus().getDescription());
+        boolean moved =
+            fresh.getEpoch() != current.getEpoch()
+                || !fresh.getPrimaryNodeId().equals(current.getPrimaryNodeId());
+        boolean settling =
+            why.startsWith("stale epoch") || why.contains("has not heard of the change yet");
+        if (!moved && !settling) {
+          throw e;
+        }
+        current = fresh;
+      }
+      LocalProcesses.sleep(200);
+    }
   }
 
   /**
