@@ -203,6 +203,12 @@ public final class NodeAgent implements AutoCloseable {
     health.setStatus("", ServingStatus.SERVING);
     loop.execute(this::runProbe);
     session.start(advertisedAddress);
+    // Rebuilds under way when the agent stopped: each waits for its assignment, which the session
+    // brings, then attaches to the primary and compares chunk by chunk again.
+    int resumed = executor.resumeRebuilds();
+    if (resumed > 0) {
+      LOG.info("{} rebuilds under way when the agent stopped resume", resumed);
+    }
     loop.scheduleAtFixedRate(
         this::runProbe,
         cfg.probeInterval().toMillis(),

@@ -227,9 +227,13 @@ public final class CommandExecutor {
     if (v.rebuild != null) {
       return new ReplicaStore.Outcome(true, "rebuild of " + c.getVolumeId() + " is under way");
     }
-    Rebuilder r = new Rebuilder(v, c, peers, limiter, context);
-    v.rebuild = r;
-    rebuilds.execute(r);
+    try {
+      store.recordRebuild(c);
+    } catch (java.io.IOException e) {
+      return new ReplicaStore.Outcome(
+          false, "cannot record the rebuild of " + c.getVolumeId() + ": " + e.getMessage());
+    }
+    startRebuild(v, c);
     return new ReplicaStore.Outcome(
         true,
         "rebuild of "
@@ -237,6 +241,51 @@ public final class CommandExecutor {
             + " from "
             + c.getSourceNodeId()
             + " started; completion is reported separately");
+  }
+
+  /**
+   * Runs the rebuild in the background; its record is dropped when it ends (not when cancelled).
+   */
+  private void startRebuild(ReplicatedVolume v, io.mycnet.storage.api.v1.RebuildReplica c) {
+    Rebuilder r = new Rebuilder(v, c, peers, limiter, context);
+    v.rebuild = r;
+    rebuilds.execute(
+        () -> {
+          r.run();
+          if (r.ended()) {
+            store.clearRebuild(c.getVolumeId(), c.getEpoch());
+          }
+        });
+  }
+
+  /**
+   * Resumes the rebuilds that were under way when the agent stopped (killed, crashed, restarted):
+   * each compares its replica with the source chunk by chunk again and copies what differs, so a
+   * half-copied replica is completed (or given up and reported) instead of staying half-copied
+   * while the control plane counts it as being rebuilt. A rebuild the control plane no longer wants
+   * (the replica was replaced meanwhile) reports completion at an epoch it ignores, and the replica
+   * is deleted by its command.
+   */
+  public synchronized int resumeRebuilds() {
+    if (peers == null) {
+      return 0;
+    }
+    int resumed = 0;
+    for (io.mycnet.storage.api.v1.RebuildReplica c : store.unfinishedRebuilds()) {
+      ReplicatedVolume v = store.volume(c.getVolumeId());
+      if (v == null || v.rebuild != null) {
+        continue;
+      }
+      LOG.info(
+          "resuming the rebuild of {} at epoch {} from {} that was under way when the agent"
+              + " stopped",
+          c.getVolumeId(),
+          c.getEpoch(),
+          c.getSourceNodeId());
+      startRebuild(v, c);
+      resumed++;
+    }
+    return resumed;
   }
 
   /**

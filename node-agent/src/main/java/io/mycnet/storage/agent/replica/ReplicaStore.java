@@ -3,6 +3,7 @@ package io.mycnet.storage.agent.replica;
 import io.mycnet.storage.agent.replication.ReplicatedVolume;
 import io.mycnet.storage.agent.support.DurableFiles;
 import io.mycnet.storage.api.v1.MissingReplica;
+import io.mycnet.storage.api.v1.RebuildReplica;
 import io.mycnet.storage.api.v1.ReplicaInfo;
 import io.mycnet.storage.api.v1.ReplicaInventory;
 import java.io.IOException;
@@ -34,6 +35,7 @@ import java.util.stream.Stream;
  * not in the manifest are reported too; the agent never deletes a replica on its own.
  */
 public final class ReplicaStore {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ReplicaStore.class);
   private static final Pattern VOLUME_ID =
       Pattern.compile("[A-Za-z0-9_:@+\\-][A-Za-z0-9._:@+\\-]{0,252}");
   static final String META = "replica.meta";
@@ -104,6 +106,75 @@ public final class ReplicaStore {
     Meta m = readMeta(volumeId);
     if (m != null && m.epoch() < epoch) {
       writeMeta(volumeId, epoch, m.sizeBytes());
+    }
+  }
+
+  /** The file in a replica's directory holding the rebuild under way, if any. */
+  static final String REBUILD = "rebuild.cmd";
+
+  /**
+   * Keeps {@code cmd} (durably, in the replica's directory) as the rebuild under way of its
+   * replica, so that an agent restarted before the rebuild ended resumes it ({@link
+   * #unfinishedRebuilds}) instead of leaving a half-copied replica that the control plane still
+   * counts as being rebuilt.
+   */
+  public synchronized void recordRebuild(RebuildReplica cmd) throws IOException {
+    Path dir = replicasDir.resolve(cmd.getVolumeId());
+    if (readMeta(cmd.getVolumeId()) == null) {
+      throw new IOException("no replica of " + cmd.getVolumeId() + " to rebuild here");
+    }
+    DurableFiles.write(dir.resolve(REBUILD), cmd.toByteArray(), true);
+  }
+
+  /**
+   * Forgets the rebuild of {@code volumeId} at {@code epoch} once it ended (complete or given up);
+   * a rebuild recorded since at a newer epoch stays.
+   */
+  public synchronized void clearRebuild(String volumeId, long epoch) {
+    Path f = replicasDir.resolve(volumeId).resolve(REBUILD);
+    try {
+      RebuildReplica recorded = readRebuild(f);
+      if (recorded != null && recorded.getEpoch() > epoch) {
+        return;
+      }
+      if (Files.deleteIfExists(f)) {
+        DurableFiles.syncDirectory(f.getParent());
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot forget the rebuild of " + volumeId, e);
+    }
+  }
+
+  /**
+   * The rebuilds recorded and not ended: to resume when the agent starts. A damaged record (disk
+   * corruption: records are written whole and renamed into place) is logged with its file and left
+   * there, and its rebuild is not resumed.
+   */
+  public synchronized List<RebuildReplica> unfinishedRebuilds() {
+    List<RebuildReplica> out = new ArrayList<>();
+    for (String id : scan().keySet()) {
+      Path f = replicasDir.resolve(id).resolve(REBUILD);
+      try {
+        RebuildReplica c = readRebuild(f);
+        if (c != null && c.getVolumeId().equals(id)) {
+          out.add(c);
+        }
+      } catch (IOException e) {
+        LOG.error("the rebuild of {} is not resumed: {}", id, e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  private static RebuildReplica readRebuild(Path f) throws IOException {
+    if (!Files.isRegularFile(f)) {
+      return null;
+    }
+    try {
+      return RebuildReplica.parseFrom(Files.readAllBytes(f));
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      // Written whole and renamed into place: unreadable means damaged, not half-written.
+      throw new IOException("the rebuild recorded in " + f + " is damaged: " + e.getMessage(), e);
     }
   }
 

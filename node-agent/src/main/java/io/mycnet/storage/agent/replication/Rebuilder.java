@@ -38,7 +38,10 @@ import org.slf4j.LoggerFactory;
  * and storing of the one before. Done: reported REBUILD_COMPLETE; the control plane then counts the
  * replica healthy. Failures retry with backoff until the replica is deleted, except a peer that
  * answers NOT_FOUND {@link #MAX_NOT_FOUND} times in a row: it holds no replica, so the rebuild
- * stops and reports REBUILD_FAILED naming it ({@code node_id}).
+ * stops and reports REBUILD_FAILED naming it ({@code node_id}). A source that is behind or cannot
+ * be reached is replaced by the primary ({@link #fallBackToPrimary}). The agent keeps the command
+ * on disk while the rebuild runs ({@code ReplicaStore#recordRebuild}), so an agent restarted in the
+ * middle resumes it.
  */
 public final class Rebuilder implements Runnable {
   private static final Logger LOG = LoggerFactory.getLogger(Rebuilder.class);
@@ -142,6 +145,13 @@ public final class Rebuilder implements Runnable {
     cancelled = true;
   }
 
+  /** Whether {@link #run} returned because the rebuild completed or was given up, not cancelled. */
+  private volatile boolean ended;
+
+  public boolean ended() {
+    return ended;
+  }
+
   @Override
   public void run() {
     long backoff = 200;
@@ -161,6 +171,7 @@ public final class Rebuilder implements Runnable {
             copied.get(),
             volume.catchUpPeakBytes(),
             askedAgain.get());
+        ended = true;
         return;
       } catch (Exception e) {
         if (cancelled) {
@@ -212,6 +223,7 @@ public final class Rebuilder implements Runnable {
                   .setNodeId(peer)
                   .setMessage(msg)
                   .build());
+          ended = true;
           return;
         }
         fallBackToPrimary(e, peer);
@@ -229,32 +241,70 @@ public final class Rebuilder implements Runnable {
   }
 
   /**
-   * A source that did not apply, within the wait it allows (10 s), a write the primary had numbered
-   * when this target attached is behind, not slow: a follower of an EVENTUAL volume that missed the
-   * last writes of a primary that died, still healthy at the control plane because no write since
-   * found the gap. Asking it again would wait for a write that never comes (the rebuild would retry
-   * forever); the primary holds every write, so the copy continues from it.
+   * Attempts in a row after which a source that cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED:
+   * its agent was killed or is cut off) is given up for the primary.
+   */
+  static final int MAX_SOURCE_FAILURES = 4;
+
+  /** Attempts in a row that ended because the source could not be reached. */
+  private int sourceFailures;
+
+  /**
+   * Copies from the primary of the current assignment instead of the source when the source cannot
+   * deliver, since the primary holds every write:
+   *
+   * <ul>
+   *   <li>a source that did not apply, within the wait it allows (10 s), a write the primary had
+   *       numbered when this target attached is behind, not slow: a follower of an EVENTUAL volume
+   *       that missed the last writes of a primary that died, still healthy at the control plane
+   *       because no write since found the gap. Asking it again would wait for a write that never
+   *       comes;
+   *   <li>a source that could not be reached {@link #MAX_SOURCE_FAILURES} attempts in a row (its
+   *       agent was killed, its node cut off, or it was the primary and lost the role): asking it
+   *       again would retry until its node came back, if ever. When the source was the primary, the
+   *       new primary of the handover is asked once the assignment names it.
+   * </ul>
    */
   private void fallBackToPrimary(Exception e, String peer) {
+    Status s = e instanceof io.grpc.StatusRuntimeException x ? x.getStatus() : null;
+    boolean fromSource = s != null && peer.equals(sourceId);
+    boolean behind =
+        fromSource
+            && s.getCode() == Status.Code.UNAVAILABLE
+            && s.getDescription() != null
+            && s.getDescription().contains(ReplicatedVolume.NOT_APPLIED);
+    boolean unreachable =
+        fromSource
+            && !behind
+            && (s.getCode() == Status.Code.UNAVAILABLE
+                || s.getCode() == Status.Code.DEADLINE_EXCEEDED);
+    sourceFailures = unreachable ? sourceFailures + 1 : 0;
+    AssignReplica a = volume.assignment();
     ReplicaMember p = primary;
-    if (!(e instanceof io.grpc.StatusRuntimeException s)
-        || s.getStatus().getCode() != Status.Code.UNAVAILABLE
-        || s.getStatus().getDescription() == null
-        || !s.getStatus().getDescription().contains(ReplicatedVolume.NOT_APPLIED)
+    if (a != null) {
+      for (ReplicaMember m : a.getPeersList()) {
+        if (m.getNodeId().equals(a.getPrimaryNodeId())) {
+          p = m;
+        }
+      }
+    }
+    if (!(behind || sourceFailures >= MAX_SOURCE_FAILURES)
         || p == null
-        || !peer.equals(sourceId)
         || p.getNodeId().equals(sourceId)) {
       return;
     }
     LOG.warn(
-        "rebuild of {}: the source {} is behind the primary ({}); copying from the primary {}"
-            + " instead",
+        "rebuild of {}: the source {} {} ({}); copying from the primary {} instead",
         cmd.getVolumeId(),
         sourceId,
-        s.getStatus().getDescription(),
+        behind
+            ? "is behind the primary"
+            : "cannot be reached " + sourceFailures + " times in a row",
+        s.getDescription(),
         p.getNodeId());
     sourceId = p.getNodeId();
     sourceAddress = p.getAddress();
+    sourceFailures = 0;
   }
 
   private void copyOnce() throws Exception {

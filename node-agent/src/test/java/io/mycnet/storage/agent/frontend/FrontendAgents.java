@@ -148,7 +148,7 @@ public final class FrontendAgents implements AutoCloseable {
     }
 
     /** This agent's crash as its peers see it: its data port goes away. */
-    void stopPort() {
+    public void stopPort() {
       port.close();
     }
 

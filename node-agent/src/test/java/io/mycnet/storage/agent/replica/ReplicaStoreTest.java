@@ -67,6 +67,43 @@ class ReplicaStoreTest {
   }
 
   @Test
+  void aRebuildUnderWaySurvivesAReopeningUntilItEnds() throws Exception {
+    ReplicaStore s = ReplicaStore.open(dir);
+    RebuildReplica cmd =
+        RebuildReplica.newBuilder()
+            .setVolumeId("vol-1")
+            .setEpoch(4)
+            .setSizeBytes(1 << 20)
+            .setSourceNodeId("n2")
+            .setSourceAddress("127.0.0.1:7000")
+            .build();
+    // No replica, nothing to rebuild: refused, nothing recorded.
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> s.recordRebuild(cmd))
+        .hasMessageContaining("no replica of vol-1");
+    s.create("vol-1", 4, 1 << 20, GIB);
+    s.create("vol-2", 4, 1 << 20, GIB);
+    s.recordRebuild(cmd);
+    assertThat(ReplicaStore.open(dir).unfinishedRebuilds()).containsExactly(cmd);
+    // A rebuild at an older epoch ending does not forget a newer one.
+    s.clearRebuild("vol-1", 3);
+    assertThat(ReplicaStore.open(dir).unfinishedRebuilds()).containsExactly(cmd);
+    s.clearRebuild("vol-1", 4);
+    assertThat(ReplicaStore.open(dir).unfinishedRebuilds()).isEmpty();
+    // Deleting the replica deletes its record with it.
+    s.recordRebuild(cmd);
+    assertThat(s.delete("vol-1", 4).ok()).isTrue();
+    assertThat(ReplicaStore.open(dir).unfinishedRebuilds()).isEmpty();
+    // A damaged record does not keep the others from resuming; it stays for inspection.
+    s.create("vol-1", 5, 1 << 20, GIB);
+    RebuildReplica other = cmd.toBuilder().setVolumeId("vol-2").build();
+    s.recordRebuild(other);
+    Path damaged = dir.resolve("replicas/vol-1/rebuild.cmd");
+    Files.write(damaged, new byte[] {(byte) 0xff, 1, 2});
+    assertThat(ReplicaStore.open(dir).unfinishedRebuilds()).containsExactly(other);
+    assertThat(damaged).exists();
+  }
+
+  @Test
   void deleteIsIdempotentAndALostReplicaIsReportedMissingAfterReopening() throws Exception {
     ReplicaStore s = ReplicaStore.open(dir);
     s.create("vol-1", 1, 1 << 20, GIB);
