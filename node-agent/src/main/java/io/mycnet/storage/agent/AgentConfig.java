@@ -43,6 +43,7 @@ public record AgentConfig(
     Duration probeInterval,
     String dataListen,
     long rebuildBandwidth,
+    long rebuildCatchUpMax,
     Duration scrubInterval,
     Map<String, String> labels,
     Duration reconnectBackoffMax,
@@ -159,6 +160,14 @@ public record AgentConfig(
       Setting.byteSize("rebuild-bandwidth")
           .defaultValue(200L << 20)
           .doc("bytes per second all rebuilds of this node may copy (0: unlimited)");
+  public static final Setting<Long> REBUILD_CATCH_UP_MAX =
+      Setting.byteSize("rebuild-catch-up-max")
+          .defaultValue(64L << 20)
+          .check(Check.that(b -> b >= 64 * 1024 && b <= 1L << 30, "must be between 64KiB and 1GiB"))
+          .doc(
+              "bytes of forwarded writes a rebuild target keeps at most per volume, to re-apply"
+                  + " over the chunks on their way (past it the chunks a write touches are asked"
+                  + " for again); shown by Stat as rebuild_kept_limit_bytes");
   public static final Setting<Duration> SCRUB_INTERVAL =
       Setting.duration("scrub-interval")
           .defaultValue(Duration.ofHours(24))
@@ -259,6 +268,7 @@ public record AgentConfig(
               PROBE_BYTES,
               PROBE_INTERVAL,
               REBUILD_BANDWIDTH,
+              REBUILD_CATCH_UP_MAX,
               SCRUB_INTERVAL,
               RECONNECT_BACKOFF_MAX,
               NBD_SOCKET,
@@ -376,6 +386,7 @@ public record AgentConfig(
         probeInterval,
         l.isSet(DATA_LISTEN) ? l.raw(DATA_LISTEN) : dataListen.toString(),
         rebuildBandwidth,
+        l.get(REBUILD_CATCH_UP_MAX),
         scrubInterval,
         l.get(LABELS),
         reconnectBackoffMax,

@@ -99,6 +99,7 @@ public final class NodeAgent implements AutoCloseable {
     NamespaceKeys atRest =
         cfg.encryptionKeyFile() != null ? NamespaceKeys.load(cfg.encryptionKeyFile()) : null;
     this.store = ReplicaStore.open(cfg.dataDir(), atRest, cfg.encryptionAtRest());
+    store.catchUpMaxBytes(cfg.rebuildCatchUpMax());
     this.revocations = Revocations.open(cfg.dataDir());
     this.peers = new PeerChannels(keys, revocations);
     this.applied = AppliedCommands.open(cfg.dataDir());

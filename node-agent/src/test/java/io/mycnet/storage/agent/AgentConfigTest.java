@@ -64,6 +64,9 @@ class AgentConfigTest {
     assertThat(c.joinAddress()).isEqualTo("127.0.0.1:7444");
     assertThat(c.encryptionAtRest()).isFalse();
     assertThat(c.probeBytes()).isEqualTo(4L << 20);
+    assertThat(c.rebuildCatchUpMax()).isEqualTo(64L << 20);
+    assertThat(load(with("rebuild-catch-up-max", "1MiB"), Map.of()).rebuildCatchUpMax())
+        .isEqualTo(1L << 20);
     assertThat(
             java.nio.file.attribute.PosixFilePermissions.toString(
                 Files.getPosixFilePermissions(c.dataDir())))
@@ -101,6 +104,9 @@ class AgentConfigTest {
         with("token-file", dir.resolve("nope").toString()), "token-file", "not a readable file");
     assertBad(with("encryption-at-rest", "yes"), "encryption-at-rest", "must be true or false");
     assertBad(with("probe-interval", "soon"), "probe-interval", "not a duration");
+    assertBad(with("rebuild-catch-up-max", "lots"), "rebuild-catch-up-max", "not a size");
+    assertBad(
+        with("rebuild-catch-up-max", "4KiB"), "rebuild-catch-up-max", "between 64KiB and 1GiB");
     List<String> unknown = valid();
     unknown.add("--colour=blue");
     assertBad(unknown, "colour", "unknown setting");

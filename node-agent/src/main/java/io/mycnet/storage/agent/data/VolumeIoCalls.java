@@ -195,7 +195,10 @@ public final class VolumeIoCalls {
                 a == null ? ConsistencyLevel.CONSISTENCY_LEVEL_UNSPECIFIED : a.getConsistency())
             .setNamespace(a == null ? "" : a.getNamespace())
             .setAppliedSequence(v.appliedSequence())
-            .addAllOutOfSync(v.outOfSync());
+            .addAllOutOfSync(v.outOfSync())
+            .setRebuildKeptBytes(v.catchUpBytes())
+            .setRebuildKeptPeakBytes(v.catchUpPeakBytes())
+            .setRebuildKeptLimitBytes(v.catchUpMaxBytes());
     if (rb != null) {
       b.setRebuildBytesDone(rb.bytesDone()).setRebuildBytesTotal(rb.bytesTotal());
     }

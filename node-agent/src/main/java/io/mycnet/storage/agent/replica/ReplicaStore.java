@@ -47,10 +47,20 @@ public final class ReplicaStore {
   private final Map<String, Long> manifest = new TreeMap<>();
   private final Map<String, ReplicatedVolume> open = new java.util.concurrent.ConcurrentHashMap<>();
   private volatile ReplicatedVolume.Context context;
+  private volatile long catchUpMaxBytes = ReplicatedVolume.CATCH_UP_MAX_BYTES;
 
   /** Wires the data path (peers, reports); volumes opened before stay as they are. */
   public void context(ReplicatedVolume.Context c) {
     this.context = c;
+  }
+
+  /**
+   * The bytes of forwarded writes a rebuild of any volume here keeps at most (the agent's {@code
+   * rebuild-catch-up-max}), for the volumes opened already and those opened later.
+   */
+  public void catchUpMaxBytes(long bytes) {
+    this.catchUpMaxBytes = bytes;
+    open.values().forEach(v -> v.catchUpMaxBytes(bytes));
   }
 
   /**
@@ -81,6 +91,7 @@ public final class ReplicaStore {
                 VolumeReplica.open(volumeId, dir, m.sizeBytes(), keys, encryptNew),
                 m.epoch(),
                 context);
+        v.catchUpMaxBytes(catchUpMaxBytes);
         open.put(volumeId, v);
         return v;
       } catch (IOException e) {

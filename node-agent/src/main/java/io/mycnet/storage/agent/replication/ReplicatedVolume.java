@@ -1426,8 +1426,8 @@ public final class ReplicatedVolume implements AutoCloseable {
 
   // ---- rebuild target ----
 
-  /** Bytes of forwarded writes a rebuild target keeps at most for re-applying. */
-  static final long CATCH_UP_MAX_BYTES = 64L << 20;
+  /** Bytes of forwarded writes a rebuild target keeps at most for re-applying, by default. */
+  public static final long CATCH_UP_MAX_BYTES = 64L << 20;
 
   /**
    * A chunk a rebuild asked for: its range, the writes it includes, whether it must be asked again.
@@ -1478,17 +1478,27 @@ public final class ReplicatedVolume implements AutoCloseable {
   }
 
   /** The bytes of forwarded writes this rebuild keeps now. */
-  long catchUpBytes() {
+  public long catchUpBytes() {
     synchronized (order) {
       return catchUpBytes;
     }
   }
 
   /** The most bytes of forwarded writes this rebuild kept at once. */
-  long catchUpPeakBytes() {
+  public long catchUpPeakBytes() {
     synchronized (order) {
       return catchUpPeak;
     }
+  }
+
+  /** The bound on the bytes of forwarded writes a rebuild keeps. */
+  public long catchUpMaxBytes() {
+    return catchUpMaxBytes;
+  }
+
+  /** Sets the bound on the bytes of forwarded writes a rebuild keeps (the agent's setting). */
+  public void catchUpMaxBytes(long bytes) {
+    catchUpMaxBytes = bytes;
   }
 
   /**
