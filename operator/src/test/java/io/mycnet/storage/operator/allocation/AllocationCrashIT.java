@@ -23,14 +23,15 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The allocation path as a separate JVM, killed with SIGKILL at random moments while it runs 500
- * concurrent allocations and releases, 20 rounds. Afterwards every acknowledged allocation exists,
- * every acknowledged release is gone, nothing is duplicated, and every node's and namespace's
- * reserved bytes equal the sum over the allocations exactly.
+ * concurrent allocations and releases, {@link #ROUNDS} rounds (8 by default; 20 with {@code mvn
+ * -Plong verify}, which sets {@code mycnet.allocationcrash.rounds}). Afterwards every acknowledged
+ * allocation exists, every acknowledged release is gone, nothing is duplicated, and every node's
+ * and namespace's reserved bytes equal the sum over the allocations exactly.
  */
 class AllocationCrashIT {
   @RegisterExtension static final EtcdExtension ETCD = EtcdExtension.singleNode();
 
-  private static final int ROUNDS = 20;
+  private static final int ROUNDS = Integer.getInteger("mycnet.allocationcrash.rounds", 8);
   private static final int OPS_PER_ROUND = 500;
   private static final int THREADS = 32;
 
