@@ -17,10 +17,11 @@ import org.slf4j.LoggerFactory;
  * interval}, and an extra pass as soon as something it watches happens — a node's liveness lease
  * appears or expires (and, for a lease that expired, once the handover's settle time and once its
  * grace period are over, so that a node is DOWN when its grace ends, not at the next interval), the
- * trust engine reports a tier transition ({@link #tierChanged}), or a replica fails an audit
- * ({@link #auditFailed}); and one when a replica marked STALE moments ago has waited its lease (a
- * pass defers it while its node may still turn out dead). Passes never overlap; triggers during a
- * pass are coalesced into one more pass.
+ * trust engine reports a tier transition ({@link #tierChanged}), a replica fails an audit ({@link
+ * #auditFailed}), or a rebuild completes (its rebuild slots are free for one a pass deferred); and
+ * one when a replica marked STALE moments ago has waited its lease (a pass defers it while its node
+ * may still turn out dead). Passes never overlap; triggers during a pass are coalesced into one
+ * more pass.
  *
  * <p>{@link #close} is the first step of a planned shutdown: from then on no pass starts and no
  * decision is taken (a pass under way finishes), so the sessions, watches and leases that end while
@@ -80,6 +81,12 @@ public final class ReplicationLoop implements AutoCloseable {
             if (window > 0) {
               later(window + 200);
             }
+          }
+
+          @Override
+          public void rebuildCompleted(String volumeId, String nodeId) {
+            // Rebuild slots freed: a rebuild deferred for them starts now, not at the interval.
+            trigger();
           }
         });
     livenessWatch =

@@ -231,6 +231,12 @@ public final class ReplicationManager {
 
     /** The pass fenced a node's attachment of a volume (the node is DOWN or no longer trusted). */
     default void attachmentFenced(AttachmentService.Fenced fenced) {}
+
+    /**
+     * A rebuilt replica was counted HEALTHY ({@link #completeRebuild}): its rebuild slots on the
+     * target and the source are free for a deferred one.
+     */
+    default void rebuildCompleted(String volumeId, String nodeId) {}
   }
 
   /** What one reconcile pass did, for logs, status and tests. */
@@ -1608,6 +1614,7 @@ public final class ReplicationManager {
       Allocation updated = b.build();
       txn.put(current.key(), updated);
       if (txn.commit()) {
+        observers.forEach(o -> o.rebuildCompleted(volumeId, nodeId));
         return true;
       }
     }

@@ -4,12 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.mycnet.storage.api.v1.Allocation;
+import io.mycnet.storage.api.v1.Replica;
+import io.mycnet.storage.api.v1.ReplicaState;
 import io.mycnet.storage.operator.allocation.ManagerFixture;
 import io.mycnet.storage.operator.allocation.StorageRequest;
 import io.mycnet.storage.operator.model.StorageType;
 import io.mycnet.storage.operator.model.TrustTier;
 import io.mycnet.storage.operator.store.InMemoryStore;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -113,5 +118,76 @@ class ReplicationLoopTest {
         loop.close();
       }
     }
+  }
+
+  /**
+   * A rebuild deferred for want of a rebuild slot starts as soon as a rebuild completes and frees
+   * one, not at the loop's next interval (here an hour): two volumes lose their replica on the same
+   * node, and with one rebuild per node (as source or target) on three nodes only one of their
+   * rebuilds can run at a time.
+   */
+  @Test
+  void aCompletedRebuildStartsTheRebuildThatWaitedForItsSlot() {
+    try (ManagerFixture cp =
+        new ManagerFixture(
+            InMemoryStore::new,
+            "/loop-slots",
+            new ReplicationManager.Settings(Duration.ZERO, 1, 8))) {
+      cp.nodes(1, 3, 1, 100, TrustTier.CRITICAL, 0.95);
+      cp.namespace("ns", 0, 0);
+      for (String v : List.of("a", "b")) {
+        cp.manager.allocate(
+            StorageRequest.of(v, "ns", "default", ManagerFixture.GIB, StorageType.SERVICE)
+                .withReplicas(2));
+      }
+      cp.confirmCreates();
+      Set<String> both = holders(cp.volume("a"));
+      both.retainAll(holders(cp.volume("b")));
+      assertThat(both).as("two volumes of two replicas on three nodes share one").isNotEmpty();
+      String lost = both.iterator().next();
+      ReplicationLoop loop =
+          new ReplicationLoop(cp.replication, cp.registry, () -> true, Duration.ofHours(1));
+      loop.start();
+      try {
+        cp.silence(lost);
+        await().atMost(Duration.ofSeconds(30)).until(() -> rebuilding(cp) == 1);
+        // The passes the lease's end asked for have run (its grace is 0, each runs within 1 s):
+        // the second rebuild waits for a slot.
+        await()
+            .during(Duration.ofSeconds(3))
+            .atMost(Duration.ofSeconds(10))
+            .until(() -> rebuilding(cp) == 1);
+        assertThat(cp.completeRebuilds()).isEqualTo(1);
+        await().atMost(Duration.ofSeconds(30)).until(() -> rebuilding(cp) == 1);
+        assertThat(cp.completeRebuilds()).isEqualTo(1);
+        for (String v : List.of("a", "b")) {
+          assertThat(cp.volume(v).getReplicasList())
+              .hasSize(2)
+              .allSatisfy(
+                  r -> {
+                    assertThat(r.getState()).isEqualTo(ReplicaState.REPLICA_STATE_HEALTHY);
+                    assertThat(r.getNodeId()).isNotEqualTo(lost);
+                  });
+        }
+      } finally {
+        loop.close();
+      }
+    }
+  }
+
+  private static Set<String> holders(Allocation a) {
+    Set<String> nodes = new HashSet<>();
+    for (Replica r : a.getReplicasList()) {
+      nodes.add(r.getNodeId());
+    }
+    return nodes;
+  }
+
+  /** Replicas being rebuilt now, over both volumes. */
+  private static long rebuilding(ManagerFixture cp) {
+    return List.of("a", "b").stream()
+        .flatMap(v -> cp.volume(v).getReplicasList().stream())
+        .filter(r -> r.getState() == ReplicaState.REPLICA_STATE_REBUILDING)
+        .count();
   }
 }
