@@ -18,7 +18,8 @@
 # started by PID. Prints figures, asserts nothing.
 # Usage: bench/datapath.sh [--rebuild-size=256MiB|1GiB] [--sparse-size=8GiB|50GiB] [--io-seconds=6]
 #        [--limit-s=480]
-# Set SKIP_BUILD=1 to reuse what an earlier run built.
+# Set SKIP_BUILD=1 to reuse what an earlier run built, KEEP_LOGS=1 to keep the processes' logs of a
+# run that succeeded (they are kept anyway when a phase fails).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

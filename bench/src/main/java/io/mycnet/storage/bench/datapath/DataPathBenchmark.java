@@ -244,10 +244,11 @@ public final class DataPathBenchmark {
       completed = failed.isEmpty();
     } finally {
       stopAll();
-      if (completed) {
+      if (completed && System.getenv("KEEP_LOGS") == null) {
         deleteQuietly(work);
       } else {
-        // The processes' logs stay for a look at what failed; the replicas' data goes.
+        // The processes' logs stay for a look at what failed (or, with KEEP_LOGS set, at what the
+        // agents did); the replicas' data goes.
         deleteQuietly(work.resolve("agents"));
         System.out.println("logs kept in " + work.resolve("logs"));
       }
