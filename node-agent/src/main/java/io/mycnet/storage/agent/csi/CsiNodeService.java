@@ -689,6 +689,15 @@ final class CsiNodeService extends NodeGrpc.NodeImplBase {
           String path = required("volume_path", req.getVolumePath());
           Staged s = locate(volumeId, path);
           String problem = alive(s);
+          Path asked = Path.of(path).normalize();
+          if (problem == null
+              && !s.block()
+              && !asked.equals(s.stagingPath())
+              && !Mounts.isMountPoint(asked)) {
+            // A publication whose bind mount is gone (or not back yet: an agent restart binds it
+            // again after staging the volume anew) shows the pod an empty directory.
+            problem = "the publication at " + asked + " is not mounted";
+          }
           if (problem == null && attached.attachment(volumeId) == null) {
             String last = attached.lastDetach(volumeId);
             problem = "not attached to node " + nodeId + (last != null ? ": " + last : "");
